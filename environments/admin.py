@@ -1,0 +1,211 @@
+"""The Django admin, for superusers: everything visible but values. No ciphertext, no secret,
+no way to read a value back; variables and bindings are written only through the services."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from . import rules, services
+from .audit import Actor
+from .models import (
+    ApiToken,
+    AuditEvent,
+    Binding,
+    Deployment,
+    Domain,
+    Environment,
+    Membership,
+    RuntimeToken,
+    Variable,
+    Version,
+    VersionChange,
+)
+
+
+class ReadOnlyValuesAdmin(admin.ModelAdmin):
+    """The admin inspects; writes go through the services (validation, encryption, audit),
+    which the application pages and admin actions call."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(ReadOnlyValuesAdmin):
+    list_display = ["name", "apex_domain", "last_version_number", "created_at"]
+    search_fields = ["name", "apex_domain"]
+    readonly_fields = ["name", "apex_domain", "last_version_number", "created_at", "created_by"]
+
+
+@admin.register(Environment)
+class EnvironmentAdmin(ReadOnlyValuesAdmin):
+    list_display = ["name", "deployment", "active_version", "promotes_to", "created_at"]
+    list_filter = ["deployment"]
+    search_fields = ["name", "deployment__name"]
+    list_select_related = ["deployment", "active_version", "promotes_to"]
+    readonly_fields = ["deployment", "name", "active_version", "promotes_to", "created_at"]
+
+
+@admin.register(Version)
+class VersionAdmin(ReadOnlyValuesAdmin):
+    list_display = ["__str__", "deployment", "label", "created_by", "created_at"]
+    list_filter = ["deployment"]
+    search_fields = ["label", "notes", "deployment__name"]
+    list_select_related = ["deployment", "created_by"]
+    readonly_fields = ["deployment", "number", "label", "notes", "created_at", "created_by"]
+
+
+@admin.register(VersionChange)
+class VersionChangeAdmin(ReadOnlyValuesAdmin):
+    list_display = [
+        "environment",
+        "kind",
+        "from_version",
+        "to_version",
+        "actor_label",
+        "created_at",
+    ]
+    list_filter = ["kind", "environment__deployment"]
+    list_select_related = ["environment", "from_version", "to_version"]
+    search_fields = ["environment__name", "actor_label"]
+
+
+@admin.register(Variable)
+class VariableAdmin(ReadOnlyValuesAdmin):
+    list_display = [
+        "key",
+        "environment",
+        "deployment",
+        "is_secret",
+        "masked_value",
+        "updated_by_label",
+        "updated_at",
+    ]
+    list_filter = ["is_secret", "environment__deployment", "environment__name"]
+    search_fields = ["key", "environment__name", "environment__deployment__name"]
+    list_select_related = ["environment__deployment"]
+    fields = [
+        "environment",
+        "key",
+        "is_secret",
+        "masked_value",
+        "size",
+        "updated_by_label",
+        "updated_at",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="deployment")
+    def deployment(self, obj: Variable) -> str:
+        return obj.environment.deployment.name
+
+    @admin.display(description="value")
+    def masked_value(self, obj: Variable) -> str:
+        # Even plain values are masked here: the admin is not a way to read values. The
+        # environment page (with its audited reveal) is.
+        return rules.SECRET_PREVIEW
+
+
+@admin.register(Binding)
+class BindingAdmin(ReadOnlyValuesAdmin):
+    list_display = ["variable_name", "kind", "name", "environment", "updated_at"]
+    list_filter = ["kind", "environment__deployment"]
+    search_fields = ["variable_name", "name", "environment__name"]
+    list_select_related = ["environment__deployment"]
+    fields = [
+        "environment",
+        "kind",
+        "name",
+        "variable_name",
+        "masked_credential",
+        "updated_by_label",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="credential")
+    def masked_credential(self, obj: Binding) -> str:
+        return rules.SECRET_PREVIEW
+
+
+@admin.register(Domain)
+class DomainAdmin(ReadOnlyValuesAdmin):
+    list_display = ["hostname", "environment", "created_at"]
+    list_filter = ["environment__deployment"]
+    search_fields = ["hostname"]
+    list_select_related = ["environment__deployment"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(ReadOnlyValuesAdmin):
+    list_display = ["user", "deployment", "role", "created_at"]
+    list_filter = ["role", "deployment"]
+    search_fields = ["user__username", "deployment__name"]
+    list_select_related = ["user", "deployment"]
+
+
+@admin.action(description="Revoke selected tokens")
+def revoke_tokens(modeladmin, request, queryset):
+    actor = Actor.from_request(request)
+    for token in queryset.select_related():
+        if isinstance(token, ApiToken):
+            services.revoke_api_token(token=token, actor=actor)
+        else:
+            services.revoke_runtime_token(token=token, actor=actor)
+
+
+class TokenAdmin(ReadOnlyValuesAdmin):
+    search_fields = ["name", "hint"]
+    list_filter = ["revoked_at"]
+    actions = [revoke_tokens]
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for the revoke action; every field stays read-only.
+        return request.user.is_superuser
+
+    @admin.display(description="token")
+    def token(self, obj) -> str:
+        return f"{obj.PREFIX}{obj.hint}…"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(TokenAdmin):
+    list_display = ["token", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_select_related = ["user"]
+    fields = ["token", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+
+
+@admin.register(RuntimeToken)
+class RuntimeTokenAdmin(TokenAdmin):
+    list_display = ["token", "name", "environment", "created_at", "last_used_at", "revoked_at"]
+    list_select_related = ["environment__deployment"]
+    fields = ["token", "name", "environment", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyValuesAdmin):
+    list_display = [
+        "created_at",
+        "actor_label",
+        "action",
+        "deployment_name",
+        "environment_name",
+        "target",
+        "outcome",
+        "ip",
+    ]
+    list_filter = ["action", "outcome", "deployment_name"]
+    search_fields = ["actor_label", "action", "target", "environment_name"]
+    date_hierarchy = "created_at"
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,83 @@
+"""The actor of a change and the audit trail it leaves.
+
+`record()` is called by every service inside the transaction of the change it records; if the
+event cannot be written the exception propagates and the whole change rolls back (fail-closed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+    from django.http import HttpRequest
+
+    from .models import Deployment, Environment
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user (through the browser or an API token), a runtime token, or the system."""
+
+    user: AbstractBaseUser | None
+    label: str
+    ip: str | None = None
+    user_agent: str = ""
+    via_token: str = field(default="")
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, *, token_name: str = "") -> Actor:
+        user = (
+            request.user
+            if getattr(request, "user", None) and request.user.is_authenticated
+            else None
+        )
+        label = user.get_username() if user else "anonymous"
+        if token_name:
+            label = f"{label} (token {token_name})" if user else f"token {token_name}"
+        return cls(
+            user=user,
+            label=label[:200],
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:300],
+            via_token=token_name,
+        )
+
+    @classmethod
+    def for_user(cls, user: AbstractBaseUser, *, via: str = "") -> Actor:
+        label = user.get_username() + (f" ({via})" if via else "")
+        return cls(user=user, label=label[:200])
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(user=None, label=label)
+
+
+def record(
+    action: str,
+    *,
+    actor: Actor,
+    deployment: Deployment | None = None,
+    environment: Environment | None = None,
+    target: str = "",
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    if environment is not None and deployment is None:
+        deployment = environment.deployment
+    return AuditEvent.objects.create(
+        actor=actor.user,
+        actor_label=actor.label,
+        action=action,
+        deployment=deployment,
+        deployment_name=deployment.name if deployment else "",
+        environment_name=environment.name if environment else "",
+        target=target[:300],
+        ip=actor.ip,
+        user_agent=actor.user_agent,
+        outcome=outcome,
+        detail=detail or {},
+    )

@@ -1,0 +1,47 @@
+"""Errors the services raise. Each carries a snake_case code, a human message (never a value),
+an optional field, and the HTTP status the JSON API answers with."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 400
+    default_code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.field = field
+
+
+class Invalid(ServiceError):
+    status = 400
+    default_code = "invalid"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    default_code = "forbidden"
+
+
+class NotFound(ServiceError):
+    status = 404
+    default_code = "not_found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    default_code = "conflict"
+
+
+class TooLarge(ServiceError):
+    status = 413
+    default_code = "too_large"
+
+
+class Undecryptable(ServiceError):
+    """A stored value cannot be decrypted with the configured keys."""
+
+    status = 503
+    default_code = "undecryptable"

@@ -1,0 +1,22 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from environments import services
+from environments.audit import Actor
+
+
+class Command(BaseCommand):
+    help = "Create a personal API token for USERNAME and print it (only the token)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--name", default="CLI token", help="A name to recognise the token by.")
+
+    def handle(self, *args, username: str, name: str, **options):
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No user named {username!r}.")
+        _, raw = services.create_api_token(
+            user=user, name=name, actor=Actor.system("manage.py create_api_token")
+        )
+        self.stdout.write(raw)

@@ -1,0 +1,376 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from . import rules
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    DEVELOPER = "developer", "Developer"
+    ADMIN = "admin", "Admin"
+    OWNER = "owner", "Owner"
+
+    @property
+    def rank(self) -> int:
+        return ROLE_RANK[self.value]
+
+
+ROLE_RANK = {"viewer": 1, "developer": 2, "admin": 3, "owner": 4}
+
+
+class Deployment(models.Model):
+    name = models.CharField(max_length=63, unique=True)
+    apex_domain = models.CharField(max_length=253, blank=True, default="")
+    # Version numbers are never reused, even after a version row is gone.
+    last_version_number = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(name__regex=rules.DEPLOYMENT_NAME_RE), name="deployment_name_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Version(models.Model):
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    label = models.CharField(max_length=200, blank=True, default="")
+    notes = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["deployment", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "number"], name="version_number_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="version_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.number}"
+
+
+class Environment(models.Model):
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="environments"
+    )
+    name = models.CharField(max_length=127)
+    promotes_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="promoted_from"
+    )
+    active_version = models.ForeignKey(
+        Version, null=True, blank=True, on_delete=models.PROTECT, related_name="active_in"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["deployment", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "name"], name="environment_name_unique_per_deployment"
+            ),
+            models.CheckConstraint(
+                condition=Q(name__regex=rules.ENVIRONMENT_NAME_RE), name="environment_name_format"
+            ),
+            models.CheckConstraint(
+                condition=~Q(promotes_to=models.F("id")), name="environment_not_promoting_to_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_protected(self) -> bool:
+        return self.name in rules.PROTECTED_ENVIRONMENTS
+
+    @property
+    def is_production(self) -> bool:
+        return self.name == rules.PRODUCTION
+
+    @property
+    def pipeline_rank(self) -> int:
+        """Pipeline order: previews and custom environments, then staging, then production."""
+        if self.name == rules.PRODUCTION:
+            return 2
+        if self.name == rules.STAGING:
+            return 1
+        return 0
+
+
+class VersionChange(models.Model):
+    """One row of an environment's history: a deploy, a promotion or a rollback."""
+
+    class Kind(models.TextChoices):
+        DEPLOY = "deploy", "Deploy"
+        PROMOTE = "promote", "Promotion"
+        ROLLBACK = "rollback", "Rollback"
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="history")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    from_version = models.ForeignKey(
+        Version, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="changes")
+    source_environment = models.CharField(max_length=127, blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["environment", "-created_at"], name="history_env_time"),
+            models.Index(fields=["environment", "to_version"], name="history_env_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_version} -> {self.to_version}"
+
+
+class EncryptedValue(models.Model):
+    """What variables and bindings share: an encrypted value and its keyed fingerprint."""
+
+    ciphertext = models.BinaryField(editable=False)
+    fingerprint = models.BinaryField(max_length=80, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by_label = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class Variable(EncryptedValue):
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="variables")
+    key = models.CharField(max_length=256)
+    is_secret = models.BooleanField(default=False)
+    # UTF-8 size of the value, so the 64 KiB-per-environment limit needs no decryption.
+    size = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["environment", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "key"], name="variable_key_unique_per_environment"
+            ),
+            models.CheckConstraint(
+                condition=Q(key__regex=rules.VARIABLE_KEY_RE), name="variable_key_format"
+            ),
+            models.CheckConstraint(
+                condition=~Q(key__istartswith=rules.RESERVED_PREFIX),
+                name="variable_key_not_reserved",
+            ),
+            models.CheckConstraint(
+                condition=Q(size__lte=rules.MAX_VALUE_BYTES), name="variable_value_size"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    def context(self) -> str:
+        return variable_context(self.environment.deployment_id, self.environment_id, self.key)
+
+    @staticmethod
+    def context_for(environment: Environment, key: str) -> str:
+        return variable_context(environment.deployment_id, environment.pk, key)
+
+
+def variable_context(deployment_id: int, environment_id: int, key: str) -> str:
+    return f"miosa/v1/variable/{deployment_id}/{environment_id}/{key}"
+
+
+def binding_context(deployment_id: int, environment_id: int, binding_uid: uuid.UUID) -> str:
+    return f"miosa/v1/binding/{deployment_id}/{environment_id}/{binding_uid}"
+
+
+class Binding(EncryptedValue):
+    """A data service credential (Postgres, Redis, bucket) injected as one variable."""
+
+    class Kind(models.TextChoices):
+        POSTGRES = "postgres", "PostgreSQL"
+        REDIS = "redis", "Redis"
+        BUCKET = "bucket", "Bucket"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="bindings")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=100, help_text="The data service's name, e.g. shop-db.")
+    variable_name = models.CharField(max_length=256)
+
+    class Meta:
+        ordering = ["environment", "variable_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "variable_name"], name="binding_variable_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(variable_name__regex=rules.VARIABLE_KEY_RE),
+                name="binding_variable_format",
+            ),
+            models.CheckConstraint(
+                condition=~Q(variable_name__istartswith=rules.RESERVED_PREFIX),
+                name="binding_variable_not_reserved",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["postgres", "redis", "bucket"]), name="binding_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.variable_name} ({self.kind})"
+
+    def context(self) -> str:
+        return binding_context(self.environment.deployment_id, self.environment_id, self.uid)
+
+    @staticmethod
+    def context_for(environment: Environment, uid: uuid.UUID) -> str:
+        return binding_context(environment.deployment_id, environment.pk, uid)
+
+
+class Domain(models.Model):
+    hostname = models.CharField(max_length=253, unique=True)
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="domains")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["hostname"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(hostname=Lower("hostname")), name="domain_hostname_lowercase"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.hostname
+
+
+class Membership(models.Model):
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["deployment", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "user"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=[r.value for r in Role]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) on {self.deployment}"
+
+
+class Token(models.Model):
+    """Bearer tokens: only the SHA-256 of the token is stored; the token is shown once."""
+
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters after the prefix, to tell tokens apart in lists (not secret enough
+    # to matter: 4 of 43 characters).
+    hint = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ApiToken(Token):
+    PREFIX = "mio_pat_"
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.PREFIX}{self.hint}… ({self.name})"
+
+
+class RuntimeToken(Token):
+    PREFIX = "mio_rt_"
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="runtime_tokens"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.PREFIX}{self.hint}… ({self.name})"
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, from where. Never contains a value."""
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        DENIED = "denied", "Denied"
+        FAILURE = "failure", "Failure"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=64, db_index=True)
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    deployment_name = models.CharField(max_length=63, blank=True, default="")
+    environment_name = models.CharField(max_length=127, blank=True, default="")
+    target = models.CharField(max_length=300, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["deployment", "-created_at"], name="audit_deployment_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

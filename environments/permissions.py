@@ -1,0 +1,29 @@
+"""Which role each action needs (SPEC §5). The views and the API ask these; nothing else decides."""
+
+from __future__ import annotations
+
+from .models import ROLE_RANK, Environment, Role
+
+
+def has_role(role: str | None, need: str) -> bool:
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[need]
+
+
+def to_write_variables(environment: Environment) -> Role:
+    return Role.ADMIN if environment.is_production else Role.DEVELOPER
+
+
+def to_deploy_into(environment: Environment) -> Role:
+    """Deploy, promote into or roll back an environment."""
+    return Role.ADMIN if environment.is_production else Role.DEVELOPER
+
+
+TO_VIEW = Role.VIEWER
+TO_MANAGE_ENVIRONMENTS = Role.DEVELOPER
+TO_CREATE_VERSIONS = Role.DEVELOPER
+TO_MANAGE_BINDINGS = Role.ADMIN
+TO_MANAGE_DOMAINS = Role.ADMIN
+TO_MANAGE_RUNTIME_TOKENS = Role.ADMIN
+TO_REVEAL = Role.ADMIN
+TO_MANAGE_MEMBERS = Role.OWNER
+TO_DELETE_DEPLOYMENT = Role.OWNER

@@ -1,0 +1,200 @@
+"""Validation rules, written once: the forms, the JSON API, the services and the models use them.
+
+Each `validate_*` returns the normalised value or raises `django.core.exceptions.ValidationError`
+with a human message (never containing a secret value) and a `code`.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+from django.core.exceptions import ValidationError
+
+DEPLOYMENT_NAME_RE = r"^[a-z0-9-]{1,63}$"
+ENVIRONMENT_NAME_RE = r"^[a-z0-9][a-z0-9-]{0,62}(/[a-z0-9][a-z0-9._-]{0,62})?$"
+VARIABLE_KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,255}$"
+RESERVED_PREFIX = "MIOSA_"
+
+PRODUCTION = "production"
+STAGING = "staging"
+PROTECTED_ENVIRONMENTS = (PRODUCTION, STAGING)
+
+MAX_VALUE_BYTES = 32 * 1024
+MAX_ENVIRONMENT_BYTES = 64 * 1024
+MAX_KEYS_PER_ENVIRONMENT = 500
+
+SECRET_PREVIEW = "••••"
+PREVIEW_CHARS = 8
+
+_deployment_name = re.compile(DEPLOYMENT_NAME_RE)
+_environment_name = re.compile(ENVIRONMENT_NAME_RE)
+_variable_key = re.compile(VARIABLE_KEY_RE)
+_label = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def validate_deployment_name(name: str) -> str:
+    name = (name or "").strip()
+    if not _deployment_name.match(name):
+        raise ValidationError(
+            "Use 1-63 lower-case letters, digits or hyphens.", code="invalid_deployment_name"
+        )
+    return name
+
+
+def validate_environment_name(name: str) -> str:
+    name = (name or "").strip()
+    if not _environment_name.match(name):
+        raise ValidationError(
+            "Use lower-case letters, digits and hyphens, optionally with one '/' part "
+            "(for example qa, canary or preview/pr-42).",
+            code="invalid_environment_name",
+        )
+    return name
+
+
+def validate_variable_key(key: str) -> str:
+    key = (key or "").strip()
+    if not _variable_key.match(key):
+        raise ValidationError(
+            "A key starts with a letter or '_' and has only letters, digits and '_' "
+            "(at most 256 characters).",
+            code="invalid_key",
+        )
+    if key.upper().startswith(RESERVED_PREFIX):
+        raise ValidationError(
+            f"Keys starting with {RESERVED_PREFIX} are reserved for values MIOSA injects.",
+            code="reserved_key",
+        )
+    return key
+
+
+def validate_variable_value(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("The value must be a string.", code="invalid_value")
+    if "\x00" in value:
+        raise ValidationError("The value must not contain a NUL character.", code="invalid_value")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValidationError("The value must be valid UTF-8 text.", code="invalid_value") from None
+    if size > MAX_VALUE_BYTES:
+        raise ValidationError(
+            f"The value is {size} bytes; the limit is {MAX_VALUE_BYTES} bytes (32 KiB).",
+            code="value_too_large",
+        )
+    return value
+
+
+def plain_preview(value: str) -> str:
+    """The value itself when at most 8 characters, else its first 8 followed by '…'."""
+    if len(value) <= PREVIEW_CHARS:
+        return value
+    return value[:PREVIEW_CHARS] + "…"
+
+
+# Domains ---------------------------------------------------------------------------------
+
+
+def validate_hostname(raw: str) -> str:
+    """Normalise a hostname: lower-case, IDNA-encoded, RFC 1123 labels, at least one dot."""
+    host = (raw or "").strip()
+    if not host:
+        raise ValidationError("Enter a hostname, like app.example.com.", code="invalid_hostname")
+    if "://" in host or "/" in host or "?" in host or "#" in host:
+        parts = urlsplit(host if "://" in host else f"//{host}")
+        suggestion = parts.hostname or ""
+        hint = f" Did you mean {suggestion}?" if suggestion else ""
+        raise ValidationError(
+            "Enter only the hostname, without a scheme, port or path." + hint,
+            code="invalid_hostname",
+        )
+    if ":" in host:
+        raise ValidationError("Enter only the hostname, without a port.", code="invalid_hostname")
+    host = host.rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise ValidationError(
+            "This hostname cannot be IDNA-encoded: each label must be 1-63 characters.",
+            code="invalid_hostname",
+        ) from None
+    if len(host) > 253:
+        raise ValidationError(
+            f"A hostname has at most 253 characters; this one has {len(host)}.",
+            code="invalid_hostname",
+        )
+    labels = host.split(".")
+    if len(labels) < 2:
+        raise ValidationError(
+            "A hostname needs at least one dot, like example.com.", code="invalid_hostname"
+        )
+    for label in labels:
+        if not label:
+            raise ValidationError("A hostname cannot have empty labels.", code="invalid_hostname")
+        if len(label) > 63:
+            raise ValidationError(
+                f"The label {label[:20]}… is {len(label)} characters; the limit is 63.",
+                code="invalid_hostname",
+            )
+        if not _label.match(label):
+            raise ValidationError(
+                f"The label {label!r} may only have letters, digits and hyphens, and may not "
+                "start or end with a hyphen.",
+                code="invalid_hostname",
+            )
+    return host
+
+
+def suggested_hostname(environment_name: str, apex: str) -> str:
+    if environment_name == PRODUCTION:
+        return apex
+    return f"{environment_name.replace('/', '-').replace('.', '-').replace('_', '-')}.{apex}"
+
+
+# Bindings --------------------------------------------------------------------------------
+
+BINDING_KINDS = {
+    "postgres": ("DATABASE_URL", ("postgres", "postgresql")),
+    "redis": ("REDIS_URL", ("redis", "rediss")),
+    "bucket": ("BUCKET_URL", ("s3", "https")),
+}
+
+
+def validate_binding_url(kind: str, url: str) -> str:
+    """Check a credential URL for its kind. Messages never include the URL (it has a password)."""
+    if kind not in BINDING_KINDS:
+        raise ValidationError(
+            "The kind must be postgres, redis or bucket.", code="invalid_binding_kind"
+        )
+    url = (url or "").strip()
+    schemes = BINDING_KINDS[kind][1]
+    if not url:
+        raise ValidationError("Enter the connection URL.", code="invalid_binding_url")
+    if any(ch.isspace() for ch in url) or "\x00" in url:
+        raise ValidationError("The URL must not contain spaces.", code="invalid_binding_url")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValidationError(
+            "The URL is malformed (check the port).", code="invalid_binding_url"
+        ) from None
+    if parts.scheme not in schemes:
+        expected = " or ".join(f"{s}://" for s in schemes)
+        raise ValidationError(f"A {kind} URL starts with {expected}.", code="invalid_binding_url")
+    if not parts.hostname:
+        raise ValidationError("The URL has no host.", code="invalid_binding_url")
+    if len(url.encode()) > 4096:
+        raise ValidationError("The URL is longer than 4096 bytes.", code="invalid_binding_url")
+    return url
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ••••; without a password, the URL as is."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{SECRET_PREVIEW}@{hostport}"))

@@ -1,0 +1,383 @@
+"""Reads. Permission-scoped getters raise Http404 for outsiders and PermissionDenied for a role
+that is too low; list queries run a fixed number of SQL queries however many rows there are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch, QuerySet
+from django.http import Http404
+
+from . import crypto, rules
+from .models import (
+    ROLE_RANK,
+    AuditEvent,
+    Binding,
+    Deployment,
+    Domain,
+    Environment,
+    Membership,
+    Role,
+    Variable,
+    VersionChange,
+)
+
+
+def role_for(user, deployment: Deployment) -> str | None:
+    if not user or not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Role.OWNER
+    membership = Membership.objects.filter(deployment=deployment, user=user).only("role").first()
+    return membership.role if membership else None
+
+
+def _require(role: str | None, need: str) -> None:
+    if role is None:
+        raise Http404("No such deployment.")
+    if ROLE_RANK[role] < ROLE_RANK[need]:
+        raise PermissionDenied(f"This needs the {need} role or higher; you are {role}.")
+
+
+def visible_deployments(user) -> QuerySet[Deployment]:
+    if not user or not user.is_authenticated:
+        return Deployment.objects.none()
+    if user.is_superuser:
+        return Deployment.objects.all()
+    return Deployment.objects.filter(memberships__user=user)
+
+
+def get_deployment_for_user(user, deployment_id: int, *, need: str = Role.VIEWER) -> Deployment:
+    """The deployment, with `.role` set to the user's role on it."""
+    if not user or not user.is_authenticated:
+        raise Http404("No such deployment.")
+    if user.is_superuser:
+        deployment = Deployment.objects.filter(pk=deployment_id).first()
+        role = Role.OWNER if deployment else None
+    else:
+        membership = (
+            Membership.objects.select_related("deployment")
+            .filter(deployment_id=deployment_id, user=user)
+            .first()
+        )
+        deployment = membership.deployment if membership else None
+        role = membership.role if membership else None
+    _require(role, need)
+    deployment.role = role
+    return deployment
+
+
+def get_deployment_by_name_for_user(user, name: str, *, need: str = Role.VIEWER) -> Deployment:
+    deployment = Deployment.objects.filter(name=name).only("pk").first()
+    if deployment is None:
+        raise Http404("No such deployment.")
+    return get_deployment_for_user(user, deployment.pk, need=need)
+
+
+def get_environment(deployment: Deployment, name: str) -> Environment:
+    environment = (
+        Environment.objects.select_related("deployment", "active_version", "promotes_to")
+        .filter(deployment=deployment, name=name)
+        .first()
+    )
+    if environment is None:
+        raise Http404("No such environment.")
+    environment.deployment = deployment
+    return environment
+
+
+def get_environment_for_user(
+    user, deployment_id: int, name: str, *, need: str = Role.VIEWER
+) -> Environment:
+    """The environment, with `.role` set; `need` may depend on the environment, so pass a
+    callable `need(environment) -> role` when it does (production needs admin to write)."""
+    deployment = get_deployment_for_user(user, deployment_id)
+    environment = get_environment(deployment, name)
+    required = need(environment) if callable(need) else need
+    _require(deployment.role, required)
+    environment.role = deployment.role
+    return environment
+
+
+def deployments_for_user(user) -> list[Deployment]:
+    """Visible deployments with their environments and active versions (3 queries)."""
+    environments = Environment.objects.select_related("active_version", "promotes_to").annotate(
+        variable_count=Count("variables", distinct=True)
+    )
+    return list(
+        visible_deployments(user)
+        .order_by("name")
+        .prefetch_related(Prefetch("environments", queryset=environments))
+    )
+
+
+def pipeline_order(environments: Iterable[Environment]) -> list[Environment]:
+    """preview/* and custom environments, then staging, then production."""
+    return sorted(environments, key=lambda e: (e.pipeline_rank, e.name))
+
+
+# Variables -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VariableRow:
+    """A variable or binding as pages and the API list it: never a secret value."""
+
+    environment: str
+    key: str
+    preview: str | None  # None when the stored value cannot be decrypted
+    is_secret: bool
+    source: str  # "env" or "binding"
+    updated_at: datetime
+    updated_by: str
+    undecryptable: bool = False
+    kind: str = ""  # binding kind
+    binding_name: str = ""
+    pk: int = 0
+
+
+def _variable_row(variable: Variable, environment: Environment, keyring) -> VariableRow:
+    preview: str | None
+    undecryptable = False
+    if variable.is_secret:
+        # A secret's preview is constant; it needs no decryption, but we still verify the
+        # key id is one we hold so an orphaned value is flagged.
+        preview = rules.SECRET_PREVIEW
+        try:
+            if keyring.key(crypto.key_id_of(variable.ciphertext)) is None:
+                undecryptable, preview = True, None
+        except crypto.DecryptionError:
+            undecryptable, preview = True, None
+    else:
+        try:
+            preview = rules.plain_preview(
+                crypto.decrypt(
+                    variable.ciphertext,
+                    context=Variable.context_for(environment, variable.key),
+                    keyring=keyring,
+                )
+            )
+        except crypto.DecryptionError:
+            undecryptable, preview = True, None
+    return VariableRow(
+        environment=environment.name,
+        key=variable.key,
+        preview=preview,
+        is_secret=variable.is_secret,
+        source="env",
+        updated_at=variable.updated_at,
+        updated_by=variable.updated_by_label,
+        undecryptable=undecryptable,
+        pk=variable.pk,
+    )
+
+
+def _binding_row(binding: Binding, environment: Environment, keyring) -> VariableRow:
+    try:
+        url = crypto.decrypt(
+            binding.ciphertext,
+            context=Binding.context_for(environment, binding.uid),
+            keyring=keyring,
+        )
+        preview, undecryptable = rules.mask_url(url), False
+    except crypto.DecryptionError:
+        preview, undecryptable = None, True
+    return VariableRow(
+        environment=environment.name,
+        key=binding.variable_name,
+        preview=preview,
+        is_secret=True,
+        source="binding",
+        updated_at=binding.updated_at,
+        updated_by=binding.updated_by_label,
+        undecryptable=undecryptable,
+        kind=binding.kind,
+        binding_name=binding.name,
+        pk=binding.pk,
+    )
+
+
+def variable_rows(
+    environments: list[Environment], *, include_bindings: bool = True
+) -> list[VariableRow]:
+    """Variables (and bindings) of the given environments of one deployment, previews only.
+
+    Two queries whatever the number of rows.
+    """
+    if not environments:
+        return []
+    by_id = {e.pk: e for e in environments}
+    keyring = crypto.get_keyring()
+    rows: list[VariableRow] = [
+        _variable_row(v, by_id[v.environment_id], keyring)
+        for v in Variable.objects.filter(environment__in=by_id)
+        .defer("fingerprint")
+        .order_by("environment__name", "key")
+    ]
+    if include_bindings:
+        rows += [
+            _binding_row(b, by_id[b.environment_id], keyring)
+            for b in Binding.objects.filter(environment__in=by_id).defer("fingerprint")
+        ]
+    rows.sort(key=lambda r: (r.environment, r.key))
+    return rows
+
+
+def reveal_plain_values(environments: list[Environment]) -> dict[tuple[str, str], str]:
+    """Raw values of the *plain* variables of `environments` (never secrets or bindings).
+
+    Raises crypto.DecryptionError if one cannot be decrypted. The caller audits first.
+    """
+    by_id = {e.pk: e for e in environments}
+    keyring = crypto.get_keyring()
+    values = {}
+    for variable in Variable.objects.filter(environment__in=by_id, is_secret=False):
+        environment = by_id[variable.environment_id]
+        values[(environment.name, variable.key)] = crypto.decrypt(
+            variable.ciphertext,
+            context=Variable.context_for(environment, variable.key),
+            keyring=keyring,
+        )
+    return values
+
+
+def runtime_env(environment: Environment) -> dict[str, str]:
+    """Everything a runtime instance gets at boot: raw variables, secrets, bindings, MIOSA_*.
+
+    Raises crypto.DecryptionError if any value cannot be decrypted (never a partial env).
+    Three queries: variables, bindings, domains (the environment comes with its deployment and
+    active version).
+    """
+    keyring = crypto.get_keyring()
+    env: dict[str, str] = {}
+    for variable in Variable.objects.filter(environment=environment).order_by("key"):
+        env[variable.key] = crypto.decrypt(
+            variable.ciphertext,
+            context=Variable.context_for(environment, variable.key),
+            keyring=keyring,
+        )
+    for binding in Binding.objects.filter(environment=environment).order_by("variable_name"):
+        env[binding.variable_name] = crypto.decrypt(
+            binding.ciphertext,
+            context=Binding.context_for(environment, binding.uid),
+            keyring=keyring,
+        )
+    env["MIOSA_DEPLOYMENT"] = environment.deployment.name
+    env["MIOSA_ENVIRONMENT"] = environment.name
+    if environment.active_version is not None:
+        env["MIOSA_VERSION"] = str(environment.active_version.number)
+    hosts = list(
+        Domain.objects.filter(environment=environment)
+        .order_by("hostname")
+        .values_list("hostname", flat=True)
+    )
+    if hosts:
+        env["MIOSA_DOMAINS"] = ",".join(hosts)
+    return env
+
+
+# Compare ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    left: Environment
+    right: Environment
+    only_left: list[str]
+    only_right: list[str]
+    same: list[str]
+    different: list[str]
+    unknown: list[str]  # fingerprints made under different keys (mid-rotation), or undecryptable
+
+    @property
+    def changed_keys(self) -> list[str]:
+        return sorted(self.only_left + self.only_right + self.different + self.unknown)
+
+
+def _fingerprints(environment: Environment) -> dict[str, bytes]:
+    prints = {
+        v.key: bytes(v.fingerprint)
+        for v in Variable.objects.filter(environment=environment).only("key", "fingerprint")
+    }
+    prints.update(
+        {
+            b.variable_name: bytes(b.fingerprint)
+            for b in Binding.objects.filter(environment=environment).only(
+                "variable_name", "fingerprint"
+            )
+        }
+    )
+    return prints
+
+
+def compare_environments(left: Environment, right: Environment) -> Comparison:
+    """Which keys exist in one and not the other, and which differ, from keyed fingerprints."""
+    a, b = _fingerprints(left), _fingerprints(right)
+    same, different, unknown = [], [], []
+    for key in sorted(a.keys() & b.keys()):
+        fa, fb = a[key], b[key]
+        # fingerprint = len(key id) | key id | mac; different key ids cannot be compared.
+        if fa[: fa[0] + 1] != fb[: fb[0] + 1]:
+            unknown.append(key)
+        elif fa == fb:
+            same.append(key)
+        else:
+            different.append(key)
+    return Comparison(
+        left=left,
+        right=right,
+        only_left=sorted(a.keys() - b.keys()),
+        only_right=sorted(b.keys() - a.keys()),
+        same=same,
+        different=different,
+        unknown=unknown,
+    )
+
+
+# History, members, audit -----------------------------------------------------------------
+
+
+def history(environment: Environment, *, limit: int = 100) -> list[VersionChange]:
+    return list(
+        VersionChange.objects.filter(environment=environment)
+        .select_related("from_version", "to_version")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def versions_ran(environment: Environment) -> set[int]:
+    """Version ids the environment has ever been switched to (rollback targets)."""
+    return set(
+        VersionChange.objects.filter(environment=environment).values_list(
+            "to_version_id", flat=True
+        )
+    )
+
+
+def members(deployment: Deployment) -> list[Membership]:
+    return list(
+        Membership.objects.filter(deployment=deployment)
+        .select_related("user")
+        .order_by("user__username")
+    )
+
+
+def audit_events(
+    deployment: Deployment,
+    *,
+    action: str = "",
+    environment: str = "",
+    actor: str = "",
+    limit: int = 200,
+) -> list[AuditEvent]:
+    events = AuditEvent.objects.filter(deployment=deployment)
+    if action:
+        events = events.filter(action__startswith=action)
+    if environment:
+        events = events.filter(environment_name=environment)
+    if actor:
+        events = events.filter(actor_label__icontains=actor)
+    return list(events.order_by("-created_at", "-id")[:limit])

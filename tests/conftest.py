@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from environments import services
+from environments.audit import Actor
+from environments.models import Role
+
+CHROMIUM = "/usr/bin/chromium"
+
+# A value that must never leave the server except through the runtime endpoint.
+CANARY = "canary-7f3b9c1e-do-not-leak-5a2d"
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, *, superuser: bool = False, password: str = "pw-for-tests-only"):
+        User = get_user_model()
+        if superuser:
+            return User.objects.create_superuser(username=username, password=password)
+        return User.objects.create_user(username=username, password=password)
+
+    return make
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user("olivia")
+
+
+@pytest.fixture
+def deployment(owner):
+    return services.create_deployment(name="shop", actor=Actor.for_user(owner))
+
+
+@pytest.fixture
+def member(deployment, owner, make_user):
+    """member(role) -> a new user with that role on `deployment`."""
+
+    def make(role: str, username: str | None = None):
+        user = make_user(username or f"{role}-user")
+        services.set_member(
+            deployment=deployment, user=user, role=role, actor=Actor.for_user(owner)
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def production(deployment):
+    return deployment.environments.get(name="production")
+
+
+@pytest.fixture
+def staging(deployment):
+    return deployment.environments.get(name="staging")
+
+
+@pytest.fixture
+def actor(owner):
+    return Actor.for_user(owner)
+
+
+ROLES = [Role.VIEWER, Role.DEVELOPER, Role.ADMIN, Role.OWNER]
+
+
+# Browser tests -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.path.exists(CHROMIUM) and not shutil.which("chromium"):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium is required under CI=true but {CHROMIUM} is missing")
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }

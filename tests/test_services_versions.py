@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import pytest
+
+from environments import services
+from environments.errors import Conflict
+from environments.models import AuditEvent, VersionChange
+
+
+@pytest.fixture
+def versions(deployment, actor):
+    return [
+        services.create_version(deployment=deployment, label=f"sha{i}", actor=actor)
+        for i in range(3)
+    ]
+
+
+def test_version_numbers_count_up_and_are_never_reused(deployment, actor, versions):
+    assert [v.number for v in versions] == [1, 2, 3]
+    versions[2].delete()
+    assert services.create_version(deployment=deployment, actor=actor).number == 4
+
+
+def test_production_accepts_only_versions_that_ran_in_staging(production, staging, versions, actor):
+    with pytest.raises(Conflict) as excinfo:
+        services.deploy_version(environment=production, version=versions[0], actor=actor)
+    assert excinfo.value.code == "staging_first"
+    services.deploy_version(environment=staging, version=versions[0], actor=actor)
+    services.deploy_version(environment=staging, version=versions[1], actor=actor)
+    # v1 *once was* active in staging: still allowed.
+    services.deploy_version(environment=production, version=versions[0], actor=actor)
+    assert production.__class__.objects.get(pk=production.pk).active_version == versions[0]
+
+
+def test_promote_moves_only_the_version(production, staging, versions, actor):
+    services.set_variable(
+        environment=production, key="K", value="prod", is_secret=None, actor=actor
+    )
+    services.set_variable(environment=staging, key="K", value="stag", is_secret=None, actor=actor)
+    services.deploy_version(environment=staging, version=versions[1], actor=actor)
+    change = services.promote(source=staging, version_number=2, actor=actor)
+    assert change.to_version == versions[1] and change.from_version is None
+    assert change.kind == "promote" and change.source_environment == "staging"
+    from environments.selectors import runtime_env
+
+    production.refresh_from_db()
+    assert runtime_env(production)["K"] == "prod"
+    assert runtime_env(production)["MIOSA_VERSION"] == "2"
+    assert AuditEvent.objects.filter(action="version.promote", target="v2").exists()
+
+
+def test_stale_promotions_are_refused(production, staging, versions, actor):
+    services.deploy_version(environment=staging, version=versions[0], actor=actor)
+    services.promote(
+        source=staging,
+        version_number=1,
+        actor=actor,
+        expected_target_version=None,
+        check_target=True,
+    )
+    services.deploy_version(environment=staging, version=versions[1], actor=actor)
+    with pytest.raises(Conflict) as excinfo:  # the page showed staging on v1, it now runs v2
+        services.promote(source=staging, version_number=1, actor=actor)
+    assert excinfo.value.code == "stale"
+    with pytest.raises(Conflict):  # the page showed production on nothing; it runs v1
+        services.promote(
+            source=staging,
+            version_number=2,
+            actor=actor,
+            expected_target_version=None,
+            check_target=True,
+        )
+    services.promote(
+        source=staging, version_number=2, actor=actor, expected_target_version=1, check_target=True
+    )
+
+
+def test_rollback_only_to_a_version_the_environment_ran(production, staging, versions, actor):
+    for v in versions[:2]:
+        services.deploy_version(environment=staging, version=v, actor=actor)
+        services.promote(source=staging, version_number=v.number, actor=actor)
+    with pytest.raises(Conflict) as excinfo:
+        services.rollback(environment=production, version=versions[2], actor=actor)
+    assert excinfo.value.code == "never_ran"
+    change = services.rollback(environment=production, version=versions[0], actor=actor)
+    assert (change.from_version.number, change.to_version.number) == (2, 1)
+    assert list(
+        VersionChange.objects.filter(environment=production).values_list("kind", flat=True)
+    ) == ["rollback", "promote", "promote"]
