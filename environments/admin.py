@@ -154,7 +154,7 @@ class MembershipAdmin(ReadOnlyValuesAdmin):
 @admin.action(description="Revoke selected tokens")
 def revoke_tokens(modeladmin, request, queryset):
     actor = Actor.from_request(request)
-    for token in queryset.select_related():
+    for token in queryset:
         if isinstance(token, ApiToken):
             services.revoke_api_token(token=token, actor=actor)
         else:

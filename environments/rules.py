@@ -112,37 +112,42 @@ def validate_hostname(raw: str) -> str:
     if ":" in host:
         raise ValidationError("Enter only the hostname, without a port.", code="invalid_hostname")
     host = host.rstrip(".")
-    try:
-        host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise ValidationError(
-            "This hostname cannot be IDNA-encoded: each label must be 1-63 characters.",
-            code="invalid_hostname",
-        ) from None
-    if len(host) > 253:
-        raise ValidationError(
-            f"A hostname has at most 253 characters; this one has {len(host)}.",
-            code="invalid_hostname",
-        )
     labels = host.split(".")
     if len(labels) < 2:
         raise ValidationError(
             "A hostname needs at least one dot, like example.com.", code="invalid_hostname"
         )
+    encoded = []
     for label in labels:
         if not label:
             raise ValidationError("A hostname cannot have empty labels.", code="invalid_hostname")
-        if len(label) > 63:
+        try:
+            ascii_label = (
+                label.encode("idna").decode("ascii").lower()
+                if not label.isascii()
+                else label.lower()
+            )
+        except UnicodeError:
+            ascii_label = ""
+        if not ascii_label or len(ascii_label) > 63:
+            shown = label if len(label) <= 20 else label[:20] + "…"
             raise ValidationError(
-                f"The label {label[:20]}… is {len(label)} characters; the limit is 63.",
+                f"The label {shown} is too long once encoded; each label has 1-63 characters.",
                 code="invalid_hostname",
             )
-        if not _label.match(label):
+        if not _label.match(ascii_label):
             raise ValidationError(
                 f"The label {label!r} may only have letters, digits and hyphens, and may not "
                 "start or end with a hyphen.",
                 code="invalid_hostname",
             )
+        encoded.append(ascii_label)
+    host = ".".join(encoded)
+    if len(host) > 253:
+        raise ValidationError(
+            f"A hostname has at most 253 characters; this one has {len(host)}.",
+            code="invalid_hostname",
+        )
     return host
 
 

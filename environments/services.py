@@ -46,13 +46,15 @@ def _check(validator, value, *, field: str):
 
 
 def _lock(environment: Environment) -> Environment:
-    """Lock the environment row: writes to one environment serialize on it."""
-    locked = (
-        Environment.objects.select_for_update()
-        .select_related("deployment", "active_version")
-        .get(pk=environment.pk)
-    )
-    return locked
+    """Lock the environment row and return it freshly read: writes to one environment
+    serialize on this lock.
+
+    The lock is taken by a query without joins, then the row is read again: on PostgreSQL a
+    locking query that joins (select_related) can return the joined columns as they were
+    before the lock wait, which would lose a concurrent promotion's update.
+    """
+    Environment.objects.select_for_update().filter(pk=environment.pk).values_list("pk").get()
+    return Environment.objects.select_related("deployment", "active_version").get(pk=environment.pk)
 
 
 # Deployments and environments ------------------------------------------------------------
@@ -966,7 +968,7 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
         while True:
             with transaction.atomic():
                 batch = list(
-                    model.objects.select_for_update()
+                    model.objects.select_for_update(of=("self",))
                     .select_related("environment")
                     .filter(pk__gt=last_pk)
                     .order_by("pk")[:batch_size]

@@ -1,3 +1,4 @@
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -48,6 +49,8 @@ DEMO_SECRET_VALUES = [v for _, _, v, secret in DEMO_VARIABLES if secret] + [
     "pr0d-redis-canary-pw",
     "stag-pg-canary-pw",
 ]
+
+DEMO_MEMBERS = [("ada", "owner"), ("grace", "admin"), ("linus", "developer"), ("val", "viewer")]
 
 VERSION_LABELS = {
     16: "a91c2e0",
@@ -100,6 +103,15 @@ class Command(BaseCommand):
                 environment=envs[env_name], kind=kind, name=name, url=url, actor=actor
             )
         services.set_apex_domain(deployment=shop, apex=DEMO_APEX, actor=actor)
+        # Demo teammates, one per role, without a usable password (they show on the members page).
+        User = get_user_model()
+        for username, role in DEMO_MEMBERS:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = User(username=username)
+                user.set_unusable_password()
+                user.save()
+            services.set_member(deployment=shop, user=user, role=role, actor=actor)
 
     def _summary(self) -> str:
         environments = (

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from environments import rules
+
+
+@pytest.mark.parametrize(
+    "raw, normalised",
+    [
+        ("app.example.com", "app.example.com"),
+        ("App.Example.COM", "app.example.com"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("staging.shop.example.com.", "staging.shop.example.com"),
+        ("a-b.c1.example", "a-b.c1.example"),
+        ("x" * 63 + ".example.com", "x" * 63 + ".example.com"),
+    ],
+)
+def test_good_hostnames_are_normalised(raw, normalised):
+    assert rules.validate_hostname(raw) == normalised
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("https://app.example.com/path", "Did you mean app.example.com?"),
+        ("app.example.com:8443", "without a port"),
+        ("app.example.com/x", "without a scheme, port or path"),
+        ("localhost", "at least one dot"),
+        ("x" * 64 + ".example.com", "label"),
+        ("-app.example.com", "may not start or end with a hyphen"),
+        ("app-.example.com", "may not start or end with a hyphen"),
+        ("app..example.com", "empty labels"),
+        ("app_1.example.com", "letters, digits and hyphens"),
+        (("a" * 60 + ".") * 4 + "example.com", "at most 253"),
+        ("", "Enter a hostname"),
+    ],
+)
+def test_bad_hostnames_get_a_clear_error(raw, message):
+    with pytest.raises(ValidationError) as excinfo:
+        rules.validate_hostname(raw)
+    assert message in excinfo.value.messages[0]
+
+
+@pytest.mark.parametrize(
+    "name, host",
+    [
+        ("production", "shop.io"),
+        ("staging", "staging.shop.io"),
+        ("preview/pr-42", "preview-pr-42.shop.io"),
+        ("qa", "qa.shop.io"),
+    ],
+)
+def test_suggested_hostnames(name, host):
+    assert rules.suggested_hostname(name, "shop.io") == host
+
+
+@pytest.mark.parametrize(
+    "url, masked",
+    [
+        ("postgres://app:pw@db.internal:5432/shop", "postgres://app:••••@db.internal:5432/shop"),
+        ("redis://:s3cr3t@cache:6379/0", "redis://:••••@cache:6379/0"),
+        ("redis://cache:6379/0", "redis://cache:6379/0"),
+        ("postgres://app:p%40ss@db/x?sslmode=require", "postgres://app:••••@db/x?sslmode=require"),
+        ("s3://bucket", "s3://bucket"),
+    ],
+)
+def test_mask_url_hides_only_the_password(url, masked):
+    assert rules.mask_url(url) == masked
+
+
+@pytest.mark.parametrize(
+    "kind, url, ok",
+    [
+        ("postgres", "postgres://u:p@h:5432/d", True),
+        ("postgres", "postgresql://u:p@h/d", True),
+        ("postgres", "mysql://u:p@h/d", False),
+        ("postgres", "postgres://u:p@h:99999/d", False),
+        ("postgres", "postgres:///d", False),
+        ("redis", "rediss://:p@h:6380", True),
+        ("redis", "http://h", False),
+        ("bucket", "s3://my-bucket", True),
+        ("bucket", "https://key:secret@storage.example.com/bucket", True),
+        ("bucket", "ftp://h", False),
+        ("nosql", "mongodb://h", False),
+        ("redis", "redis://h x", False),
+    ],
+)
+def test_binding_urls_are_checked_per_kind_without_echoing_the_url(kind, url, ok):
+    if ok:
+        assert rules.validate_binding_url(kind, url) == url
+    else:
+        with pytest.raises(ValidationError) as excinfo:
+            rules.validate_binding_url(kind, url)
+        assert url not in excinfo.value.messages[0]
+
+
+@pytest.mark.parametrize(
+    "value, preview",
+    [("short", "short"), ("12345678", "12345678"), ("123456789", "12345678…"), ("", "")],
+)
+def test_plain_preview(value, preview):
+    assert rules.plain_preview(value) == preview

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import pytest
+
+from environments import crypto, selectors, services
+from environments.errors import Conflict, Invalid
+from environments.models import AuditEvent, Binding
+
+PROD_URL = "postgres://app:prod-pw-canary@db.internal:5432/shop"
+STAGING_URL = "postgres://app:staging-pw-canary@db-staging.internal:5432/shop"
+
+
+def test_each_environment_gets_its_own_url_under_one_name(production, staging, actor):
+    services.create_binding(
+        environment=production, kind="postgres", name="db", url=PROD_URL, actor=actor
+    )
+    services.create_binding(
+        environment=staging, kind="postgres", name="db", url=STAGING_URL, actor=actor
+    )
+    assert selectors.runtime_env(production)["DATABASE_URL"] == PROD_URL
+    assert selectors.runtime_env(staging)["DATABASE_URL"] == STAGING_URL
+
+
+def test_bindings_are_listed_masked_as_secrets(production, actor):
+    services.create_binding(
+        environment=production, kind="postgres", name="db", url=PROD_URL, actor=actor
+    )
+    services.create_binding(
+        environment=production, kind="redis", name="cache", url="redis://cache:6379", actor=actor
+    )
+    rows = {r.key: r for r in selectors.variable_rows([production])}
+    assert rows["DATABASE_URL"].preview == "postgres://app:••••@db.internal:5432/shop"
+    assert rows["DATABASE_URL"].is_secret and rows["DATABASE_URL"].source == "binding"
+    assert rows["REDIS_URL"].preview == "redis://cache:6379"
+    assert "prod-pw-canary" not in repr(rows)
+
+
+def test_credentials_are_encrypted_and_bound_to_their_row(production, staging, actor):
+    one = services.create_binding(
+        environment=production, kind="postgres", name="a", url=PROD_URL, actor=actor
+    )
+    two = services.create_binding(
+        environment=staging, kind="postgres", name="b", url=STAGING_URL, actor=actor
+    )
+    assert b"prod-pw-canary" not in bytes(Binding.objects.get(pk=one.pk).ciphertext)
+    Binding.objects.filter(pk=two.pk).update(ciphertext=Binding.objects.get(pk=one.pk).ciphertext)
+    with pytest.raises(crypto.DecryptionError):
+        selectors.runtime_env(staging)
+    row = {r.key: r for r in selectors.variable_rows([staging])}["DATABASE_URL"]
+    assert row.undecryptable and row.preview is None
+
+
+def test_binding_and_variable_names_cannot_clash_either_way(production, actor):
+    services.set_variable(
+        environment=production, key="DATABASE_URL", value="x", is_secret=None, actor=actor
+    )
+    with pytest.raises(Conflict) as excinfo:
+        services.create_binding(
+            environment=production, kind="postgres", name="db", url=PROD_URL, actor=actor
+        )
+    assert excinfo.value.field == "variable_name"
+    services.create_binding(
+        environment=production, kind="redis", name="c", url="redis://h:6379", actor=actor
+    )
+    with pytest.raises(Conflict) as excinfo:
+        services.set_variable(
+            environment=production, key="REDIS_URL", value="x", is_secret=None, actor=actor
+        )
+    assert excinfo.value.code == "binding_clash"
+
+
+def test_variable_name_is_editable_and_validated(production, actor):
+    binding = services.create_binding(
+        environment=production,
+        kind="postgres",
+        name="db",
+        url=PROD_URL,
+        actor=actor,
+        variable_name="PRIMARY_DATABASE_URL",
+    )
+    assert binding.variable_name == "PRIMARY_DATABASE_URL"
+    with pytest.raises(Invalid):
+        services.update_binding(binding=binding, variable_name="MIOSA_DB", actor=actor)
+    with pytest.raises(Invalid):
+        services.create_binding(
+            environment=production, kind="postgres", name="db", url="mysql://x", actor=actor
+        )
+
+
+def test_replacing_a_credential_blank_keeps_it(production, actor):
+    binding = services.create_binding(
+        environment=production, kind="postgres", name="db", url=PROD_URL, actor=actor
+    )
+    services.update_binding(binding=binding, url="", name="renamed", actor=actor)
+    assert selectors.runtime_env(production)["DATABASE_URL"] == PROD_URL
+    new_url = "postgres://app:rotated@db.internal:5432/shop"
+    services.update_binding(binding=binding, url=new_url, actor=actor)
+    assert selectors.runtime_env(production)["DATABASE_URL"] == new_url
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="binding.").values_list("action", flat=True)
+    )
+    assert actions.count("binding.update") == 2
+    services.delete_binding(binding=binding, actor=actor)
+    assert "DATABASE_URL" not in selectors.runtime_env(production)
+    assert not any("rotated" in str(e.detail) + e.target for e in AuditEvent.objects.all())
+
+
+def test_compare_sees_different_bindings_without_values(production, staging, actor):
+    services.create_binding(
+        environment=production, kind="postgres", name="db", url=PROD_URL, actor=actor
+    )
+    services.create_binding(
+        environment=staging, kind="postgres", name="db", url=STAGING_URL, actor=actor
+    )
+    assert selectors.compare_environments(production, staging).different == ["DATABASE_URL"]
