@@ -102,6 +102,11 @@ class Keyring:
         return _derive_fingerprint_key(self.keys[0][1])
 
 
+@lru_cache(maxsize=16)
+def _aead(key: bytes) -> ChaCha20Poly1305:
+    return ChaCha20Poly1305(key)
+
+
 @lru_cache(maxsize=8)
 def _derive_fingerprint_key(primary: bytes) -> bytes:
     return HKDF(
@@ -131,7 +136,7 @@ def encrypt(plaintext: str, *, context: str, keyring: Keyring | None = None) -> 
     keyring = keyring or get_keyring()
     key_id = keyring.primary_id
     nonce = os.urandom(NONCE_SIZE)
-    body = ChaCha20Poly1305(keyring.keys[0][1]).encrypt(
+    body = _aead(keyring.keys[0][1]).encrypt(
         nonce, plaintext.encode("utf-8"), context.encode("utf-8")
     )
     id_bytes = key_id.encode("ascii")
@@ -162,7 +167,7 @@ def decrypt(blob: bytes, *, context: str, keyring: Keyring | None = None) -> str
     if len(nonce) != NONCE_SIZE or len(body) < 16:
         raise DecryptionError("stored value is truncated")
     try:
-        plaintext = ChaCha20Poly1305(key).decrypt(nonce, body, context.encode("utf-8"))
+        plaintext = _aead(key).decrypt(nonce, body, context.encode("utf-8"))
     except InvalidTag:
         raise DecryptionError() from None
     try:
