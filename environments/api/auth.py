@@ -1,0 +1,85 @@
+"""Bearer-token authentication: personal API tokens and runtime tokens.
+
+Only `Authorization: Bearer <token>` counts; a browser session never authenticates an API
+request. Only the SHA-256 of a token is stored, so a token is found by its hash.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+
+from .. import services
+from ..audit import Actor
+from ..models import ApiToken, RuntimeToken
+from .errors import ApiError
+
+_TOKEN_BODY = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="miosa"'}
+
+
+def _unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers=_CHALLENGE)
+
+
+def _bearer(request: HttpRequest, prefix: str, kind: str) -> str:
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        raise _unauthorized(
+            "not_authenticated", f"Send a {kind} in the header Authorization: Bearer <token>."
+        )
+    scheme, _, raw = header.partition(" ")
+    raw = raw.strip()
+    if scheme.lower() != "bearer" or not raw:
+        raise _unauthorized(
+            "invalid_token", "The Authorization header must be of the form Bearer <token>."
+        )
+    if not raw.startswith(prefix):
+        other = RuntimeToken.PREFIX if prefix == ApiToken.PREFIX else ApiToken.PREFIX
+        if raw.startswith(other):
+            raise _unauthorized(
+                "wrong_token_kind", f"This endpoint needs a {kind} ({prefix}…), not a {other}… one."
+            )
+        raise _unauthorized("invalid_token", f"That is not a {kind} ({prefix}…).")
+    if not _TOKEN_BODY.match(raw[len(prefix) :]):
+        raise _unauthorized("invalid_token", f"That is not a well-formed {kind}.")
+    return raw
+
+
+def authenticate_user(request: HttpRequest) -> ApiToken:
+    """The personal API token of the request; sets `request.user` to its user."""
+    raw = _bearer(request, ApiToken.PREFIX, "personal API token")
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=services.hash_token(raw), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
+    services.touch_token(token)
+    request.user = token.user
+    return token
+
+
+def authenticate_runtime(request: HttpRequest) -> RuntimeToken:
+    """The runtime token of the request, with its environment, deployment and version."""
+    raw = _bearer(request, RuntimeToken.PREFIX, "runtime token")
+    token = (
+        RuntimeToken.objects.select_related(
+            "environment__deployment", "environment__active_version"
+        )
+        .filter(token_hash=services.hash_token(raw), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None:
+        raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
+    services.touch_token(token)
+    # A runtime acts as its token, never as whoever's browser session rides along.
+    request.user = AnonymousUser()
+    return token
+
+
+def actor_for(request: HttpRequest, token: ApiToken | RuntimeToken) -> Actor:
+    return Actor.from_request(request, token_name=token.name)
