@@ -175,5 +175,7 @@ LOGGING = {
     "loggers": {
         # Request bodies never reach the log: Django's request logger logs only the path.
         "django.request": {"level": "ERROR"},
+        # SQL logging would print ciphertexts as query parameters: never, whatever LOG_LEVEL says.
+        "django.db.backends": {"level": "WARNING", "propagate": False, "handlers": ["console"]},
     },
 }
