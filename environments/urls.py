@@ -1,10 +1,73 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path, register_converter
 
 from . import views
+
+
+class EnvironmentNameConverter:
+    """Environment names, which may hold one '/' (preview/pr-42).
+
+    Pages under an environment sit behind "/-/" (as on GitLab): no name part starts with "-",
+    so /env/preview/pr-42/-/history/ cannot be read as an environment named "pr-42/history".
+    """
+
+    regex = r"[a-z0-9][a-z0-9-]{0,62}(?:/[a-z0-9][a-z0-9._-]{0,62})?"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class VariableKeyConverter:
+    regex = r"[A-Za-z_][A-Za-z0-9_]{0,255}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(EnvironmentNameConverter, "env")
+register_converter(VariableKeyConverter, "key")
+
+environment_urls = [
+    path("", views.environment_detail, name="environment"),
+    path("-/history/", views.environment_history, name="environment_history"),
+    path("-/rollback/", views.rollback, name="rollback"),
+    path("-/promote/", views.promote, name="promote"),
+    path("-/delete/", views.environment_delete, name="environment_delete"),
+    path("-/variables/", views.variables, name="variables"),
+    path("-/variables/<key:key>/edit/", views.variable_edit, name="variable_edit"),
+    path("-/variables/<key:key>/delete/", views.variable_delete, name="variable_delete"),
+    path("-/bindings/", views.bindings, name="bindings"),
+    path("-/bindings/<int:pk>/edit/", views.binding_edit, name="binding_edit"),
+    path("-/bindings/<int:pk>/delete/", views.binding_delete, name="binding_delete"),
+    path("-/domains/", views.domains, name="domains"),
+    path("-/domains/<int:pk>/delete/", views.domain_delete, name="domain_delete"),
+    path("-/tokens/", views.runtime_tokens, name="runtime_tokens"),
+    path("-/tokens/<int:pk>/revoke/", views.runtime_token_revoke, name="runtime_token_revoke"),
+]
+
+deployment_urls = [
+    path("", views.deployment_detail, name="deployment"),
+    path("versions/new/", views.version_create, name="version_create"),
+    path("environments/new/", views.environment_create, name="environment_create"),
+    path("compare/", views.compare, name="compare"),
+    path("audit/", views.audit_log, name="audit_log"),
+    path("members/", views.members, name="members"),
+    path("members/<int:user_id>/role/", views.member_role, name="member_role"),
+    path("members/<int:user_id>/remove/", views.member_remove, name="member_remove"),
+    path("settings/", views.deployment_settings, name="deployment_settings"),
+    path("delete/", views.deployment_delete, name="deployment_delete"),
+    path("env/<env:name>/", include(environment_urls)),
+]
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.deployment_list, name="deployment_list"),
+    path("deployments/<int:deployment_id>/", include(deployment_urls)),
 ]

@@ -1,11 +1,44 @@
+"""Web pages. Thin views: a selector reads (and checks the role), a service writes, a template
+renders. Each region htmx swaps is a partial of its page's template; the view renders
+"page.html#partial" when `request.htmx`, the whole page otherwise, so that every action also
+works as a plain form post without JavaScript.
+"""
+
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from typing import Any
 
-from . import selectors
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import forms, permissions, rules, selectors, services
+from .audit import Actor
+from .errors import ServiceError
+from .models import (
+    AuditEvent,
+    Binding,
+    Deployment,
+    Domain,
+    Environment,
+    Membership,
+    Role,
+    RuntimeToken,
+    Variable,
+    Version,
+    VersionChange,
+)
+from .permissions import has_role
+
+Context = dict[str, Any]
 
 
 def _api_error(status: int, code: str, message: str) -> JsonResponse:
@@ -24,6 +57,122 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return render(request, "500.html", status=500)
 
 
+# Helpers ---------------------------------------------------------------------------------
+
+
+def _status(exc: ServiceError) -> int:
+    """The status a refused form answers with (htmx is configured to swap these)."""
+    return exc.status if exc.status in (400, 409, 413) else 400
+
+
+def _page(request: HttpRequest, template: str, partial: str | None) -> str:
+    return f"{template}#{partial}" if request.htmx and partial else template
+
+
+def _env_url(environment: Environment, view: str = "environment", **kwargs: Any) -> str:
+    return reverse(
+        view,
+        kwargs={"deployment_id": environment.deployment_id, "name": environment.name, **kwargs},
+    )
+
+
+def _deployment_url(deployment: Deployment, view: str = "deployment") -> str:
+    return reverse(view, kwargs={"deployment_id": deployment.pk})
+
+
+def _environments_in_order(deployment: Deployment) -> list[Environment]:
+    environments = Environment.objects.filter(deployment=deployment).only(
+        "pk", "name", "deployment_id", "active_version_id", "promotes_to_id"
+    )
+    return selectors.pipeline_order(environments)
+
+
+def _primary_domain(environment: Environment, apex: str) -> str:
+    """The suggested hostname if attached (apex for production), else the first one."""
+    hosts = [d.hostname for d in environment.domains.all()]
+    if apex:
+        suggested = rules.suggested_hostname(environment.name, apex)
+        if suggested in hosts:
+            return suggested
+    return hosts[0] if hosts else ""
+
+
+def _pipeline_environments(deployment: Deployment) -> list[Environment]:
+    """Every environment with what its card shows, in pipeline order (two queries)."""
+    last_change = VersionChange.objects.filter(environment=OuterRef("pk")).order_by(
+        "-created_at", "-id"
+    )
+
+    def count(model) -> Coalesce:
+        rows = (
+            model.objects.filter(environment=OuterRef("pk"))
+            .order_by()
+            .values("environment")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
+
+    environments = list(
+        Environment.objects.filter(deployment=deployment)
+        .select_related("active_version")
+        .annotate(
+            variable_count=count(Variable),
+            binding_count=count(Binding),
+            deployed_at=Subquery(last_change.values("created_at")[:1]),
+            deployed_by=Subquery(last_change.values("actor_label")[:1]),
+        )
+        .prefetch_related("domains")
+    )
+    by_id = {e.pk: e for e in environments}
+    for environment in environments:
+        environment.deployment = deployment
+        environment.target = by_id.get(environment.promotes_to_id)
+        environment.primary_domain = _primary_domain(environment, deployment.apex_domain)
+    return selectors.pipeline_order(environments)
+
+
+def _cards(deployment: Deployment, environments: list[Environment]) -> list[dict[str, Any]]:
+    """Pipeline cards, in columns: previews and custom environments, staging, production."""
+    columns: list[list[dict[str, Any]]] = [[], [], []]
+    for environment in environments:
+        target = environment.target
+        version = environment.active_version
+        can_promote = bool(
+            target is not None
+            and version is not None
+            and target.active_version_id != version.pk
+            and has_role(deployment.role, permissions.to_deploy_into(target))
+        )
+        columns[environment.pipeline_rank].append(
+            {
+                "environment": environment,
+                "target": target,
+                "can_promote": can_promote,
+                "in_sync": bool(
+                    target is not None and version and target.active_version_id == version.pk
+                ),
+            }
+        )
+    return [c for c in columns if c]
+
+
+def _deployment_tabs(deployment: Deployment) -> Context:
+    role = deployment.role
+    return {
+        "deployment": deployment,
+        "role": role,
+        "can_see_audit": has_role(role, permissions.TO_MANAGE_BINDINGS),
+        "can_manage_members": has_role(role, permissions.TO_MANAGE_MEMBERS),
+        "can_manage_settings": has_role(role, permissions.TO_MANAGE_DOMAINS),
+        "can_create_versions": has_role(role, permissions.TO_CREATE_VERSIONS),
+        "can_manage_environments": has_role(role, permissions.TO_MANAGE_ENVIRONMENTS),
+    }
+
+
+# Deployments -----------------------------------------------------------------------------
+
+
 @require_GET
 @login_required
 def deployment_list(request: HttpRequest) -> HttpResponse:
@@ -31,3 +180,922 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
     for deployment in deployments:
         deployment.pipeline = selectors.pipeline_order(deployment.environments.all())
     return render(request, "environments/deployment_list.html", {"deployments": deployments})
+
+
+def _deployment_page(
+    request: HttpRequest,
+    deployment: Deployment,
+    *,
+    confirm: Context | None = None,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    environments = _pipeline_environments(deployment)
+    context = _deployment_tabs(deployment) | {
+        "tab": "pipeline",
+        "columns": _cards(deployment, environments),
+        "confirm": confirm,
+        "notice": notice,
+        "error": error,
+    }
+    if not request.htmx:
+        versions = list(
+            Version.objects.filter(deployment=deployment)
+            .select_related("created_by")
+            .order_by("-number")[:10]
+        )
+        running: dict[int, list[str]] = {}
+        for environment in environments:
+            if environment.active_version_id:
+                running.setdefault(environment.active_version_id, []).append(environment.name)
+        for version in versions:
+            version.running_in = running.get(version.pk, [])
+        context["versions"] = versions
+    template = _page(request, "environments/deployment.html", "pipeline")
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@login_required
+def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    deployment = selectors.get_deployment_for_user(request.user, deployment_id)
+    return _deployment_page(request, deployment)
+
+
+def _promotion_source(request: HttpRequest, deployment_id: int, name: str) -> Environment:
+    """The source environment, if the user may deploy into its target (404 without a target)."""
+    source = selectors.get_environment_for_user(request.user, deployment_id, name)
+    if source.promotes_to is None:
+        raise Http404(f"{source.name} does not promote to another environment.")
+    if not has_role(source.role, permissions.to_deploy_into(source.promotes_to)):
+        raise PermissionDenied(
+            f"Promoting into {source.promotes_to.name} needs the "
+            f"{permissions.to_deploy_into(source.promotes_to)} role or higher."
+        )
+    return source
+
+
+def _confirmation(source: Environment) -> Context:
+    target = source.promotes_to
+    comparison = selectors.compare_environments(source, target)
+    return {
+        "source": source,
+        "target": target,
+        "version": source.active_version,
+        "target_version": target.active_version,
+        "comparison": comparison,
+        "nothing_differs": not comparison.changed_keys,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    source = _promotion_source(request, deployment_id, name)
+    target = Environment.objects.select_related("active_version").get(pk=source.promotes_to_id)
+    source.promotes_to = target
+    deployment = source.deployment
+    if request.method == "GET":
+        if source.active_version is None:
+            return _deployment_page(
+                request, deployment, error=f"Nothing is deployed in {source.name} yet.", status=409
+            )
+        return _deployment_page(request, deployment, confirm=_confirmation(source))
+
+    form = forms.PromoteForm(request.POST)
+    if not form.is_valid():
+        return _deployment_page(
+            request, deployment, error="The promotion form was incomplete; try again.", status=400
+        )
+    try:
+        change = services.promote(
+            source=source,
+            version_number=form.cleaned_data["version"],
+            expected_target_version=form.cleaned_data["target_version"],
+            check_target=True,
+            actor=Actor.from_request(request),
+        )
+    except ServiceError as exc:
+        return _deployment_page(request, deployment, error=exc.message, status=_status(exc))
+    notice = f"{target.name} now runs v{change.to_version.number}, promoted from {source.name}."
+    if request.htmx:
+        return _deployment_page(request, deployment, notice=notice)
+    messages.success(request, notice)
+    return redirect(_deployment_url(deployment))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def version_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    deployment = selectors.get_deployment_for_user(
+        request.user, deployment_id, need=permissions.TO_CREATE_VERSIONS
+    )
+    environments = _environments_in_order(deployment)
+    deployable = [
+        e.name for e in environments if has_role(deployment.role, permissions.to_deploy_into(e))
+    ]
+    can_create = has_role(deployment.role, permissions.TO_MANAGE_ENVIRONMENTS)
+    form = forms.VersionForm(
+        request.POST or None,
+        deployable=deployable,
+        can_create=can_create,
+        initial={"deploy_to": "staging" if "staging" in deployable else ""},
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                version, where = _register_version(request, deployment, environments, form)
+            except ServiceError as exc:
+                forms.add_service_error(form, exc)
+                status = _status(exc)
+            else:
+                text = f"Registered v{version.number}" + (
+                    f" and deployed it to {where}." if where else "."
+                )
+                messages.success(request, text)
+                return redirect(_deployment_url(deployment))
+    context = _deployment_tabs(deployment) | {"tab": "pipeline", "form": form}
+    return render(request, "environments/version_form.html", context, status=status)
+
+
+@transaction.atomic
+def _register_version(
+    request: HttpRequest,
+    deployment: Deployment,
+    environments: list[Environment],
+    form: forms.VersionForm,
+) -> tuple[Version, str]:
+    """Register a version and deploy it (into a new environment, maybe): all or nothing."""
+    actor = Actor.from_request(request)
+    data = form.cleaned_data
+    version = services.create_version(
+        deployment=deployment, label=data["label"], notes=data["notes"], actor=actor
+    )
+    where = data["deploy_to"]
+    if where == forms.NEW_ENVIRONMENT:
+        environment = services.create_environment(
+            deployment=deployment, name=data["new_environment"], actor=actor
+        )
+        where = environment.name
+    elif where:
+        environment = next(e for e in environments if e.name == where)
+    else:
+        return version, ""
+    try:
+        services.deploy_version(environment=environment, version=version, actor=actor)
+    except ServiceError as exc:
+        if exc.field is None and where != forms.NEW_ENVIRONMENT:
+            exc.field = "deploy_to"
+        raise
+    return version, where
+
+
+# Environments ----------------------------------------------------------------------------
+
+
+def _environment_tabs(environment: Environment) -> Context:
+    deployment = environment.deployment
+    deployment.role = environment.role
+    return _deployment_tabs(deployment) | {"environment": environment}
+
+
+def _environment_page(
+    request: HttpRequest,
+    environment: Environment,
+    *,
+    section: str | None = None,
+    status: int = 200,
+    **state: Any,
+) -> HttpResponse:
+    """The environment page, or one of its sections when htmx asked for it.
+
+    `state` carries what a section shows besides its rows: the key being edited or deleted,
+    bound forms with their errors, a notice, a token shown once.
+    """
+    role = environment.role
+    deployment = environment.deployment
+    full = not request.htmx or section is None
+    context = _environment_tabs(environment) | {
+        "tab": "environment",
+        "can_write_variables": has_role(role, permissions.to_write_variables(environment)),
+        "can_manage_bindings": has_role(role, permissions.TO_MANAGE_BINDINGS),
+        "can_manage_domains": has_role(role, permissions.TO_MANAGE_DOMAINS),
+        "can_manage_tokens": has_role(role, permissions.TO_MANAGE_RUNTIME_TOKENS),
+        "can_delete": not environment.is_protected
+        and has_role(role, permissions.TO_MANAGE_ENVIRONMENTS),
+        "section": section,
+        **state,
+    }
+    if full or section in ("variables", "bindings"):
+        rows = selectors.variable_rows([environment], include_bindings=section != "variables")
+        context["variables"] = [r for r in rows if r.source == "env"]
+        context["bindings"] = [r for r in rows if r.source == "binding"]
+        context.setdefault("variable_form", forms.VariableForm())
+        context.setdefault("binding_form", forms.BindingForm())
+    if full or section == "domains":
+        domains = list(Domain.objects.filter(environment=environment).order_by("hostname"))
+        context["domains"] = domains
+        suggestion = ""
+        if deployment.apex_domain:
+            suggestion = rules.suggested_hostname(environment.name, deployment.apex_domain)
+            if suggestion in {d.hostname for d in domains} or (
+                suggestion == deployment.apex_domain and not environment.is_production
+            ):
+                suggestion = ""
+        context["suggested_hostname"] = suggestion
+        context.setdefault("domain_form", forms.DomainForm(initial={"hostname": suggestion}))
+    if full or section == "tokens":
+        context["tokens"] = list(
+            RuntimeToken.objects.filter(environment=environment).order_by("-created_at")
+        )
+        context.setdefault("token_form", forms.RuntimeTokenForm())
+    if full:
+        context["target_environment"] = environment.promotes_to
+    template = _page(request, "environments/environment.html", section)
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@login_required
+def environment_detail(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+    return _environment_page(request, environment)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def environment_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    deployment = selectors.get_deployment_for_user(
+        request.user, deployment_id, need=permissions.TO_MANAGE_ENVIRONMENTS
+    )
+    environments = {e.name: e for e in _environments_in_order(deployment)}
+    names = list(environments)
+    form = forms.EnvironmentForm(request.POST or None, environment_names=names)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                environment = services.create_environment(
+                    deployment=deployment,
+                    name=data["name"],
+                    copy_from=environments.get(data["copy_from"]),
+                    promotes_to=environments.get(data["promotes_to"]),
+                    actor=Actor.from_request(request),
+                )
+            except ServiceError as exc:
+                forms.add_service_error(form, exc)
+                status = _status(exc)
+            else:
+                messages.success(request, f"Created {environment.name}.")
+                return redirect(_env_url(environment))
+    context = _deployment_tabs(deployment) | {"tab": "pipeline", "form": form}
+    return render(request, "environments/environment_form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def environment_delete(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    environment = selectors.get_environment_for_user(
+        request.user, deployment_id, name, need=permissions.TO_MANAGE_ENVIRONMENTS
+    )
+    if environment.is_protected:
+        raise Http404("Production and staging cannot be deleted.")
+    form = forms.ConfirmNameForm(request.POST or None, expected=environment.name)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.delete_environment(
+                    environment=environment, actor=Actor.from_request(request)
+                )
+            except ServiceError as exc:
+                forms.add_service_error(form, exc)
+                status = _status(exc)
+            else:
+                messages.success(request, f"Deleted {environment.name}.")
+                return redirect(_deployment_url(environment.deployment))
+    counts = {
+        "variables": Variable.objects.filter(environment=environment).count(),
+        "bindings": Binding.objects.filter(environment=environment).count(),
+        "domains": Domain.objects.filter(environment=environment).count(),
+        "tokens": RuntimeToken.objects.filter(environment=environment).count(),
+    }
+    context = _environment_tabs(environment) | {"tab": "environment", "form": form} | counts
+    return render(request, "environments/environment_delete.html", context, status=status)
+
+
+# History and rollback ------------------------------------------------------------------
+
+
+def _history_page(
+    request: HttpRequest,
+    environment: Environment,
+    *,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    changes = selectors.history(environment)
+    ran = selectors.versions_ran(environment)
+    can_rollback = has_role(environment.role, permissions.to_deploy_into(environment))
+    shown: set[int] = set()
+    for change in changes:
+        # One rollback button per version, on its newest row.
+        version = change.to_version
+        change.can_rollback = (
+            can_rollback
+            and version.pk in ran
+            and version.pk != environment.active_version_id
+            and version.pk not in shown
+        )
+        shown.add(version.pk)
+    context = _environment_tabs(environment) | {
+        "tab": "history",
+        "changes": changes,
+        "notice": notice,
+        "error": error,
+    }
+    template = _page(request, "environments/environment_history.html", "history")
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@login_required
+def environment_history(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+    return _history_page(request, environment)
+
+
+@require_POST
+@login_required
+def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    environment = selectors.get_environment_for_user(
+        request.user, deployment_id, name, need=permissions.to_deploy_into
+    )
+    form = forms.RollbackForm(request.POST)
+    version = None
+    if form.is_valid():
+        version = Version.objects.filter(
+            deployment_id=deployment_id, number=form.cleaned_data["version"]
+        ).first()
+    if version is None:
+        return _history_page(request, environment, error="There is no such version.", status=400)
+    try:
+        services.rollback(
+            environment=environment, version=version, actor=Actor.from_request(request)
+        )
+    except ServiceError as exc:
+        return _history_page(request, environment, error=exc.message, status=_status(exc))
+    notice = f"{environment.name} rolled back to v{version.number}."
+    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+    if request.htmx:
+        return _history_page(request, environment, notice=notice)
+    messages.success(request, notice)
+    return redirect(_env_url(environment, "environment_history"))
+
+
+# Variables -------------------------------------------------------------------------------
+
+
+def _writable(request: HttpRequest, deployment_id: int, name: str) -> Environment:
+    return selectors.get_environment_for_user(
+        request.user, deployment_id, name, need=permissions.to_write_variables
+    )
+
+
+def _variable_or_404(environment: Environment, key: str) -> Variable:
+    variable = (
+        Variable.objects.filter(environment=environment, key=key)
+        .only("pk", "key", "is_secret")
+        .first()
+    )
+    if variable is None:
+        raise Http404(f"{environment.name} has no variable {key}.")
+    return variable
+
+
+def _after_write(
+    request: HttpRequest, environment: Environment, section: str, notice: str
+) -> HttpResponse:
+    if request.htmx:
+        return _environment_page(request, environment, section=section, notice=notice)
+    messages.success(request, notice)
+    return redirect(_env_url(environment) + f"#{section}")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    """GET: the variables section (htmx cancels land here). POST: add or replace a variable."""
+    if request.method == "GET":
+        environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+        return _environment_page(request, environment, section="variables")
+    environment = _writable(request, deployment_id, name)
+    form = forms.VariableForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            _, created = services.set_variable(
+                environment=environment,
+                key=data["key"],
+                value=data["value"],
+                is_secret=True if data["is_secret"] else None,
+                actor=Actor.from_request(request),
+            )
+        except ServiceError as exc:
+            forms.add_service_error(form, exc)
+            status = _status(exc)
+        else:
+            verb = "Added" if created else "Replaced"
+            return _after_write(request, environment, "variables", f"{verb} {data['key']}.")
+    else:
+        status = 400
+    return _environment_page(
+        request, environment, section="variables", status=status, variable_form=form, adding=True
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
+    environment = _writable(request, deployment_id, name)
+    variable = _variable_or_404(environment, key)
+    form = forms.VariableEditForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            value, make_secret = form.cleaned_data["value"], form.cleaned_data["make_secret"]
+            actor = Actor.from_request(request)
+            try:
+                if value:
+                    services.set_variable(
+                        environment=environment,
+                        key=key,
+                        value=value,
+                        is_secret=True if make_secret else None,
+                        actor=actor,
+                    )
+                elif make_secret and not variable.is_secret:
+                    services.update_variable_metadata(
+                        environment=environment, key=key, is_secret=True, actor=actor
+                    )
+            except ServiceError as exc:
+                forms.add_service_error(form, exc)
+                status = _status(exc)
+            else:
+                notice = f"Updated {key}." if value or make_secret else f"{key} is unchanged."
+                return _after_write(request, environment, "variables", notice)
+    return _environment_page(
+        request, environment, section="variables", status=status, editing=key, edit_form=form
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def variable_delete(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
+    environment = _writable(request, deployment_id, name)
+    _variable_or_404(environment, key)
+    if request.method == "GET":
+        return _environment_page(request, environment, section="variables", deleting=key)
+    try:
+        services.delete_variable(
+            environment=environment, key=key, actor=Actor.from_request(request)
+        )
+    except ServiceError as exc:
+        return _environment_page(
+            request, environment, section="variables", status=_status(exc), error=exc.message
+        )
+    return _after_write(request, environment, "variables", f"Deleted {key}.")
+
+
+# Bindings --------------------------------------------------------------------------------
+
+
+def _binding_or_404(environment: Environment, pk: int) -> Binding:
+    binding = Binding.objects.filter(environment=environment, pk=pk).defer("ciphertext").first()
+    if binding is None:
+        raise Http404("No such binding.")
+    binding.environment = environment
+    return binding
+
+
+def _managing(request: HttpRequest, deployment_id: int, name: str, need: str) -> Environment:
+    return selectors.get_environment_for_user(request.user, deployment_id, name, need=need)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def bindings(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    if request.method == "GET":
+        environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+        return _environment_page(request, environment, section="bindings")
+    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
+    form = forms.BindingForm(request.POST)
+    status = 400
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            binding = services.create_binding(
+                environment=environment,
+                kind=data["kind"],
+                name=data["name"],
+                url=data["url"],
+                variable_name=data["variable_name"],
+                actor=Actor.from_request(request),
+            )
+        except ServiceError as exc:
+            forms.add_service_error(form, exc)
+            status = _status(exc)
+        else:
+            notice = f"Bound {binding.name} as {binding.variable_name}."
+            return _after_write(request, environment, "bindings", notice)
+    # A refused credential is not sent back: the URL field starts empty again.
+    form.data = form.data.copy()
+    form.data["url"] = ""
+    return _environment_page(
+        request, environment, section="bindings", status=status, binding_form=form, adding=True
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def binding_edit(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
+    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
+    binding = _binding_or_404(environment, pk)
+    form = forms.BindingEditForm(
+        request.POST or None,
+        kind=binding.kind,
+        initial={"name": binding.name, "variable_name": binding.variable_name},
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                binding = services.update_binding(
+                    binding=binding,
+                    url=data["url"],
+                    name=data["name"],
+                    variable_name=data["variable_name"],
+                    actor=Actor.from_request(request),
+                )
+            except ServiceError as exc:
+                forms.add_service_error(form, exc)
+                status = _status(exc)
+            else:
+                notice = f"Updated {binding.name}." + (
+                    " The credential was replaced." if data["url"] else ""
+                )
+                return _after_write(request, environment, "bindings", notice)
+        form.data = form.data.copy()
+        form.data["url"] = ""
+    return _environment_page(
+        request, environment, section="bindings", status=status, editing=pk, edit_form=form
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def binding_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
+    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
+    binding = _binding_or_404(environment, pk)
+    if request.method == "GET":
+        return _environment_page(request, environment, section="bindings", deleting=pk)
+    services.delete_binding(binding=binding, actor=Actor.from_request(request))
+    return _after_write(
+        request, environment, "bindings", f"Removed {binding.name} ({binding.variable_name})."
+    )
+
+
+# Domains ---------------------------------------------------------------------------------
+
+
+def _visible_deployment_ids(request: HttpRequest) -> set[int] | None:
+    if request.user.is_superuser:
+        return None
+    return set(selectors.visible_deployments(request.user).values_list("pk", flat=True))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def domains(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    if request.method == "GET":
+        environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+        return _environment_page(request, environment, section="domains")
+    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_DOMAINS)
+    form = forms.DomainForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            domain = services.add_domain(
+                environment=environment,
+                hostname=form.cleaned_data["hostname"],
+                actor=Actor.from_request(request),
+                visible_deployment_ids=_visible_deployment_ids(request),
+            )
+        except ServiceError as exc:
+            forms.add_service_error(form, exc)
+            status = _status(exc)
+        else:
+            return _after_write(request, environment, "domains", f"Added {domain.hostname}.")
+    return _environment_page(
+        request, environment, section="domains", status=status, domain_form=form
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def domain_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
+    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_DOMAINS)
+    domain = Domain.objects.filter(environment=environment, pk=pk).first()
+    if domain is None:
+        raise Http404("No such domain.")
+    domain.environment = environment
+    if request.method == "GET":
+        return _environment_page(request, environment, section="domains", deleting=pk)
+    services.remove_domain(domain=domain, actor=Actor.from_request(request))
+    return _after_write(request, environment, "domains", f"Removed {domain.hostname}.")
+
+
+# Runtime tokens --------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def runtime_tokens(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    if request.method == "GET":
+        environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+        return _environment_page(request, environment, section="tokens")
+    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_RUNTIME_TOKENS)
+    form = forms.RuntimeTokenForm(request.POST)
+    if not form.is_valid():
+        return _environment_page(
+            request, environment, section="tokens", status=400, token_form=form
+        )
+    token, raw = services.create_runtime_token(
+        environment=environment, name=form.cleaned_data["name"], actor=Actor.from_request(request)
+    )
+    # The raw token is rendered into this one response and stored nowhere: no redirect.
+    response = _environment_page(
+        request, environment, section="tokens", new_token=token, raw_token=raw
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@login_required
+def runtime_token_revoke(
+    request: HttpRequest, deployment_id: int, name: str, pk: int
+) -> HttpResponse:
+    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_RUNTIME_TOKENS)
+    token = RuntimeToken.objects.filter(environment=environment, pk=pk).first()
+    if token is None:
+        raise Http404("No such runtime token.")
+    token.environment = environment
+    services.revoke_runtime_token(token=token, actor=Actor.from_request(request))
+    return _after_write(request, environment, "tokens", f"Revoked {token.name}.")
+
+
+# Compare, audit --------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def compare(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    deployment = selectors.get_deployment_for_user(request.user, deployment_id)
+    environments = {e.name: e for e in _environments_in_order(deployment)}
+    names = list(environments)
+    initial = {"left": "staging", "right": "production"}
+    form = forms.CompareForm(request.GET or initial, environment_names=names)
+    comparison = None
+    if form.is_valid():
+        left = environments[form.cleaned_data["left"]]
+        right = environments[form.cleaned_data["right"]]
+        left.deployment = right.deployment = deployment
+        comparison = selectors.compare_environments(left, right)
+    context = _deployment_tabs(deployment) | {
+        "tab": "compare",
+        "form": form,
+        "comparison": comparison,
+    }
+    status = 200 if form.is_valid() or not request.GET else 400
+    return render(request, "environments/compare.html", context, status=status)
+
+
+@require_GET
+@login_required
+def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    # The log holds IP addresses and user agents: admins and owners only.
+    deployment = selectors.get_deployment_for_user(request.user, deployment_id, need=Role.ADMIN)
+    actions = sorted(
+        set(
+            AuditEvent.objects.filter(deployment=deployment)
+            .order_by()
+            .values_list("action", flat=True)
+            .distinct()
+        )
+    )
+    names = [e.name for e in _environments_in_order(deployment)]
+    form = forms.AuditFilterForm(request.GET or None, actions=actions, environment_names=names)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.audit_events(
+        deployment,
+        action=filters.get("action", ""),
+        environment=filters.get("environment", ""),
+        actor=filters.get("actor", ""),
+    )
+    context = _deployment_tabs(deployment) | {
+        "tab": "audit",
+        "form": form,
+        "events": events,
+        "filtered": any(filters.values()),
+    }
+    return render(request, _page(request, "environments/audit_log.html", "events"), context)
+
+
+# Members ---------------------------------------------------------------------------------
+
+
+def _members_page(
+    request: HttpRequest,
+    deployment: Deployment,
+    *,
+    form: forms.MemberForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = _deployment_tabs(deployment) | {
+        "tab": "members",
+        "memberships": selectors.members(deployment),
+        "form": form or forms.MemberForm(),
+        "roles": Role.choices,
+        "error": error,
+    }
+    return render(request, "environments/members.html", context, status=status)
+
+
+def _owner_of(request: HttpRequest, deployment_id: int) -> Deployment:
+    return selectors.get_deployment_for_user(
+        request.user, deployment_id, need=permissions.TO_MANAGE_MEMBERS
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    deployment = _owner_of(request, deployment_id)
+    if request.method == "GET":
+        return _members_page(request, deployment)
+    form = forms.MemberForm(request.POST)
+    status = 400
+    if form.is_valid():
+        user = get_user_model().objects.filter(username=form.cleaned_data["username"]).first()
+        if user is None:
+            form.add_error("username", "There is no user with this username.")
+        elif Membership.objects.filter(deployment=deployment, user=user).exists():
+            form.add_error("username", f"{user.get_username()} is already a member.")
+            status = 409
+        else:
+            services.set_member(
+                deployment=deployment,
+                user=user,
+                role=form.cleaned_data["role"],
+                actor=Actor.from_request(request),
+            )
+            messages.success(
+                request, f"Added {user.get_username()} as {form.cleaned_data['role']}."
+            )
+            return redirect(_deployment_url(deployment, "members"))
+    return _members_page(request, deployment, form=form, status=status)
+
+
+def _membership_or_404(deployment: Deployment, user_id: int) -> Membership:
+    membership = (
+        Membership.objects.filter(deployment=deployment, user_id=user_id)
+        .select_related("user")
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such member.")
+    return membership
+
+
+@require_POST
+@login_required
+def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
+    deployment = _owner_of(request, deployment_id)
+    membership = _membership_or_404(deployment, user_id)
+    form = forms.RoleForm(request.POST)
+    if not form.is_valid():
+        return _members_page(request, deployment, error="Pick a role.", status=400)
+    try:
+        services.set_member(
+            deployment=deployment,
+            user=membership.user,
+            role=form.cleaned_data["role"],
+            actor=Actor.from_request(request),
+        )
+    except ServiceError as exc:
+        return _members_page(request, deployment, error=exc.message, status=_status(exc))
+    messages.success(
+        request, f"{membership.user.get_username()} is now {form.cleaned_data['role']}."
+    )
+    return redirect(_deployment_url(deployment, "members"))
+
+
+@require_POST
+@login_required
+def member_remove(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
+    deployment = _owner_of(request, deployment_id)
+    membership = _membership_or_404(deployment, user_id)
+    try:
+        services.remove_member(
+            deployment=deployment, user=membership.user, actor=Actor.from_request(request)
+        )
+    except ServiceError as exc:
+        return _members_page(request, deployment, error=exc.message, status=_status(exc))
+    messages.success(request, f"Removed {membership.user.get_username()}.")
+    if membership.user_id == request.user.pk and not request.user.is_superuser:
+        return redirect("deployment_list")
+    return redirect(_deployment_url(deployment, "members"))
+
+
+# Deployment settings ---------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    deployment = selectors.get_deployment_for_user(
+        request.user, deployment_id, need=permissions.TO_MANAGE_DOMAINS
+    )
+    form = forms.ApexForm(request.POST or None, initial={"apex_domain": deployment.apex_domain})
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                result = services.set_apex_domain(
+                    deployment=deployment,
+                    apex=form.cleaned_data["apex_domain"],
+                    actor=Actor.from_request(request),
+                    visible_deployment_ids=_visible_deployment_ids(request),
+                )
+            except ServiceError as exc:
+                forms.add_service_error(form, exc)
+                status = _status(exc)
+            else:
+                messages.success(request, _apex_message(result))
+                return redirect(_deployment_url(deployment, "deployment_settings"))
+    environments = _pipeline_environments(deployment)
+    suggestions = []
+    if deployment.apex_domain:
+        for environment in environments:
+            host = rules.suggested_hostname(environment.name, deployment.apex_domain)
+            attached = host in {d.hostname for d in environment.domains.all()}
+            suggestions.append({"environment": environment, "host": host, "attached": attached})
+    context = _deployment_tabs(deployment) | {
+        "tab": "settings",
+        "form": form,
+        "suggestions": suggestions,
+        "delete_form": forms.ConfirmNameForm(expected=deployment.name),
+        "can_delete_deployment": has_role(deployment.role, permissions.TO_DELETE_DEPLOYMENT),
+    }
+    return render(request, "environments/deployment_settings.html", context, status=status)
+
+
+def _apex_message(result: services.ApexResult) -> str:
+    if not result.apex:
+        return "Removed the apex domain. Attached domains stay where they are."
+    text = f"The apex domain is now {result.apex}."
+    if result.attached:
+        text += f" Attached {', '.join(result.attached)}."
+    if result.skipped:
+        text += f" Skipped {', '.join(result.skipped)}: already attached elsewhere."
+    if not result.attached and not result.skipped:
+        text += " Its domains were already attached."
+    return text
+
+
+@require_POST
+@login_required
+def deployment_delete(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    deployment = selectors.get_deployment_for_user(
+        request.user, deployment_id, need=permissions.TO_DELETE_DEPLOYMENT
+    )
+    form = forms.ConfirmNameForm(request.POST, expected=deployment.name)
+    if not form.is_valid():
+        messages.error(request, form.errors["confirm_name"][0])
+        return redirect(_deployment_url(deployment, "deployment_settings"))
+    services.delete_deployment(deployment=deployment, actor=Actor.from_request(request))
+    messages.success(request, f"Deleted {deployment.name}.")
+    return redirect("deployment_list")
