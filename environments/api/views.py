@@ -241,7 +241,7 @@ def _write_variables(request: HttpRequest, token, deployment: Deployment) -> Htt
     )
     actor = actor_for(request, token)
     if not batch:
-        item = _variable_input(body)
+        item = _variable_input({k: v for k, v in body.items() if k != "environment"})
         variable, created = services.set_variable(
             environment=environment,
             key=item.key,
