@@ -1,0 +1,54 @@
+"""Browser tests: Chromium through pytest-playwright against pytest-django's live server.
+
+Data is made through the services (or seed_demo, which calls them); users log in through the
+real login form.
+"""
+
+import os
+
+import pytest
+from django.core.management import call_command
+
+from environments.models import Deployment, Role
+
+# Playwright runs an event loop in this thread; Django's ORM calls made by the fixtures and
+# tests here are synchronous and safe.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+PASSWORD = "pw-for-tests-only"
+
+
+@pytest.fixture
+def shop(transactional_db) -> Deployment:
+    """The demo: production v17, staging v18, preview/pr-42 v19, variables, bindings, domains."""
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    return Deployment.objects.get(name="shop")
+
+
+@pytest.fixture
+def shop_member(shop, make_user):
+    """shop_member(role) -> a user with that role on the demo deployment."""
+    from environments import services
+    from environments.audit import Actor
+
+    def make(role: str = Role.OWNER, username: str | None = None):
+        user = make_user(username or f"{role}-user")
+        services.set_member(deployment=shop, user=user, role=role, actor=Actor.system("tests"))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(page, live_server):
+    """login(user) logs in through the login form and lands on the deployments list."""
+
+    def go(user, password: str = PASSWORD):
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill(user.get_username())
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    return go

@@ -1,0 +1,31 @@
+"""Screenshots of the real pages for the README, saved in docs/."""
+
+from pathlib import Path
+
+import pytest
+
+from environments.models import Role
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+pytestmark = pytest.mark.browser
+
+
+def test_screenshots_of_the_main_pages(page, live_server, shop, shop_member, login):
+    owner = shop_member(Role.OWNER, "olivia")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    login(owner)
+
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/")
+    page.screenshot(path=DOCS / "deployment.png", full_page=True)
+
+    page.get_by_role("link", name="Promote v18 to production").click()
+    confirm = page.get_by_role("button", name="Promote v18 to production")
+    confirm.wait_for()
+    page.screenshot(path=DOCS / "promote-confirmation.png", full_page=True)
+
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/production/")
+    page.screenshot(path=DOCS / "environment.png", full_page=True)
+
+    for name in ("deployment.png", "promote-confirmation.png", "environment.png"):
+        assert (DOCS / name).stat().st_size > 10_000
