@@ -234,7 +234,8 @@ DOCUMENT: dict[str, Any] = {
         "description": "Per-environment variables, write-only secrets and bindings of MIOSA "
         "deployments, and the runtime boot endpoint. Send tokens only in the header "
         "`Authorization: Bearer <token>`: a token in the query string is refused with 400. "
-        'Every error is `{"error": {"code", "message", "field"?}}`.',
+        'Every error is `{"error": {"code", "message", "field"?}}`; a method a path does not '
+        "list is answered 405 with that body and an `Allow` header, an unknown path 404.",
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"apiToken": []}],
@@ -245,7 +246,7 @@ DOCUMENT: dict[str, Any] = {
                 "summary": "The deployments the token's user can see, with their environments.",
                 "responses": {
                     "200": _json(_ref("DeploymentList"), "The visible deployments."),
-                    **_errors(400, 401, 405, 500),
+                    **_errors(400, 401, 500),
                 },
             }
         },
@@ -272,7 +273,7 @@ DOCUMENT: dict[str, Any] = {
                 ],
                 "responses": {
                     "200": _json(_ref("VariableList"), "The variables."),
-                    **_errors(400, 401, 403, 404, 405, 500, 503),
+                    **_errors(400, 401, 403, 404, 500, 503),
                 },
             },
             "post": {
@@ -290,7 +291,7 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {
                     "200": _json(_ref("VariableList"), "Replaced, or a batch written."),
                     "201": _json(_ref("VariableList"), "Created."),
-                    **_errors(400, 401, 403, 404, 405, 409, 413, 415, 500),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 500),
                 },
             },
         },
@@ -311,7 +312,7 @@ DOCUMENT: dict[str, Any] = {
                 ],
                 "responses": {
                     "204": {"description": "Deleted."},
-                    **_errors(400, 401, 403, 404, 405, 500),
+                    **_errors(400, 401, 403, 404, 500),
                 },
             },
         },
@@ -355,7 +356,7 @@ DOCUMENT: dict[str, Any] = {
                         },
                     },
                     "304": {"description": "Unchanged since the ETag in If-None-Match."},
-                    **_errors(400, 401, 405, 500, 503),
+                    **_errors(400, 401, 500, 503),
                 },
             }
         },
@@ -366,7 +367,7 @@ DOCUMENT: dict[str, Any] = {
                 "security": [],
                 "responses": {
                     "200": _json({"type": "object"}, "The OpenAPI document."),
-                    **_errors(400, 405),
+                    **_errors(400),
                 },
             }
         },

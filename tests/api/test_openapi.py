@@ -1,0 +1,159 @@
+"""GET /api/v1/openapi.json, and the document's honesty: every response it lists is one the
+API really gives, and every real response matches it (the `api` fixture checks each one)."""
+
+from __future__ import annotations
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from environments import selectors, services
+from environments.api import urls as api_urls
+from environments.api.openapi import DOCUMENT
+from environments.models import AuditEvent, Variable
+from tests.api.openapi_check import TEMPLATES
+
+
+def test_the_document_is_served_as_openapi_3_1(api, db):
+    response = api.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["openapi"] == "3.1.0"
+    assert body == DOCUMENT
+
+
+def test_the_document_needs_no_token(client, db):
+    assert client.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_every_schema_is_valid_json_schema():
+    for schema in DOCUMENT["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+def test_every_route_is_documented_and_nothing_else():
+    routes = {pattern.name for pattern in api_urls.urlpatterns}
+    assert routes == set(TEMPLATES)
+    assert set(DOCUMENT["paths"]) == set(TEMPLATES.values())
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        if "$ref" in node:
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_every_reference_resolves():
+    for ref in _refs(DOCUMENT):
+        node = DOCUMENT
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part]
+
+
+def _documented() -> set[tuple[str, str, str]]:
+    return {
+        (template, method, status)
+        for template, item in DOCUMENT["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters"
+        for status in operation["responses"]
+    }
+
+
+def test_every_documented_response_is_really_given(
+    api, deployment, production, staging, actor, role_token, runtime_token, monkeypatch
+):
+    """Produce each documented (path, method, status); `api` validates each body."""
+    seen: set[tuple[str, str, str]] = set()
+    env = f"/api/v1/deployments/{deployment.pk}/env"
+    key = f"{env}/API_URL"
+
+    def hit(template, method, path, **kwargs):
+        response = api.request(method.upper(), path, **kwargs)
+        seen.add((template, method, str(response.status_code)))
+        return response
+
+    owner, viewer, developer = role_token("owner"), role_token("viewer"), role_token("developer")
+    rt = runtime_token(production)
+    one = {"environment": "staging", "key": "API_URL", "value": "https://x"}
+    for template, method, path in [
+        ("/openapi.json", "get", "/api/v1/openapi.json"),
+        ("/deployments", "get", "/api/v1/deployments"),
+        ("/deployments/{deployment_id}/env", "get", env),
+        ("/deployments/{deployment_id}/env", "post", env),
+        ("/deployments/{deployment_id}/env/{key}", "delete", key),
+        ("/runtime/env", "get", "/api/v1/runtime/env"),
+    ]:
+        hit(template, method, path, params={"token": "x"})  # 400
+        if template != "/openapi.json":
+            hit(template, method, path, json=one)  # 401
+    hit("/openapi.json", "get", "/api/v1/openapi.json")
+    hit("/deployments", "get", "/api/v1/deployments", token=viewer)
+
+    t = "/deployments/{deployment_id}/env"
+    hit(t, "post", env, token=developer, json=one)  # 201
+    hit(t, "post", env, token=developer, json=one)  # 200
+    hit(t, "post", env, token=viewer, json=one)  # 403
+    hit(t, "post", "/api/v1/deployments/999/env", token=viewer, json=one)  # 404
+    hit(t, "post", env, token=developer, json={**one, "key": "S", "is_secret": True})
+    hit(t, "post", env, token=developer, json={**one, "key": "S", "is_secret": False})  # 409
+    hit(t, "post", env, token=developer, json={**one, "value": "x" * 40_000})  # 413
+    hit(t, "post", env, token=developer, body="a=b", content_type="text/plain")  # 415
+    hit(t, "get", env, token=viewer)  # 200
+    hit(t, "get", env, token=viewer, params={"reveal": "true"})  # 403
+    hit(t, "get", env, token=viewer, params={"environment": "qa"})  # 404
+    hit(t, "get", env, token=owner, params={"reveal": "true"})
+
+    t = "/deployments/{deployment_id}/env/{key}"
+    hit(t, "delete", key, token=developer)  # 400: no environment
+    hit(t, "delete", key, token=viewer, params={"environment": "staging"})  # 403
+    hit(t, "delete", key, token=developer, params={"environment": "staging"})  # 204
+    hit(t, "delete", key, token=developer, params={"environment": "staging"})  # 404
+
+    t = "/runtime/env"
+    etag = hit(t, "get", "/api/v1/runtime/env", token=rt)["ETag"]
+    hit(t, "get", "/api/v1/runtime/env", token=rt, params={"format": "dotenv"})
+    hit(t, "get", "/api/v1/runtime/env", token=rt, headers={"If-None-Match": etag})  # 304
+
+    # 503: a value that cannot be decrypted.
+    services.set_variable(
+        environment=production, key="BROKEN", value="plain", is_secret=None, actor=actor
+    )
+    Variable.objects.filter(key="BROKEN").update(ciphertext=b"\x01\x02zz" + b"\x00" * 40)
+    hit("/runtime/env", "get", "/api/v1/runtime/env", token=rt)
+    hit("/deployments/{deployment_id}/env", "get", env, token=owner, params={"reveal": "true"})
+    Variable.objects.filter(key="BROKEN").delete()
+
+    # 500: the audit trail is down (writes, reveal, runtime) or a read fails unexpectedly.
+    def refuse(*args, **kwargs):
+        raise RuntimeError("audit store is down")
+
+    monkeypatch.setattr(AuditEvent.objects, "create", refuse)
+    monkeypatch.setattr(selectors, "deployments_for_user", refuse)
+    hit("/deployments", "get", "/api/v1/deployments", token=viewer)
+    hit("/deployments/{deployment_id}/env", "get", env, token=owner, params={"reveal": "true"})
+    hit("/deployments/{deployment_id}/env", "post", env, token=developer, json=one)
+    hit(
+        "/deployments/{deployment_id}/env/{key}",
+        "delete",
+        f"{env}/S",
+        token=developer,
+        params={"environment": "staging"},
+    )
+    hit("/runtime/env", "get", "/api/v1/runtime/env", token=rt)
+
+    assert _documented() - seen == set(), "documented but never given"
+    assert seen - _documented() == set(), "given but not documented"
+
+
+@pytest.mark.parametrize("fmt", ["json", "dotenv"])
+def test_both_runtime_media_types_are_documented(api, production, runtime_token, fmt):
+    response = api.get(
+        "/api/v1/runtime/env", token=runtime_token(production), params={"format": fmt}
+    )
+    media_type = response["Content-Type"].split(";")[0]
+    assert media_type in DOCUMENT["paths"]["/runtime/env"]["get"]["responses"]["200"]["content"]
