@@ -1,0 +1,100 @@
+"""Data service bindings on the environment page: add, replace the credential, remove."""
+
+import pytest
+from django.urls import reverse
+
+from environments import selectors, services
+from environments.models import Binding, Role
+
+from .conftest import HX
+
+URL = "postgres://app:s3cr3t-pw@db.internal:5432/shop"
+
+
+def _url(deployment, view, name="production", **kw):
+    return reverse(view, kwargs={"deployment_id": deployment.pk, "name": name, **kw})
+
+
+@pytest.fixture
+def admin(as_role):
+    return as_role(Role.ADMIN)
+
+
+def test_add_shows_the_masked_url(admin, deployment, production):
+    data = {"kind": "postgres", "name": "shop-db", "url": URL, "variable_name": ""}
+    response = admin.post(_url(deployment, "bindings"), data, **HX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "postgres://app:••••@db.internal:5432/shop" in html
+    assert "s3cr3t-pw" not in html
+    assert "DATABASE_URL" in html
+    assert selectors.runtime_env(production)["DATABASE_URL"] == URL
+
+
+def test_add_without_javascript_redirects(admin, deployment):
+    data = {"kind": "redis", "name": "cache", "url": "redis://:pw@h:6379/0", "variable_name": "CACHE_URL"}
+    response = admin.post(_url(deployment, "bindings"), data)
+    assert response.status_code == 302
+    assert Binding.objects.get().variable_name == "CACHE_URL"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"kind": "postgres", "url": "mysql://a:b@h/d"}, "starts with postgres://"),
+        ({"kind": "redis", "url": "postgres://a:b@h/d"}, "starts with redis://"),
+        ({"kind": "postgres", "url": URL, "variable_name": "MIOSA_DB"}, "reserved"),
+    ],
+)
+def test_invalid_input_is_shown_and_the_url_is_not_echoed(admin, deployment, data, message):
+    response = admin.post(_url(deployment, "bindings"), {"name": "x", **data}, **HX)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html
+    assert "s3cr3t-pw" not in html and 'value="mysql' not in html
+
+
+def test_a_variable_clash_is_a_409_form_error(admin, deployment, production, actor):
+    services.set_variable(environment=production, key="DATABASE_URL", value="x", is_secret=False, actor=actor)
+    response = admin.post(_url(deployment, "bindings"), {"kind": "postgres", "url": URL}, **HX)
+    assert response.status_code == 409
+    assert "already has a variable DATABASE_URL" in response.content.decode()
+
+
+@pytest.fixture
+def binding(production, actor):
+    return services.create_binding(environment=production, kind="postgres", name="db", url=URL, actor=actor)
+
+
+def test_edit_with_a_blank_url_keeps_the_credential(admin, deployment, production, binding):
+    data = {"name": "renamed", "variable_name": "DATABASE_URL", "url": ""}
+    response = admin.post(_url(deployment, "binding_edit", pk=binding.pk), data, **HX)
+    assert response.status_code == 200
+    assert selectors.runtime_env(production)["DATABASE_URL"] == URL
+    assert Binding.objects.get().name == "renamed"
+
+
+def test_edit_replaces_the_credential(admin, deployment, production, binding):
+    new = "postgres://app:other@db2.internal/shop"
+    data = {"name": "db", "variable_name": "DATABASE_URL", "url": new}
+    admin.post(_url(deployment, "binding_edit", pk=binding.pk), data, **HX)
+    assert selectors.runtime_env(production)["DATABASE_URL"] == new
+
+
+def test_edit_form_never_contains_the_password(admin, deployment, binding):
+    html = admin.get(_url(deployment, "binding_edit", pk=binding.pk), **HX).content.decode()
+    assert "Leave blank to keep the stored credential" in html
+    assert "s3cr3t-pw" not in html
+
+
+def test_remove_asks_then_removes(admin, deployment, binding):
+    confirm = admin.get(_url(deployment, "binding_delete", pk=binding.pk), **HX).content.decode()
+    assert "Remove binding" in confirm
+    response = admin.post(_url(deployment, "binding_delete", pk=binding.pk), **HX)
+    assert response.status_code == 200 and not Binding.objects.exists()
+
+
+def test_developer_cannot_bind(as_role, deployment):
+    response = as_role(Role.DEVELOPER).post(_url(deployment, "bindings", name="staging"), {"kind": "postgres", "url": URL})
+    assert response.status_code == 403
+    assert not Binding.objects.exists()

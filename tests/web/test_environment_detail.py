@@ -1,0 +1,124 @@
+"""The environment page: previews only, badges, undecryptable values, buttons by role, queries."""
+
+import pytest
+from django.urls import reverse
+
+from environments import services
+from environments.models import Role, Variable
+
+from .conftest import HX
+
+SECRET = "sk_live_never_shown_12345"
+
+
+@pytest.fixture
+def url(deployment):
+    return reverse("environment", kwargs={"deployment_id": deployment.pk, "name": "production"})
+
+
+@pytest.fixture
+def filled(production, actor):
+    services.set_variable(environment=production, key="API_URL", value="https://api.example.com", is_secret=False, actor=actor)
+    services.set_variable(environment=production, key="STRIPE_KEY", value=SECRET, is_secret=True, actor=actor)
+    services.create_binding(
+        environment=production, kind="postgres", name="shop-db",
+        url="postgres://app:hunter2pw@db.internal:5432/shop", actor=actor,
+    )
+
+
+def test_previews_only(as_role, url, filled):
+    html = as_role(Role.VIEWER).get(url).content.decode()
+    assert "https://…" in html
+    assert "https://api.example.com" not in html
+    assert "••••" in html and SECRET not in html
+    assert "postgres://app:••••@db.internal:5432/shop" in html and "hunter2pw" not in html
+    assert 'class="badge secret"' in html
+
+
+def test_an_undecryptable_value_says_so(as_role, url, filled, production):
+    Variable.objects.filter(environment=production, key="API_URL").update(ciphertext=b"\x01\x02xx" + b"\x00" * 40)
+    html = as_role(Role.VIEWER).get(url).content.decode()
+    assert "Cannot be decrypted with the configured keys" in html
+
+
+def test_viewer_sees_no_write_controls(as_role, url, filled):
+    html = as_role(Role.VIEWER).get(url).content.decode()
+    for text in ("Add variable", "Bind service", "Add domain", "Create token", ">Edit<", "Delete environment"):
+        assert text not in html
+
+
+def test_developer_cannot_write_production_but_can_write_staging(as_role, deployment, url, filled):
+    client = as_role(Role.DEVELOPER)
+    assert "Add variable" not in client.get(url).content.decode()
+    staging = reverse("environment", kwargs={"deployment_id": deployment.pk, "name": "staging"})
+    html = client.get(staging).content.decode()
+    assert "Add variable" in html
+    assert "Bind service" not in html  # bindings need admin
+
+
+def test_admin_sees_every_control(as_role, url, filled):
+    html = as_role(Role.ADMIN).get(url).content.decode()
+    for text in ("Add variable", "Bind service", "Add domain", "Create token", ">Edit<"):
+        assert text in html
+    assert "Delete environment" not in html  # production is protected
+
+
+def test_empty_environment_has_empty_states(as_role, url):
+    html = as_role(Role.ADMIN).get(url).content.decode()
+    assert "No variables in production" in html
+    assert "No data services bound" in html
+    assert "No domains" in html and "No runtime tokens" in html
+
+
+def test_environment_names_with_a_slash_work(as_role, deployment, actor):
+    services.create_environment(deployment=deployment, name="preview/pr-42", actor=actor)
+    url = reverse("environment", kwargs={"deployment_id": deployment.pk, "name": "preview/pr-42"})
+    assert url.endswith("/env/preview/pr-42/")
+    response = as_role(Role.VIEWER).get(url)
+    assert response.status_code == 200
+    assert "Promotes to" in response.content.decode()
+
+
+def test_unknown_environment_is_404(as_role, deployment):
+    url = reverse("environment", kwargs={"deployment_id": deployment.pk, "name": "nope"})
+    assert as_role(Role.OWNER).get(url).status_code == 404
+
+
+def _fill(environment, actor, n: int):
+    services.set_variables(
+        environment=environment,
+        items=[services.VariableInput(f"K{i}", f"value-{i}", i % 2 == 0) for i in range(n)],
+        actor=actor,
+    )
+    for i in range(max(1, n // 10)):
+        services.create_binding(environment=environment, kind="redis", name=f"c{i}", url="redis://:p@h:6379", variable_name=f"R{i}", actor=actor)
+        services.add_domain(environment=environment, hostname=f"h{i}.shop.test", actor=actor)
+        services.create_runtime_token(environment=environment, name=f"t{i}", actor=actor)
+
+
+# session, user, membership+deployment, environment, variables, bindings, domains, tokens
+QUERIES = 8
+
+
+@pytest.mark.parametrize("n", [1, 60])
+def test_query_count_is_fixed(as_role, url, production, actor, django_assert_num_queries, n):
+    _fill(production, actor, n)
+    client = as_role(Role.OWNER)
+    with django_assert_num_queries(QUERIES):
+        assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("section", "queries"), [("variables", 5), ("bindings", 6), ("domains", 5), ("tokens", 5)]
+)
+@pytest.mark.parametrize("n", [1, 60])
+def test_section_query_counts_are_fixed(
+    as_role, deployment, production, actor, django_assert_num_queries, section, queries, n
+):
+    _fill(production, actor, n)
+    client = as_role(Role.OWNER)
+    url = reverse(section if section != "tokens" else "runtime_tokens",
+                  kwargs={"deployment_id": deployment.pk, "name": "production"})
+    with django_assert_num_queries(queries):
+        response = client.get(url, **HX)
+    assert response.content.decode().lstrip().startswith(f'<section id="{section}"')

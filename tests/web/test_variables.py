@@ -1,0 +1,146 @@
+"""Inline add, edit and delete of variables, with htmx and without JavaScript."""
+
+import pytest
+from django.urls import reverse
+
+from environments import selectors, services
+from environments.models import AuditEvent, Role, Variable
+
+from .conftest import HX
+
+
+def _url(deployment, view, name="staging", **kw):
+    return reverse(view, kwargs={"deployment_id": deployment.pk, "name": name, **kw})
+
+
+def _value(environment, key):
+    return selectors.runtime_env(environment)[key]
+
+
+@pytest.fixture
+def dev(as_role):
+    return as_role(Role.DEVELOPER)
+
+
+def test_add_with_htmx_returns_the_section(dev, deployment, staging):
+    response = dev.post(_url(deployment, "variables"), {"key": "API_URL", "value": "https://a.example"}, **HX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="variables"')
+    assert "Added API_URL." in html and "API_URL" in html
+    assert _value(staging, "API_URL") == "https://a.example"
+    assert AuditEvent.objects.filter(action="variable.create", target="API_URL").exists()
+
+
+def test_add_without_javascript_redirects(dev, deployment, staging):
+    response = dev.post(_url(deployment, "variables"), {"key": "A", "value": "1", "is_secret": "on"})
+    assert response.status_code == 302
+    assert response["Location"].endswith("/env/staging/#variables")
+    assert Variable.objects.get(environment=staging, key="A").is_secret
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [("1BAD", "A key starts with a letter"), ("MIOSA_X", "reserved"), ("", "This field is required")],
+)
+def test_invalid_keys_are_shown_next_to_the_field(dev, deployment, key, message):
+    response = dev.post(_url(deployment, "variables"), {"key": key, "value": "v"}, **HX)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="new-key-error"' in html and message in html
+
+
+def test_a_binding_clash_is_a_409_next_to_the_key(dev, deployment, staging, actor):
+    services.create_binding(environment=staging, kind="postgres", name="db", url="postgres://h/d", actor=actor)
+    response = dev.post(_url(deployment, "variables"), {"key": "DATABASE_URL", "value": "x"}, **HX)
+    assert response.status_code == 409
+    assert "data service binding" in response.content.decode()
+
+
+def test_a_too_large_value_is_refused(dev, deployment):
+    response = dev.post(_url(deployment, "variables"), {"key": "BIG", "value": "x" * 40000}, **HX)
+    assert response.status_code == 400  # the form's own check, before the service
+    assert "32 KiB" in response.content.decode()
+
+
+def test_edit_form_of_a_secret_has_an_empty_new_value_field(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="S", value="sekrit-value", is_secret=True, actor=actor)
+    html = dev.get(_url(deployment, "variable_edit", key="S"), **HX).content.decode()
+    assert 'name="value"' in html and "sekrit-value" not in html
+    assert "Leave blank to keep" in html
+    assert "Make secret" not in html  # already a secret
+
+
+def test_blank_keeps_the_stored_secret(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="S", value="keep-me", is_secret=True, actor=actor)
+    response = dev.post(_url(deployment, "variable_edit", key="S"), {"value": ""}, **HX)
+    assert response.status_code == 200
+    assert "S is unchanged." in response.content.decode()
+    assert _value(staging, "S") == "keep-me"
+
+
+def test_a_new_value_replaces_the_secret(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="S", value="old", is_secret=True, actor=actor)
+    dev.post(_url(deployment, "variable_edit", key="S"), {"value": "new"}, **HX)
+    assert _value(staging, "S") == "new"
+    assert Variable.objects.get(environment=staging, key="S").is_secret
+
+
+def test_make_secret_without_a_new_value_keeps_the_value(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="P", value="plain", is_secret=False, actor=actor)
+    dev.post(_url(deployment, "variable_edit", key="P"), {"value": "", "make_secret": "on"})
+    variable = Variable.objects.get(environment=staging, key="P")
+    assert variable.is_secret and _value(staging, "P") == "plain"
+
+
+def test_edit_without_javascript_shows_the_page_then_redirects(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="P", value="plain", is_secret=False, actor=actor)
+    page = dev.get(_url(deployment, "variable_edit", key="P"))
+    assert "<html" in page.content.decode() and 'id="edit-value"' in page.content.decode()
+    response = dev.post(_url(deployment, "variable_edit", key="P"), {"value": "changed"})
+    assert response.status_code == 302
+    assert _value(staging, "P") == "changed"
+
+
+def test_edit_errors_are_shown_next_to_the_field(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="P", value="plain", is_secret=False, actor=actor)
+    response = dev.post(_url(deployment, "variable_edit", key="P"), {"value": "a\x00b"}, **HX)
+    assert response.status_code == 400
+    assert 'id="edit-value-error"' in response.content.decode()
+
+
+def test_editing_an_unknown_key_is_404(dev, deployment):
+    assert dev.get(_url(deployment, "variable_edit", key="NOPE")).status_code == 404
+
+
+def test_delete_asks_first_then_deletes(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="GONE", value="x", is_secret=False, actor=actor)
+    confirm = dev.get(_url(deployment, "variable_delete", key="GONE"), **HX).content.decode()
+    assert "Delete GONE" in confirm and Variable.objects.filter(key="GONE").exists()
+    response = dev.post(_url(deployment, "variable_delete", key="GONE"), **HX)
+    assert response.status_code == 200
+    assert "Deleted GONE." in response.content.decode()
+    assert not Variable.objects.filter(key="GONE").exists()
+
+
+def test_delete_without_javascript_redirects(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="GONE", value="x", is_secret=False, actor=actor)
+    response = dev.post(_url(deployment, "variable_delete", key="GONE"))
+    assert response.status_code == 302
+    assert not Variable.objects.filter(key="GONE").exists()
+
+
+def test_developer_cannot_write_production(dev, deployment, production):
+    response = dev.post(_url(deployment, "variables", name="production"), {"key": "A", "value": "1"}, **HX)
+    assert response.status_code == 403
+    assert not Variable.objects.filter(environment=production).exists()
+
+
+def test_post_without_csrf_token_is_refused(deployment, member):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member(Role.DEVELOPER))
+    response = client.post(_url(deployment, "variables"), {"key": "A", "value": "1"}, **HX)
+    assert response.status_code == 403
+    assert not Variable.objects.filter(key="A").exists()
