@@ -44,7 +44,7 @@ class Api:
             query_params=params,
             **extra,
         )
-        check_response(response, method, path)
+        check_response(response, method)
         return response
 
     def get(self, path: str, **kwargs):

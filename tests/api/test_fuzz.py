@@ -1,0 +1,178 @@
+"""A property-based fuzz of every endpoint: random methods, ids, keys, query parameters,
+headers and bodies (random JSON, near-valid writes, raw bytes). Whatever comes in, the answer
+is never a 5xx, always matches the OpenAPI document (the `api` fixture checks), and never
+carries the canary secret outside the runtime endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+from urllib.parse import quote
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from environments import services
+from environments.services import VariableInput
+from tests.conftest import CANARY
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
+RUN: dict[str, int] = {"examples": 0}
+
+header_text = st.text(st.characters(max_codepoint=255, exclude_characters="\r\n\x00"), max_size=60)
+names = st.sampled_from(["production", "staging", "preview/pr-42", "qa", "", "Prod", "a/b/c"])
+keys = st.one_of(
+    st.sampled_from(["API_URL", "SECRET", "DATABASE_URL", "MIOSA_VERSION", "x", "1BAD"]),
+    st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,12}\Z"),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=15,
+)
+variable_items = st.fixed_dictionaries(
+    {"key": keys, "value": st.one_of(st.text(max_size=60), json_values)},
+    optional={"is_secret": st.one_of(st.booleans(), json_values)},
+)
+write_bodies = st.one_of(
+    st.fixed_dictionaries(
+        {"environment": st.one_of(names, json_values)},
+        optional={
+            "key": keys,
+            "value": st.one_of(st.text(max_size=60), json_values),
+            "is_secret": st.one_of(st.booleans(), st.none()),
+            "extra": json_values,
+        },
+    ),
+    st.fixed_dictionaries(
+        {
+            "environment": names,
+            "variables": st.one_of(st.lists(variable_items, max_size=4), json_values),
+        }
+    ),
+)
+bodies = st.one_of(
+    write_bodies.map(lambda b: json.dumps(b).encode()),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=80),
+    st.just(b""),
+)
+params = st.dictionaries(
+    st.sampled_from(["environment", "reveal", "format", "token", "q", "api_key", "x"]),
+    st.one_of(
+        names,
+        st.sampled_from(["true", "false", "json", "dotenv", "1", "mio_pat_x", "mio_rt_y"]),
+        st.text(max_size=20),
+    ),
+    max_size=3,
+)
+
+
+@pytest.fixture
+def world(deployment, production, staging, actor, role_token, runtime_token):
+    services.create_environment(deployment=deployment, name="preview/pr-42", actor=actor)
+    services.set_variables(
+        environment=production,
+        items=[
+            VariableInput("API_URL", "https://api.example.com"),
+            VariableInput("SECRET", CANARY, True),
+        ],
+        actor=actor,
+    )
+    services.create_binding(
+        environment=staging, kind="postgres", name="db", url="postgres://a:pw@h/db", actor=actor
+    )
+    tokens = {
+        role: role_token(role) for role in ("viewer", "developer", "admin", "owner", "outsider")
+    }
+    tokens["runtime"] = runtime_token(production)
+    return {"deployment": deployment, "tokens": tokens}
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    data=st.data(),
+    method=st.sampled_from(["GET", "GET", "POST", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"]),
+    endpoint=st.sampled_from(["deployments", "env", "env_key", "runtime", "openapi", "other"]),
+    query=params,
+    body=bodies,
+    content_type=st.one_of(
+        st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain"]),
+        header_text,
+    ),
+    auth=st.one_of(
+        st.sampled_from(["viewer", "developer", "admin", "owner", "outsider", "runtime", None]),
+        header_text,
+    ),
+    if_none_match=st.one_of(st.none(), header_text, st.just("*")),
+    content_length=st.one_of(st.none(), st.sampled_from(["-1", "abc", "99999999", "0"])),
+)
+def test_no_input_makes_the_api_fail_or_lie(
+    api,
+    world,
+    data,
+    method,
+    endpoint,
+    query,
+    body,
+    content_type,
+    auth,
+    if_none_match,
+    content_length,
+):
+    RUN["examples"] += 1
+    tokens = world["tokens"]
+    deployment_id = data.draw(
+        st.one_of(st.just(world["deployment"].pk), st.integers(min_value=0, max_value=2**80))
+    )
+    key = quote(data.draw(keys), safe="")
+    path = {
+        "deployments": "/api/v1/deployments",
+        "env": f"/api/v1/deployments/{deployment_id}/env",
+        "env_key": f"/api/v1/deployments/{deployment_id}/env/{key}",
+        "runtime": "/api/v1/runtime/env",
+        "openapi": "/api/v1/openapi.json",
+        "other": f"/api/v1/{key}",
+    }[endpoint]
+    headers = {}
+    if auth in tokens:
+        headers["Authorization"] = f"Bearer {tokens[auth]}"
+    elif auth is not None:
+        headers["Authorization"] = auth
+    if if_none_match is not None:
+        headers["If-None-Match"] = if_none_match
+    extra = {"CONTENT_LENGTH": content_length} if content_length is not None else {}
+    with transaction.atomic():
+        response = api.request(
+            method,
+            path,
+            body=body,
+            content_type=content_type,
+            params=query,
+            headers=headers,
+            **extra,
+        )
+        transaction.set_rollback(True)
+    assert response.status_code < 500, response.content[:300]
+    if endpoint != "runtime":
+        assert CANARY.encode() not in response.content
+
+
+def test_report_the_fuzz_size():
+    """Runs after the fuzz in file order; prints its size for the closing note."""
+    print(f"\nfuzz: {RUN['examples']} examples")
+    assert RUN["examples"] == 0 or RUN["examples"] >= min(EXAMPLES, 100)
