@@ -34,7 +34,10 @@ def as_role(client, deployment, owner, member, make_user):
 @pytest.fixture
 def versions(deployment, actor):
     """v1 ran in staging then production; v2 runs in staging. Returns {number: version}."""
-    made = {n: services.create_version(deployment=deployment, label=f"b{n}", actor=actor) for n in (1, 2)}
+    made = {
+        n: services.create_version(deployment=deployment, label=f"b{n}", actor=actor)
+        for n in (1, 2)
+    }
     staging = deployment.environments.get(name="staging")
     services.deploy_version(environment=staging, version=made[1], actor=actor)
     services.promote(source=staging, version_number=1, actor=actor)

@@ -18,7 +18,9 @@ def world(deployment, production, staging, actor, versions):
         deployment=deployment, name="qa", promotes_to=staging, actor=actor
     )
     for env in (production, staging, qa):
-        services.set_variable(environment=env, key="API_URL", value="https://x", is_secret=False, actor=actor)
+        services.set_variable(
+            environment=env, key="API_URL", value="https://x", is_secret=False, actor=actor
+        )
     binding = services.create_binding(
         environment=production, kind="postgres", name="db", url="postgres://a:b@h/d", actor=actor
     )
@@ -87,7 +89,7 @@ CASES = [
 
 
 def _resolve(world: dict, extra: dict) -> dict:
-    return {k: world[v] if v in world else v for k, v in extra.items()}
+    return {k: world.get(v, v) for k, v in extra.items()}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -114,7 +116,13 @@ def test_anonymous_users_are_sent_to_log_in(as_role, world, name, extra, method,
 
 
 GET_ONLY = ["deployment", "compare", "audit_log", "environment", "environment_history"]
-POST_ONLY = ["rollback", "member_role", "member_remove", "deployment_delete", "runtime_token_revoke"]
+POST_ONLY = [
+    "rollback",
+    "member_role",
+    "member_remove",
+    "deployment_delete",
+    "runtime_token_revoke",
+]
 
 
 @pytest.mark.parametrize("name", GET_ONLY)

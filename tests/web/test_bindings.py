@@ -32,7 +32,12 @@ def test_add_shows_the_masked_url(admin, deployment, production):
 
 
 def test_add_without_javascript_redirects(admin, deployment):
-    data = {"kind": "redis", "name": "cache", "url": "redis://:pw@h:6379/0", "variable_name": "CACHE_URL"}
+    data = {
+        "kind": "redis",
+        "name": "cache",
+        "url": "redis://:pw@h:6379/0",
+        "variable_name": "CACHE_URL",
+    }
     response = admin.post(_url(deployment, "bindings"), data)
     assert response.status_code == 302
     assert Binding.objects.get().variable_name == "CACHE_URL"
@@ -55,7 +60,9 @@ def test_invalid_input_is_shown_and_the_url_is_not_echoed(admin, deployment, dat
 
 
 def test_a_variable_clash_is_a_409_form_error(admin, deployment, production, actor):
-    services.set_variable(environment=production, key="DATABASE_URL", value="x", is_secret=False, actor=actor)
+    services.set_variable(
+        environment=production, key="DATABASE_URL", value="x", is_secret=False, actor=actor
+    )
     response = admin.post(_url(deployment, "bindings"), {"kind": "postgres", "url": URL}, **HX)
     assert response.status_code == 409
     assert "already has a variable DATABASE_URL" in response.content.decode()
@@ -63,7 +70,9 @@ def test_a_variable_clash_is_a_409_form_error(admin, deployment, production, act
 
 @pytest.fixture
 def binding(production, actor):
-    return services.create_binding(environment=production, kind="postgres", name="db", url=URL, actor=actor)
+    return services.create_binding(
+        environment=production, kind="postgres", name="db", url=URL, actor=actor
+    )
 
 
 def test_edit_with_a_blank_url_keeps_the_credential(admin, deployment, production, binding):
@@ -95,6 +104,8 @@ def test_remove_asks_then_removes(admin, deployment, binding):
 
 
 def test_developer_cannot_bind(as_role, deployment):
-    response = as_role(Role.DEVELOPER).post(_url(deployment, "bindings", name="staging"), {"kind": "postgres", "url": URL})
+    response = as_role(Role.DEVELOPER).post(
+        _url(deployment, "bindings", name="staging"), {"kind": "postgres", "url": URL}
+    )
     assert response.status_code == 403
     assert not Binding.objects.exists()

@@ -14,7 +14,9 @@ def url(deployment):
     return reverse("deployment", kwargs={"deployment_id": deployment.pk})
 
 
-def test_cards_show_version_who_when_variables_and_domain(as_role, url, production, actor, versions):
+def test_cards_show_version_who_when_variables_and_domain(
+    as_role, url, production, actor, versions
+):
     services.set_variable(environment=production, key="A", value="1", is_secret=False, actor=actor)
     services.add_domain(environment=production, hostname="shop.test", actor=actor)
     html = as_role(Role.VIEWER).get(url).content.decode()
@@ -79,7 +81,9 @@ def test_htmx_gets_the_pipeline_partial(as_role, url, versions):
 def _grow(deployment, actor, environments: int, variables: int):
     versions = [services.create_version(deployment=deployment, actor=actor) for _ in range(3)]
     for i in range(environments):
-        env = services.create_environment(deployment=deployment, name=f"preview/pr-{i}", actor=actor)
+        env = services.create_environment(
+            deployment=deployment, name=f"preview/pr-{i}", actor=actor
+        )
         services.deploy_version(environment=env, version=versions[i % 3], actor=actor)
         services.add_domain(environment=env, hostname=f"pr-{i}.shop.test", actor=actor)
         services.set_variables(

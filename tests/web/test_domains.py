@@ -26,7 +26,9 @@ def test_add_normalises_the_hostname(admin, deployment, staging):
 
 
 def test_a_pasted_url_gets_a_clear_error(admin, deployment):
-    response = admin.post(_url(deployment, "domains"), {"hostname": "https://app.example.com/x"}, **HX)
+    response = admin.post(
+        _url(deployment, "domains"), {"hostname": "https://app.example.com/x"}, **HX
+    )
     assert response.status_code == 400
     assert "Did you mean app.example.com?" in response.content.decode()
 
@@ -41,8 +43,14 @@ def test_a_taken_hostname_names_where_it_is(admin, deployment, production, actor
 def test_a_hostname_of_an_invisible_deployment_is_not_named(admin, deployment, make_user):
     other_owner = make_user("other")
     other = services.create_deployment(name="other", actor=services.Actor.for_user(other_owner))
-    services.add_domain(environment=other.environments.get(name="production"), hostname="o.example.com", actor=services.Actor.for_user(other_owner))
-    html = admin.post(_url(deployment, "domains"), {"hostname": "o.example.com"}, **HX).content.decode()
+    services.add_domain(
+        environment=other.environments.get(name="production"),
+        hostname="o.example.com",
+        actor=services.Actor.for_user(other_owner),
+    )
+    html = admin.post(
+        _url(deployment, "domains"), {"hostname": "o.example.com"}, **HX
+    ).content.decode()
     assert "another deployment" in html and "other/production" not in html
 
 

@@ -18,11 +18,22 @@ def url(deployment):
 
 @pytest.fixture
 def filled(production, actor):
-    services.set_variable(environment=production, key="API_URL", value="https://api.example.com", is_secret=False, actor=actor)
-    services.set_variable(environment=production, key="STRIPE_KEY", value=SECRET, is_secret=True, actor=actor)
+    services.set_variable(
+        environment=production,
+        key="API_URL",
+        value="https://api.example.com",
+        is_secret=False,
+        actor=actor,
+    )
+    services.set_variable(
+        environment=production, key="STRIPE_KEY", value=SECRET, is_secret=True, actor=actor
+    )
     services.create_binding(
-        environment=production, kind="postgres", name="shop-db",
-        url="postgres://app:hunter2pw@db.internal:5432/shop", actor=actor,
+        environment=production,
+        kind="postgres",
+        name="shop-db",
+        url="postgres://app:hunter2pw@db.internal:5432/shop",
+        actor=actor,
     )
 
 
@@ -36,14 +47,23 @@ def test_previews_only(as_role, url, filled):
 
 
 def test_an_undecryptable_value_says_so(as_role, url, filled, production):
-    Variable.objects.filter(environment=production, key="API_URL").update(ciphertext=b"\x01\x02xx" + b"\x00" * 40)
+    Variable.objects.filter(environment=production, key="API_URL").update(
+        ciphertext=b"\x01\x02xx" + b"\x00" * 40
+    )
     html = as_role(Role.VIEWER).get(url).content.decode()
     assert "Cannot be decrypted with the configured keys" in html
 
 
 def test_viewer_sees_no_write_controls(as_role, url, filled):
     html = as_role(Role.VIEWER).get(url).content.decode()
-    for text in ("Add variable", "Bind service", "Add domain", "Create token", ">Edit<", "Delete environment"):
+    for text in (
+        "Add variable",
+        "Bind service",
+        "Add domain",
+        "Create token",
+        ">Edit<",
+        "Delete environment",
+    ):
         assert text not in html
 
 
@@ -91,7 +111,14 @@ def _fill(environment, actor, n: int):
         actor=actor,
     )
     for i in range(max(1, n // 10)):
-        services.create_binding(environment=environment, kind="redis", name=f"c{i}", url="redis://:p@h:6379", variable_name=f"R{i}", actor=actor)
+        services.create_binding(
+            environment=environment,
+            kind="redis",
+            name=f"c{i}",
+            url="redis://:p@h:6379",
+            variable_name=f"R{i}",
+            actor=actor,
+        )
         services.add_domain(environment=environment, hostname=f"h{i}.shop.test", actor=actor)
         services.create_runtime_token(environment=environment, name=f"t{i}", actor=actor)
 
@@ -117,8 +144,10 @@ def test_section_query_counts_are_fixed(
 ):
     _fill(production, actor, n)
     client = as_role(Role.OWNER)
-    url = reverse(section if section != "tokens" else "runtime_tokens",
-                  kwargs={"deployment_id": deployment.pk, "name": "production"})
+    url = reverse(
+        section if section != "tokens" else "runtime_tokens",
+        kwargs={"deployment_id": deployment.pk, "name": "production"},
+    )
     with django_assert_num_queries(queries):
         response = client.get(url, **HX)
     assert response.content.decode().lstrip().startswith(f'<section id="{section}"')

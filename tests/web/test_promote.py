@@ -16,11 +16,19 @@ def url(deployment):
 
 @pytest.fixture
 def differing(staging, production, actor, versions):
-    services.set_variable(environment=staging, key="LOG_LEVEL", value="debug", is_secret=False, actor=actor)
-    services.set_variable(environment=production, key="LOG_LEVEL", value="warn", is_secret=False, actor=actor)
+    services.set_variable(
+        environment=staging, key="LOG_LEVEL", value="debug", is_secret=False, actor=actor
+    )
+    services.set_variable(
+        environment=production, key="LOG_LEVEL", value="warn", is_secret=False, actor=actor
+    )
     services.set_variable(environment=staging, key="SAME", value="x", is_secret=True, actor=actor)
-    services.set_variable(environment=production, key="SAME", value="x", is_secret=True, actor=actor)
-    services.set_variable(environment=production, key="ONLY_PROD", value="1", is_secret=False, actor=actor)
+    services.set_variable(
+        environment=production, key="SAME", value="x", is_secret=True, actor=actor
+    )
+    services.set_variable(
+        environment=production, key="ONLY_PROD", value="1", is_secret=False, actor=actor
+    )
 
 
 def test_confirmation_shows_versions_and_differing_keys(as_role, url, differing):
@@ -96,7 +104,9 @@ def test_a_changed_target_is_refused(as_role, url, production, staging, actor, v
     assert "production changed while you were looking" in response.content.decode()
 
 
-def test_a_stale_post_without_javascript_shows_the_page_with_409(as_role, url, staging, actor, versions):
+def test_a_stale_post_without_javascript_shows_the_page_with_409(
+    as_role, url, staging, actor, versions
+):
     services.promote(source=staging, version_number=2, actor=actor)
     response = as_role(Role.ADMIN).post(url, {"version": 2, "target_version": 1})
     assert response.status_code == 409

@@ -23,7 +23,9 @@ def dev(as_role):
 
 
 def test_add_with_htmx_returns_the_section(dev, deployment, staging):
-    response = dev.post(_url(deployment, "variables"), {"key": "API_URL", "value": "https://a.example"}, **HX)
+    response = dev.post(
+        _url(deployment, "variables"), {"key": "API_URL", "value": "https://a.example"}, **HX
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="variables"')
@@ -33,7 +35,9 @@ def test_add_with_htmx_returns_the_section(dev, deployment, staging):
 
 
 def test_add_without_javascript_redirects(dev, deployment, staging):
-    response = dev.post(_url(deployment, "variables"), {"key": "A", "value": "1", "is_secret": "on"})
+    response = dev.post(
+        _url(deployment, "variables"), {"key": "A", "value": "1", "is_secret": "on"}
+    )
     assert response.status_code == 302
     assert response["Location"].endswith("/env/staging/#variables")
     assert Variable.objects.get(environment=staging, key="A").is_secret
@@ -41,7 +45,11 @@ def test_add_without_javascript_redirects(dev, deployment, staging):
 
 @pytest.mark.parametrize(
     ("key", "message"),
-    [("1BAD", "A key starts with a letter"), ("MIOSA_X", "reserved"), ("", "This field is required")],
+    [
+        ("1BAD", "A key starts with a letter"),
+        ("MIOSA_X", "reserved"),
+        ("", "This field is required"),
+    ],
 )
 def test_invalid_keys_are_shown_next_to_the_field(dev, deployment, key, message):
     response = dev.post(_url(deployment, "variables"), {"key": key, "value": "v"}, **HX)
@@ -51,7 +59,9 @@ def test_invalid_keys_are_shown_next_to_the_field(dev, deployment, key, message)
 
 
 def test_a_binding_clash_is_a_409_next_to_the_key(dev, deployment, staging, actor):
-    services.create_binding(environment=staging, kind="postgres", name="db", url="postgres://h/d", actor=actor)
+    services.create_binding(
+        environment=staging, kind="postgres", name="db", url="postgres://h/d", actor=actor
+    )
     response = dev.post(_url(deployment, "variables"), {"key": "DATABASE_URL", "value": "x"}, **HX)
     assert response.status_code == 409
     assert "data service binding" in response.content.decode()
@@ -64,7 +74,9 @@ def test_a_too_large_value_is_refused(dev, deployment):
 
 
 def test_edit_form_of_a_secret_has_an_empty_new_value_field(dev, deployment, staging, actor):
-    services.set_variable(environment=staging, key="S", value="sekrit-value", is_secret=True, actor=actor)
+    services.set_variable(
+        environment=staging, key="S", value="sekrit-value", is_secret=True, actor=actor
+    )
     html = dev.get(_url(deployment, "variable_edit", key="S"), **HX).content.decode()
     assert 'name="value"' in html and "sekrit-value" not in html
     assert "Leave blank to keep" in html
@@ -72,7 +84,9 @@ def test_edit_form_of_a_secret_has_an_empty_new_value_field(dev, deployment, sta
 
 
 def test_blank_keeps_the_stored_secret(dev, deployment, staging, actor):
-    services.set_variable(environment=staging, key="S", value="keep-me", is_secret=True, actor=actor)
+    services.set_variable(
+        environment=staging, key="S", value="keep-me", is_secret=True, actor=actor
+    )
     response = dev.post(_url(deployment, "variable_edit", key="S"), {"value": ""}, **HX)
     assert response.status_code == 200
     assert "S is unchanged." in response.content.decode()
@@ -131,7 +145,9 @@ def test_delete_without_javascript_redirects(dev, deployment, staging, actor):
 
 
 def test_developer_cannot_write_production(dev, deployment, production):
-    response = dev.post(_url(deployment, "variables", name="production"), {"key": "A", "value": "1"}, **HX)
+    response = dev.post(
+        _url(deployment, "variables", name="production"), {"key": "A", "value": "1"}, **HX
+    )
     assert response.status_code == 403
     assert not Variable.objects.filter(environment=production).exists()
 

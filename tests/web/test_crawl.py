@@ -1,0 +1,120 @@
+"""Logged in as an owner, fetch every page and partial of the demo: no secret value, no binding
+password and no ciphertext may appear anywhere; every page carries a CSP with a nonce and no
+inline script without it."""
+
+import base64
+import os
+import re
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
+from environments.models import Binding, Deployment, Domain, Variable
+
+from .conftest import HX
+
+
+@pytest.fixture
+def demo(db):
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    return Deployment.objects.get(name="shop")
+
+
+def _forbidden_strings() -> list[str]:
+    """Secret values, and each stored ciphertext as base64, hex and latin-1 (long enough runs)."""
+    found = list(DEMO_SECRET_VALUES)
+    for row in [*Variable.objects.all(), *Binding.objects.all()]:
+        blob = bytes(row.ciphertext)
+        body = blob[-32:]  # the tag and the end of the body: present in any encoding of it
+        found += [
+            base64.b64encode(blob).decode()[:24],
+            base64.urlsafe_b64encode(blob).decode()[:24],
+            blob.hex()[:24],
+            body.hex(),
+        ]
+        text = body.decode("latin-1")
+        if text.isprintable():
+            found.append(text)
+    return found
+
+
+def _urls(demo) -> list[str]:
+    d = demo.pk
+    urls = [
+        reverse("deployment_list"),
+        reverse("deployment", args=[d]),
+        reverse("version_create", args=[d]),
+        reverse("environment_create", args=[d]),
+        reverse("compare", args=[d]),
+        reverse("audit_log", args=[d]),
+        reverse("members", args=[d]),
+        reverse("deployment_settings", args=[d]),
+    ]
+    for environment in demo.environments.all():
+        kw = {"deployment_id": d, "name": environment.name}
+        urls += [
+            reverse(view, kwargs=kw)
+            for view in (
+                "environment",
+                "environment_history",
+                "variables",
+                "bindings",
+                "domains",
+                "runtime_tokens",
+            )
+        ]
+        if environment.promotes_to_id:
+            urls.append(reverse("promote", kwargs=kw))
+        if not environment.is_protected:
+            urls.append(reverse("environment_delete", kwargs=kw))
+        for variable in environment.variables.all():
+            for view in ("variable_edit", "variable_delete"):
+                urls.append(reverse(view, kwargs={**kw, "key": variable.key}))
+        for binding in environment.bindings.all():
+            for view in ("binding_edit", "binding_delete"):
+                urls.append(reverse(view, kwargs={**kw, "pk": binding.pk}))
+        for domain in Domain.objects.filter(environment=environment):
+            urls.append(reverse("domain_delete", kwargs={**kw, "pk": domain.pk}))
+    names = [e.name for e in demo.environments.all()]
+    urls += [
+        f"{reverse('compare', args=[d])}?left={a}&right={b}" for a in names for b in names if a != b
+    ]
+    return urls
+
+
+def test_no_secret_or_ciphertext_in_any_page_or_partial(client, make_user, demo):
+    client.force_login(make_user("root", superuser=True))
+    forbidden = _forbidden_strings()
+    urls = _urls(demo)
+    assert len(urls) > 40
+    for url in urls:
+        for headers in ({}, HX):
+            response = client.get(url, **headers)
+            assert response.status_code == 200, (url, response.status_code)
+            body = response.content.decode()
+            for text in forbidden:
+                assert text not in body, (url, "leaks a secret or ciphertext")
+    # The crawl saw the masked forms.
+    page = client.get(
+        reverse("environment", kwargs={"deployment_id": demo.pk, "name": "production"})
+    )
+    assert "postgres://app:••••@db.internal:5432/shop" in page.content.decode()
+
+
+def test_pages_carry_a_csp_with_a_nonce_and_no_inline_script_without_it(client, make_user, demo):
+    anonymous = client.get(reverse("login"))
+    client.force_login(make_user("root", superuser=True))
+    for url in [*_urls(demo)[:12], None]:
+        response = client.get(url) if url else anonymous
+        assert response.status_code == 200
+        csp = response["Content-Security-Policy"]
+        nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
+        assert "script-src 'self' 'nonce-" in csp
+        body = response.content.decode()
+        for tag in re.findall(r"<script\b[^>]*>", body):
+            assert "src=" in tag or f'nonce="{nonce}"' in tag, (url, tag)
+        assert not re.search(r"\son[a-z]+=", body), (url, "inline event handler")
+        assert not re.search(r"\sstyle=", body), (url, "inline style attribute")
+        assert "hx-on" not in body
