@@ -1,0 +1,68 @@
+"""The environment page in a real browser: inline variable editing, bindings and domains."""
+
+import pytest
+from playwright.sync_api import expect
+
+from environments.models import Role
+
+pytestmark = pytest.mark.browser
+
+
+def test_add_edit_and_delete_a_variable_inline(page, live_server, shop, shop_member, login):
+    login(shop_member(Role.DEVELOPER))
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/staging/")
+    page.evaluate("window.__noReload = true")
+    variables = page.locator("#variables")
+
+    page.get_by_label("Key", exact=True).fill("NEW_FLAG")
+    page.get_by_label("Value", exact=True).fill("on")
+    page.get_by_role("button", name="Add variable").click()
+    expect(variables.get_by_text("Added NEW_FLAG.")).to_be_visible()
+    row = variables.locator("tr", has_text="NEW_FLAG")
+    expect(row).to_contain_text("on")
+
+    row.get_by_role("link", name="Edit NEW_FLAG").click()
+    value = page.get_by_label("New value")
+    expect(value).to_be_focused()
+    value.fill("off")
+    page.get_by_role("button", name="Save").click()
+    expect(variables.get_by_text("Updated NEW_FLAG.")).to_be_visible()
+    expect(variables.locator("tr", has_text="NEW_FLAG")).to_contain_text("off")
+
+    variables.get_by_role("link", name="Delete NEW_FLAG").click()
+    page.get_by_role("button", name="Delete NEW_FLAG").click()
+    expect(variables.get_by_text("Deleted NEW_FLAG.")).to_be_visible()
+    expect(variables.locator("tr", has_text="NEW_FLAG")).to_have_count(0)
+    assert page.evaluate("window.__noReload") is True
+
+
+def test_a_server_error_is_shown_next_to_the_field(page, live_server, shop, shop_member, login):
+    login(shop_member(Role.DEVELOPER))
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/staging/")
+    page.get_by_label("Key", exact=True).fill("MIOSA_X")
+    page.get_by_role("button", name="Add variable").click()
+    expect(page.locator("#new-key-error")).to_contain_text("reserved")
+
+
+def test_add_a_binding_and_a_domain(page, live_server, shop, shop_member, login):
+    login(shop_member(Role.ADMIN))
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/preview/pr-42/")
+    bindings = page.locator("#bindings")
+    expect(bindings).to_contain_text("No data services bound")
+
+    bindings.get_by_label("Kind").select_option("postgres")
+    bindings.get_by_label("Service name").fill("pr-42-db")
+    bindings.get_by_label("Connection URL").fill(
+        "postgres://app:browser-pw-9@db-pr42.internal/shop"
+    )
+    bindings.get_by_role("button", name="Bind service").click()
+    expect(bindings).to_contain_text("postgres://app:••••@db-pr42.internal/shop")
+    expect(bindings).to_contain_text("DATABASE_URL")
+    assert "browser-pw-9" not in page.content()
+
+    domains = page.locator("#domains")
+    hostname = domains.get_by_label("Hostname")
+    expect(hostname).to_have_value("preview-pr-42.shop.example.com")  # the suggestion
+    domains.get_by_role("button", name="Add domain").click()
+    expect(domains).to_contain_text("Added preview-pr-42.shop.example.com.")
+    expect(domains.locator("td", has_text="preview-pr-42.shop.example.com")).to_be_visible()
