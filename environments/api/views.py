@@ -15,6 +15,8 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import salted_hmac
 from django.utils.http import parse_etags
+from django.views.decorators.common import no_append_slash
+from django.views.decorators.csrf import csrf_exempt
 
 from .. import permissions, rules, selectors, services
 from ..crypto import DecryptionError
@@ -22,7 +24,7 @@ from ..errors import Undecryptable
 from ..models import Deployment, Environment, Variable
 from . import envfile, openapi
 from .auth import actor_for, authenticate_runtime, authenticate_user
-from .errors import ApiError, api_endpoint
+from .errors import ApiError, api_endpoint, error_response
 from .payload import read_json_object
 
 # Database ids are 64-bit; a larger number in the URL is simply nothing.
@@ -357,3 +359,13 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
 @api_endpoint("GET")
 def openapi_document(request: HttpRequest) -> HttpResponse:
     return JsonResponse(openapi.DOCUMENT)
+
+
+@no_append_slash
+@csrf_exempt
+def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Any other /api/v1/ URL, any method: a JSON 404, also under DEBUG (where Django would
+    answer its HTML page) and without an APPEND_SLASH redirect."""
+    response = error_response(404, "not_found", "There is nothing at this address.")
+    response["Cache-Control"] = "no-store"
+    return response

@@ -32,6 +32,19 @@ def test_an_unknown_api_url_is_a_json_404(client, db, path):
     validate_schema(response.json(), "Error")
 
 
+@override_settings(DEBUG=True)
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nope", "/api/v1/nope/", "/api/v1/deployments/", "/api/v1/runtime/env/x"]
+)
+def test_an_unknown_api_url_is_a_json_404_even_under_debug(db, method, path):
+    # Under DEBUG Django would answer its HTML 404 page, and APPEND_SLASH would redirect.
+    response = Client(enforce_csrf_checks=True).generic(method, path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    validate_schema(response.json(), "Error")
+
+
 def test_a_wrong_method_is_a_json_405_with_allow(api, db):
     response = api.request("PATCH", "/api/v1/runtime/env")
     assert response.status_code == 405
