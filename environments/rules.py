@@ -34,7 +34,9 @@ _label = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 def validate_deployment_name(name: str) -> str:
-    name = (name or "").strip()
+    if not isinstance(name, str):
+        raise ValidationError("The name must be a string.", code="invalid_deployment_name")
+    name = name.strip()
     if not _deployment_name.match(name):
         raise ValidationError(
             "Use 1-63 lower-case letters, digits or hyphens.", code="invalid_deployment_name"
@@ -43,7 +45,11 @@ def validate_deployment_name(name: str) -> str:
 
 
 def validate_environment_name(name: str) -> str:
-    name = (name or "").strip()
+    if not isinstance(name, str):
+        raise ValidationError(
+            "The environment name must be a string.", code="invalid_environment_name"
+        )
+    name = name.strip()
     if not _environment_name.match(name):
         raise ValidationError(
             "Use lower-case letters, digits and hyphens, optionally with one '/' part "
@@ -54,7 +60,9 @@ def validate_environment_name(name: str) -> str:
 
 
 def validate_variable_key(key: str) -> str:
-    key = (key or "").strip()
+    if not isinstance(key, str):
+        raise ValidationError("The key must be a string.", code="invalid_key")
+    key = key.strip()
     if not _variable_key.match(key):
         raise ValidationError(
             "A key starts with a letter or '_' and has only letters, digits and '_' "
@@ -98,7 +106,7 @@ def plain_preview(value: str) -> str:
 
 def validate_hostname(raw: str) -> str:
     """Normalise a hostname: lower-case, IDNA-encoded, RFC 1123 labels, at least one dot."""
-    host = (raw or "").strip()
+    host = raw.strip() if isinstance(raw, str) else ""
     if not host:
         raise ValidationError("Enter a hostname, like app.example.com.", code="invalid_hostname")
     if "://" in host or "/" in host or "?" in host or "#" in host:

@@ -229,8 +229,12 @@ def _write_variables(
     """Validate every item, then write them all; the caller holds the environment lock."""
     deployment = environment.deployment
     seen: set[str] = set()
+
+    def field_of(position: int, name: str) -> str:
+        return name if len(items) == 1 else f"variables[{position}].{name}"
+
     for position, item in enumerate(items):
-        field = "key" if len(items) == 1 else f"variables[{position}].key"
+        field = field_of(position, "key")
         key = _check(rules.validate_variable_key, item.key, field=field)
         if key in seen:
             raise Invalid(f"{key} appears twice in the request.", code="duplicate_key", field=field)
@@ -238,10 +242,10 @@ def _write_variables(
         _check(
             rules.validate_variable_value,
             item.value,
-            field="value" if len(items) == 1 else f"variables[{position}].value",
+            field=field_of(position, "value"),
         )
         if item.is_secret is not None and not isinstance(item.is_secret, bool):
-            raise Invalid("is_secret must be true or false.", field="is_secret")
+            raise Invalid("is_secret must be true or false.", field=field_of(position, "is_secret"))
 
     existing = {v.key: v for v in Variable.objects.filter(environment=environment, key__in=seen)}
     clashes = set(
@@ -249,22 +253,22 @@ def _write_variables(
             "variable_name", flat=True
         )
     )
-    if clashes:
-        key = sorted(clashes)[0]
-        raise Conflict(
-            f"{key} is the variable of a data service binding in {environment.name}; "
-            "rename or remove the binding first.",
-            code="binding_clash",
-            field="key",
-        )
-    for item in items:
-        current = existing.get(item.key.strip())
+    for position, item in enumerate(items):
+        key = item.key.strip()
+        if key in clashes:
+            raise Conflict(
+                f"{key} is the variable of a data service binding in {environment.name}; "
+                "rename or remove the binding first.",
+                code="binding_clash",
+                field=field_of(position, "key"),
+            )
+        current = existing.get(key)
         if current is not None and current.is_secret and item.is_secret is False:
             raise Conflict(
                 f"{current.key} is a secret and cannot be turned back into a plain variable; "
                 "delete it and create it again.",
                 code="secret_cannot_become_plain",
-                field="is_secret",
+                field=field_of(position, "is_secret"),
             )
 
     totals = (
@@ -940,8 +944,16 @@ def record_reveal(
     )
 
 
-def record_runtime_fetch(*, environment: Environment, actor: Actor, fmt: str) -> None:
-    audit.record("runtime.fetch", actor=actor, environment=environment, detail={"format": fmt})
+def record_runtime_fetch(
+    *, environment: Environment, actor: Actor, fmt: str, outcome: str = "success", reason: str = ""
+) -> None:
+    audit.record(
+        "runtime.fetch",
+        actor=actor,
+        environment=environment,
+        outcome=outcome,
+        detail={"format": fmt} | ({"reason": reason} if reason else {}),
+    )
 
 
 # Key rotation ----------------------------------------------------------------------------

@@ -231,3 +231,24 @@ def test_database_constraints_back_the_rules(production):
         Environment.objects.create(deployment=production.deployment, name="Bad Name")
     with pytest.raises(IntegrityError), transaction.atomic():
         Environment.objects.create(deployment=production.deployment, name="production")
+
+
+def test_batch_errors_name_the_failing_item(production, actor):
+    services.create_binding(
+        environment=production, kind="redis", name="c", url="redis://h:6379", actor=actor
+    )
+    with pytest.raises(Conflict) as excinfo:
+        services.set_variables(
+            environment=production,
+            items=[VariableInput("OK", "v"), VariableInput("REDIS_URL", "v")],
+            actor=actor,
+        )
+    assert excinfo.value.field == "variables[1].key"
+
+
+def test_a_key_that_is_not_a_string_is_a_clear_error(production, actor):
+    with pytest.raises(Invalid) as excinfo:
+        services.set_variable(
+            environment=production, key=42, value="v", is_secret=None, actor=actor
+        )
+    assert excinfo.value.message == "The key must be a string."

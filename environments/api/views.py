@@ -323,6 +323,15 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
             )
             env = selectors.runtime_env(environment)
     except DecryptionError:
+        # The transaction above rolled back; the failed fetch is still on record.
+        with transaction.atomic():
+            services.record_runtime_fetch(
+                environment=environment,
+                actor=actor_for(request, token),
+                fmt=fmt,
+                outcome="failure",
+                reason="undecryptable",
+            )
         raise Undecryptable(
             f"A value of {environment.name} cannot be decrypted with the configured keys; "
             "no environment was returned."

@@ -35,7 +35,15 @@ def test_an_unknown_api_url_is_a_json_404(client, db, path):
 @override_settings(DEBUG=True)
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
 @pytest.mark.parametrize(
-    "path", ["/api/v1/nope", "/api/v1/nope/", "/api/v1/deployments/", "/api/v1/runtime/env/x"]
+    "path",
+    [
+        "/api/v1/nope",
+        "/api/v1/nope/",
+        "/api/v1/deployments/",
+        "/api/v1/runtime/env/x",
+        "/api/v2/x",
+        "/api/",
+    ],
 )
 def test_an_unknown_api_url_is_a_json_404_even_under_debug(db, method, path):
     # Under DEBUG Django would answer its HTML 404 page, and APPEND_SLASH would redirect.

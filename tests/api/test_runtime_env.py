@@ -146,6 +146,9 @@ def test_an_undecryptable_value_is_503_and_never_a_partial_env(
     assert response.json()["error"]["code"] == "undecryptable"
     assert CANARY.encode() not in response.content
     assert b"DATABASE_URL" not in response.content
+    # The failed fetch is on record, with its outcome.
+    event = AuditEvent.objects.filter(action="runtime.fetch").latest("id")
+    assert event.outcome == "failure" and event.detail["reason"] == "undecryptable"
 
 
 def test_a_binding_under_an_unknown_key_is_503(api, production, shop, runtime_token):
