@@ -11,11 +11,27 @@ from django.core.management import call_command
 
 from environments.models import Deployment, Role
 
-# Playwright runs an event loop in this thread; Django's ORM calls made by the fixtures and
-# tests here are synchronous and safe.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 PASSWORD = "pw-for-tests-only"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's event loop lives until the session ends, and the
+    variable below must not reach earlier tests (nor subprocesses they start, such as
+    `manage.py check --deploy`, which refuses it)."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _allow_orm_beside_playwright():
+    """Playwright's sync API runs an event loop in this thread; the ORM calls made by these
+    fixtures and tests are synchronous and safe. Set from the first browser test on."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
