@@ -12,7 +12,7 @@ run: install .env
 	$(MANAGE) runserver 127.0.0.1:8000
 
 test: install
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -q
 
 install: .venv/.installed
 
