@@ -15,7 +15,11 @@ GOOD_KEY = base64.b64encode(b"k" * 32).decode()
 
 
 def start(**env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE"}}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
     environ.update({"DJANGO_SETTINGS_MODULE": "project.settings", **env})
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
@@ -55,7 +59,11 @@ def test_production_refuses_to_start_without_valid_secrets(env, message):
 
 
 def test_production_settings_pass_the_deploy_check():
-    environ = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
     environ.update(
         DJANGO_SETTINGS_MODULE="project.settings",
         DEBUG="false",
