@@ -65,6 +65,32 @@ def _status(exc: ServiceError) -> int:
     return exc.status if exc.status in (400, 409, 413) else 400
 
 
+def _unconfirmed(
+    request: HttpRequest, *, question: str, label: str, cancel_url: str, detail: str = ""
+) -> HttpResponse | None:
+    """Without JavaScript, a consequential one-button POST first shows a confirmation page.
+
+    With htmx, `hx-confirm` has already asked; the confirmation page re-posts the same fields
+    with `confirmed=yes`. Returns None when the action may go ahead.
+    """
+    if request.htmx or request.POST.get("confirmed") == "yes":
+        return None
+    fields = [
+        (name, value)
+        for name, value in request.POST.items()
+        if name not in ("csrfmiddlewaretoken", "confirmed")
+    ]
+    context = {
+        "question": question,
+        "label": label,
+        "detail": detail,
+        "fields": fields,
+        "action": request.path,
+        "cancel_url": cancel_url,
+    }
+    return render(request, "environments/confirm.html", context)
+
+
 def _page(request: HttpRequest, template: str, partial: str | None) -> str:
     return f"{template}#{partial}" if request.htmx and partial else template
 
@@ -546,6 +572,15 @@ def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
         ).first()
     if version is None:
         return _history_page(request, environment, error="There is no such version.", status=400)
+    unconfirmed = _unconfirmed(
+        request,
+        question=f"Roll {environment.name} back to v{version.number}?",
+        detail=f"{environment.name} will run v{version.number} again; its variables stay as they are.",
+        label=f"Roll back to v{version.number}",
+        cancel_url=_env_url(environment, "environment_history"),
+    )
+    if unconfirmed:
+        return unconfirmed
     try:
         services.rollback(
             environment=environment, version=version, actor=Actor.from_request(request)
@@ -861,6 +896,15 @@ def runtime_token_revoke(
     if token is None:
         raise Http404("No such runtime token.")
     token.environment = environment
+    unconfirmed = _unconfirmed(
+        request,
+        question=f"Revoke {token.name}?",
+        detail="Instances using this token can no longer fetch their environment at boot.",
+        label="Revoke",
+        cancel_url=_env_url(environment),
+    )
+    if unconfirmed:
+        return unconfirmed
     services.revoke_runtime_token(token=token, actor=Actor.from_request(request))
     return _after_write(request, environment, "tokens", f"Revoked {token.name}.")
 
@@ -1017,6 +1061,14 @@ def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpR
 def member_remove(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
     deployment = _owner_of(request, deployment_id)
     membership = _membership_or_404(deployment, user_id)
+    unconfirmed = _unconfirmed(
+        request,
+        question=f"Remove {membership.user.get_username()} from {deployment.name}?",
+        label="Remove",
+        cancel_url=_deployment_url(deployment, "members"),
+    )
+    if unconfirmed:
+        return unconfirmed
     try:
         services.remove_member(
             deployment=deployment, user=membership.user, actor=Actor.from_request(request)

@@ -35,9 +35,21 @@ def test_rollback_with_htmx(as_role, deployment, staging, versions):
     assert VersionChange.objects.filter(environment=staging).first().kind == "rollback"
 
 
-def test_rollback_without_javascript_redirects(as_role, deployment, staging, versions):
-    response = as_role(Role.DEVELOPER).post(_url(deployment, "rollback", "staging"), {"version": 1})
+def test_rollback_without_javascript_asks_first_then_redirects(
+    as_role, deployment, staging, versions
+):
+    client = as_role(Role.DEVELOPER)
+    url = _url(deployment, "rollback", "staging")
+    asked = client.post(url, {"version": 1})
+    assert asked.status_code == 200
+    assert "Roll staging back to v1?" in asked.content.decode()
+    assert 'name="confirmed" value="yes"' in asked.content.decode()
+    staging.refresh_from_db()
+    assert staging.active_version == versions[2]  # nothing happened yet
+    response = client.post(url, {"version": 1, "confirmed": "yes"})
     assert response.status_code == 302
+    staging.refresh_from_db()
+    assert staging.active_version == versions[1]
 
 
 def test_rollback_to_a_version_never_ran_is_refused(as_role, deployment, versions):

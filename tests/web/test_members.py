@@ -38,7 +38,10 @@ def test_change_role_and_remove(owner_client, deployment, member):
     kw = {"deployment_id": deployment.pk, "user_id": user.pk}
     owner_client.post(reverse("member_role", kwargs=kw), {"role": "admin"})
     assert Membership.objects.get(user=user).role == "admin"
-    owner_client.post(reverse("member_remove", kwargs=kw))
+    asked = owner_client.post(reverse("member_remove", kwargs=kw))
+    assert f"Remove {user.username} from shop?" in asked.content.decode()
+    assert Membership.objects.filter(user=user).exists()
+    owner_client.post(reverse("member_remove", kwargs=kw), {"confirmed": "yes"})
     assert not Membership.objects.filter(user=user).exists()
 
 

@@ -39,3 +39,17 @@ def test_revoke(as_role, deployment, production, actor):
     assert "revoked" in response.content.decode()
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_revoke_without_javascript_asks_first(as_role, deployment, production, actor):
+    token, _ = services.create_runtime_token(environment=production, name="old", actor=actor)
+    client = as_role(Role.ADMIN)
+    url = _url(deployment, "runtime_token_revoke", pk=token.pk)
+    asked = client.post(url)
+    assert "Revoke old?" in asked.content.decode()
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    response = client.post(url, {"confirmed": "yes"})
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
