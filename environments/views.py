@@ -575,7 +575,7 @@ def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
     unconfirmed = _unconfirmed(
         request,
         question=f"Roll {environment.name} back to v{version.number}?",
-        detail=f"{environment.name} will run v{version.number} again; its variables stay as they are.",
+        detail=f"It will run v{version.number} again; its variables stay as they are.",
         label=f"Roll back to v{version.number}",
         cancel_url=_env_url(environment, "environment_history"),
     )
