@@ -348,10 +348,28 @@ def _write_variables(
 
 @transaction.atomic
 def set_variable(
-    *, environment: Environment, key: str, value: str, is_secret: bool | None, actor: Actor
+    *,
+    environment: Environment,
+    key: str,
+    value: str,
+    is_secret: bool | None,
+    actor: Actor,
+    create_only: bool = False,
 ) -> tuple[Variable, bool]:
-    """Create or replace one variable. Returns (variable, created)."""
+    """Create or replace one variable. Returns (variable, created).
+
+    With `create_only`, an existing key is refused (409) instead of replaced: an "Add" form
+    must not silently overwrite a secret someone else set.
+    """
     environment = _lock(environment)
+    if create_only:
+        clean_key = key.strip() if isinstance(key, str) else key
+        if Variable.objects.filter(environment=environment, key=clean_key).exists():
+            raise Conflict(
+                f"{environment.name} already has {clean_key}. Use Edit to replace its value.",
+                code="variable_exists",
+                field="key",
+            )
     return _write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0]
 
 

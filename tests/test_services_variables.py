@@ -252,3 +252,20 @@ def test_a_key_that_is_not_a_string_is_a_clear_error(production, actor):
             environment=production, key=42, value="v", is_secret=None, actor=actor
         )
     assert excinfo.value.message == "The key must be a string."
+
+
+def test_create_only_refuses_to_overwrite(production, actor):
+    services.set_variable(
+        environment=production, key="K", value=CANARY, is_secret=True, actor=actor
+    )
+    with pytest.raises(Conflict) as excinfo:
+        services.set_variable(
+            environment=production,
+            key="K",
+            value="x",
+            is_secret=None,
+            actor=actor,
+            create_only=True,
+        )
+    assert excinfo.value.code == "variable_exists"
+    assert selectors.runtime_env(production)["K"] == CANARY
