@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+import idna
 from django.core.exceptions import ValidationError
 
 DEPLOYMENT_NAME_RE = r"^[a-z0-9-]{1,63}$"
@@ -130,13 +131,22 @@ def validate_hostname(raw: str) -> str:
         if not label:
             raise ValidationError("A hostname cannot have empty labels.", code="invalid_hostname")
         try:
-            ascii_label = (
-                label.encode("idna").decode("ascii").lower()
-                if not label.isascii()
-                else label.lower()
-            )
-        except UnicodeError:
-            ascii_label = ""
+            # IDNA 2008 with UTS 46 mapping, non-transitional: straße.de stays straße.de
+            # (xn--strae-oqa.de), as browsers resolve it; malformed xn-- labels are refused.
+            if label.isascii():
+                ascii_label = label.lower()
+                if ascii_label.startswith("xn--"):
+                    idna.decode(ascii_label)
+            else:
+                ascii_label = idna.encode(label, uts46=True, transitional=False).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            if len(label) > 63:
+                ascii_label = ""
+            else:
+                raise ValidationError(
+                    f"The label {label[:20]!r} is not a valid internationalised domain label.",
+                    code="invalid_hostname",
+                ) from None
         if not ascii_label or len(ascii_label) > 63:
             shown = label if len(label) <= 20 else label[:20] + "…"
             raise ValidationError(
@@ -151,6 +161,11 @@ def validate_hostname(raw: str) -> str:
             )
         encoded.append(ascii_label)
     host = ".".join(encoded)
+    if encoded[-1].isdigit():
+        raise ValidationError(
+            "Enter a hostname, not an IP address (the last label cannot be all digits).",
+            code="invalid_hostname",
+        )
     if len(host) > 253:
         raise ValidationError(
             f"A hostname has at most 253 characters; this one has {len(host)}.",
@@ -160,9 +175,12 @@ def validate_hostname(raw: str) -> str:
 
 
 def suggested_hostname(environment_name: str, apex: str) -> str:
+    """`<name>.<apex>` with '/', '.' and '_' turned into '-' (preview/pr-42 → preview-pr-42),
+    cut to a valid 63-character label."""
     if environment_name == PRODUCTION:
         return apex
-    return f"{environment_name.replace('/', '-').replace('.', '-').replace('_', '-')}.{apex}"
+    label = re.sub(r"[/._]", "-", environment_name)[:63].strip("-")
+    return f"{label}.{apex}"
 
 
 # Bindings --------------------------------------------------------------------------------
@@ -203,11 +221,28 @@ def validate_binding_url(kind: str, url: str) -> str:
     return url
 
 
+_SENSITIVE_QUERY = re.compile(r"pass|pwd|secret|token|key|sig|cred|auth", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ••••; without a password, the URL as is."""
+    """The URL with its password replaced by ••••; without a password, the URL as is.
+
+    Credentials can also ride in the query string (`?password=…`, a presigned bucket URL's
+    `X-Amz-Signature=…`): the values of such parameters are masked too.
+    """
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:{SECRET_PREVIEW}@{hostport}"))
+    if parts.password is not None:
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        parts = parts._replace(netloc=f"{user}:{SECRET_PREVIEW}@{hostport}")
+    if parts.query:
+        pairs = []
+        for pair in parts.query.split("&"):
+            name, sep, value = pair.partition("=")
+            if sep and _SENSITIVE_QUERY.search(name):
+                value = SECRET_PREVIEW
+            pairs.append(f"{name}{sep}{value}")
+        parts = parts._replace(query="&".join(pairs))
+    if parts.fragment:
+        parts = parts._replace(fragment=SECRET_PREVIEW)
+    return urlunsplit(parts)

@@ -799,6 +799,11 @@ def set_apex_domain(
     for env_name in (rules.PRODUCTION, rules.STAGING):
         host = rules.suggested_hostname(env_name, apex)
         environment = environments[env_name]
+        try:
+            host = rules.validate_hostname(host)
+        except ValidationError:
+            result.skipped.append(host)  # e.g. staging.<apex> would exceed 253 characters
+            continue
         existing = Domain.objects.filter(hostname=host).first()
         if existing is not None:
             if existing.environment_id != environment.pk:

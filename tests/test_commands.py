@@ -23,7 +23,7 @@ def test_seed_demo_builds_the_seed_example_and_is_idempotent():
     first = run("seed_demo")
     assert first == "shop: preview/pr-42 v19, production v17, staging v18 (19 versions)"
     assert run("seed_demo") == first
-    assert Variable.objects.count() == 13 and Binding.objects.count() == 3
+    assert Variable.objects.count() == 13 and Binding.objects.count() == 4
     envs = {e.name: e for e in Environment.objects.select_related("deployment", "active_version")}
     production, staging = envs["production"], envs["staging"]
     assert selectors.runtime_env(production)["DATABASE_URL"].startswith("postgres://app:pr0d-")
@@ -74,7 +74,7 @@ def test_rotation_reencrypts_everything_so_the_old_key_can_go(settings):
     settings.ENCRYPTION_KEYS = f"{new},{old}"  # new key first: new writes use it
     assert selectors.runtime_env(production) == before  # old-key values still decrypt
     output = run("rotate_encryption_keys", "--batch-size", "4")
-    assert output == "re-encrypted 13 variables and 3 bindings under key new; 0 already current"
+    assert output == "re-encrypted 13 variables and 4 bindings under key new; 0 already current"
     assert {crypto.key_id_of(v.ciphertext) for v in Variable.objects.all()} == {"new"}
     assert AuditEvent.objects.filter(action="keys.rotate").exists()
 
@@ -85,7 +85,7 @@ def test_rotation_reencrypts_everything_so_the_old_key_can_go(settings):
     assert not comparison.unknown and "LOG_LEVEL" in comparison.different
     assert prints_before.same
     assert run("rotate_encryption_keys") == (
-        "re-encrypted 0 variables and 0 bindings under key new; 16 already current"
+        "re-encrypted 0 variables and 0 bindings under key new; 17 already current"
     )
 
 

@@ -15,6 +15,8 @@ from environments import rules
         ("staging.shop.example.com.", "staging.shop.example.com"),
         ("a-b.c1.example", "a-b.c1.example"),
         ("x" * 63 + ".example.com", "x" * 63 + ".example.com"),
+        ("straße.de", "xn--strae-oqa.de"),  # IDNA 2008, not 2003's strasse.de
+        ("XN--BCHER-KVA.example", "xn--bcher-kva.example"),
     ],
 )
 def test_good_hostnames_are_normalised(raw, normalised):
@@ -35,6 +37,8 @@ def test_good_hostnames_are_normalised(raw, normalised):
         ("app_1.example.com", "letters, digits and hyphens"),
         (("a" * 60 + ".") * 4 + "example.com", "at most 253"),
         ("", "Enter a hostname"),
+        ("1.2.3.4", "not an IP address"),
+        ("xn--zz.example", "not a valid internationalised domain label"),
     ],
 )
 def test_bad_hostnames_get_a_clear_error(raw, message):
@@ -64,6 +68,15 @@ def test_suggested_hostnames(name, host):
         ("redis://cache:6379/0", "redis://cache:6379/0"),
         ("postgres://app:p%40ss@db/x?sslmode=require", "postgres://app:••••@db/x?sslmode=require"),
         ("s3://bucket", "s3://bucket"),
+        (
+            "postgresql://app@db/shop?password=hunter2QS&sslmode=require",
+            "postgresql://app@db/shop?password=••••&sslmode=require",
+        ),
+        (
+            "https://b.example.com/o?X-Amz-Credential=AKIA1&X-Amz-Signature=abc123&x=1",
+            "https://b.example.com/o?X-Amz-Credential=••••&X-Amz-Signature=••••&x=1",
+        ),
+        ("redis://h:6379/0?auth_token=t0k3n", "redis://h:6379/0?auth_token=••••"),
     ],
 )
 def test_mask_url_hides_only_the_password(url, masked):

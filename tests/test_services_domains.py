@@ -73,3 +73,11 @@ def test_remove_domain(production, actor):
     services.remove_domain(domain=domain, actor=actor)
     assert not Domain.objects.exists()
     assert AuditEvent.objects.filter(action="domain.remove").exists()
+
+
+def test_a_long_apex_skips_the_staging_host_that_would_be_invalid(deployment, actor):
+    apex = ".".join(["a" * 60] * 4) + ".io"  # 247 characters: staging.<apex> would be 255
+    result = services.set_apex_domain(deployment=deployment, apex=apex, actor=actor)
+    assert result.attached == [apex]
+    assert result.skipped == [f"staging.{apex}"]
+    assert not Domain.objects.filter(hostname=f"staging.{apex}").exists()

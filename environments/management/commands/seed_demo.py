@@ -42,12 +42,22 @@ DEMO_BINDINGS = [
         "shop-db-staging",
         "postgres://app:stag-pg-canary-pw@db-staging.internal:5432/shop",
     ),
+    # A bucket whose credential rides in the query string, as presigned URLs do.
+    (
+        "staging",
+        "bucket",
+        "shop-assets-staging",
+        "https://assets-staging.example.com/shop?X-Amz-Credential=AKIASTAGCANARY"
+        "&X-Amz-Signature=stag-bucket-sig-canary",
+    ),
 ]
 
 DEMO_SECRET_VALUES = [v for _, _, v, secret in DEMO_VARIABLES if secret] + [
     "pr0d-pg-canary-pw",
     "pr0d-redis-canary-pw",
     "stag-pg-canary-pw",
+    "AKIASTAGCANARY",
+    "stag-bucket-sig-canary",
 ]
 
 DEMO_MEMBERS = [("ada", "owner"), ("grace", "admin"), ("linus", "developer"), ("val", "viewer")]
