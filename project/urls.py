@@ -11,5 +11,7 @@ urlpatterns = [
     path("", include("environments.urls")),
 ]
 
+handler400 = "environments.api.views.bad_request"
+handler403 = "environments.api.views.permission_denied"
 handler404 = "environments.views.not_found"
 handler500 = "environments.views.server_error"

@@ -103,3 +103,30 @@ def test_every_error_body_is_json_and_no_store(api, db, method, path):
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
     assert response["Cache-Control"] == "no-store"
+
+
+def test_too_many_query_parameters_is_a_json_400(api, role_token):
+    params = "&".join(f"a{i}=1" for i in range(1100))
+    response = api.get(f"/api/v1/deployments?{params}", token=role_token("owner"))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+    validate_schema(response.json(), "Error")
+
+
+def test_a_bad_host_header_on_an_api_url_is_a_json_400(db):
+    response = Client().get("/api/v1/deployments", HTTP_HOST="evil.example.net")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    validate_schema(response.json(), "Error")
+
+
+def test_a_bad_host_header_on_a_page_is_not_json(db):
+    response = Client().get("/login/", HTTP_HOST="evil.example.net")
+    assert response.status_code == 400
+    assert response["Content-Type"] != "application/json"
+
+
+def test_a_token_in_the_query_of_an_unknown_api_url_is_still_400(client, db):
+    response = client.get("/api/v1/nope", {"token": "mio_pat_abc"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "token_in_query"
