@@ -6,8 +6,11 @@ event cannot be written the exception propagates and the whole change rolls back
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
 
 from .models import AuditEvent
 
@@ -41,7 +44,7 @@ class Actor:
         return cls(
             user=user,
             label=label[:200],
-            ip=request.META.get("REMOTE_ADDR") or None,
+            ip=client_ip(request),
             user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:300],
             via_token=token_name,
         )
@@ -54,6 +57,23 @@ class Actor:
     @classmethod
     def system(cls, label: str = "system") -> Actor:
         return cls(user=None, label=label)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address. Behind TRUSTED_PROXY_HOPS proxies (load balancers) that each
+    append to X-Forwarded-For, it is the entry the outermost trusted proxy appended; anything
+    left of it was written by the client and cannot be trusted."""
+    hops = settings.TRUSTED_PROXY_HOPS
+    address = request.META.get("REMOTE_ADDR") or None
+    if hops > 0:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    try:
+        return str(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        return None
 
 
 def record(

@@ -182,6 +182,15 @@ def delete_environment(*, environment: Environment, actor: Actor) -> None:
         target=environment.name,
         detail=counts,
     )
+    for source in Environment.objects.filter(promotes_to=environment):
+        # Their promotion target disappears with it: on record, not silently.
+        audit.record(
+            "environment.set_promotion_target",
+            actor=actor,
+            environment=source,
+            target="",
+            detail={"reason": f"{environment.name} was deleted"},
+        )
     environment.history.all().delete()
     environment.delete()
 
@@ -1010,6 +1019,7 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
                 )
                 if not batch:
                     break
+                done_before = getattr(result, kind)
                 for row in batch:
                     last_pk = row.pk
                     fp_id = bytes(row.fingerprint)[1 : 1 + bytes(row.fingerprint)[0]].decode()
@@ -1033,11 +1043,13 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
                         ciphertext=row.ciphertext, fingerprint=row.fingerprint
                     )
                     setattr(result, kind, getattr(result, kind) + 1)
-    with transaction.atomic():
-        audit.record(
-            "keys.rotate",
-            actor=actor,
-            target=primary,
-            detail={"variables": result.variables, "bindings": result.bindings},
-        )
+                if getattr(result, kind) > done_before:
+                    # One event per batch, in the batch's transaction: an interrupted run
+                    # leaves exactly the re-encrypted batches on record.
+                    audit.record(
+                        "keys.rotate",
+                        actor=actor,
+                        target=primary,
+                        detail={kind: getattr(result, kind) - done_before, "through_pk": last_pk},
+                    )
     return result

@@ -76,7 +76,9 @@ def test_rotation_reencrypts_everything_so_the_old_key_can_go(settings):
     output = run("rotate_encryption_keys", "--batch-size", "4")
     assert output == "re-encrypted 13 variables and 4 bindings under key new; 0 already current"
     assert {crypto.key_id_of(v.ciphertext) for v in Variable.objects.all()} == {"new"}
-    assert AuditEvent.objects.filter(action="keys.rotate").exists()
+    events = AuditEvent.objects.filter(action="keys.rotate")
+    assert len(events) == 5  # 13 variables in batches of 4 (4 events) + 4 bindings (1 event)
+    assert sum(e.detail.get("variables", 0) + e.detail.get("bindings", 0) for e in events) == 17
 
     settings.ENCRYPTION_KEYS = new  # the old key is dropped
     assert selectors.runtime_env(production) == before

@@ -269,3 +269,15 @@ def test_create_only_refuses_to_overwrite(production, actor):
         )
     assert excinfo.value.code == "variable_exists"
     assert selectors.runtime_env(production)["K"] == CANARY
+
+
+def test_deleting_a_promotion_target_is_on_record_for_its_sources(deployment, actor):
+    qa = services.create_environment(deployment=deployment, name="qa", actor=actor)
+    canary = services.create_environment(
+        deployment=deployment, name="canary", promotes_to=qa, actor=actor
+    )
+    services.delete_environment(environment=qa, actor=actor)
+    canary.refresh_from_db()
+    assert canary.promotes_to is None
+    event = AuditEvent.objects.get(action="environment.set_promotion_target")
+    assert event.environment_name == "canary" and event.detail == {"reason": "qa was deleted"}
