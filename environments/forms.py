@@ -114,11 +114,15 @@ class EnvironmentForm(forms.Form):
     copy_from = forms.ChoiceField(required=False, label="Start with")
     promotes_to = forms.ChoiceField(required=False, label="Promotes to")
 
-    def __init__(self, *args, environment_names: list[str], **kwargs) -> None:
+    def __init__(self, *args, environment_names: list[str], copyable: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["copy_from"].choices = [("", "No variables (empty)")] + [
+        copy_from = self.fields["copy_from"]
+        copy_from.choices = [("", "No variables (empty)")] + [
             (n, f"A copy of {n}'s variables") for n in environment_names
         ]
+        # Only the environments the user may copy are offered; the view explains why another
+        # one is refused, rather than a bare "not one of the available choices".
+        copy_from.widget.choices = [c for c in copy_from.choices if c[0] in ("", *copyable)]
         self.fields["promotes_to"].choices = [("", "Default (previews promote to staging)")] + [
             (n, n) for n in environment_names
         ]

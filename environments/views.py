@@ -458,27 +458,44 @@ def environment_create(request: HttpRequest, deployment_id: int) -> HttpResponse
         request.user, deployment_id, need=permissions.TO_MANAGE_ENVIRONMENTS
     )
     environments = {e.name: e for e in _environments_in_order(deployment)}
-    names = list(environments)
-    form = forms.EnvironmentForm(request.POST or None, environment_names=names)
+    # A copy holds the source's secrets: copying needs the role that may write them.
+    copyable = [
+        e.name
+        for e in environments.values()
+        if has_role(deployment.role, permissions.to_write_variables(e))
+    ]
+    form = forms.EnvironmentForm(
+        request.POST or None, environment_names=list(environments), copyable=copyable
+    )
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
             data = form.cleaned_data
-            try:
-                environment = services.create_environment(
-                    deployment=deployment,
-                    name=data["name"],
-                    copy_from=environments.get(data["copy_from"]),
-                    promotes_to=environments.get(data["promotes_to"]),
-                    actor=Actor.from_request(request),
+            copy_from = environments.get(data["copy_from"])
+            if copy_from is not None and copy_from.name not in copyable:
+                need = permissions.to_write_variables(copy_from)
+                form.add_error(
+                    "copy_from",
+                    f"Copying {copy_from.name} needs the {need} role or higher: the copy "
+                    f"would hold its secrets. You are {deployment.role}.",
                 )
-            except ServiceError as exc:
-                forms.add_service_error(form, exc)
-                status = _status(exc)
+                status = 403
             else:
-                messages.success(request, f"Created {environment.name}.")
-                return redirect(_env_url(environment))
+                try:
+                    environment = services.create_environment(
+                        deployment=deployment,
+                        name=data["name"],
+                        copy_from=copy_from,
+                        promotes_to=environments.get(data["promotes_to"]),
+                        actor=Actor.from_request(request),
+                    )
+                except ServiceError as exc:
+                    forms.add_service_error(form, exc)
+                    status = _status(exc)
+                else:
+                    messages.success(request, f"Created {environment.name}.")
+                    return redirect(_env_url(environment))
     context = _deployment_tabs(deployment) | {"tab": "pipeline", "form": form}
     return render(request, "environments/environment_form.html", context, status=status)
 
@@ -490,7 +507,8 @@ def environment_delete(request: HttpRequest, deployment_id: int, name: str) -> H
         request.user, deployment_id, name, need=permissions.TO_MANAGE_ENVIRONMENTS
     )
     if environment.is_protected:
-        raise Http404("Production and staging cannot be deleted.")
+        context = _environment_tabs(environment) | {"tab": "environment", "protected": True}
+        return render(request, "environments/environment_delete.html", context, status=409)
     form = forms.ConfirmNameForm(request.POST or None, expected=environment.name)
     status = 200
     if request.method == "POST":

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from environments import services
-from environments.models import Binding, Domain, Role, RuntimeToken
+from environments.models import Binding, Domain, Environment, Role, RuntimeToken
 
 ROLES = ["outsider", Role.VIEWER, Role.DEVELOPER, Role.ADMIN, Role.OWNER]
 RANK = {"viewer": 1, "developer": 2, "admin": 3, "owner": 4}
@@ -151,9 +151,14 @@ def test_deployment_list_needs_login(client):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_protected_environments_have_no_delete_page(as_role, world):
-    response = as_role(Role.OWNER).get(_url("environment_delete", world, name="production"))
-    assert response.status_code == 404
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("name", ["production", "staging"])
+def test_protected_environments_cannot_be_deleted_and_say_so(as_role, world, method, name):
+    url = _url("environment_delete", world, name=name)
+    response = getattr(as_role(Role.OWNER), method)(url, {"confirm_name": name})
+    assert response.status_code == 409
+    assert "production and staging environments" in response.content.decode()
+    assert Environment.objects.filter(deployment_id=world["d"], name=name).exists()
 
 
 def test_objects_of_another_environment_are_404(as_role, world, deployment, actor):
