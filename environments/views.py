@@ -645,7 +645,8 @@ def _after_write(
 @require_http_methods(["GET", "POST"])
 @login_required
 def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
-    """GET: the variables section (htmx cancels land here). POST: add or replace a variable."""
+    """GET: the variables section (htmx cancels land here). POST: add a variable; an existing
+    key is refused (409), so an Add never silently replaces a value: Edit does that."""
     if request.method == "GET":
         environment = selectors.get_environment_for_user(request.user, deployment_id, name)
         return _environment_page(request, environment, section="variables")
@@ -654,19 +655,19 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
     if form.is_valid():
         data = form.cleaned_data
         try:
-            _, created = services.set_variable(
+            services.set_variable(
                 environment=environment,
                 key=data["key"],
                 value=data["value"],
                 is_secret=True if data["is_secret"] else None,
                 actor=Actor.from_request(request),
+                create_only=True,
             )
         except ServiceError as exc:
             forms.add_service_error(form, exc)
             status = _status(exc)
         else:
-            verb = "Added" if created else "Replaced"
-            return _after_write(request, environment, "variables", f"{verb} {data['key']}.")
+            return _after_write(request, environment, "variables", f"Added {data['key']}.")
     else:
         status = 400
     return _environment_page(

@@ -160,3 +160,88 @@ def test_post_without_csrf_token_is_refused(deployment, member):
     response = client.post(_url(deployment, "variables"), {"key": "A", "value": "1"}, **HX)
     assert response.status_code == 403
     assert not Variable.objects.filter(key="A").exists()
+
+
+# An Add never overwrites; a refused plain value is given back, a secret one never is. ------
+
+
+def test_add_refuses_an_existing_key(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="A", value="first", is_secret=True, actor=actor)
+    response = dev.post(_url(deployment, "variables"), {"key": "A", "value": "second"}, **HX)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert 'id="new-key-error"' in html and "already has A. Use Edit" in html
+    assert _value(staging, "A") == "first"
+
+
+def test_add_without_javascript_refuses_an_existing_key_on_the_page(
+    dev, deployment, staging, actor
+):
+    services.set_variable(environment=staging, key="A", value="first", is_secret=False, actor=actor)
+    response = dev.post(_url(deployment, "variables"), {"key": "A", "value": "second"})
+    assert response.status_code == 409
+    assert "<html" in response.content.decode()
+    assert _value(staging, "A") == "first"
+
+
+def test_edit_still_replaces(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="A", value="first", is_secret=False, actor=actor)
+    response = dev.post(_url(deployment, "variable_edit", key="A"), {"value": "second"}, **HX)
+    assert response.status_code == 200
+    assert _value(staging, "A") == "second"
+
+
+def _fill_to_the_limit(staging, actor):
+    services.set_variables(
+        environment=staging,
+        items=[services.VariableInput(f"BIG{i}", "x" * 30000) for i in range(2)],
+        actor=actor,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "status"), [("1BAD", 400), ("A", 409), ("DATABASE_URL", 409), ("NEW", 413)]
+)
+def test_a_refused_plain_value_is_given_back(dev, deployment, staging, actor, key, status):
+    services.set_variable(environment=staging, key="A", value="old", is_secret=False, actor=actor)
+    services.create_binding(
+        environment=staging, kind="postgres", name="db", url="postgres://h/d", actor=actor
+    )
+    _fill_to_the_limit(staging, actor)
+    typed = "typed-plain-<value>-" + "y" * 6000
+    response = dev.post(_url(deployment, "variables"), {"key": key, "value": typed}, **HX)
+    assert response.status_code == status
+    html = response.content.decode()
+    assert "typed-plain-&lt;value&gt;-" + "y" * 6000 + "</textarea>" in html
+
+
+@pytest.mark.parametrize(
+    ("key", "status"), [("1BAD", 400), ("A", 409), ("DATABASE_URL", 409), ("NEW", 413)]
+)
+def test_a_refused_secret_value_is_not_given_back(dev, deployment, staging, actor, key, status):
+    services.set_variable(environment=staging, key="A", value="old", is_secret=False, actor=actor)
+    services.create_binding(
+        environment=staging, kind="postgres", name="db", url="postgres://h/d", actor=actor
+    )
+    _fill_to_the_limit(staging, actor)
+    typed = "typed-secret-" + "z" * 6000
+    response = dev.post(
+        _url(deployment, "variables"), {"key": key, "value": typed, "is_secret": "on"}, **HX
+    )
+    assert response.status_code == status
+    assert "typed-secret-" not in response.content.decode()
+
+
+def test_a_refused_edit_gives_back_a_plain_value_only(dev, deployment, staging, actor):
+    services.set_variable(environment=staging, key="P", value="p", is_secret=False, actor=actor)
+    services.set_variable(environment=staging, key="S", value="s", is_secret=True, actor=actor)
+    _fill_to_the_limit(staging, actor)
+    typed = "typed-edit-" + "q" * 6000
+    plain = dev.post(_url(deployment, "variable_edit", key="P"), {"value": typed}, **HX)
+    assert plain.status_code == 413 and typed + "</textarea>" in plain.content.decode()
+    secret = dev.post(_url(deployment, "variable_edit", key="S"), {"value": typed}, **HX)
+    assert secret.status_code == 413 and "typed-edit-" not in secret.content.decode()
+    made_secret = dev.post(
+        _url(deployment, "variable_edit", key="P"), {"value": typed, "make_secret": "on"}, **HX
+    )
+    assert made_secret.status_code == 413 and "typed-edit-" not in made_secret.content.decode()
