@@ -131,6 +131,27 @@ class EnvironmentForm(forms.Form):
         return _rule(rules.validate_environment_name, self.cleaned_data["name"])
 
 
+class PromotionTargetForm(forms.Form):
+    promotes_to = forms.ChoiceField(required=False, label="Promotes to")
+
+    def __init__(self, *args, environment_names: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["promotes_to"].choices = [("", "Nothing (end of the pipeline)")] + [
+            (n, n) for n in environment_names
+        ]
+
+
+class DeploymentForm(forms.Form):
+    name = forms.CharField(max_length=200, strip=True)
+
+    def clean_name(self) -> str:
+        return _rule(rules.validate_deployment_name, self.cleaned_data["name"])
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False, strip=True)
+
+
 class ConfirmNameForm(forms.Form):
     """Deleting something big asks for its name, typed."""
 

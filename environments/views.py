@@ -19,11 +19,13 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
 
-from . import forms, permissions, rules, selectors, services
+from . import crypto, forms, permissions, rules, selectors, services
 from .audit import Actor
 from .errors import ServiceError
 from .models import (
+    ApiToken,
     AuditEvent,
     Binding,
     Deployment,
@@ -404,9 +406,15 @@ def _environment_page(
     role = environment.role
     deployment = environment.deployment
     full = not request.htmx or section is None
+    # Production is the end of the pipeline: no target to pick, unless a refusal is shown.
+    can_set_target = has_role(role, permissions.to_deploy_into(environment)) and (
+        not environment.is_production or "promotion_form" in state
+    )
     context = _environment_tabs(environment) | {
         "tab": "environment",
         "can_write_variables": has_role(role, permissions.to_write_variables(environment)),
+        "can_reveal": has_role(role, permissions.TO_REVEAL),
+        "can_set_target": can_set_target,
         "can_manage_bindings": has_role(role, permissions.TO_MANAGE_BINDINGS),
         "can_manage_domains": has_role(role, permissions.TO_MANAGE_DOMAINS),
         "can_manage_tokens": has_role(role, permissions.TO_MANAGE_RUNTIME_TOKENS),
@@ -438,8 +446,14 @@ def _environment_page(
             RuntimeToken.objects.filter(environment=environment).order_by("-created_at")
         )
         context.setdefault("token_form", forms.RuntimeTokenForm())
-    if full:
+    if full or section == "summary":
         context["target_environment"] = environment.promotes_to
+        if can_set_target and "promotion_form" not in state:
+            target = environment.promotes_to
+            context["promotion_form"] = forms.PromotionTargetForm(
+                environment_names=list(_other_environments(environment)),
+                initial={"promotes_to": target.name if target else ""},
+            )
     template = _page(request, "environments/environment.html", section)
     return render(request, template, context, status=status)
 
@@ -449,6 +463,44 @@ def _environment_page(
 def environment_detail(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     environment = selectors.get_environment_for_user(request.user, deployment_id, name)
     return _environment_page(request, environment)
+
+
+def _other_environments(environment: Environment) -> dict[str, Environment]:
+    return {
+        e.name: e for e in _environments_in_order(environment.deployment) if e.pk != environment.pk
+    }
+
+
+@require_POST
+@login_required
+def promotion_target(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    """Change which environment this one promotes to (or none)."""
+    environment = selectors.get_environment_for_user(
+        request.user, deployment_id, name, need=permissions.to_deploy_into
+    )
+    others = _other_environments(environment)
+    form = forms.PromotionTargetForm(request.POST, environment_names=list(others))
+    status = 400
+    if form.is_valid():
+        target = others.get(form.cleaned_data["promotes_to"])
+        try:
+            services.set_promotion_target(
+                environment=environment, promotes_to=target, actor=Actor.from_request(request)
+            )
+        except ServiceError as exc:
+            forms.add_service_error(form, exc)
+            status = _status(exc)
+        else:
+            notice = (
+                f"{environment.name} now promotes to {target.name}."
+                if target
+                else f"{environment.name} now promotes nowhere: it ends its pipeline."
+            )
+            environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+            return _after_write(request, environment, "summary", notice)
+    return _environment_page(
+        request, environment, section="summary", status=status, promotion_form=form
+    )
 
 
 @require_http_methods(["GET", "POST"])

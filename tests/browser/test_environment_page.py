@@ -66,3 +66,32 @@ def test_add_a_binding_and_a_domain(page, live_server, shop, shop_member, login)
     domains.get_by_role("button", name="Add domain").click()
     expect(domains).to_contain_text("Added preview-pr-42.shop.example.com.")
     expect(domains.locator("td", has_text="preview-pr-42.shop.example.com")).to_be_visible()
+
+
+def test_an_admin_reveals_a_plain_value_in_its_row(page, live_server, shop, shop_member, login):
+    login(shop_member(Role.ADMIN))
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/staging/")
+    page.evaluate("window.__noReload = true")
+    variables = page.locator("#variables")
+    expect(variables.get_by_role("button", name="Reveal STRIPE_SECRET_KEY")).to_have_count(0)
+    row = variables.locator("#var-API_URL")
+    expect(row).not_to_contain_text("https://api.staging.shop.example.com")
+
+    row.get_by_role("button", name="Reveal API_URL").click()
+    expect(page.get_by_test_id("revealed-value")).to_have_text(
+        "https://api.staging.shop.example.com"
+    )
+    expect(variables.get_by_role("button", name="Reveal LOG_LEVEL")).to_be_visible()
+    variables.get_by_role("link", name="Hide the value of API_URL").click()
+    expect(page.get_by_test_id("revealed-value")).to_have_count(0)
+    assert page.evaluate("window.__noReload") is True
+
+
+def test_a_developer_changes_the_promotion_target(page, live_server, shop, shop_member, login):
+    login(shop_member(Role.DEVELOPER))
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/preview/pr-42/")
+    page.evaluate("window.__noReload = true")
+    page.get_by_label("Promotes to", exact=True).select_option("production")
+    page.get_by_role("button", name="Set target").click()
+    expect(page.locator("#summary")).to_contain_text("preview/pr-42 now promotes to production.")
+    assert page.evaluate("window.__noReload") is True

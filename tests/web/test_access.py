@@ -72,6 +72,10 @@ CASES = [
     ("variable_edit", {"name": "staging", "key": "API_URL"}, "post", "developer"),
     ("variable_delete", {"name": "production", "key": "API_URL"}, "get", "admin"),
     ("variable_delete", {"name": "staging", "key": "API_URL"}, "post", "developer"),
+    ("variable_reveal", {"name": "production", "key": "API_URL"}, "post", "admin"),
+    ("variable_reveal", {"name": "staging", "key": "API_URL"}, "post", "admin"),
+    ("promotion_target", {"name": "staging"}, "post", "developer"),
+    ("promotion_target", {"name": "production"}, "post", "admin"),
     ("bindings", {"name": "production"}, "get", "viewer"),
     ("bindings", {"name": "production"}, "post", "admin"),
     ("binding_edit", {"name": "production", "pk": "binding"}, "get", "admin"),
@@ -122,6 +126,8 @@ POST_ONLY = [
     "member_remove",
     "deployment_delete",
     "runtime_token_revoke",
+    "variable_reveal",
+    "promotion_target",
 ]
 
 
@@ -140,6 +146,8 @@ def test_actions_refuse_get(as_role, world, name):
         "member_remove": {"user_id": world["owner_id"]},
         "deployment_delete": {},
         "runtime_token_revoke": {"name": "production", "pk": world["token"]},
+        "variable_reveal": {"name": "production", "key": "API_URL"},
+        "promotion_target": {"name": "staging"},
     }[name]
     response = as_role(Role.OWNER).get(_url(name, world, **extra))
     assert response.status_code == 405
