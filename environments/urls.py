@@ -71,5 +71,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.deployment_list, name="deployment_list"),
+    path("deployments/new/", views.deployment_create, name="deployment_create"),
+    path("account/tokens/", views.api_tokens, name="api_tokens"),
+    path("account/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("deployments/<int:deployment_id>/", include(deployment_urls)),
 ]

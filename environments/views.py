@@ -204,10 +204,39 @@ def _deployment_tabs(deployment: Deployment) -> Context:
 @require_GET
 @login_required
 def deployment_list(request: HttpRequest) -> HttpResponse:
+    return _deployment_list_page(request)
+
+
+def _deployment_list_page(
+    request: HttpRequest, *, form: forms.DeploymentForm | None = None, status: int = 200
+) -> HttpResponse:
     deployments = selectors.deployments_for_user(request.user)
     for deployment in deployments:
         deployment.pipeline = selectors.pipeline_order(deployment.environments.all())
-    return render(request, "environments/deployment_list.html", {"deployments": deployments})
+    context = {"deployments": deployments, "form": form or forms.DeploymentForm()}
+    return render(request, "environments/deployment_list.html", context, status=status)
+
+
+@require_POST
+@login_required
+def deployment_create(request: HttpRequest) -> HttpResponse:
+    """Any logged-in user may create a deployment; they become its owner."""
+    form = forms.DeploymentForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            deployment = services.create_deployment(
+                name=form.cleaned_data["name"], actor=Actor.from_request(request)
+            )
+        except ServiceError as exc:
+            forms.add_service_error(form, exc)
+            status = _status(exc)
+        else:
+            messages.success(
+                request, f"Created {deployment.name} with its production and staging environments."
+            )
+            return redirect(_deployment_url(deployment))
+    return _deployment_list_page(request, form=form, status=status)
 
 
 def _deployment_page(
@@ -763,6 +792,54 @@ def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str)
     )
 
 
+@require_POST
+@login_required
+def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
+    """Show one plain variable's whole value to an admin. Secrets and bindings are never shown.
+
+    The reveal is audited before the value is decrypted, in one transaction: if the event
+    cannot be written, the request fails and nothing is decrypted (fail-closed).
+    """
+    environment = selectors.get_environment_for_user(
+        request.user, deployment_id, name, need=permissions.TO_REVEAL
+    )
+    variable = Variable.objects.filter(environment=environment, key=key).first()
+    if variable is None:
+        raise Http404(f"{environment.name} has no variable {key}.")
+    if variable.is_secret:
+        error = f"{key} is a secret: its value is write-only and is never shown again."
+        response = _environment_page(
+            request, environment, section="variables", status=409, error=error
+        )
+        # The Reveal button targets its row; a refusal replaces the whole section instead.
+        return reswap(retarget(response, "#variables"), "outerHTML") if request.htmx else response
+    value: str | None
+    with transaction.atomic():
+        services.record_reveal(
+            environment=environment,
+            deployment=environment.deployment,
+            keys=[key],
+            actor=Actor.from_request(request),
+        )
+        try:
+            value = crypto.decrypt(
+                variable.ciphertext, context=Variable.context_for(environment, key)
+            )
+        except crypto.DecryptionError:
+            value = None
+    revealed = {"revealed_key": key, "revealed_value": value}
+    if request.htmx:
+        rows = selectors.variable_rows([environment], include_bindings=False)
+        row = next(r for r in rows if r.key == key)
+        response = _environment_page(
+            request, environment, section="variable_row", row=row, **revealed
+        )
+    else:
+        response = _environment_page(request, environment, **revealed)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def variable_delete(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
@@ -1222,3 +1299,63 @@ def deployment_delete(request: HttpRequest, deployment_id: int) -> HttpResponse:
     services.delete_deployment(deployment=deployment, actor=Actor.from_request(request))
     messages.success(request, f"Deleted {deployment.name}.")
     return redirect("deployment_list")
+
+
+# Personal API tokens ---------------------------------------------------------------------
+
+
+def _api_tokens_page(
+    request: HttpRequest,
+    *,
+    form: forms.ApiTokenForm | None = None,
+    status: int = 200,
+    **state: Any,
+) -> HttpResponse:
+    context = {
+        "tokens": list(ApiToken.objects.filter(user=request.user).order_by("-created_at", "-id")),
+        "form": form or forms.ApiTokenForm(),
+        **state,
+    }
+    template = _page(request, "environments/api_tokens.html", "tokens")
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """The logged-in user's personal API tokens, for the JSON API."""
+    if request.method == "GET":
+        return _api_tokens_page(request)
+    form = forms.ApiTokenForm(request.POST)
+    if not form.is_valid():
+        return _api_tokens_page(request, form=form, status=400)
+    token, raw = services.create_api_token(
+        user=request.user, name=form.cleaned_data["name"], actor=Actor.from_request(request)
+    )
+    # The raw token is rendered into this one response and stored nowhere: no redirect.
+    response = _api_tokens_page(request, new_token=token, raw_token=raw)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@login_required
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = ApiToken.objects.filter(user=request.user, pk=pk).first()
+    if token is None:
+        raise Http404("No such API token.")
+    unconfirmed = _unconfirmed(
+        request,
+        question=f"Revoke {token.name}?",
+        detail="Scripts and CI jobs using this token can no longer call the API.",
+        label="Revoke",
+        cancel_url=reverse("api_tokens"),
+    )
+    if unconfirmed:
+        return unconfirmed
+    services.revoke_api_token(token=token, actor=Actor.from_request(request))
+    notice = f"Revoked {token.name}."
+    if request.htmx:
+        return _api_tokens_page(request, notice=notice)
+    messages.success(request, notice)
+    return redirect("api_tokens")

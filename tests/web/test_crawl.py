@@ -44,6 +44,7 @@ def _urls(demo) -> list[str]:
     d = demo.pk
     urls = [
         reverse("deployment_list"),
+        reverse("api_tokens"),
         reverse("deployment", args=[d]),
         reverse("version_create", args=[d]),
         reverse("environment_create", args=[d]),
