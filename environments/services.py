@@ -207,6 +207,22 @@ def set_promotion_target(
             raise Invalid("An environment cannot promote to itself.", field="promotes_to")
         if environment.is_production:
             raise Invalid("Production is the end of the pipeline.", field="promotes_to")
+        targets = dict(
+            Environment.objects.filter(deployment_id=environment.deployment_id).values_list(
+                "pk", "promotes_to_id"
+            )
+        )
+        step, seen = promotes_to.pk, set()
+        while step is not None and step not in seen:
+            if step == environment.pk:
+                raise Invalid(
+                    f"{promotes_to.name} already leads back to {environment.name}; a pipeline "
+                    "cannot loop.",
+                    code="promotion_cycle",
+                    field="promotes_to",
+                )
+            seen.add(step)
+            step = targets.get(step)
     environment.promotes_to = promotes_to
     environment.save(update_fields=["promotes_to"])
     audit.record(

@@ -87,3 +87,15 @@ def test_rollback_only_to_a_version_the_environment_ran(production, staging, ver
     assert list(
         VersionChange.objects.filter(environment=production).values_list("kind", flat=True)
     ) == ["rollback", "promote", "promote"]
+
+
+def test_a_pipeline_cannot_loop(deployment, staging, actor):
+    qa = services.create_environment(deployment=deployment, name="qa", actor=actor)
+    services.set_promotion_target(environment=qa, promotes_to=staging, actor=actor)
+    from environments.errors import Invalid
+
+    with pytest.raises(Invalid) as excinfo:
+        services.set_promotion_target(environment=staging, promotes_to=qa, actor=actor)
+    assert excinfo.value.code == "promotion_cycle"
+    staging.refresh_from_db()
+    assert staging.promotes_to.name == "production"
