@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from environments import services
-from environments.errors import Conflict
+from environments.errors import Conflict, Invalid
 from environments.models import AuditEvent, VersionChange
 
 
@@ -92,8 +92,6 @@ def test_rollback_only_to_a_version_the_environment_ran(production, staging, ver
 def test_a_pipeline_cannot_loop(deployment, staging, actor):
     qa = services.create_environment(deployment=deployment, name="qa", actor=actor)
     services.set_promotion_target(environment=qa, promotes_to=staging, actor=actor)
-    from environments.errors import Invalid
-
     with pytest.raises(Invalid) as excinfo:
         services.set_promotion_target(environment=staging, promotes_to=qa, actor=actor)
     assert excinfo.value.code == "promotion_cycle"
