@@ -157,7 +157,12 @@ def main() -> None:
     client.force_login(user)
     page_base = timed(lambda: client.get("/login/"), number=10)
     report("GET /login/ (baseline)", page_base, "login", page_base)
-    for path in ["/", f"/deployments/{deployment.pk}/"]:
+    for path in [
+        "/",
+        f"/deployments/{deployment.pk}/",
+        f"/deployments/{deployment.pk}/env/production/",
+        f"/deployments/{deployment.pk}/compare/?left=staging&right=production",
+    ]:
         try:
             response = client.get(path)
         except Exception as exc:  # a page under construction should not stop the other figures

@@ -450,6 +450,10 @@ def _environment_page(
         "can_delete": not environment.is_protected
         and has_role(role, permissions.TO_MANAGE_ENVIRONMENTS),
         "section": section,
+        # Reversed once here, not once per row: a page of 500 variables would otherwise
+        # reverse thousands of URLs (variable URLs are these plus `<key>/edit/` and so on).
+        "environment_url": _env_url(environment),
+        "variables_url": _env_url(environment, "variables"),
         **state,
     }
     if full or section in ("variables", "bindings"):

@@ -151,3 +151,18 @@ def test_section_query_counts_are_fixed(
     with django_assert_num_queries(queries):
         response = client.get(url, **HX)
     assert response.content.decode().lstrip().startswith(f'<section id="{section}"')
+
+
+def test_row_urls_built_from_the_reversed_base_match_the_url_patterns(
+    deployment, production, actor
+):
+    from django.urls import reverse
+
+    base = reverse("variables", kwargs={"deployment_id": deployment.pk, "name": "production"})
+    for view, suffix in (
+        ("variable_edit", "edit/"),
+        ("variable_delete", "delete/"),
+        ("variable_reveal", "reveal/"),
+    ):
+        kwargs = {"deployment_id": deployment.pk, "name": "production", "key": "API_URL"}
+        assert reverse(view, kwargs=kwargs) == f"{base}API_URL/{suffix}"
