@@ -7,7 +7,7 @@ with a human message (never containing a secret value) and a `code`.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import idna
 from django.core.exceptions import ValidationError
@@ -211,6 +211,14 @@ def validate_binding_url(kind: str, url: str) -> str:
         raise ValidationError(
             "The URL is malformed (check the port).", code="invalid_binding_url"
         ) from None
+    if "@" in parts.path or "@" in parts.query or "@" in parts.fragment:
+        # An unescaped '/', '?' or '#' in a password moves the '@' out of the host part, and
+        # the password would then be read (and previewed) as a path.
+        raise ValidationError(
+            "The URL has an '@' after its host: percent-encode special characters in the "
+            "user name and password ('/' as %2F, '?' as %3F, '#' as %23, '@' as %40).",
+            code="invalid_binding_url",
+        )
     if parts.scheme not in schemes:
         expected = " or ".join(f"{s}://" for s in schemes)
         raise ValidationError(f"A {kind} URL starts with {expected}.", code="invalid_binding_url")
@@ -231,15 +239,22 @@ def mask_url(url: str) -> str:
     `X-Amz-Signature=…`): the values of such parameters are masked too.
     """
     parts = urlsplit(url)
+    if "@" in parts.path or "@" in parts.query or "@" in parts.fragment:
+        # Cannot tell where the credential ends (validation refuses such URLs): hide it all.
+        return f"{parts.scheme}://{SECRET_PREVIEW}"
     if parts.password is not None:
         userinfo, _, hostport = parts.netloc.rpartition("@")
         user = userinfo.split(":", 1)[0]
         parts = parts._replace(netloc=f"{user}:{SECRET_PREVIEW}@{hostport}")
+    elif "@" in parts.netloc and parts.scheme in ("https", "s3"):
+        # For HTTP(S) and S3 a lone user name is usually a token (https://ghp_…@host).
+        hostport = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{SECRET_PREVIEW}@{hostport}")
     if parts.query:
         pairs = []
         for pair in parts.query.split("&"):
             name, sep, value = pair.partition("=")
-            if sep and _SENSITIVE_QUERY.search(name):
+            if sep and _SENSITIVE_QUERY.search(unquote_plus(name)):
                 value = SECRET_PREVIEW
             pairs.append(f"{name}{sep}{value}")
         parts = parts._replace(query="&".join(pairs))

@@ -64,11 +64,18 @@ def _lock(environment: Environment) -> Environment:
 def create_deployment(*, name: str, actor: Actor, owner=None) -> Deployment:
     """Create a deployment with its `production` and `staging` environments."""
     name = _check(rules.validate_deployment_name, name, field="name")
+    # Deployment names are global; the message does not say whether the holder is one the
+    # caller may see (to outsiders a deployment does not exist).
+    taken = Conflict(
+        f"The name {name} is already taken; choose another.", code="name_taken", field="name"
+    )
     if Deployment.objects.filter(name=name).exists():
-        raise Conflict(
-            f"A deployment named {name} already exists.", code="name_taken", field="name"
-        )
-    deployment = Deployment.objects.create(name=name, created_by=actor.user)
+        raise taken
+    try:
+        with transaction.atomic():
+            deployment = Deployment.objects.create(name=name, created_by=actor.user)
+    except IntegrityError:  # a concurrent request took it between the check and the insert
+        raise taken from None
     production = Environment.objects.create(deployment=deployment, name=rules.PRODUCTION)
     Environment.objects.create(deployment=deployment, name=rules.STAGING, promotes_to=production)
     owner = owner or actor.user
@@ -536,12 +543,15 @@ def promote(
     actor: Actor,
     expected_target_version: int | None = None,
     check_target: bool = False,
+    target_id: int | None = None,
 ) -> VersionChange:
     """Copy the source's active version into its target; only the version moves.
 
     `version_number` is the version the user saw on the source; with `check_target`, the
     target must still run `expected_target_version` (None: nothing) — a stale button, clicked
     after another admin promoted, is refused instead of silently promoting twice.
+    `target_id` is the target the caller checked permissions against: if the source was
+    re-pointed meanwhile (say, at production), the promotion is refused, not escalated.
     """
     source = Environment.objects.select_related("deployment", "active_version").get(pk=source.pk)
     if source.promotes_to_id is None:
@@ -549,6 +559,11 @@ def promote(
     # Lock the target first: concurrent promotions into one environment serialize here.
     target = _lock(Environment(pk=source.promotes_to_id))
     source = Environment.objects.select_related("deployment", "active_version").get(pk=source.pk)
+    if source.promotes_to_id != target.pk or (target_id is not None and target.pk != target_id):
+        raise Conflict(
+            f"{source.name} now promotes to another environment. Review the change again.",
+            code="stale",
+        )
     version = source.active_version
     if version is None:
         raise Conflict(f"Nothing is deployed in {source.name} yet.", code="nothing_to_promote")
@@ -980,7 +995,12 @@ def remove_member(*, deployment: Deployment, user, actor: Actor) -> None:
 
 
 def record_reveal(
-    *, environment: Environment | None, deployment: Deployment, keys: list[str], actor: Actor
+    *,
+    environment: Environment | None,
+    deployment: Deployment,
+    keys: list[str],
+    actor: Actor,
+    outcome: str = "success",
 ) -> None:
     audit.record(
         "variable.reveal",
@@ -988,6 +1008,7 @@ def record_reveal(
         deployment=deployment,
         environment=environment,
         target=",".join(keys)[:300],
+        outcome=outcome,
         detail={"count": len(keys)},
     )
 

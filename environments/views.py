@@ -331,6 +331,7 @@ def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
             version_number=form.cleaned_data["version"],
             expected_target_version=form.cleaned_data["target_version"],
             check_target=True,
+            target_id=target.pk,  # the target whose role requirement was checked
             actor=Actor.from_request(request),
         )
     except ServiceError as exc:
@@ -818,19 +819,28 @@ def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: st
         # The Reveal button targets its row; a refusal replaces the whole section instead.
         return reswap(retarget(response, "#variables"), "outerHTML") if request.htmx else response
     value: str | None
-    with transaction.atomic():
-        services.record_reveal(
-            environment=environment,
-            deployment=environment.deployment,
-            keys=[key],
-            actor=Actor.from_request(request),
-        )
-        try:
+    actor = Actor.from_request(request)
+    try:
+        with transaction.atomic():
+            services.record_reveal(
+                environment=environment,
+                deployment=environment.deployment,
+                keys=[key],
+                actor=actor,
+            )
             value = crypto.decrypt(
                 variable.ciphertext, context=Variable.context_for(environment, key)
             )
-        except crypto.DecryptionError:
-            value = None
+    except crypto.DecryptionError:
+        value = None
+        with transaction.atomic():  # the attempt stays on record, as a failure
+            services.record_reveal(
+                environment=environment,
+                deployment=environment.deployment,
+                keys=[key],
+                actor=actor,
+                outcome="failure",
+            )
     revealed = {"revealed_key": key, "revealed_value": value}
     if request.htmx:
         rows = selectors.variable_rows([environment], include_bindings=False)

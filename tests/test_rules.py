@@ -77,6 +77,10 @@ def test_suggested_hostnames(name, host):
             "https://b.example.com/o?X-Amz-Credential=••••&X-Amz-Signature=••••&x=1",
         ),
         ("redis://h:6379/0?auth_token=t0k3n", "redis://h:6379/0?auth_token=••••"),
+        ("postgres://h/d?p%61ssword=hunter2", "postgres://h/d?p%61ssword=••••"),
+        ("https://ghp_t0k3n@b.example.com/x", "https://••••@b.example.com/x"),
+        ("postgres://app:/S3cretPassw0rd@db.internal:5432/shop", "postgres://••••"),
+        ("postgres://app:12?abc@db/x", "postgres://••••"),
     ],
 )
 def test_mask_url_hides_only_the_password(url, masked):
@@ -98,6 +102,9 @@ def test_mask_url_hides_only_the_password(url, masked):
         ("bucket", "ftp://h", False),
         ("nosql", "mongodb://h", False),
         ("redis", "redis://h x", False),
+        ("postgres", "postgres://app:/S3cretPassw0rd@db.internal:5432/shop", False),
+        ("postgres", "postgres://app:123/s3cr3t@db/x", False),
+        ("postgres", "postgres://app:S3cr%2Ft@db/x", True),
     ],
 )
 def test_binding_urls_are_checked_per_kind_without_echoing_the_url(kind, url, ok):

@@ -97,3 +97,20 @@ def test_a_pipeline_cannot_loop(deployment, staging, actor):
     assert excinfo.value.code == "promotion_cycle"
     staging.refresh_from_db()
     assert staging.promotes_to.name == "production"
+
+
+def test_a_promotion_is_refused_if_the_source_was_repointed_after_the_check(
+    deployment, production, staging, versions, actor
+):
+    qa = services.create_environment(deployment=deployment, name="qa", actor=actor)
+    sink = services.create_environment(deployment=deployment, name="qa-sink", actor=actor)
+    services.set_promotion_target(environment=qa, promotes_to=sink, actor=actor)
+    services.deploy_version(environment=staging, version=versions[0], actor=actor)
+    services.deploy_version(environment=qa, version=versions[0], actor=actor)
+    checked_target = sink.pk  # what the caller checked the role against
+    services.set_promotion_target(environment=qa, promotes_to=production, actor=actor)
+    with pytest.raises(Conflict) as excinfo:
+        services.promote(source=qa, version_number=1, actor=actor, target_id=checked_target)
+    assert excinfo.value.code == "stale"
+    production.refresh_from_db()
+    assert production.active_version is None

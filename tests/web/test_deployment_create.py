@@ -45,7 +45,7 @@ def test_a_taken_name_is_a_409_next_to_the_field(client, make_user, deployment):
     response = client.post(URL, {"name": "shop"})
     assert response.status_code == 409
     html = response.content.decode()
-    assert 'id="deployment-name-error"' in html and "already exists" in html
+    assert 'id="deployment-name-error"' in html and "already taken" in html
     assert 'value="shop"' in html
     assert Deployment.objects.count() == 1
 

@@ -122,6 +122,8 @@ def test_an_undecryptable_value_says_so(as_role, deployment, filled, production)
     html = response.content.decode()
     assert "Cannot be decrypted with the configured keys" in html
     assert 'data-testid="revealed-value"' not in html
+    event = AuditEvent.objects.get(action="variable.reveal")
+    assert event.outcome == "failure" and event.target == "API_URL"
 
 
 def test_no_value_leaves_when_the_audit_event_cannot_be_written(
