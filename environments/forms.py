@@ -229,6 +229,7 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(required=False)
     environment = forms.ChoiceField(required=False)
     actor = forms.CharField(max_length=200, required=False, strip=True)
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, actions: list[str], environment_names: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -371,13 +371,18 @@ def audit_events(
     action: str = "",
     environment: str = "",
     actor: str = "",
+    before: int | None = None,
     limit: int = 200,
 ) -> list[AuditEvent]:
+    """Newest first; `before` (an event id) pages back through older events (keyset paging,
+    so a page costs the same however deep it is)."""
     events = AuditEvent.objects.filter(deployment=deployment)
+    if before:
+        events = events.filter(id__lt=before)
     if action:
         events = events.filter(action__startswith=action)
     if environment:
         events = events.filter(environment_name=environment)
     if actor:
         events = events.filter(actor_label__icontains=actor)
-    return list(events.order_by("-created_at", "-id")[:limit])
+    return list(events.order_by("-id")[:limit])

@@ -1097,6 +1097,9 @@ def compare(request: HttpRequest, deployment_id: int) -> HttpResponse:
     return render(request, "environments/compare.html", context, status=status)
 
 
+AUDIT_PAGE = 100
+
+
 @require_GET
 @login_required
 def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
@@ -1118,12 +1121,22 @@ def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
         action=filters.get("action", ""),
         environment=filters.get("environment", ""),
         actor=filters.get("actor", ""),
+        before=filters.get("before"),
+        limit=AUDIT_PAGE + 1,
     )
+    older_url = ""
+    if len(events) > AUDIT_PAGE:
+        events = events[:AUDIT_PAGE]
+        query = request.GET.copy()
+        query["before"] = events[-1].pk
+        older_url = f"{request.path}?{query.urlencode()}"
     context = _deployment_tabs(deployment) | {
         "tab": "audit",
         "form": form,
         "events": events,
-        "filtered": any(filters.values()),
+        "older_url": older_url,
+        "paged": bool(filters.get("before")),
+        "filtered": any(v for k, v in filters.items() if k != "before"),
     }
     return render(request, _page(request, "environments/audit_log.html", "events"), context)
 

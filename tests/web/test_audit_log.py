@@ -1,5 +1,7 @@
 """The audit log, filterable by action, environment and actor."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -57,3 +59,24 @@ def test_query_count_is_fixed(as_role, url, staging, actor, django_assert_num_qu
     # session, user, membership, actions, environments, events
     with django_assert_num_queries(6):
         client.get(url)
+
+
+def test_older_events_page_back_without_repeating_or_skipping(as_role, url, staging, actor):
+    for i in range(230):
+        services.set_variable(
+            environment=staging, key=f"P{i}", value="v", is_secret=False, actor=actor
+        )
+    client = as_role(Role.ADMIN)
+    seen: list[str] = []
+    next_url = f"{url}?action=variable.create"
+    pages = 0
+    while next_url:
+        response = client.get(next_url)
+        assert response.status_code == 200
+        pages += 1
+        html = response.content.decode()
+        seen += re.findall(r'<td class="mono small">(P\d+)</td>', html)
+        found = re.search(r'href="([^"]*before=\d+[^"]*)"', html)
+        next_url = found.group(1).replace("&amp;", "&") if found else ""
+    assert pages == 3
+    assert seen == [f"P{i}" for i in reversed(range(230))]
