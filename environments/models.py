@@ -16,10 +16,6 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     OWNER = "owner", "Owner"
 
-    @property
-    def rank(self) -> int:
-        return ROLE_RANK[self.value]
-
 
 ROLE_RANK = {"viewer": 1, "developer": 2, "admin": 3, "owner": 4}
 

@@ -13,7 +13,6 @@ from django.http import Http404
 
 from . import crypto, rules
 from .models import (
-    ROLE_RANK,
     AuditEvent,
     Binding,
     Deployment,
@@ -24,21 +23,13 @@ from .models import (
     Variable,
     VersionChange,
 )
-
-
-def role_for(user, deployment: Deployment) -> str | None:
-    if not user or not user.is_authenticated:
-        return None
-    if user.is_superuser:
-        return Role.OWNER
-    membership = Membership.objects.filter(deployment=deployment, user=user).only("role").first()
-    return membership.role if membership else None
+from .permissions import has_role
 
 
 def _require(role: str | None, need: str) -> None:
     if role is None:
         raise Http404("No such deployment.")
-    if ROLE_RANK[role] < ROLE_RANK[need]:
+    if not has_role(role, need):
         raise PermissionDenied(f"This needs the {need} role or higher; you are {role}.")
 
 
@@ -68,13 +59,6 @@ def get_deployment_for_user(user, deployment_id: int, *, need: str = Role.VIEWER
     _require(role, need)
     deployment.role = role
     return deployment
-
-
-def get_deployment_by_name_for_user(user, name: str, *, need: str = Role.VIEWER) -> Deployment:
-    deployment = Deployment.objects.filter(name=name).only("pk").first()
-    if deployment is None:
-        raise Http404("No such deployment.")
-    return get_deployment_for_user(user, deployment.pk, need=need)
 
 
 def get_environment(deployment: Deployment, name: str) -> Environment:
