@@ -210,15 +210,21 @@ def variable_rows(
     return rows
 
 
-def reveal_plain_values(environments: list[Environment]) -> dict[tuple[str, str], str]:
-    """Raw values of the *plain* variables of `environments` (never secrets or bindings).
+def reveal_plain_values(
+    environments: list[Environment], *, key: str | None = None
+) -> dict[tuple[str, str], str]:
+    """Raw values of the *plain* variables of `environments` (never secrets or bindings),
+    or of the one named `key`.
 
     Raises crypto.DecryptionError if one cannot be decrypted. The caller audits first.
     """
     by_id = {e.pk: e for e in environments}
     keyring = crypto.get_keyring()
+    variables = Variable.objects.filter(environment__in=by_id, is_secret=False)
+    if key is not None:
+        variables = variables.filter(key=key)
     values = {}
-    for variable in Variable.objects.filter(environment__in=by_id, is_secret=False):
+    for variable in variables:
         environment = by_id[variable.environment_id]
         values[(environment.name, variable.key)] = crypto.decrypt(
             variable.ciphertext,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -919,7 +920,7 @@ def touch_token(token: ApiToken | RuntimeToken) -> None:
     if token.last_used_at and (now - token.last_used_at).total_seconds() < 60:
         return
     type(token).objects.filter(pk=token.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timezone.timedelta(seconds=60))
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(seconds=60))
     ).update(last_used_at=now)
     token.last_used_at = now
 

@@ -828,9 +828,10 @@ def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: st
                 keys=[key],
                 actor=actor,
             )
-            value = crypto.decrypt(
-                variable.ciphertext, context=Variable.context_for(environment, key)
-            )
+            values = selectors.reveal_plain_values([environment], key=key)
+            if (environment.name, key) not in values:  # deleted meanwhile
+                raise Http404(f"{environment.name} has no variable {key}.")
+            value = values[(environment.name, key)]
     except crypto.DecryptionError:
         value = None
         with transaction.atomic():  # the attempt stays on record, as a failure
