@@ -12,7 +12,7 @@ import logging
 import traceback
 from collections.abc import Callable
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -119,8 +119,6 @@ def api_endpoint(*methods: str) -> Callable:
                 response = error_response(
                     403, "forbidden", str(exc) or "Your role does not allow this."
                 )
-            except RequestDataTooBig:
-                response = error_response(413, "too_large", "The request body is too large.")
             except SuspiciousOperation:
                 response = error_response(400, "bad_request", "The request is malformed.")
             except Exception as exc:
