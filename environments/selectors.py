@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from . import crypto, rules
@@ -101,6 +102,58 @@ def deployments_for_user(user) -> list[Deployment]:
 def pipeline_order(environments: Iterable[Environment]) -> list[Environment]:
     """preview/* and custom environments, then staging, then production."""
     return sorted(environments, key=lambda e: (e.pipeline_rank, e.name))
+
+
+def environments_in_order(deployment: Deployment) -> list[Environment]:
+    environments = Environment.objects.filter(deployment=deployment).only(
+        "pk", "name", "deployment_id", "active_version_id", "promotes_to_id"
+    )
+    return pipeline_order(environments)
+
+
+def _primary_domain(environment: Environment, apex: str) -> str:
+    """The suggested hostname if attached (apex for production), else the first one."""
+    hosts = [d.hostname for d in environment.domains.all()]
+    if apex:
+        suggested = rules.suggested_hostname(environment.name, apex)
+        if suggested in hosts:
+            return suggested
+    return hosts[0] if hosts else ""
+
+
+def pipeline_environments(deployment: Deployment) -> list[Environment]:
+    """Every environment with what its card shows, in pipeline order (two queries)."""
+    last_change = VersionChange.objects.filter(environment=OuterRef("pk")).order_by(
+        "-created_at", "-id"
+    )
+
+    def count(model) -> Coalesce:
+        rows = (
+            model.objects.filter(environment=OuterRef("pk"))
+            .order_by()
+            .values("environment")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
+
+    environments = list(
+        Environment.objects.filter(deployment=deployment)
+        .select_related("active_version")
+        .annotate(
+            variable_count=count(Variable),
+            binding_count=count(Binding),
+            deployed_at=Subquery(last_change.values("created_at")[:1]),
+            deployed_by=Subquery(last_change.values("actor_label")[:1]),
+        )
+        .prefetch_related("domains")
+    )
+    by_id = {e.pk: e for e in environments}
+    for environment in environments:
+        environment.deployment = deployment
+        environment.target = by_id.get(environment.promotes_to_id)
+        environment.primary_domain = _primary_domain(environment, deployment.apex_domain)
+    return pipeline_order(environments)
 
 
 # Variables -------------------------------------------------------------------------------

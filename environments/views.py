@@ -13,8 +13,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,7 +34,6 @@ from .models import (
     RuntimeToken,
     Variable,
     Version,
-    VersionChange,
 )
 from .permissions import has_role
 
@@ -106,58 +103,6 @@ def _env_url(environment: Environment, view: str = "environment", **kwargs: Any)
 
 def _deployment_url(deployment: Deployment, view: str = "deployment") -> str:
     return reverse(view, kwargs={"deployment_id": deployment.pk})
-
-
-def _environments_in_order(deployment: Deployment) -> list[Environment]:
-    environments = Environment.objects.filter(deployment=deployment).only(
-        "pk", "name", "deployment_id", "active_version_id", "promotes_to_id"
-    )
-    return selectors.pipeline_order(environments)
-
-
-def _primary_domain(environment: Environment, apex: str) -> str:
-    """The suggested hostname if attached (apex for production), else the first one."""
-    hosts = [d.hostname for d in environment.domains.all()]
-    if apex:
-        suggested = rules.suggested_hostname(environment.name, apex)
-        if suggested in hosts:
-            return suggested
-    return hosts[0] if hosts else ""
-
-
-def _pipeline_environments(deployment: Deployment) -> list[Environment]:
-    """Every environment with what its card shows, in pipeline order (two queries)."""
-    last_change = VersionChange.objects.filter(environment=OuterRef("pk")).order_by(
-        "-created_at", "-id"
-    )
-
-    def count(model) -> Coalesce:
-        rows = (
-            model.objects.filter(environment=OuterRef("pk"))
-            .order_by()
-            .values("environment")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
-
-    environments = list(
-        Environment.objects.filter(deployment=deployment)
-        .select_related("active_version")
-        .annotate(
-            variable_count=count(Variable),
-            binding_count=count(Binding),
-            deployed_at=Subquery(last_change.values("created_at")[:1]),
-            deployed_by=Subquery(last_change.values("actor_label")[:1]),
-        )
-        .prefetch_related("domains")
-    )
-    by_id = {e.pk: e for e in environments}
-    for environment in environments:
-        environment.deployment = deployment
-        environment.target = by_id.get(environment.promotes_to_id)
-        environment.primary_domain = _primary_domain(environment, deployment.apex_domain)
-    return selectors.pipeline_order(environments)
 
 
 def _cards(deployment: Deployment, environments: list[Environment]) -> list[dict[str, Any]]:
@@ -248,7 +193,7 @@ def _deployment_page(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    environments = _pipeline_environments(deployment)
+    environments = selectors.pipeline_environments(deployment)
     context = _deployment_tabs(deployment) | {
         "tab": "pipeline",
         "columns": _cards(deployment, environments),
@@ -349,7 +294,7 @@ def version_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
     deployment = selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_CREATE_VERSIONS
     )
-    environments = _environments_in_order(deployment)
+    environments = selectors.environments_in_order(deployment)
     deployable = [
         e.name for e in environments if has_role(deployment.role, permissions.to_deploy_into(e))
     ]
@@ -501,7 +446,9 @@ def environment_detail(request: HttpRequest, deployment_id: int, name: str) -> H
 
 def _other_environments(environment: Environment) -> dict[str, Environment]:
     return {
-        e.name: e for e in _environments_in_order(environment.deployment) if e.pk != environment.pk
+        e.name: e
+        for e in selectors.environments_in_order(environment.deployment)
+        if e.pk != environment.pk
     }
 
 
@@ -543,7 +490,7 @@ def environment_create(request: HttpRequest, deployment_id: int) -> HttpResponse
     deployment = selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_MANAGE_ENVIRONMENTS
     )
-    environments = {e.name: e for e in _environments_in_order(deployment)}
+    environments = {e.name: e for e in selectors.environments_in_order(deployment)}
     # A copy holds the source's secrets: copying needs the role that may write them.
     copyable = [
         e.name
@@ -1079,7 +1026,7 @@ def runtime_token_revoke(
 @login_required
 def compare(request: HttpRequest, deployment_id: int) -> HttpResponse:
     deployment = selectors.get_deployment_for_user(request.user, deployment_id)
-    environments = {e.name: e for e in _environments_in_order(deployment)}
+    environments = {e.name: e for e in selectors.environments_in_order(deployment)}
     names = list(environments)
     initial = {"left": "staging", "right": "production"}
     form = forms.CompareForm(request.GET or initial, environment_names=names)
@@ -1114,7 +1061,7 @@ def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
             .distinct()
         )
     )
-    names = [e.name for e in _environments_in_order(deployment)]
+    names = [e.name for e in selectors.environments_in_order(deployment)]
     form = forms.AuditFilterForm(request.GET or None, actions=actions, environment_names=names)
     filters = form.cleaned_data if form.is_valid() else {}
     events = selectors.audit_events(
@@ -1284,7 +1231,7 @@ def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpRespons
             else:
                 messages.success(request, _apex_message(result))
                 return redirect(_deployment_url(deployment, "deployment_settings"))
-    environments = _pipeline_environments(deployment)
+    environments = selectors.pipeline_environments(deployment)
     suggestions = []
     if deployment.apex_domain:
         for environment in environments:
