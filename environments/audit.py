@@ -7,7 +7,7 @@ event cannot be written the exception propagates and the whole change rolls back
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -29,7 +29,6 @@ class Actor:
     label: str
     ip: str | None = None
     user_agent: str = ""
-    via_token: str = field(default="")
 
     @classmethod
     def from_request(cls, request: HttpRequest, *, token_name: str = "") -> Actor:
@@ -46,7 +45,6 @@ class Actor:
             label=label[:200],
             ip=client_ip(request),
             user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:300],
-            via_token=token_name,
         )
 
     @classmethod
