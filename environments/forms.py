@@ -25,6 +25,12 @@ def _rule(validator: Callable[[str], str], value: str) -> str:
         raise ValidationError(exc.messages[0], code=exc.code) from None
 
 
+def _typed_text(value: str) -> str:
+    """Browsers submit a textarea's line breaks as CRLF; a value typed with line breaks (a PEM
+    key, say) means LF, as the API and a .env file would have it."""
+    return value.replace("\r\n", "\n")
+
+
 def add_service_error(form: forms.Form, exc: ServiceError) -> None:
     """Show a service's refusal next to the field it names, else above the form."""
     field = exc.field if exc.field in form.fields else None
@@ -40,7 +46,7 @@ class VariableForm(forms.Form):
         return _rule(rules.validate_variable_key, self.cleaned_data["key"])
 
     def clean_value(self) -> str:
-        return _rule(rules.validate_variable_value, self.cleaned_data["value"])
+        return _rule(rules.validate_variable_value, _typed_text(self.cleaned_data["value"]))
 
 
 class VariableEditForm(forms.Form):
@@ -50,7 +56,7 @@ class VariableEditForm(forms.Form):
     make_secret = forms.BooleanField(required=False, label="Make secret")
 
     def clean_value(self) -> str:
-        value = self.cleaned_data["value"]
+        value = _typed_text(self.cleaned_data["value"])
         if value == "":
             return value
         return _rule(rules.validate_variable_value, value)

@@ -245,3 +245,12 @@ def test_a_refused_edit_gives_back_a_plain_value_only(dev, deployment, staging, 
         _url(deployment, "variable_edit", key="P"), {"value": typed, "make_secret": "on"}, **HX
     )
     assert made_secret.status_code == 413 and "typed-edit-" not in made_secret.content.decode()
+
+
+def test_line_breaks_typed_in_the_form_are_stored_as_lf(as_role, deployment, staging):
+
+    client = as_role(Role.DEVELOPER)
+    url = reverse("variables", kwargs={"deployment_id": deployment.pk, "name": "staging"})
+    client.post(url, {"key": "PEM", "value": "-----BEGIN-----\r\nabc\r\n-----END-----"})
+    staging.refresh_from_db()
+    assert selectors.runtime_env(staging)["PEM"] == "-----BEGIN-----\nabc\n-----END-----"
