@@ -1,6 +1,7 @@
 """Settings. The environment is read once, here, with typed casts that fail loudly."""
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -8,7 +9,45 @@ from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class Env(environ.Env):
+    """django-environ, strict: a boolean or integer setting that cannot be read stops start-up
+    with a message naming it. (django-environ reads `DEBUG=ture` as False and `CONN_MAX_AGE=6O`
+    as a bare ValueError quoting the value.) An empty value means unset."""
+
+    TRUE_STRINGS = frozenset({"true", "1", "yes", "on"})
+    FALSE_STRINGS = frozenset({"false", "0", "no", "off"})
+
+    def _raw(self, var: str, default: Any) -> str | None:
+        """The stripped value, or None when it is unset or empty and there is a default."""
+        value = (self.get_value(var, cast=str, default="") or "").strip()
+        if not value and default is self.NOTSET:
+            raise ImproperlyConfigured(f"Set the {var} environment variable.")
+        return value or None
+
+    def bool(self, var: str, default: Any = environ.Env.NOTSET) -> Any:
+        raw = self._raw(var, default)
+        if raw is None:
+            return default
+        if raw.lower() in self.TRUE_STRINGS:
+            return True
+        if raw.lower() in self.FALSE_STRINGS:
+            return False
+        raise ImproperlyConfigured(
+            f"{var} is not a boolean: set it to true or false (1/0, yes/no and on/off also work)."
+        )
+
+    def int(self, var: str, default: Any = environ.Env.NOTSET) -> Any:
+        raw = self._raw(var, default)
+        if raw is None:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise ImproperlyConfigured(f"{var} is not a whole number.") from None
+
+
+env = Env()
 # A local `.env` (written by `make run` on first run) fills in what the process
 # environment does not set; the process environment always wins.
 if (BASE_DIR / ".env").is_file():
