@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from . import views
 
@@ -16,6 +16,5 @@ urlpatterns = [
         name="api_variable_detail",
     ),
     path("runtime/env", views.runtime_environment, name="api_runtime_env"),
-    # Last: whatever else is under /api/v1/ is a JSON 404, never an HTML page.
-    re_path(r"^(?P<path>.*)$", views.not_found, name="api_not_found"),
+    # Whatever else is under /api/ is a JSON 404: see project/urls.py.
 ]

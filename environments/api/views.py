@@ -15,9 +15,6 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import salted_hmac
 from django.utils.http import parse_etags
-from django.views import defaults
-from django.views.decorators.common import no_append_slash
-from django.views.decorators.csrf import csrf_exempt
 
 from .. import permissions, rules, selectors, services
 from ..crypto import DecryptionError
@@ -25,7 +22,7 @@ from ..errors import Undecryptable
 from ..models import Deployment, Environment, Variable
 from . import envfile, openapi
 from .auth import actor_for, authenticate_runtime, authenticate_user
-from .errors import ApiError, api_endpoint, error_response, refuse_token_in_query
+from .errors import ApiError, api_endpoint
 from .payload import read_json_object
 
 # Database ids are 64-bit; a larger number in the URL is simply nothing.
@@ -369,32 +366,3 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
 @api_endpoint("GET")
 def openapi_document(request: HttpRequest) -> HttpResponse:
     return JsonResponse(openapi.DOCUMENT)
-
-
-@no_append_slash
-@csrf_exempt
-def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
-    """Any other /api/v1/ URL, any method: a JSON 404, also under DEBUG (where Django would
-    answer its HTML page) and without an APPEND_SLASH redirect."""
-    try:
-        refuse_token_in_query(request)  # a leaked token is worth saying so, even on a typo URL
-    except ApiError as exc:
-        response = error_response(exc.status, exc.code, exc.message, field=exc.field)
-    else:
-        response = error_response(404, "not_found", "There is nothing at this address.")
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """handler400: JSON for /api/ URLs (a bad Host header, too many fields…), else Django's."""
-    if request.path.startswith("/api/"):
-        return error_response(400, "bad_request", "The request is malformed.")
-    return defaults.bad_request(request, exception)
-
-
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """handler403: JSON for /api/ URLs (a CSRF failure cannot happen there: bearer auth)."""
-    if request.path.startswith("/api/"):
-        return error_response(403, "forbidden", "This is not allowed.")
-    return defaults.permission_denied(request, exception)

@@ -13,5 +13,5 @@ urlpatterns = [
     path("", include("project.urls")),
 ]
 
-handler404 = "environments.views.not_found"
-handler500 = "environments.views.server_error"
+handler404 = "environments.handlers.not_found"
+handler500 = "environments.handlers.server_error"
