@@ -28,7 +28,7 @@ def _api_error(status: int, code: str, message: str, **kwargs) -> HttpResponse:
 
 @no_append_slash
 @csrf_exempt
-def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+def api_not_found(request: HttpRequest) -> HttpResponse:
     """Any /api/ URL no endpoint answers, any method: a JSON 404, also under DEBUG and without
     an APPEND_SLASH redirect."""
     try:

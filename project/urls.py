@@ -6,8 +6,9 @@ from environments import handlers
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("environments.api.urls")),
-    # Any other /api/ URL (another version, a typo) is a JSON 404 too, never an HTML page.
-    re_path(r"^api/(?P<path>.*)$", handlers.api_not_found, name="api_not_found"),
+    # Any other /api/ URL (another version, a typo, a newline or a NUL in the path) is a JSON
+    # 404 too, never an HTML page. No `.*$`: `.` stops at a newline.
+    re_path(r"^api/", handlers.api_not_found, name="api_not_found"),
     path("", include("environments.urls")),
 ]
 

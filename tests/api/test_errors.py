@@ -130,3 +130,27 @@ def test_a_token_in_the_query_of_an_unknown_api_url_is_still_400(client, db):
     response = client.get("/api/v1/nope", {"token": "mio_pat_abc"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "token_in_query"
+
+
+ODD_PATHS = [
+    "/api/v1/x%0A",
+    "/api/v1/x%0a/deployments",
+    "/api/v1/deployments%0D%0A",
+    "/api/v1/x%00",
+    "/api/v1/%E2%80%AEunicode-%C3%BC",
+    "/api/v1/x%FF",
+    "/api/%0A",
+]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", ODD_PATHS)
+def test_an_api_url_with_a_newline_nul_or_unicode_is_a_json_404(db, settings, debug, path):
+    # `.*` stops at a newline: a catch-all written `^api/(?P<path>.*)$` let these through to
+    # Django's HTML 404 page under DEBUG.
+    settings.DEBUG = debug
+    response = Client().get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    validate_schema(response.json(), "Error")
