@@ -7,6 +7,7 @@ event cannot be written the exception propagates and the whole change rolls back
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +43,9 @@ class Actor:
             label = f"{label} (token {token_name})" if user else f"token {token_name}"
         return cls(
             user=user,
-            label=label[:200],
+            label=printable(label)[:200],
             ip=client_ip(request),
-            user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:300],
+            user_agent=printable(request.META.get("HTTP_USER_AGENT") or "")[:300],
         )
 
     @classmethod
@@ -55,6 +56,13 @@ class Actor:
     @classmethod
     def system(cls, label: str = "system") -> Actor:
         return cls(user=None, label=label)
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (C0, DEL, C1) or format characters (bidi overrides…).
+    A header may carry them; PostgreSQL refuses a NUL in a text column, and the others garble
+    or disguise what the audit log shows."""
+    return "".join(c for c in text if unicodedata.category(c) not in {"Cc", "Cf"})
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -88,14 +96,14 @@ def record(
         deployment = environment.deployment
     return AuditEvent.objects.create(
         actor=actor.user,
-        actor_label=actor.label,
+        actor_label=printable(actor.label),
         action=action,
         deployment=deployment,
         deployment_name=deployment.name if deployment else "",
         environment_name=environment.name if environment else "",
-        target=target[:300],
+        target=printable(target)[:300],
         ip=actor.ip,
-        user_agent=actor.user_agent,
+        user_agent=printable(actor.user_agent),
         outcome=outcome,
         detail=detail or {},
     )

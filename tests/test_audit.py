@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
-from environments.audit import client_ip
+from environments.audit import Actor, client_ip, printable
 
 
 @pytest.mark.parametrize(
@@ -22,3 +23,30 @@ def test_client_ip_trusts_only_the_configured_proxies(settings, hops, forwarded,
     settings.TRUSTED_PROXY_HOPS = hops
     request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
     assert client_ip(request) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Mozilla/5.0 (X11; Linux)", "Mozilla/5.0 (X11; Linux)"),
+        ("a\x00b", "ab"),
+        ("a\r\nb\tc", "abc"),
+        ("\x1b[31mred\x7f", "[31mred"),
+        ("c1\x85\x9f", "c1"),
+        ("\u202egnp.exe", "gnp.exe"),  # a bidi override would disguise the text
+        (
+            "Mozilla/5.0 (Android 14) \u00e9t\u00e9 \u4f60\u597d",
+            "Mozilla/5.0 (Android 14) \u00e9t\u00e9 \u4f60\u597d",
+        ),
+    ],
+)
+def test_printable_drops_control_and_format_characters_only(raw, expected):
+    assert printable(raw) == expected
+
+
+def test_an_actor_from_a_request_keeps_the_printable_user_agent_up_to_300_characters(db):
+    request = RequestFactory().get("/", HTTP_USER_AGENT="\x00" * 400 + "agent/1 " + "x" * 400)
+    request.user = AnonymousUser()
+    actor = Actor.from_request(request, token_name="web\x00-1")
+    assert actor.user_agent == ("agent/1 " + "x" * 400)[:300]
+    assert actor.label == "token web-1"
