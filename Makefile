@@ -6,6 +6,7 @@ MANAGE := $(UV) run --frozen python manage.py
 .PHONY: run test install lint format check-deploy bench screenshots clean
 
 run: install .env
+	@chmod 600 .env  # one written before .env was created 0600
 	$(MANAGE) migrate --noinput -v 0
 	$(MANAGE) seed_demo
 	@$(MANAGE) ensure_local_admin
@@ -22,12 +23,10 @@ install: .venv/.installed
 	$(UV) sync --frozen
 	@touch $@
 
-# Local settings with generated keys, written once and never committed.
+# Local settings with generated keys, written once (owner-readable only) and never committed.
+# Keep it: it decrypts .data/.
 .env:
-	@$(PY) -c "import base64, os, secrets; \
-	key = base64.b64encode(os.urandom(32)).decode(); \
-	open('.env', 'x').write('DEBUG=true\nSECRET_KEY=' + secrets.token_urlsafe(50) + '\nENCRYPTION_KEYS=local1:' + key + '\n')"
-	@echo "wrote .env with a generated SECRET_KEY and ENCRYPTION_KEYS (keep it; it decrypts .data/)"
+	@$(PY) project/local_env.py .env
 
 lint: install
 	$(UV) run --frozen ruff check .
