@@ -49,7 +49,6 @@ ERROR_DESCRIPTIONS = {
     401: "No token, or an unknown, revoked, malformed or wrong-kind token.",
     403: "The token's user has a role too low for this.",
     404: "No such deployment (or not visible to this token), environment or variable.",
-    405: "Method not allowed.",
     409: "Conflict: a secret cannot become plain; a key clashes with a binding.",
     413: "Too large: the body (over 1 MiB), a value (32 KiB), or the environment's values "
     "(64 KiB, 500 keys).",
@@ -138,10 +137,12 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Present when the stored value cannot be decrypted.",
             },
         },
+        # `"value": False` says "never present"; written so, each clause names what it
+        # requires (Redocly's no-required-schema-properties-undefined).
         "allOf": [
             {
                 "if": {"properties": {"is_secret": {"const": True}}},
-                "then": {"not": {"required": ["value"]}},
+                "then": {"properties": {"value": False}},
             },
             {
                 "if": {"properties": {"is_secret": {"const": True}, "source": {"const": "env"}}},
@@ -149,8 +150,11 @@ SCHEMAS: dict[str, Any] = {
             },
             {
                 "if": {"properties": {"preview": {"const": None}}},
-                "then": {"required": ["undecryptable"], "not": {"required": ["value"]}},
-                "else": {"not": {"required": ["undecryptable"]}},
+                "then": {
+                    "required": ["undecryptable"],
+                    "properties": {"undecryptable": {"const": True}, "value": False},
+                },
+                "else": {"properties": {"undecryptable": False}},
             },
             {
                 "if": {"properties": {"source": {"const": "binding"}}},
@@ -191,11 +195,18 @@ SCHEMAS: dict[str, Any] = {
     },
     "WriteMany": {
         "type": "object",
+        "description": "A batch, written all or nothing.",
         "required": ["environment", "variables"],
         "additionalProperties": False,
         "properties": {
             "environment": ENVIRONMENT_NAME,
-            "variables": {"type": "array", "minItems": 1, "items": _ref("VariableInput")},
+            "variables": {
+                "type": "array",
+                "minItems": 1,
+                "items": _ref("VariableInput"),
+                "description": "Each key at most once in a batch: a key given twice is a 400 "
+                "(code duplicate_key, field variables[i].key) and nothing is written.",
+            },
         },
     },
     "RuntimeEnv": {
@@ -214,6 +225,10 @@ SCHEMAS: dict[str, Any] = {
                 "propertyNames": {"pattern": rules.VARIABLE_KEY_RE},
                 "additionalProperties": {"type": "string"},
                 "required": ["MIOSA_DEPLOYMENT", "MIOSA_ENVIRONMENT"],
+                "properties": {
+                    "MIOSA_DEPLOYMENT": {"type": "string"},
+                    "MIOSA_ENVIRONMENT": ENVIRONMENT_NAME,
+                },
             },
         },
     },
@@ -302,6 +317,8 @@ DOCUMENT: dict[str, Any] = {
             ],
             "delete": {
                 "operationId": "deleteVariable",
+                "summary": "Delete a variable or secret from one environment (a binding's key is "
+                "a 404 here). Production needs admin, other environments developer.",
                 "parameters": [
                     {
                         "name": "environment",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 from jsonschema import Draft202012Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from environments import selectors, services
 from environments.api import urls as api_urls
 from environments.api.openapi import DOCUMENT
 from environments.models import AuditEvent, Variable
 from tests.api.openapi_check import TEMPLATES
+from tests.api.openapi_lint import lint
 
 
 def test_the_document_is_served_as_openapi_3_1(api, db):
@@ -23,6 +25,24 @@ def test_the_document_is_served_as_openapi_3_1(api, db):
 
 def test_the_document_needs_no_token(client, db):
     assert client.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_the_document_is_valid_openapi_3_1():
+    OpenAPIV31SpecValidator(DOCUMENT).validate()
+
+
+# Warnings of Redocly's recommended set that the document keeps, each with its reason.
+ACCEPTED_WARNINGS = {
+    # The project has not chosen a licence or a public contact for its API yet.
+    ("info-license", "#/info"),
+    ("info-contact", "#/info"),
+}
+
+
+def test_the_document_passes_redocly_recommended_lint():
+    problems = lint(DOCUMENT)
+    assert [str(p) for p in problems if p.severity == "error"] == []
+    assert {(p.rule, p.pointer) for p in problems if p.severity == "warn"} == ACCEPTED_WARNINGS
 
 
 def test_every_schema_is_valid_json_schema():
@@ -157,3 +177,22 @@ def test_both_runtime_media_types_are_documented(api, production, runtime_token,
     )
     media_type = response["Content-Type"].split(";")[0]
     assert media_type in DOCUMENT["paths"]["/runtime/env"]["get"]["responses"]["200"]["content"]
+
+
+def test_a_batch_with_a_key_twice_is_a_400_and_writes_nothing_as_documented(
+    api, env_url, staging, role_token
+):
+    assert (
+        "once in a batch"
+        in DOCUMENT["components"]["schemas"]["WriteMany"]["properties"]["variables"]["description"]
+    )
+    batch = [{"key": "API_URL", "value": "one"}, {"key": "API_URL", "value": "two"}]
+    response = api.post(
+        env_url,
+        {"environment": "staging", "variables": batch},
+        token=role_token("developer"),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "duplicate_key"
+    assert response.json()["error"]["field"] == "variables[1].key"
+    assert not Variable.objects.filter(environment=staging).exists()
