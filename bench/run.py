@@ -79,7 +79,7 @@ def report(name: str, seconds: float, baseline_name: str, baseline: float, extra
 def main() -> None:
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_superuser("bench", password="bench-pw")
-    actor = Actor.for_user(user)
+    actor = Actor(user=user, label=user.get_username())
     deployment = services.create_deployment(name="bench", actor=actor)
     production = Environment.objects.get(deployment=deployment, name="production")
     staging = Environment.objects.get(deployment=deployment, name="staging")

@@ -49,11 +49,6 @@ class Actor:
         )
 
     @classmethod
-    def for_user(cls, user: AbstractBaseUser, *, via: str = "") -> Actor:
-        label = user.get_username() + (f" ({via})" if via else "")
-        return cls(user=user, label=label[:200])
-
-    @classmethod
     def system(cls, label: str = "system") -> Actor:
         return cls(user=None, label=label)
 

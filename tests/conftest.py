@@ -34,7 +34,9 @@ def owner(make_user):
 
 @pytest.fixture
 def deployment(owner):
-    return services.create_deployment(name="shop", actor=Actor.for_user(owner))
+    return services.create_deployment(
+        name="shop", actor=Actor(user=owner, label=owner.get_username())
+    )
 
 
 @pytest.fixture
@@ -44,7 +46,10 @@ def member(deployment, owner, make_user):
     def make(role: str, username: str | None = None):
         user = make_user(username or f"{role}-user")
         services.set_member(
-            deployment=deployment, user=user, role=role, actor=Actor.for_user(owner)
+            deployment=deployment,
+            user=user,
+            role=role,
+            actor=Actor(user=owner, label=owner.get_username()),
         )
         return user
 
@@ -63,7 +68,7 @@ def staging(deployment):
 
 @pytest.fixture
 def actor(owner):
-    return Actor.for_user(owner)
+    return Actor(user=owner, label=owner.get_username())
 
 
 ROLES = [Role.VIEWER, Role.DEVELOPER, Role.ADMIN, Role.OWNER]

@@ -25,13 +25,15 @@ def test_a_pasted_url_is_refused_with_a_hint(production, actor):
 def test_domains_are_unique_across_deployments(production, actor, make_user):
     services.add_domain(environment=production, hostname="app.example.com", actor=actor)
     other_owner = make_user("other")
-    other = services.create_deployment(name="blog", actor=Actor.for_user(other_owner))
+    other = services.create_deployment(
+        name="blog", actor=Actor(user=other_owner, label=other_owner.get_username())
+    )
     other_prod = other.environments.get(name="production")
     with pytest.raises(Conflict) as excinfo:
         services.add_domain(
             environment=other_prod,
             hostname="APP.example.com",
-            actor=Actor.for_user(other_owner),
+            actor=Actor(user=other_owner, label=other_owner.get_username()),
             visible_deployment_ids={other.pk},
         )
     assert excinfo.value.message == "app.example.com is already attached to another deployment."
@@ -52,7 +54,8 @@ def test_setting_the_apex_attaches_production_and_staging(deployment, production
 
 
 def test_apex_skips_hosts_taken_elsewhere(deployment, actor, make_user):
-    other = services.create_deployment(name="other", actor=Actor.for_user(make_user("o2")))
+    o2 = make_user("o2")
+    other = services.create_deployment(name="other", actor=Actor(user=o2, label="o2"))
     services.add_domain(
         environment=other.environments.get(name="staging"), hostname="staging.shop.io", actor=actor
     )

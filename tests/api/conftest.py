@@ -67,7 +67,9 @@ def token_for(db):
     """token_for(user) -> a new raw personal API token of that user."""
 
     def make(user, name: str = "ci") -> str:
-        _, raw = services.create_api_token(user=user, name=name, actor=Actor.for_user(user))
+        _, raw = services.create_api_token(
+            user=user, name=name, actor=Actor(user=user, label=user.get_username())
+        )
         return raw
 
     return make
@@ -85,7 +87,9 @@ def role_token(member, owner, token_for, make_user, actor):
             return token_for(owner)
         if role == "outsider":
             stranger = make_user("stranger")
-            services.create_deployment(name="other", actor=Actor.for_user(stranger))
+            services.create_deployment(
+                name="other", actor=Actor(user=stranger, label=stranger.get_username())
+            )
             return token_for(stranger)
         return token_for(member(role))
 

@@ -63,7 +63,7 @@ def test_a_user_without_deployments_gets_an_empty_list(api, make_user, token_for
 
 def test_a_superuser_sees_every_deployment(api, deployment, make_user, token_for):
     root = make_user("root", superuser=True)
-    services.create_deployment(name="blog", actor=Actor.for_user(root))
+    services.create_deployment(name="blog", actor=Actor(user=root, label=root.get_username()))
     names = [d["name"] for d in api.get(URL, token=token_for(root)).json()["deployments"]]
     assert names == ["blog", "shop"]
 

@@ -36,7 +36,9 @@ def test_the_url_and_the_top_bar_link(logged_in):
 
 
 def test_anonymous_users_are_sent_to_log_in(client, user):
-    token, _ = services.create_api_token(user=user, name="ci", actor=Actor.for_user(user))
+    token, _ = services.create_api_token(
+        user=user, name="ci", actor=Actor(user=user, label=user.get_username())
+    )
     for response in (client.get(URL), client.post(URL), client.post(_revoke_url(token))):
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
@@ -45,13 +47,19 @@ def test_anonymous_users_are_sent_to_log_in(client, user):
 
 
 def test_lists_own_tokens_only(logged_in, user, make_user):
-    mine, _ = services.create_api_token(user=user, name="ci-deploys", actor=Actor.for_user(user))
+    mine, _ = services.create_api_token(
+        user=user, name="ci-deploys", actor=Actor(user=user, label=user.get_username())
+    )
     services.revoke_api_token(
-        token=services.create_api_token(user=user, name="old", actor=Actor.for_user(user))[0],
-        actor=Actor.for_user(user),
+        token=services.create_api_token(
+            user=user, name="old", actor=Actor(user=user, label=user.get_username())
+        )[0],
+        actor=Actor(user=user, label=user.get_username()),
     )
     other = make_user("other")
-    services.create_api_token(user=other, name="not-yours", actor=Actor.for_user(other))
+    services.create_api_token(
+        user=other, name="not-yours", actor=Actor(user=other, label=other.get_username())
+    )
     html = logged_in.get(URL).content.decode()
     assert "ci-deploys" in html and f"mio_pat_{mine.hint}…" in html
     assert "never used" in html and "revoked" in html
@@ -91,7 +99,9 @@ def test_a_too_long_name_is_a_field_error(logged_in):
 
 
 def test_revoke_with_htmx(logged_in, user):
-    token, _ = services.create_api_token(user=user, name="ci", actor=Actor.for_user(user))
+    token, _ = services.create_api_token(
+        user=user, name="ci", actor=Actor(user=user, label=user.get_username())
+    )
     response = logged_in.post(_revoke_url(token), **HX)
     assert response.status_code == 200
     html = response.content.decode()
@@ -102,7 +112,9 @@ def test_revoke_with_htmx(logged_in, user):
 
 
 def test_revoke_without_javascript_asks_first(logged_in, user):
-    token, _ = services.create_api_token(user=user, name="ci", actor=Actor.for_user(user))
+    token, _ = services.create_api_token(
+        user=user, name="ci", actor=Actor(user=user, label=user.get_username())
+    )
     asked = logged_in.post(_revoke_url(token))
     assert asked.status_code == 200 and "Revoke ci?" in asked.content.decode()
     token.refresh_from_db()
@@ -115,7 +127,9 @@ def test_revoke_without_javascript_asks_first(logged_in, user):
 
 def test_another_users_token_is_404(logged_in, make_user):
     other = make_user("other")
-    token, _ = services.create_api_token(user=other, name="theirs", actor=Actor.for_user(other))
+    token, _ = services.create_api_token(
+        user=other, name="theirs", actor=Actor(user=other, label=other.get_username())
+    )
     for headers in ({}, HX):
         response = logged_in.post(_revoke_url(token), {"confirmed": "yes"}, **headers)
         assert response.status_code == 404
@@ -124,14 +138,18 @@ def test_another_users_token_is_404(logged_in, make_user):
 
 
 def test_revoke_refuses_get(logged_in, user):
-    token, _ = services.create_api_token(user=user, name="ci", actor=Actor.for_user(user))
+    token, _ = services.create_api_token(
+        user=user, name="ci", actor=Actor(user=user, label=user.get_username())
+    )
     assert logged_in.get(_revoke_url(token)).status_code == 405
 
 
 @pytest.mark.parametrize("n", [1, 30])
 def test_query_count_is_fixed(logged_in, user, django_assert_num_queries, n):
     for i in range(n):
-        services.create_api_token(user=user, name=f"t{i}", actor=Actor.for_user(user))
+        services.create_api_token(
+            user=user, name=f"t{i}", actor=Actor(user=user, label=user.get_username())
+        )
     # session, user, tokens
     with django_assert_num_queries(3):
         response = logged_in.get(URL)

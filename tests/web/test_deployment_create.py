@@ -65,7 +65,9 @@ def test_get_is_refused(client, make_user):
 def test_the_list_query_count_is_fixed(client, make_user, django_assert_num_queries, n):
     user = make_user("many")
     for i in range(n):
-        services.create_deployment(name=f"app-{i}", actor=Actor.for_user(user))
+        services.create_deployment(
+            name=f"app-{i}", actor=Actor(user=user, label=user.get_username())
+        )
     client.force_login(user)
     # session, user, deployments, environments (with versions and targets)
     with django_assert_num_queries(4):

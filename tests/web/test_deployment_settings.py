@@ -8,11 +8,13 @@ from environments.models import Deployment, Domain, Role
 
 def test_setting_the_apex_lists_attached_and_skipped(as_role, deployment, make_user):
     other_owner = make_user("other")
-    other = services.create_deployment(name="other", actor=services.Actor.for_user(other_owner))
+    other = services.create_deployment(
+        name="other", actor=services.Actor(user=other_owner, label=other_owner.get_username())
+    )
     services.add_domain(
         environment=other.environments.get(name="staging"),
         hostname="staging.shop.test",
-        actor=services.Actor.for_user(other_owner),
+        actor=services.Actor(user=other_owner, label=other_owner.get_username()),
     )
     client = as_role(Role.ADMIN)
     url = reverse("deployment_settings", kwargs={"deployment_id": deployment.pk})

@@ -42,11 +42,13 @@ def test_a_taken_hostname_names_where_it_is(admin, deployment, production, actor
 
 def test_a_hostname_of_an_invisible_deployment_is_not_named(admin, deployment, make_user):
     other_owner = make_user("other")
-    other = services.create_deployment(name="other", actor=services.Actor.for_user(other_owner))
+    other = services.create_deployment(
+        name="other", actor=services.Actor(user=other_owner, label=other_owner.get_username())
+    )
     services.add_domain(
         environment=other.environments.get(name="production"),
         hostname="o.example.com",
-        actor=services.Actor.for_user(other_owner),
+        actor=services.Actor(user=other_owner, label=other_owner.get_username()),
     )
     html = admin.post(
         _url(deployment, "domains"), {"hostname": "o.example.com"}, **HX
