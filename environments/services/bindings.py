@@ -1,0 +1,140 @@
+"""Data service bindings: an encrypted credential URL injected as one variable."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from .. import audit, crypto, rules
+from ..audit import Actor
+from ..errors import Conflict, Invalid
+from ..models import Binding, Environment, Variable, binding_context
+from ._common import _check, _lock, _scope
+
+
+def _binding_variable_clash(environment: Environment, variable_name: str) -> None:
+    if Variable.objects.filter(environment=environment, key=variable_name).exists():
+        raise Conflict(
+            f"{environment.name} already has a variable {variable_name}; a binding cannot use "
+            "the same name. Pick another variable name or delete the variable first.",
+            code="variable_clash",
+            field="variable_name",
+        )
+
+
+@transaction.atomic
+def create_binding(
+    *,
+    environment: Environment,
+    kind: str,
+    name: str,
+    url: str,
+    actor: Actor,
+    variable_name: str = "",
+) -> Binding:
+    environment = _lock(environment)
+    if kind not in rules.BINDING_KINDS:
+        raise Invalid("The kind must be postgres, redis or bucket.", field="kind")
+    url = _check(lambda u: rules.validate_binding_url(kind, u), url, field="url")
+    variable_name = (variable_name or "").strip() or rules.BINDING_KINDS[kind][0]
+    variable_name = _check(rules.validate_variable_key, variable_name, field="variable_name")
+    name = (name or "").strip() or f"{environment.deployment.name}-{kind}"
+    if len(name) > 100:
+        raise Invalid("A name has at most 100 characters.", field="name")
+    if Binding.objects.filter(environment=environment, variable_name=variable_name).exists():
+        raise Conflict(
+            f"{environment.name} already has a binding injected as {variable_name}.",
+            code="binding_exists",
+            field="variable_name",
+        )
+    _binding_variable_clash(environment, variable_name)
+    keyring = crypto.get_keyring()
+    binding = Binding(
+        environment=environment,
+        kind=kind,
+        name=name,
+        variable_name=variable_name,
+        updated_by=actor.user,
+        updated_by_label=actor.label,
+    )
+    binding.ciphertext = crypto.encrypt(
+        url,
+        context=binding_context(environment.deployment_id, environment.pk, binding.uid),
+        keyring=keyring,
+    )
+    binding.fingerprint = crypto.fingerprint(
+        url, scope=_scope(environment.deployment), keyring=keyring
+    )
+    binding.save()
+    audit.record(
+        "binding.create",
+        actor=actor,
+        environment=environment,
+        target=variable_name,
+        detail={"kind": kind, "name": name},
+    )
+    return binding
+
+
+@transaction.atomic
+def update_binding(
+    *,
+    binding: Binding,
+    actor: Actor,
+    url: str = "",
+    variable_name: str | None = None,
+    name: str | None = None,
+) -> Binding:
+    """Replace a binding's credential (blank keeps it), rename it or its variable."""
+    environment = _lock(binding.environment)
+    binding = Binding.objects.select_related("environment__deployment").get(pk=binding.pk)
+    changed: list[str] = []
+    if variable_name is not None and variable_name.strip() != binding.variable_name:
+        new_name = _check(rules.validate_variable_key, variable_name, field="variable_name")
+        if Binding.objects.filter(environment=environment, variable_name=new_name).exists():
+            raise Conflict(
+                f"{environment.name} already has a binding injected as {new_name}.",
+                code="binding_exists",
+                field="variable_name",
+            )
+        _binding_variable_clash(environment, new_name)
+        binding.variable_name = new_name
+        changed.append("variable_name")
+    if name is not None and name.strip() and name.strip() != binding.name:
+        if len(name.strip()) > 100:
+            raise Invalid("A name has at most 100 characters.", field="name")
+        binding.name = name.strip()
+        changed.append("name")
+    if url and url.strip():
+        url = _check(lambda u: rules.validate_binding_url(binding.kind, u), url, field="url")
+        keyring = crypto.get_keyring()
+        binding.ciphertext = crypto.encrypt(url, context=binding.context(), keyring=keyring)
+        binding.fingerprint = crypto.fingerprint(
+            url, scope=_scope(environment.deployment), keyring=keyring
+        )
+        changed += ["ciphertext", "fingerprint"]
+    if not changed:
+        return binding
+    binding.updated_by = actor.user
+    binding.updated_by_label = actor.label
+    binding.save(update_fields=[*changed, "updated_by", "updated_by_label", "updated_at"])
+    audit.record(
+        "binding.update",
+        actor=actor,
+        environment=environment,
+        target=binding.variable_name,
+        detail={"changed": [c for c in changed if c != "fingerprint"]},
+    )
+    return binding
+
+
+@transaction.atomic
+def delete_binding(*, binding: Binding, actor: Actor) -> None:
+    environment = _lock(binding.environment)
+    audit.record(
+        "binding.delete",
+        actor=actor,
+        environment=environment,
+        target=binding.variable_name,
+        detail={"kind": binding.kind, "name": binding.name},
+    )
+    binding.delete()
