@@ -275,7 +275,6 @@ def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
             source=source,
             version_number=form.cleaned_data["version"],
             expected_target_version=form.cleaned_data["target_version"],
-            check_target=True,
             target_id=target.pk,  # the target whose role requirement was checked
             actor=Actor.from_request(request),
         )
@@ -688,13 +687,12 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.set_variable(
+            services.add_variable(
                 environment=environment,
                 key=data["key"],
                 value=data["value"],
-                is_secret=True if data["is_secret"] else None,
+                is_secret=bool(data["is_secret"]),
                 actor=Actor.from_request(request),
-                create_only=True,
             )
         except ServiceError as exc:
             forms.add_service_error(form, exc)
@@ -730,9 +728,7 @@ def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str)
                         actor=actor,
                     )
                 elif make_secret and not variable.is_secret:
-                    services.update_variable_metadata(
-                        environment=environment, key=key, is_secret=True, actor=actor
-                    )
+                    services.mark_variable_secret(environment=environment, key=key, actor=actor)
             except ServiceError as exc:
                 forms.add_service_error(form, exc)
                 status = _status(exc)

@@ -30,10 +30,11 @@ from .tokens import (
 )
 from .variables import (
     VariableInput,
+    add_variable,
     delete_variable,
+    mark_variable_secret,
     set_variable,
     set_variables,
-    update_variable_metadata,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "RotationResult",
     "VariableInput",
     "add_domain",
+    "add_variable",
     "create_api_token",
     "create_binding",
     "create_deployment",
@@ -55,6 +57,7 @@ __all__ = [
     "delete_variable",
     "deploy_version",
     "hash_token",
+    "mark_variable_secret",
     "promote",
     "record_reveal",
     "record_runtime_fetch",
@@ -71,5 +74,4 @@ __all__ = [
     "set_variables",
     "touch_token",
     "update_binding",
-    "update_variable_metadata",
 ]

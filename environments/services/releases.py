@@ -100,15 +100,14 @@ def promote(
     source: Environment,
     version_number: int,
     actor: Actor,
-    expected_target_version: int | None = None,
-    check_target: bool = False,
+    expected_target_version: int | None,
     target_id: int | None = None,
 ) -> VersionChange:
     """Copy the source's active version into its target; only the version moves.
 
-    `version_number` is the version the user saw on the source; with `check_target`, the
-    target must still run `expected_target_version` (None: nothing) — a stale button, clicked
-    after another admin promoted, is refused instead of silently promoting twice.
+    `version_number` is the version the user saw on the source, and the target must still run
+    `expected_target_version` (None: nothing): a stale button, clicked after another admin
+    promoted, is refused instead of silently promoting twice.
     `target_id` is the target the caller checked permissions against: if the source was
     re-pointed meanwhile (say, at production), the promotion is refused, not escalated.
     """
@@ -133,7 +132,7 @@ def promote(
             code="stale",
         )
     current = target.active_version.number if target.active_version else None
-    if check_target and current != expected_target_version:
+    if current != expected_target_version:
         shown = f"v{expected_target_version}" if expected_target_version else "nothing"
         now = f"v{current}" if current else "nothing"
         raise Conflict(

@@ -146,6 +146,23 @@ def _write_variables(
 
 
 @transaction.atomic
+def add_variable(
+    *, environment: Environment, key: str, value: str, is_secret: bool, actor: Actor
+) -> Variable:
+    """Create one variable. An existing key is refused (409), not replaced: an "Add" form must
+    not silently overwrite a secret someone else set."""
+    environment = _lock(environment)
+    clean_key = key.strip() if isinstance(key, str) else key
+    if Variable.objects.filter(environment=environment, key=clean_key).exists():
+        raise Conflict(
+            f"{environment.name} already has {clean_key}. Use Edit to replace its value.",
+            code="variable_exists",
+            field="key",
+        )
+    return _write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0][0]
+
+
+@transaction.atomic
 def set_variable(
     *,
     environment: Environment,
@@ -153,22 +170,9 @@ def set_variable(
     value: str,
     is_secret: bool | None,
     actor: Actor,
-    create_only: bool = False,
 ) -> tuple[Variable, bool]:
-    """Create or replace one variable. Returns (variable, created).
-
-    With `create_only`, an existing key is refused (409) instead of replaced: an "Add" form
-    must not silently overwrite a secret someone else set.
-    """
+    """Create or replace one variable. Returns (variable, created)."""
     environment = _lock(environment)
-    if create_only:
-        clean_key = key.strip() if isinstance(key, str) else key
-        if Variable.objects.filter(environment=environment, key=clean_key).exists():
-            raise Conflict(
-                f"{environment.name} already has {clean_key}. Use Edit to replace its value.",
-                code="variable_exists",
-                field="key",
-            )
     return _write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0]
 
 
@@ -184,21 +188,13 @@ def set_variables(
 
 
 @transaction.atomic
-def update_variable_metadata(
-    *, environment: Environment, key: str, is_secret: bool, actor: Actor
-) -> Variable:
-    """Turn a plain variable into a secret without changing its value (the reverse is refused)."""
+def mark_variable_secret(*, environment: Environment, key: str, actor: Actor) -> Variable:
+    """Turn a plain variable into a secret without changing its value (there is no way back)."""
     environment = _lock(environment)
     variable = Variable.objects.filter(environment=environment, key=key).first()
     if variable is None:
         raise NotFound(f"{environment.name} has no variable {key}.")
-    if variable.is_secret and not is_secret:
-        raise Conflict(
-            f"{key} is a secret and cannot be turned back into a plain variable.",
-            code="secret_cannot_become_plain",
-            field="is_secret",
-        )
-    if is_secret and not variable.is_secret:
+    if not variable.is_secret:
         variable.is_secret = True
         variable.updated_by = actor.user
         variable.updated_by_label = actor.label
