@@ -308,51 +308,28 @@ def version_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
     if request.method == "POST":
         status = 400
         if form.is_valid():
+            data = form.cleaned_data
+            new = data["deploy_to"] == forms.NEW_ENVIRONMENT
             try:
-                version, where = _register_version(request, deployment, environments, form)
+                version, environment = services.register_version(
+                    deployment=deployment,
+                    label=data["label"],
+                    notes=data["notes"],
+                    deploy_to=next((e for e in environments if e.name == data["deploy_to"]), None),
+                    new_environment=data["new_environment"] if new else "",
+                    actor=Actor.from_request(request),
+                )
             except ServiceError as exc:
                 forms.add_service_error(form, exc)
                 status = _status(exc)
             else:
                 text = f"Registered v{version.number}" + (
-                    f" and deployed it to {where}." if where else "."
+                    f" and deployed it to {environment.name}." if environment else "."
                 )
                 messages.success(request, text)
                 return redirect(_deployment_url(deployment))
     context = _deployment_tabs(deployment) | {"tab": "pipeline", "form": form}
     return render(request, "environments/version_form.html", context, status=status)
-
-
-@transaction.atomic
-def _register_version(
-    request: HttpRequest,
-    deployment: Deployment,
-    environments: list[Environment],
-    form: forms.VersionForm,
-) -> tuple[Version, str]:
-    """Register a version and deploy it (into a new environment, maybe): all or nothing."""
-    actor = Actor.from_request(request)
-    data = form.cleaned_data
-    version = services.create_version(
-        deployment=deployment, label=data["label"], notes=data["notes"], actor=actor
-    )
-    where = data["deploy_to"]
-    if where == forms.NEW_ENVIRONMENT:
-        environment = services.create_environment(
-            deployment=deployment, name=data["new_environment"], actor=actor
-        )
-        where = environment.name
-    elif where:
-        environment = next(e for e in environments if e.name == where)
-    else:
-        return version, ""
-    try:
-        services.deploy_version(environment=environment, version=version, actor=actor)
-    except ServiceError as exc:
-        if exc.field is None and where != forms.NEW_ENVIRONMENT:
-            exc.field = "deploy_to"
-        raise
-    return version, where
 
 
 # Environments ----------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from environments import services
 from environments.errors import Conflict, Invalid
-from environments.models import AuditEvent, VersionChange
+from environments.models import AuditEvent, Deployment, Environment, Version, VersionChange
 
 
 @pytest.fixture
@@ -129,3 +130,49 @@ def test_a_promotion_always_names_the_target_version_it_expects(staging, version
     services.deploy_version(environment=staging, version=versions[0], actor=actor)
     with pytest.raises(TypeError):
         services.promote(source=staging, version_number=1, actor=actor)  # type: ignore[call-arg]
+
+
+def test_registering_a_version_deploys_it_into_a_new_environment(deployment, actor):
+    version, environment = services.register_version(
+        deployment=deployment, label="abc", actor=actor, new_environment="preview/pr-7"
+    )
+    assert environment.name == "preview/pr-7"
+    assert Environment.objects.get(pk=environment.pk).active_version == version
+    actions = AuditEvent.objects.order_by("id").values_list("action", flat=True)
+    assert list(actions)[-3:] == ["version.create", "environment.create", "version.deploy"]
+
+
+def test_registering_without_a_target_deploys_nothing(deployment, actor):
+    version, environment = services.register_version(deployment=deployment, actor=actor)
+    assert environment is None and version.number == 1
+    assert not VersionChange.objects.exists()
+
+
+def test_a_refused_deploy_registers_nothing(deployment, production, actor):
+    with pytest.raises(Conflict) as excinfo:  # production takes only what ran in staging
+        services.register_version(deployment=deployment, actor=actor, deploy_to=production)
+    assert excinfo.value.code == "staging_first" and excinfo.value.field == "deploy_to"
+    assert not Version.objects.exists()
+    assert Deployment.objects.get(pk=deployment.pk).last_version_number == 0
+    assert not AuditEvent.objects.filter(action="version.create").exists()
+
+
+def test_a_refused_deploy_into_a_new_environment_creates_nothing(deployment, actor):
+    with pytest.raises(Invalid):
+        services.register_version(deployment=deployment, actor=actor, new_environment="Bad!")
+    assert not Version.objects.exists()
+    assert sorted(deployment.environments.values_list("name", flat=True)) == [
+        "production",
+        "staging",
+    ]
+
+
+def test_outermost_services_refuse_to_run_inside_another_transaction(production, actor):
+    """durable=True: a caller that wraps a service in its own transaction would delay (or lose)
+    the service's audit event with its own rollback."""
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        services.register_version(deployment=production.deployment, actor=actor)
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        services.add_variable(
+            environment=production, key="K", value="v", is_secret=False, actor=actor
+        )

@@ -18,7 +18,7 @@ from .environments import (
     set_promotion_target,
 )
 from .members import remove_member, set_member
-from .releases import create_version, deploy_version, promote, rollback
+from .releases import create_version, deploy_version, promote, register_version, rollback
 from .rotation import RotationResult, rotate_encryption_keys
 from .tokens import (
     create_api_token,
@@ -61,6 +61,7 @@ __all__ = [
     "promote",
     "record_reveal",
     "record_runtime_fetch",
+    "register_version",
     "remove_domain",
     "remove_member",
     "revoke_api_token",

@@ -75,7 +75,7 @@ def create_binding(
     return binding
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def update_binding(
     *,
     binding: Binding,
@@ -127,7 +127,7 @@ def update_binding(
     return binding
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delete_binding(*, binding: Binding, actor: Actor) -> None:
     environment = _lock(binding.environment)
     audit.record(

@@ -36,7 +36,7 @@ def create_deployment(*, name: str, actor: Actor, owner=None) -> Deployment:
     return deployment
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delete_deployment(*, deployment: Deployment, actor: Actor) -> None:
     audit.record("deployment.delete", actor=actor, deployment=deployment, target=deployment.name)
     Environment.objects.filter(deployment=deployment).update(active_version=None, promotes_to=None)

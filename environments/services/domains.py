@@ -21,7 +21,7 @@ def _domain_taken_message(existing: Domain, visible_deployment_ids: set[int] | N
     return f"{existing.hostname} is already attached to another deployment."
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def add_domain(
     *,
     environment: Environment,
@@ -61,7 +61,7 @@ def add_domain(
     return domain
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def remove_domain(*, domain: Domain, actor: Actor) -> None:
     environment = _lock(domain.environment)
     audit.record("domain.remove", actor=actor, environment=environment, target=domain.hostname)

@@ -85,7 +85,7 @@ def create_environment(
     return environment
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delete_environment(*, environment: Environment, actor: Actor) -> None:
     """Delete a custom environment with its variables, bindings, domains and tokens."""
     environment = _lock(environment)
@@ -120,7 +120,7 @@ def delete_environment(*, environment: Environment, actor: Actor) -> None:
     environment.delete()
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def set_promotion_target(
     *, environment: Environment, promotes_to: Environment | None, actor: Actor
 ) -> Environment:

@@ -59,7 +59,7 @@ def set_member(*, deployment: Deployment, user, role: str, actor: Actor) -> Memb
     return membership
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def remove_member(*, deployment: Deployment, user, actor: Actor) -> None:
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
     membership = Membership.objects.filter(deployment=deployment, user=user).first()

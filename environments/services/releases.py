@@ -6,9 +6,10 @@ from django.db import transaction
 
 from .. import audit, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, ServiceError
 from ..models import Deployment, Environment, Version, VersionChange
 from ._common import _lock
+from .environments import create_environment
 
 
 @transaction.atomic
@@ -30,6 +31,34 @@ def create_version(
     )
     audit.record("version.create", actor=actor, deployment=deployment, target=f"v{version.number}")
     return version
+
+
+@transaction.atomic(durable=True)
+def register_version(
+    *,
+    deployment: Deployment,
+    label: str = "",
+    notes: str = "",
+    actor: Actor,
+    deploy_to: Environment | None = None,
+    new_environment: str = "",
+) -> tuple[Version, Environment | None]:
+    """Register a version and deploy it to `deploy_to`, or to a new environment named
+    `new_environment`, or nowhere: all or nothing. Returns (version, where it was deployed)."""
+    version = create_version(deployment=deployment, label=label, notes=notes, actor=actor)
+    if new_environment:
+        environment = create_environment(deployment=deployment, name=new_environment, actor=actor)
+    elif deploy_to is not None:
+        environment = deploy_to
+    else:
+        return version, None
+    try:
+        deploy_version(environment=environment, version=version, actor=actor)
+    except ServiceError as exc:
+        if exc.field is None and not new_environment:
+            exc.field = "deploy_to"
+        raise
+    return version, environment
 
 
 def _activate(
@@ -145,7 +174,7 @@ def promote(
     return _activate(target, version, kind=VersionChange.Kind.PROMOTE, actor=actor, source=source)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def rollback(*, environment: Environment, version: Version, actor: Actor) -> VersionChange:
     """Re-activate a version the environment ran before."""
     environment = _lock(environment)

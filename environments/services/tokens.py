@@ -25,7 +25,7 @@ def _new_token(prefix: str) -> tuple[str, str, str]:
     return raw, hash_token(raw), body[:4]
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def create_api_token(*, user, name: str, actor: Actor) -> tuple[ApiToken, str]:
     """Create a personal API token; returns (token, raw). The raw token is never stored."""
     name = (name or "").strip() or "API token"
@@ -35,7 +35,7 @@ def create_api_token(*, user, name: str, actor: Actor) -> tuple[ApiToken, str]:
     return token, raw
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def revoke_api_token(*, token: ApiToken, actor: Actor) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
@@ -43,7 +43,7 @@ def revoke_api_token(*, token: ApiToken, actor: Actor) -> None:
         audit.record("api_token.revoke", actor=actor, target=token.name)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def create_runtime_token(
     *, environment: Environment, name: str, actor: Actor
 ) -> tuple[RuntimeToken, str]:
@@ -60,7 +60,7 @@ def create_runtime_token(
     return token, raw
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def revoke_runtime_token(*, token: RuntimeToken, actor: Actor) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

@@ -145,7 +145,7 @@ def _write_variables(
     return written
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def add_variable(
     *, environment: Environment, key: str, value: str, is_secret: bool, actor: Actor
 ) -> Variable:
@@ -176,7 +176,7 @@ def set_variable(
     return _write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0]
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def set_variables(
     *, environment: Environment, items: list[VariableInput], actor: Actor
 ) -> list[tuple[Variable, bool]]:
@@ -187,7 +187,7 @@ def set_variables(
     return _write_variables(environment, items, actor)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def mark_variable_secret(*, environment: Environment, key: str, actor: Actor) -> Variable:
     """Turn a plain variable into a secret without changing its value (there is no way back)."""
     environment = _lock(environment)
@@ -203,7 +203,7 @@ def mark_variable_secret(*, environment: Environment, key: str, actor: Actor) ->
     return variable
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delete_variable(*, environment: Environment, key: str, actor: Actor) -> None:
     environment = _lock(environment)
     deleted, _ = Variable.objects.filter(environment=environment, key=key).delete()
