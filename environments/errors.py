@@ -41,7 +41,19 @@ class TooLarge(ServiceError):
 
 
 class Undecryptable(ServiceError):
-    """A stored value cannot be decrypted with the configured keys."""
+    """A stored value cannot be decrypted with the configured keys. `keys` names the affected
+    variables and bindings (names only, never a value), when they are known."""
 
     status = 503
     default_code = "undecryptable"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        keys: list[str] | None = None,
+        code: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, field=field)
+        self.keys = keys or []

@@ -12,16 +12,15 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from . import crypto, forms, permissions, rules, selectors, services
+from . import forms, permissions, rules, selectors, services
 from .audit import Actor
-from .errors import ServiceError
+from .errors import NotFound, ServiceError, Undecryptable
 from .models import (
     ApiToken,
     AuditEvent,
@@ -739,29 +738,14 @@ def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: st
         # The Reveal button targets its row; a refusal replaces the whole section instead.
         return reswap(retarget(response, "#variables"), "outerHTML") if request.htmx else response
     value: str | None
-    actor = Actor.from_request(request)
     try:
-        with transaction.atomic():
-            services.record_reveal(
-                environment=environment,
-                deployment=environment.deployment,
-                keys=[key],
-                actor=actor,
-            )
-            values = selectors.reveal_plain_values([environment], key=key)
-            if (environment.name, key) not in values:  # deleted meanwhile
-                raise Http404(f"{environment.name} has no variable {key}.")
-            value = values[(environment.name, key)]
-    except crypto.DecryptionError:
-        value = None
-        with transaction.atomic():  # the attempt stays on record, as a failure
-            services.record_reveal(
-                environment=environment,
-                deployment=environment.deployment,
-                keys=[key],
-                actor=actor,
-                outcome="failure",
-            )
+        value = services.reveal_variable(
+            environment=environment, key=key, actor=Actor.from_request(request)
+        )
+    except NotFound as exc:  # deleted meanwhile
+        raise Http404(exc.message) from None
+    except Undecryptable:
+        value = None  # the page says the value cannot be decrypted; the failure is on record
     revealed = {"revealed_key": key, "revealed_value": value}
     if request.htmx:
         rows = selectors.variable_rows([environment], include_bindings=False)

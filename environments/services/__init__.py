@@ -9,7 +9,7 @@ re-exported here, so callers write `services.set_variable(...)`.
 from ..audit import Actor
 from .bindings import create_binding, delete_binding, update_binding
 from .deployments import create_deployment, delete_deployment
-from .disclosure import record_reveal, record_runtime_fetch
+from .disclosure import fetch_runtime_env, reveal_plain_values, reveal_variable
 from .domains import ApexResult, add_domain, remove_domain, set_apex_domain
 from .environments import (
     create_environment,
@@ -56,14 +56,15 @@ __all__ = [
     "delete_environment",
     "delete_variable",
     "deploy_version",
+    "fetch_runtime_env",
     "hash_token",
     "mark_variable_secret",
     "promote",
-    "record_reveal",
-    "record_runtime_fetch",
     "register_version",
     "remove_domain",
     "remove_member",
+    "reveal_plain_values",
+    "reveal_variable",
     "revoke_api_token",
     "revoke_runtime_token",
     "rollback",
