@@ -7,7 +7,7 @@ from django.db import transaction
 from .. import audit, crypto, rules
 from ..audit import Actor
 from ..errors import Conflict, Invalid
-from ..models import Binding, Environment, Variable, binding_context
+from ..models import Binding, Environment, Variable
 from ._common import _check, _lock, _scope
 
 
@@ -58,7 +58,7 @@ def create_binding(
     )
     binding.ciphertext = crypto.encrypt(
         url,
-        context=binding_context(environment.deployment_id, environment.pk, binding.uid),
+        context=Binding.context_for(environment, binding.uid),
         keyring=keyring,
     )
     binding.fingerprint = crypto.fingerprint(

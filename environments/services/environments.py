@@ -7,7 +7,7 @@ from django.db import transaction
 from .. import audit, crypto, rules
 from ..audit import Actor
 from ..errors import Conflict, Invalid, Undecryptable
-from ..models import Deployment, Environment, Variable, variable_context
+from ..models import Deployment, Environment, Variable
 from ._common import _check, _lock, _scope
 
 
@@ -65,7 +65,7 @@ def create_environment(
                     size=source.size,
                     ciphertext=crypto.encrypt(
                         value,
-                        context=variable_context(deployment.pk, environment.pk, source.key),
+                        context=Variable.context_for(environment, source.key),
                         keyring=keyring,
                     ),
                     fingerprint=crypto.fingerprint(value, scope=scope, keyring=keyring),

@@ -43,8 +43,10 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
                 done_before = getattr(result, kind)
                 for row in batch:
                     last_pk = row.pk
-                    fp_id = bytes(row.fingerprint)[1 : 1 + bytes(row.fingerprint)[0]].decode()
-                    if crypto.key_id_of(row.ciphertext) == primary and fp_id == primary:
+                    if (
+                        crypto.key_id_of(row.ciphertext) == primary
+                        and crypto.fingerprint_key_id(row.fingerprint) == primary
+                    ):
                         result.unchanged += 1
                         continue
                     try:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from .. import audit, crypto, rules
 from ..audit import Actor
 from ..errors import Conflict, Invalid, NotFound, TooLarge
-from ..models import Binding, Environment, Variable, variable_context
+from ..models import Binding, Environment, Variable
 from ._common import _check, _lock, _scope
 
 
@@ -98,7 +98,7 @@ def _write_variables(
         key = item.key.strip()
         ciphertext = crypto.encrypt(
             item.value,
-            context=variable_context(deployment.pk, environment.pk, key),
+            context=Variable.context_for(environment, key),
             keyring=keyring,
         )
         fp = crypto.fingerprint(item.value, scope=scope, keyring=keyring)
