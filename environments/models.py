@@ -198,10 +198,9 @@ class Variable(EncryptedValue):
 class Binding(EncryptedValue):
     """A data service credential (Postgres, Redis, bucket) injected as one variable."""
 
-    class Kind(models.TextChoices):
-        POSTGRES = "postgres", "PostgreSQL"
-        REDIS = "redis", "Redis"
-        BUCKET = "bucket", "Bucket"
+    Kind = models.TextChoices(
+        "Kind", [(name.upper(), (name, kind.label)) for name, kind in rules.BINDING_KINDS.items()]
+    )
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="bindings")
@@ -224,7 +223,7 @@ class Binding(EncryptedValue):
                 name="binding_variable_not_reserved",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["postgres", "redis", "bucket"]), name="binding_kind_valid"
+                condition=Q(kind__in=list(rules.BINDING_KINDS)), name="binding_kind_valid"
             ),
         ]
 

@@ -32,10 +32,9 @@ def create_binding(
     variable_name: str = "",
 ) -> Binding:
     environment = _lock(environment)
-    if kind not in rules.BINDING_KINDS:
-        raise Invalid("The kind must be postgres, redis or bucket.", field="kind")
+    kind = _check(rules.validate_binding_kind, kind, field="kind")
     url = _check(lambda u: rules.validate_binding_url(kind, u), url, field="url")
-    variable_name = (variable_name or "").strip() or rules.BINDING_KINDS[kind][0]
+    variable_name = (variable_name or "").strip() or rules.BINDING_KINDS[kind].variable_name
     variable_name = _check(rules.validate_variable_key, variable_name, field="variable_name")
     name = (name or "").strip() or f"{environment.deployment.name}-{kind}"
     if len(name) > 100:
