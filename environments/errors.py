@@ -3,6 +3,11 @@ an optional field, and the HTTP status the JSON API answers with."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
 
 class ServiceError(Exception):
     status = 400
@@ -57,3 +62,16 @@ class Undecryptable(ServiceError):
     ) -> None:
         super().__init__(message, code=code, field=field)
         self.keys = keys or []
+
+
+def validated(validator: Callable[[Any], Any], value: Any, *, field: str) -> Any:
+    """`validator(value)`, a rule's ValidationError raised as the error the services raise and
+    the API answers with, naming `field`: TooLarge for a value over a size limit, else Invalid.
+
+    The one adapter from `rules` to errors (the forms keep Django's ValidationError)."""
+    try:
+        return validator(value)
+    except ValidationError as exc:
+        code = exc.code or "invalid"
+        error = TooLarge if code == "value_too_large" else Invalid
+        raise error(exc.messages[0], code=code, field=field) from None

@@ -141,3 +141,23 @@ def test_an_unknown_binding_kind_names_the_kinds():
     assert excinfo.value.messages == ["The kind must be postgres, redis or bucket."]
     assert excinfo.value.code == "invalid_binding_kind"
     assert rules.validate_binding_kind("redis") == "redis"
+
+
+def test_one_adapter_turns_a_rule_refusal_into_a_service_error():
+    from environments.errors import Invalid, TooLarge, validated
+
+    with pytest.raises(TooLarge) as excinfo:
+        validated(rules.validate_variable_value, "x" * (rules.MAX_VALUE_BYTES + 1), field="value")
+    assert (excinfo.value.status, excinfo.value.code, excinfo.value.field) == (
+        413,
+        "value_too_large",
+        "value",
+    )
+    with pytest.raises(Invalid) as excinfo:
+        validated(rules.validate_variable_key, "MIOSA_X", field="variables[2].key")
+    assert (excinfo.value.status, excinfo.value.code, excinfo.value.field) == (
+        400,
+        "reserved_key",
+        "variables[2].key",
+    )
+    assert validated(rules.validate_variable_key, " K ", field="key") == "K"

@@ -19,6 +19,7 @@ from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import permissions, rules, selectors, services
+from ..errors import validated
 from ..models import Deployment, Environment, Variable
 from . import envfile, openapi
 from .auth import actor_for, authenticate_runtime, authenticate_user
@@ -50,10 +51,7 @@ def _deployment(user, deployment_id: int) -> Deployment:
 def _environment_name(value: Any, *, field: str = "environment") -> str:
     if not isinstance(value, str):
         raise ApiError(400, "invalid", "Name the environment as a string.", field=field)
-    try:
-        return rules.validate_environment_name(value)
-    except ValidationError as exc:
-        raise ApiError(400, exc.code or "invalid", exc.messages[0], field=field) from None
+    return validated(rules.validate_environment_name, value, field=field)
 
 
 def _environment(deployment: Deployment, name: str) -> Environment:

@@ -1,24 +1,11 @@
-"""What the service modules share: the ValidationError adapter, the environment lock,
-the fingerprint scope."""
+"""What the service modules share: the environment lock and the fingerprint scope."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-
-from ..errors import Invalid, TooLarge
-from ..models import Deployment, Environment
+from ..models import Environment
 
 
-def _check(validator, value, *, field: str):
-    try:
-        return validator(value)
-    except ValidationError as exc:
-        code = exc.code or "invalid"
-        error = TooLarge if code == "value_too_large" else Invalid
-        raise error(exc.messages[0], code=code, field=field) from None
-
-
-def _lock(environment: Environment) -> Environment:
+def lock_environment(environment: Environment) -> Environment:
     """Lock the environment row and return it freshly read: writes to one environment
     serialize on this lock.
 
@@ -30,5 +17,6 @@ def _lock(environment: Environment) -> Environment:
     return Environment.objects.select_related("deployment", "active_version").get(pk=environment.pk)
 
 
-def _scope(deployment: Deployment) -> str:
-    return f"deployment/{deployment.pk}"
+def fingerprint_scope(deployment_id: int) -> str:
+    """Fingerprints compare within a deployment, never across."""
+    return f"deployment/{deployment_id}"

@@ -6,9 +6,9 @@ from django.db import transaction
 
 from .. import audit, crypto, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, validated
 from ..models import Binding, Environment, Variable
-from ._common import _check, _lock, _scope
+from ._common import fingerprint_scope, lock_environment
 
 
 def _binding_variable_clash(environment: Environment, variable_name: str) -> None:
@@ -31,11 +31,11 @@ def create_binding(
     actor: Actor,
     variable_name: str = "",
 ) -> Binding:
-    environment = _lock(environment)
-    kind = _check(rules.validate_binding_kind, kind, field="kind")
-    url = _check(lambda u: rules.validate_binding_url(kind, u), url, field="url")
+    environment = lock_environment(environment)
+    kind = validated(rules.validate_binding_kind, kind, field="kind")
+    url = validated(lambda u: rules.validate_binding_url(kind, u), url, field="url")
     variable_name = (variable_name or "").strip() or rules.BINDING_KINDS[kind].variable_name
-    variable_name = _check(rules.validate_variable_key, variable_name, field="variable_name")
+    variable_name = validated(rules.validate_variable_key, variable_name, field="variable_name")
     name = (name or "").strip() or f"{environment.deployment.name}-{kind}"
     if len(name) > 100:
         raise Invalid("A name has at most 100 characters.", field="name")
@@ -61,7 +61,7 @@ def create_binding(
         keyring=keyring,
     )
     binding.fingerprint = crypto.fingerprint(
-        url, scope=_scope(environment.deployment), keyring=keyring
+        url, scope=fingerprint_scope(environment.deployment_id), keyring=keyring
     )
     binding.save()
     audit.record(
@@ -84,11 +84,11 @@ def update_binding(
     name: str | None = None,
 ) -> Binding:
     """Replace a binding's credential (blank keeps it), rename it or its variable."""
-    environment = _lock(binding.environment)
+    environment = lock_environment(binding.environment)
     binding = Binding.objects.select_related("environment__deployment").get(pk=binding.pk)
     changed: list[str] = []
     if variable_name is not None and variable_name.strip() != binding.variable_name:
-        new_name = _check(rules.validate_variable_key, variable_name, field="variable_name")
+        new_name = validated(rules.validate_variable_key, variable_name, field="variable_name")
         if Binding.objects.filter(environment=environment, variable_name=new_name).exists():
             raise Conflict(
                 f"{environment.name} already has a binding injected as {new_name}.",
@@ -104,11 +104,11 @@ def update_binding(
         binding.name = name.strip()
         changed.append("name")
     if url and url.strip():
-        url = _check(lambda u: rules.validate_binding_url(binding.kind, u), url, field="url")
+        url = validated(lambda u: rules.validate_binding_url(binding.kind, u), url, field="url")
         keyring = crypto.get_keyring()
         binding.ciphertext = crypto.encrypt(url, context=binding.context(), keyring=keyring)
         binding.fingerprint = crypto.fingerprint(
-            url, scope=_scope(environment.deployment), keyring=keyring
+            url, scope=fingerprint_scope(environment.deployment_id), keyring=keyring
         )
         changed += ["ciphertext", "fingerprint"]
     if not changed:
@@ -128,7 +128,7 @@ def update_binding(
 
 @transaction.atomic(durable=True)
 def delete_binding(*, binding: Binding, actor: Actor) -> None:
-    environment = _lock(binding.environment)
+    environment = lock_environment(binding.environment)
     audit.record(
         "binding.delete",
         actor=actor,

@@ -6,15 +6,14 @@ from django.db import IntegrityError, transaction
 
 from .. import audit, rules
 from ..audit import Actor
-from ..errors import Conflict
+from ..errors import Conflict, validated
 from ..models import Deployment, Environment, Membership, Role, VersionChange
-from ._common import _check
 
 
 @transaction.atomic
 def create_deployment(*, name: str, actor: Actor, owner=None) -> Deployment:
     """Create a deployment with its `production` and `staging` environments."""
-    name = _check(rules.validate_deployment_name, name, field="name")
+    name = validated(rules.validate_deployment_name, name, field="name")
     # Deployment names are global; the message does not say whether the holder is one the
     # caller may see (to outsiders a deployment does not exist).
     taken = Conflict(

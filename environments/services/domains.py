@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 
 from .. import audit, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, validated
 from ..models import Deployment, Domain, Environment
-from ._common import _check, _lock
+from ._common import lock_environment
 
 
 def _domain_taken_message(existing: Domain, visible_deployment_ids: set[int] | None) -> str:
@@ -29,8 +29,8 @@ def add_domain(
     actor: Actor,
     visible_deployment_ids: set[int] | None = None,
 ) -> Domain:
-    environment = _lock(environment)
-    host = _check(rules.validate_hostname, hostname, field="hostname")
+    environment = lock_environment(environment)
+    host = validated(rules.validate_hostname, hostname, field="hostname")
     apex = environment.deployment.apex_domain
     if apex and host == apex and not environment.is_production:
         raise Invalid(
@@ -63,7 +63,7 @@ def add_domain(
 
 @transaction.atomic(durable=True)
 def remove_domain(*, domain: Domain, actor: Actor) -> None:
-    environment = _lock(domain.environment)
+    environment = lock_environment(domain.environment)
     audit.record("domain.remove", actor=actor, environment=environment, target=domain.hostname)
     domain.delete()
 
@@ -85,7 +85,7 @@ def set_apex_domain(
 ) -> ApexResult:
     """Set the apex: attach it to production and staging.<apex> to staging, skipping taken ones."""
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
-    apex = _check(rules.validate_hostname, apex, field="apex_domain") if apex.strip() else ""
+    apex = validated(rules.validate_hostname, apex, field="apex_domain") if apex.strip() else ""
     if apex:
         attached_elsewhere = (
             Domain.objects.filter(hostname=apex)

@@ -6,9 +6,9 @@ from django.db import transaction
 
 from .. import audit, crypto, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid, Undecryptable
+from ..errors import Conflict, Invalid, Undecryptable, validated
 from ..models import Deployment, Environment, Variable
-from ._common import _check, _lock, _scope
+from ._common import fingerprint_scope, lock_environment
 
 
 def default_promotion_target(deployment: Deployment, name: str) -> Environment | None:
@@ -27,7 +27,7 @@ def create_environment(
     promotes_to: Environment | None = None,
 ) -> Environment:
     """Create a custom environment, empty or with a copy of another one's variables."""
-    name = _check(rules.validate_environment_name, name, field="name")
+    name = validated(rules.validate_environment_name, name, field="name")
     if Environment.objects.filter(deployment=deployment, name=name).exists():
         raise Conflict(
             f"{deployment.name} already has an environment named {name}.",
@@ -46,7 +46,7 @@ def create_environment(
     copied = 0
     if copy_from is not None:
         keyring = crypto.get_keyring()
-        scope = _scope(deployment)
+        scope = fingerprint_scope(deployment.pk)
         new_rows = []
         for source in Variable.objects.filter(environment=copy_from).select_related("environment"):
             try:
@@ -88,7 +88,7 @@ def create_environment(
 @transaction.atomic(durable=True)
 def delete_environment(*, environment: Environment, actor: Actor) -> None:
     """Delete a custom environment with its variables, bindings, domains and tokens."""
-    environment = _lock(environment)
+    environment = lock_environment(environment)
     if environment.is_protected:
         raise Conflict(
             f"{environment.name} cannot be deleted: every deployment keeps production and staging.",
@@ -124,7 +124,7 @@ def delete_environment(*, environment: Environment, actor: Actor) -> None:
 def set_promotion_target(
     *, environment: Environment, promotes_to: Environment | None, actor: Actor
 ) -> Environment:
-    environment = _lock(environment)
+    environment = lock_environment(environment)
     if promotes_to is not None:
         if promotes_to.deployment_id != environment.deployment_id:
             raise Invalid("Promote to an environment of the same deployment.", field="promotes_to")

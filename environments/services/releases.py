@@ -8,7 +8,7 @@ from .. import audit, rules
 from ..audit import Actor
 from ..errors import Conflict, Invalid, ServiceError
 from ..models import Deployment, Environment, Version, VersionChange
-from ._common import _lock
+from ._common import lock_environment
 from .environments import create_environment
 
 
@@ -114,7 +114,7 @@ def _staging_first(target: Environment, version: Version) -> None:
 @transaction.atomic
 def deploy_version(*, environment: Environment, version: Version, actor: Actor) -> VersionChange:
     """Make `version` active in `environment` (a deploy, not a promotion)."""
-    environment = _lock(environment)
+    environment = lock_environment(environment)
     if version.deployment_id != environment.deployment_id:
         raise Invalid("That version belongs to another deployment.", field="version")
     if environment.active_version_id == version.pk:
@@ -144,7 +144,7 @@ def promote(
     if source.promotes_to_id is None:
         raise Conflict(f"{source.name} does not promote to another environment.", code="no_target")
     # Lock the target first: concurrent promotions into one environment serialize here.
-    target = _lock(Environment(pk=source.promotes_to_id))
+    target = lock_environment(Environment(pk=source.promotes_to_id))
     source = Environment.objects.select_related("deployment", "active_version").get(pk=source.pk)
     if source.promotes_to_id != target.pk or (target_id is not None and target.pk != target_id):
         raise Conflict(
@@ -177,7 +177,7 @@ def promote(
 @transaction.atomic(durable=True)
 def rollback(*, environment: Environment, version: Version, actor: Actor) -> VersionChange:
     """Re-activate a version the environment ran before."""
-    environment = _lock(environment)
+    environment = lock_environment(environment)
     if version.deployment_id != environment.deployment_id:
         raise Invalid("That version belongs to another deployment.", field="version")
     if environment.active_version_id == version.pk:

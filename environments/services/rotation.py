@@ -10,6 +10,7 @@ from .. import audit, crypto
 from ..audit import Actor
 from ..errors import Undecryptable
 from ..models import Binding, Variable
+from ._common import fingerprint_scope
 
 
 @dataclass
@@ -60,7 +61,9 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
                         ) from None
                     row.ciphertext = crypto.encrypt(value, context=row.context(), keyring=keyring)
                     row.fingerprint = crypto.fingerprint(
-                        value, scope=f"deployment/{row.environment.deployment_id}", keyring=keyring
+                        value,
+                        scope=fingerprint_scope(row.environment.deployment_id),
+                        keyring=keyring,
                     )
                     model.objects.filter(pk=row.pk).update(
                         ciphertext=row.ciphertext, fingerprint=row.fingerprint

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from .. import audit, crypto, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid, NotFound, TooLarge
+from ..errors import Conflict, Invalid, NotFound, TooLarge, validated
 from ..models import Binding, Environment, Variable
-from ._common import _check, _lock, _scope
+from ._common import fingerprint_scope, lock_environment
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,11 @@ def _write_variables(
 
     for position, item in enumerate(items):
         field = field_of(position, "key")
-        key = _check(rules.validate_variable_key, item.key, field=field)
+        key = validated(rules.validate_variable_key, item.key, field=field)
         if key in seen:
             raise Invalid(f"{key} appears twice in the request.", code="duplicate_key", field=field)
         seen.add(key)
-        _check(
+        validated(
             rules.validate_variable_value,
             item.value,
             field=field_of(position, "value"),
@@ -91,7 +91,7 @@ def _write_variables(
         )
 
     keyring = crypto.get_keyring()
-    scope = _scope(deployment)
+    scope = fingerprint_scope(deployment.pk)
     written: list[tuple[Variable, bool]] = []
     now = timezone.now()
     for item in items:
@@ -151,7 +151,7 @@ def add_variable(
 ) -> Variable:
     """Create one variable. An existing key is refused (409), not replaced: an "Add" form must
     not silently overwrite a secret someone else set."""
-    environment = _lock(environment)
+    environment = lock_environment(environment)
     clean_key = key.strip() if isinstance(key, str) else key
     if Variable.objects.filter(environment=environment, key=clean_key).exists():
         raise Conflict(
@@ -172,7 +172,7 @@ def set_variable(
     actor: Actor,
 ) -> tuple[Variable, bool]:
     """Create or replace one variable. Returns (variable, created)."""
-    environment = _lock(environment)
+    environment = lock_environment(environment)
     return _write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0]
 
 
@@ -183,14 +183,14 @@ def set_variables(
     """Create or replace several variables, all or nothing."""
     if not items:
         raise Invalid("Give at least one variable.", field="variables")
-    environment = _lock(environment)
+    environment = lock_environment(environment)
     return _write_variables(environment, items, actor)
 
 
 @transaction.atomic(durable=True)
 def mark_variable_secret(*, environment: Environment, key: str, actor: Actor) -> Variable:
     """Turn a plain variable into a secret without changing its value (there is no way back)."""
-    environment = _lock(environment)
+    environment = lock_environment(environment)
     variable = Variable.objects.filter(environment=environment, key=key).first()
     if variable is None:
         raise NotFound(f"{environment.name} has no variable {key}.")
@@ -205,7 +205,7 @@ def mark_variable_secret(*, environment: Environment, key: str, actor: Actor) ->
 
 @transaction.atomic(durable=True)
 def delete_variable(*, environment: Environment, key: str, actor: Actor) -> None:
-    environment = _lock(environment)
+    environment = lock_environment(environment)
     deleted, _ = Variable.objects.filter(environment=environment, key=key).delete()
     if not deleted:
         raise NotFound(f"{environment.name} has no variable {key}.", field="key")
