@@ -25,11 +25,6 @@ class Invalid(ServiceError):
     default_code = "invalid"
 
 
-class Forbidden(ServiceError):
-    status = 403
-    default_code = "forbidden"
-
-
 class NotFound(ServiceError):
     status = 404
     default_code = "not_found"
