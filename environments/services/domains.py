@@ -63,9 +63,22 @@ def add_domain(
 
 @transaction.atomic(durable=True)
 def remove_domain(*, domain: Domain, actor: Actor) -> None:
+    """Remove a domain. Removing the apex domain's row clears the apex too: a deployment must
+    not keep, as its apex, a hostname another deployment may then attach."""
     environment = lock_environment(domain.environment)
     audit.record("domain.remove", actor=actor, environment=environment, target=domain.hostname)
     domain.delete()
+    deployment = Deployment.objects.select_for_update().get(pk=environment.deployment_id)
+    if deployment.apex_domain and deployment.apex_domain == domain.hostname:
+        deployment.apex_domain = ""
+        deployment.save(update_fields=["apex_domain"])
+        audit.record(
+            "deployment.set_apex",
+            actor=actor,
+            deployment=deployment,
+            target="",
+            detail={"reason": f"{domain.hostname} was removed"},
+        )
 
 
 @dataclass
