@@ -113,6 +113,24 @@ def test_value_limits(production, actor):
     )
 
 
+def test_the_size_limit_message_does_not_tell_the_size_of_the_other_values(production, actor):
+    services.set_variable(
+        environment=production, key="K", value="x" * 30000, is_secret=True, actor=actor
+    )
+    services.set_variable(
+        environment=production, key="L", value="y" * 30001, is_secret=None, actor=actor
+    )
+    with pytest.raises(TooLarge) as excinfo:
+        services.set_variable(
+            environment=production, key="M", value="z" * 6000, is_secret=None, actor=actor
+        )
+    message = excinfo.value.message
+    assert "60001" not in message and "66001" not in message  # the totals before and after
+    assert message == (
+        "The values of production would exceed the limit of 65536 bytes (64 KiB) in total."
+    )
+
+
 def test_at_most_500_keys(production, actor):
     services.set_variables(
         environment=production,

@@ -85,8 +85,9 @@ def _write_variables(
         )
     if (totals["size"] or 0) + new_size > rules.MAX_ENVIRONMENT_BYTES:
         raise TooLarge(
-            f"{environment.name}'s values would total {(totals['size'] or 0) + new_size} bytes; "
-            f"the limit is {rules.MAX_ENVIRONMENT_BYTES} bytes (64 KiB).",
+            # The limit only: the total would tell the size of the other values, secrets too.
+            f"The values of {environment.name} would exceed the limit of "
+            f"{rules.MAX_ENVIRONMENT_BYTES} bytes (64 KiB) in total.",
             code="environment_too_large",
         )
 
