@@ -11,7 +11,14 @@ from ..models import Binding, Environment, Variable
 from ._common import fingerprint_scope, lock_environment
 
 
-def _binding_variable_clash(environment: Environment, variable_name: str) -> None:
+def _variable_name_free(environment: Environment, variable_name: str) -> None:
+    """A binding's variable name is used by no other binding and no variable of its environment."""
+    if Binding.objects.filter(environment=environment, variable_name=variable_name).exists():
+        raise Conflict(
+            f"{environment.name} already has a binding injected as {variable_name}.",
+            code="binding_exists",
+            field="variable_name",
+        )
     if Variable.objects.filter(environment=environment, key=variable_name).exists():
         raise Conflict(
             f"{environment.name} already has a variable {variable_name}; a binding cannot use "
@@ -39,13 +46,7 @@ def create_binding(
     name = (name or "").strip() or f"{environment.deployment.name}-{kind}"
     if len(name) > 100:
         raise Invalid("A name has at most 100 characters.", field="name")
-    if Binding.objects.filter(environment=environment, variable_name=variable_name).exists():
-        raise Conflict(
-            f"{environment.name} already has a binding injected as {variable_name}.",
-            code="binding_exists",
-            field="variable_name",
-        )
-    _binding_variable_clash(environment, variable_name)
+    _variable_name_free(environment, variable_name)
     keyring = crypto.get_keyring()
     binding = Binding(
         environment=environment,
@@ -89,13 +90,7 @@ def update_binding(
     changed: list[str] = []
     if variable_name is not None and variable_name.strip() != binding.variable_name:
         new_name = validated(rules.validate_variable_key, variable_name, field="variable_name")
-        if Binding.objects.filter(environment=environment, variable_name=new_name).exists():
-            raise Conflict(
-                f"{environment.name} already has a binding injected as {new_name}.",
-                code="binding_exists",
-                field="variable_name",
-            )
-        _binding_variable_clash(environment, new_name)
+        _variable_name_free(environment, new_name)
         binding.variable_name = new_name
         changed.append("variable_name")
     if name is not None and name.strip() and name.strip() != binding.name:

@@ -92,6 +92,14 @@ def _activate(
     return change
 
 
+def _switchable(environment: Environment, version: Version) -> None:
+    """A deploy or rollback switches to another version of the same deployment."""
+    if version.deployment_id != environment.deployment_id:
+        raise Invalid("That version belongs to another deployment.", field="version")
+    if environment.active_version_id == version.pk:
+        raise Conflict(f"{environment.name} already runs v{version.number}.", code="already_active")
+
+
 def _staging_first(target: Environment, version: Version) -> None:
     """Production accepts only a version that is, or once was, active in staging."""
     if not target.is_production:
@@ -115,10 +123,7 @@ def _staging_first(target: Environment, version: Version) -> None:
 def deploy_version(*, environment: Environment, version: Version, actor: Actor) -> VersionChange:
     """Make `version` active in `environment` (a deploy, not a promotion)."""
     environment = lock_environment(environment)
-    if version.deployment_id != environment.deployment_id:
-        raise Invalid("That version belongs to another deployment.", field="version")
-    if environment.active_version_id == version.pk:
-        raise Conflict(f"{environment.name} already runs v{version.number}.", code="already_active")
+    _switchable(environment, version)
     _staging_first(environment, version)
     return _activate(environment, version, kind=VersionChange.Kind.DEPLOY, actor=actor)
 
@@ -178,10 +183,7 @@ def promote(
 def rollback(*, environment: Environment, version: Version, actor: Actor) -> VersionChange:
     """Re-activate a version the environment ran before."""
     environment = lock_environment(environment)
-    if version.deployment_id != environment.deployment_id:
-        raise Invalid("That version belongs to another deployment.", field="version")
-    if environment.active_version_id == version.pk:
-        raise Conflict(f"{environment.name} already runs v{version.number}.", code="already_active")
+    _switchable(environment, version)
     if not VersionChange.objects.filter(environment=environment, to_version=version).exists():
         raise Conflict(
             f"{environment.name} has never run v{version.number}; a rollback can only go back "
