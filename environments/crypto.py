@@ -5,8 +5,9 @@ Stored format (version 1)::
     0x01 | len(key_id) | key_id (ASCII) | nonce (12 bytes) | ciphertext + 16-byte tag
 
 The first key of the keyring encrypts; any key decrypts what was stored under its id.
-Associated data (the *context*) binds a ciphertext to the row it belongs to, so a
-ciphertext copied onto another row does not decrypt. No Django imports beyond settings.
+Associated data (the *context*, built here per kind of row) binds a ciphertext to the row it
+belongs to, so a ciphertext copied onto another row does not decrypt. No Django imports beyond
+settings.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import hashlib
 import hmac
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -114,10 +116,6 @@ def _derive_fingerprint_key(primary: bytes) -> bytes:
     ).derive(primary)
 
 
-def generate_key() -> str:
-    return base64.b64encode(os.urandom(KEY_SIZE)).decode("ascii")
-
-
 @lru_cache(maxsize=8)
 def _keyring_from_spec(spec: str) -> Keyring:
     return Keyring.parse(spec)
@@ -130,6 +128,16 @@ def get_keyring() -> Keyring:
     if not spec:
         raise KeyringError("ENCRYPTION_KEYS is not configured")
     return _keyring_from_spec(spec)
+
+
+def variable_context(deployment_id: int, environment_id: int, key: str) -> str:
+    """The associated data of a variable's value: a value moved to another row does not decrypt."""
+    return f"miosa/v1/variable/{deployment_id}/{environment_id}/{key}"
+
+
+def binding_context(deployment_id: int, environment_id: int, binding_uid: uuid.UUID) -> str:
+    """The associated data of a binding's credential."""
+    return f"miosa/v1/binding/{deployment_id}/{environment_id}/{binding_uid}"
 
 
 def encrypt(plaintext: str, *, context: str, keyring: Keyring | None = None) -> bytes:
@@ -189,3 +197,10 @@ def fingerprint(plaintext: str, *, scope: str, keyring: Keyring | None = None) -
     ).digest()
     id_bytes = keyring.primary_id.encode("ascii")
     return bytes([len(id_bytes)]) + id_bytes + mac
+
+
+def fingerprint_key_id(stored: bytes) -> str:
+    """The id of the key a fingerprint was made under: fingerprints made under different keys
+    cannot be compared."""
+    stored = bytes(stored)
+    return stored[1 : 1 + stored[0]].decode("ascii")

@@ -3,6 +3,11 @@ an optional field, and the HTTP status the JSON API answers with."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
 
 class ServiceError(Exception):
     status = 400
@@ -18,11 +23,6 @@ class ServiceError(Exception):
 class Invalid(ServiceError):
     status = 400
     default_code = "invalid"
-
-
-class Forbidden(ServiceError):
-    status = 403
-    default_code = "forbidden"
 
 
 class NotFound(ServiceError):
@@ -41,7 +41,32 @@ class TooLarge(ServiceError):
 
 
 class Undecryptable(ServiceError):
-    """A stored value cannot be decrypted with the configured keys."""
+    """A stored value cannot be decrypted with the configured keys. `keys` names the affected
+    variables and bindings (names only, never a value), when they are known."""
 
     status = 503
     default_code = "undecryptable"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        keys: list[str] | None = None,
+        code: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, field=field)
+        self.keys = keys or []
+
+
+def validated(validator: Callable[[Any], Any], value: Any, *, field: str) -> Any:
+    """`validator(value)`, a rule's ValidationError raised as the error the services raise and
+    the API answers with, naming `field`: TooLarge for a value over a size limit, else Invalid.
+
+    The one adapter from `rules` to errors (the forms keep Django's ValidationError)."""
+    try:
+        return validator(value)
+    except ValidationError as exc:
+        code = exc.code or "invalid"
+        error = TooLarge if code == "value_too_large" else Invalid
+        raise error(exc.messages[0], code=code, field=field) from None

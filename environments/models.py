@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from . import rules
+from . import crypto, rules
 
 
 class Role(models.TextChoices):
@@ -188,28 +188,19 @@ class Variable(EncryptedValue):
         return self.key
 
     def context(self) -> str:
-        return variable_context(self.environment.deployment_id, self.environment_id, self.key)
+        return self.context_for(self.environment, self.key)
 
     @staticmethod
     def context_for(environment: Environment, key: str) -> str:
-        return variable_context(environment.deployment_id, environment.pk, key)
-
-
-def variable_context(deployment_id: int, environment_id: int, key: str) -> str:
-    return f"miosa/v1/variable/{deployment_id}/{environment_id}/{key}"
-
-
-def binding_context(deployment_id: int, environment_id: int, binding_uid: uuid.UUID) -> str:
-    return f"miosa/v1/binding/{deployment_id}/{environment_id}/{binding_uid}"
+        return crypto.variable_context(environment.deployment_id, environment.pk, key)
 
 
 class Binding(EncryptedValue):
     """A data service credential (Postgres, Redis, bucket) injected as one variable."""
 
-    class Kind(models.TextChoices):
-        POSTGRES = "postgres", "PostgreSQL"
-        REDIS = "redis", "Redis"
-        BUCKET = "bucket", "Bucket"
+    Kind = models.TextChoices(
+        "Kind", [(name.upper(), (name, kind.label)) for name, kind in rules.BINDING_KINDS.items()]
+    )
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="bindings")
@@ -232,7 +223,7 @@ class Binding(EncryptedValue):
                 name="binding_variable_not_reserved",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["postgres", "redis", "bucket"]), name="binding_kind_valid"
+                condition=Q(kind__in=list(rules.BINDING_KINDS)), name="binding_kind_valid"
             ),
         ]
 
@@ -240,11 +231,11 @@ class Binding(EncryptedValue):
         return f"{self.variable_name} ({self.kind})"
 
     def context(self) -> str:
-        return binding_context(self.environment.deployment_id, self.environment_id, self.uid)
+        return self.context_for(self.environment, self.uid)
 
     @staticmethod
     def context_for(environment: Environment, uid: uuid.UUID) -> str:
-        return binding_context(environment.deployment_id, environment.pk, uid)
+        return crypto.binding_context(environment.deployment_id, environment.pk, uid)
 
 
 class Domain(models.Model):

@@ -18,7 +18,6 @@ def to_deploy_into(environment: Environment) -> Role:
     return Role.ADMIN if environment.is_production else Role.DEVELOPER
 
 
-TO_VIEW = Role.VIEWER
 TO_MANAGE_ENVIRONMENTS = Role.DEVELOPER
 TO_CREATE_VERSIONS = Role.DEVELOPER
 TO_MANAGE_BINDINGS = Role.ADMIN

@@ -7,6 +7,7 @@ with a human message (never containing a secret value) and a `code`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import idna
@@ -185,21 +186,37 @@ def suggested_hostname(environment_name: str, apex: str) -> str:
 
 # Bindings --------------------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class BindingKind:
+    label: str
+    variable_name: str  # the variable it is injected as, unless named otherwise
+    schemes: tuple[str, ...]  # the URL schemes it accepts
+
+
+# The one list of binding kinds: the model's choices, its check constraint, the forms, the
+# services and the page's script (through the form) all take them from here.
 BINDING_KINDS = {
-    "postgres": ("DATABASE_URL", ("postgres", "postgresql")),
-    "redis": ("REDIS_URL", ("redis", "rediss")),
-    "bucket": ("BUCKET_URL", ("s3", "https")),
+    "postgres": BindingKind("PostgreSQL", "DATABASE_URL", ("postgres", "postgresql")),
+    "redis": BindingKind("Redis", "REDIS_URL", ("redis", "rediss")),
+    "bucket": BindingKind("Bucket", "BUCKET_URL", ("s3", "https")),
 }
+
+
+def validate_binding_kind(kind: str) -> str:
+    if kind not in BINDING_KINDS:
+        *others, last = BINDING_KINDS
+        raise ValidationError(
+            f"The kind must be {', '.join(others)} or {last}.", code="invalid_binding_kind"
+        )
+    return kind
 
 
 def validate_binding_url(kind: str, url: str) -> str:
     """Check a credential URL for its kind. Messages never include the URL (it has a password)."""
-    if kind not in BINDING_KINDS:
-        raise ValidationError(
-            "The kind must be postgres, redis or bucket.", code="invalid_binding_kind"
-        )
+    validate_binding_kind(kind)
     url = (url or "").strip()
-    schemes = BINDING_KINDS[kind][1]
+    schemes = BINDING_KINDS[kind].schemes
     if not url:
         raise ValidationError("Enter the connection URL.", code="invalid_binding_url")
     if any(ch.isspace() for ch in url) or "\x00" in url:

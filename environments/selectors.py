@@ -362,8 +362,7 @@ def compare_environments(left: Environment, right: Environment) -> Comparison:
     same, different, unknown = [], [], []
     for key in sorted(a.keys() & b.keys()):
         fa, fb = a[key], b[key]
-        # fingerprint = len(key id) | key id | mac; different key ids cannot be compared.
-        if fa[: fa[0] + 1] != fb[: fb[0] + 1]:
+        if crypto.fingerprint_key_id(fa) != crypto.fingerprint_key_id(fb):
             unknown.append(key)
         elif fa == fb:
             same.append(key)

@@ -12,16 +12,15 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from . import crypto, forms, permissions, rules, selectors, services
+from . import forms, permissions, rules, selectors, services
 from .audit import Actor
-from .errors import ServiceError
+from .errors import NotFound, ServiceError, Undecryptable
 from .models import (
     ApiToken,
     AuditEvent,
@@ -259,7 +258,6 @@ def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
             source=source,
             version_number=form.cleaned_data["version"],
             expected_target_version=form.cleaned_data["target_version"],
-            check_target=True,
             target_id=target.pk,  # the target whose role requirement was checked
             actor=Actor.from_request(request),
         )
@@ -293,51 +291,28 @@ def version_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
     if request.method == "POST":
         status = 400
         if form.is_valid():
+            data = form.cleaned_data
+            new = data["deploy_to"] == forms.NEW_ENVIRONMENT
             try:
-                version, where = _register_version(request, deployment, environments, form)
+                version, environment = services.register_version(
+                    deployment=deployment,
+                    label=data["label"],
+                    notes=data["notes"],
+                    deploy_to=next((e for e in environments if e.name == data["deploy_to"]), None),
+                    new_environment=data["new_environment"] if new else "",
+                    actor=Actor.from_request(request),
+                )
             except ServiceError as exc:
                 forms.add_service_error(form, exc)
                 status = _status(exc)
             else:
                 text = f"Registered v{version.number}" + (
-                    f" and deployed it to {where}." if where else "."
+                    f" and deployed it to {environment.name}." if environment else "."
                 )
                 messages.success(request, text)
                 return redirect(_deployment_url(deployment))
     context = _deployment_tabs(deployment) | {"tab": "pipeline", "form": form}
     return render(request, "environments/version_form.html", context, status=status)
-
-
-@transaction.atomic
-def _register_version(
-    request: HttpRequest,
-    deployment: Deployment,
-    environments: list[Environment],
-    form: forms.VersionForm,
-) -> tuple[Version, str]:
-    """Register a version and deploy it (into a new environment, maybe): all or nothing."""
-    actor = Actor.from_request(request)
-    data = form.cleaned_data
-    version = services.create_version(
-        deployment=deployment, label=data["label"], notes=data["notes"], actor=actor
-    )
-    where = data["deploy_to"]
-    if where == forms.NEW_ENVIRONMENT:
-        environment = services.create_environment(
-            deployment=deployment, name=data["new_environment"], actor=actor
-        )
-        where = environment.name
-    elif where:
-        environment = next(e for e in environments if e.name == where)
-    else:
-        return version, ""
-    try:
-        services.deploy_version(environment=environment, version=version, actor=actor)
-    except ServiceError as exc:
-        if exc.field is None and where != forms.NEW_ENVIRONMENT:
-            exc.field = "deploy_to"
-        raise
-    return version, where
 
 
 # Environments ----------------------------------------------------------------------------
@@ -672,13 +647,12 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.set_variable(
+            services.add_variable(
                 environment=environment,
                 key=data["key"],
                 value=data["value"],
-                is_secret=True if data["is_secret"] else None,
+                is_secret=bool(data["is_secret"]),
                 actor=Actor.from_request(request),
-                create_only=True,
             )
         except ServiceError as exc:
             forms.add_service_error(form, exc)
@@ -714,9 +688,7 @@ def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str)
                         actor=actor,
                     )
                 elif make_secret and not variable.is_secret:
-                    services.update_variable_metadata(
-                        environment=environment, key=key, is_secret=True, actor=actor
-                    )
+                    services.mark_variable_secret(environment=environment, key=key, actor=actor)
             except ServiceError as exc:
                 forms.add_service_error(form, exc)
                 status = _status(exc)
@@ -750,29 +722,14 @@ def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: st
         # The Reveal button targets its row; a refusal replaces the whole section instead.
         return reswap(retarget(response, "#variables"), "outerHTML") if request.htmx else response
     value: str | None
-    actor = Actor.from_request(request)
     try:
-        with transaction.atomic():
-            services.record_reveal(
-                environment=environment,
-                deployment=environment.deployment,
-                keys=[key],
-                actor=actor,
-            )
-            values = selectors.reveal_plain_values([environment], key=key)
-            if (environment.name, key) not in values:  # deleted meanwhile
-                raise Http404(f"{environment.name} has no variable {key}.")
-            value = values[(environment.name, key)]
-    except crypto.DecryptionError:
-        value = None
-        with transaction.atomic():  # the attempt stays on record, as a failure
-            services.record_reveal(
-                environment=environment,
-                deployment=environment.deployment,
-                keys=[key],
-                actor=actor,
-                outcome="failure",
-            )
+        value = services.reveal_variable(
+            environment=environment, key=key, actor=Actor.from_request(request)
+        )
+    except NotFound as exc:  # deleted meanwhile
+        raise Http404(exc.message) from None
+    except Undecryptable:
+        value = None  # the page says the value cannot be decrypted; the failure is on record
     revealed = {"revealed_key": key, "revealed_value": value}
     if request.htmx:
         rows = selectors.variable_rows([environment], include_bindings=False)

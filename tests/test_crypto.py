@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 
 import pytest
 from hypothesis import given, settings
@@ -128,3 +129,22 @@ def test_fingerprints_compare_values_without_revealing_them():
     assert a != crypto.fingerprint("value", scope="deployment/2", keyring=OLD)
     assert a != crypto.fingerprint("value", scope="deployment/1", keyring=NEW)
     assert b"value" not in a
+
+
+def test_contexts_bind_a_value_to_its_kind_and_row():
+    uid = uuid.UUID(int=7)
+    contexts = {
+        crypto.variable_context(1, 2, "API_KEY"),
+        crypto.variable_context(1, 3, "API_KEY"),
+        crypto.variable_context(1, 2, "OTHER"),
+        crypto.binding_context(1, 2, uid),
+        crypto.binding_context(1, 2, uuid.UUID(int=8)),
+    }
+    assert len(contexts) == 5
+    assert crypto.variable_context(1, 2, "API_KEY") == CTX  # stored values depend on it
+    assert crypto.binding_context(1, 2, uid) == f"miosa/v1/binding/1/2/{uid}"
+
+
+def test_a_fingerprint_names_the_key_it_was_made_under():
+    assert crypto.fingerprint_key_id(crypto.fingerprint("v", scope="s", keyring=OLD)) == "old"
+    assert crypto.fingerprint_key_id(crypto.fingerprint("v", scope="s", keyring=NEW)) == "new"

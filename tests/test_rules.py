@@ -122,3 +122,42 @@ def test_binding_urls_are_checked_per_kind_without_echoing_the_url(kind, url, ok
 )
 def test_plain_preview(value, preview):
     assert rules.plain_preview(value) == preview
+
+
+def test_the_binding_kinds_are_listed_once():
+    from environments.models import Binding
+
+    constraint = next(c for c in Binding._meta.constraints if c.name == "binding_kind_valid")
+    assert constraint.condition.children == [("kind__in", list(rules.BINDING_KINDS))]
+    assert Binding._meta.get_field("kind").choices == [
+        (name, kind.label) for name, kind in rules.BINDING_KINDS.items()
+    ]
+    assert Binding.Kind.POSTGRES == "postgres"
+
+
+def test_an_unknown_binding_kind_names_the_kinds():
+    with pytest.raises(ValidationError) as excinfo:
+        rules.validate_binding_kind("mysql")
+    assert excinfo.value.messages == ["The kind must be postgres, redis or bucket."]
+    assert excinfo.value.code == "invalid_binding_kind"
+    assert rules.validate_binding_kind("redis") == "redis"
+
+
+def test_one_adapter_turns_a_rule_refusal_into_a_service_error():
+    from environments.errors import Invalid, TooLarge, validated
+
+    with pytest.raises(TooLarge) as excinfo:
+        validated(rules.validate_variable_value, "x" * (rules.MAX_VALUE_BYTES + 1), field="value")
+    assert (excinfo.value.status, excinfo.value.code, excinfo.value.field) == (
+        413,
+        "value_too_large",
+        "value",
+    )
+    with pytest.raises(Invalid) as excinfo:
+        validated(rules.validate_variable_key, "MIOSA_X", field="variables[2].key")
+    assert (excinfo.value.status, excinfo.value.code, excinfo.value.field) == (
+        400,
+        "reserved_key",
+        "variables[2].key",
+    )
+    assert validated(rules.validate_variable_key, " K ", field="key") == "K"

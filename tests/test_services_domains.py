@@ -5,7 +5,7 @@ import pytest
 from environments import services
 from environments.audit import Actor
 from environments.errors import Conflict, Invalid
-from environments.models import AuditEvent, Domain
+from environments.models import AuditEvent, Deployment, Domain
 
 
 def test_add_domain_normalises(production, actor):
@@ -84,3 +84,23 @@ def test_a_long_apex_skips_the_staging_host_that_would_be_invalid(deployment, ac
     assert result.attached == [apex]
     assert result.skipped == [f"staging.{apex}"]
     assert not Domain.objects.filter(hostname=f"staging.{apex}").exists()
+
+
+def test_removing_the_apex_domain_clears_the_apex(deployment, production, actor, make_user):
+    services.set_apex_domain(deployment=deployment, apex="shop.io", actor=actor)
+    services.remove_domain(domain=Domain.objects.get(hostname="shop.io"), actor=actor)
+    assert Deployment.objects.get(pk=deployment.pk).apex_domain == ""
+    event = AuditEvent.objects.filter(action="deployment.set_apex").latest("id")
+    assert (event.target, event.detail) == ("", {"reason": "shop.io was removed"})
+    # The hostname is free: another deployment claims it, as its apex too, and this one's
+    # staging may now attach it.
+    other = services.create_deployment(name="other", actor=Actor.for_user(make_user("o3")))
+    services.set_apex_domain(deployment=other, apex="shop.io", actor=actor)
+    assert Domain.objects.get(hostname="shop.io").environment.deployment == other
+
+
+def test_removing_another_domain_keeps_the_apex(deployment, staging, actor):
+    services.set_apex_domain(deployment=deployment, apex="shop.io", actor=actor)
+    services.remove_domain(domain=Domain.objects.get(hostname="staging.shop.io"), actor=actor)
+    assert Deployment.objects.get(pk=deployment.pk).apex_domain == "shop.io"
+    assert AuditEvent.objects.filter(action="deployment.set_apex").count() == 1

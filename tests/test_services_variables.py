@@ -113,6 +113,24 @@ def test_value_limits(production, actor):
     )
 
 
+def test_the_size_limit_message_does_not_tell_the_size_of_the_other_values(production, actor):
+    services.set_variable(
+        environment=production, key="K", value="x" * 30000, is_secret=True, actor=actor
+    )
+    services.set_variable(
+        environment=production, key="L", value="y" * 30001, is_secret=None, actor=actor
+    )
+    with pytest.raises(TooLarge) as excinfo:
+        services.set_variable(
+            environment=production, key="M", value="z" * 6000, is_secret=None, actor=actor
+        )
+    message = excinfo.value.message
+    assert "60001" not in message and "66001" not in message  # the totals before and after
+    assert message == (
+        "The values of production would exceed the limit of 65536 bytes (64 KiB) in total."
+    )
+
+
 def test_at_most_500_keys(production, actor):
     services.set_variables(
         environment=production,
@@ -254,21 +272,37 @@ def test_a_key_that_is_not_a_string_is_a_clear_error(production, actor):
     assert excinfo.value.message == "The key must be a string."
 
 
-def test_create_only_refuses_to_overwrite(production, actor):
+def test_adding_refuses_to_overwrite(production, actor):
     services.set_variable(
         environment=production, key="K", value=CANARY, is_secret=True, actor=actor
     )
     with pytest.raises(Conflict) as excinfo:
-        services.set_variable(
-            environment=production,
-            key="K",
-            value="x",
-            is_secret=None,
-            actor=actor,
-            create_only=True,
+        services.add_variable(
+            environment=production, key="K", value="x", is_secret=False, actor=actor
         )
     assert excinfo.value.code == "variable_exists"
     assert selectors.runtime_env(production)["K"] == CANARY
+
+
+def test_adding_creates_a_variable_of_the_kind_asked_for(production, actor):
+    variable = services.add_variable(
+        environment=production, key="K", value=CANARY, is_secret=True, actor=actor
+    )
+    assert Variable.objects.get(pk=variable.pk).is_secret
+    assert AuditEvent.objects.filter(action="variable.create", target="K").count() == 1
+
+
+def test_marking_a_variable_secret_keeps_its_value_and_is_audited_once(production, actor):
+    services.set_variable(
+        environment=production, key="K", value=CANARY, is_secret=None, actor=actor
+    )
+    services.mark_variable_secret(environment=production, key="K", actor=actor)
+    services.mark_variable_secret(environment=production, key="K", actor=actor)  # already one
+    assert Variable.objects.get(environment=production, key="K").is_secret
+    assert selectors.runtime_env(production)["K"] == CANARY
+    assert AuditEvent.objects.filter(action="variable.make_secret", target="K").count() == 1
+    with pytest.raises(NotFound):
+        services.mark_variable_secret(environment=production, key="MISSING", actor=actor)
 
 
 def test_deleting_a_promotion_target_is_on_record_for_its_sources(deployment, actor):

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from environments import services
 from environments.errors import Conflict, Invalid
-from environments.models import AuditEvent, VersionChange
+from environments.models import AuditEvent, Deployment, Environment, Version, VersionChange
 
 
 @pytest.fixture
@@ -38,7 +39,9 @@ def test_promote_moves_only_the_version(production, staging, versions, actor):
     )
     services.set_variable(environment=staging, key="K", value="stag", is_secret=None, actor=actor)
     services.deploy_version(environment=staging, version=versions[1], actor=actor)
-    change = services.promote(source=staging, version_number=2, actor=actor)
+    change = services.promote(
+        source=staging, version_number=2, expected_target_version=None, actor=actor
+    )
     assert change.to_version == versions[1] and change.from_version is None
     assert change.kind == "promote" and change.source_environment == "staging"
     from environments.selectors import runtime_env
@@ -56,11 +59,10 @@ def test_stale_promotions_are_refused(production, staging, versions, actor):
         version_number=1,
         actor=actor,
         expected_target_version=None,
-        check_target=True,
     )
     services.deploy_version(environment=staging, version=versions[1], actor=actor)
     with pytest.raises(Conflict) as excinfo:  # the page showed staging on v1, it now runs v2
-        services.promote(source=staging, version_number=1, actor=actor)
+        services.promote(source=staging, version_number=1, expected_target_version=1, actor=actor)
     assert excinfo.value.code == "stale"
     with pytest.raises(Conflict):  # the page showed production on nothing; it runs v1
         services.promote(
@@ -68,17 +70,19 @@ def test_stale_promotions_are_refused(production, staging, versions, actor):
             version_number=2,
             actor=actor,
             expected_target_version=None,
-            check_target=True,
         )
-    services.promote(
-        source=staging, version_number=2, actor=actor, expected_target_version=1, check_target=True
-    )
+    services.promote(source=staging, version_number=2, actor=actor, expected_target_version=1)
 
 
 def test_rollback_only_to_a_version_the_environment_ran(production, staging, versions, actor):
     for v in versions[:2]:
         services.deploy_version(environment=staging, version=v, actor=actor)
-        services.promote(source=staging, version_number=v.number, actor=actor)
+        services.promote(
+            source=staging,
+            version_number=v.number,
+            expected_target_version=v.number - 1 or None,
+            actor=actor,
+        )
     with pytest.raises(Conflict) as excinfo:
         services.rollback(environment=production, version=versions[2], actor=actor)
     assert excinfo.value.code == "never_ran"
@@ -110,7 +114,65 @@ def test_a_promotion_is_refused_if_the_source_was_repointed_after_the_check(
     checked_target = sink.pk  # what the caller checked the role against
     services.set_promotion_target(environment=qa, promotes_to=production, actor=actor)
     with pytest.raises(Conflict) as excinfo:
-        services.promote(source=qa, version_number=1, actor=actor, target_id=checked_target)
+        services.promote(
+            source=qa,
+            version_number=1,
+            expected_target_version=None,
+            actor=actor,
+            target_id=checked_target,
+        )
     assert excinfo.value.code == "stale"
     production.refresh_from_db()
     assert production.active_version is None
+
+
+def test_a_promotion_always_names_the_target_version_it_expects(staging, versions, actor):
+    services.deploy_version(environment=staging, version=versions[0], actor=actor)
+    with pytest.raises(TypeError):
+        services.promote(source=staging, version_number=1, actor=actor)  # type: ignore[call-arg]
+
+
+def test_registering_a_version_deploys_it_into_a_new_environment(deployment, actor):
+    version, environment = services.register_version(
+        deployment=deployment, label="abc", actor=actor, new_environment="preview/pr-7"
+    )
+    assert environment.name == "preview/pr-7"
+    assert Environment.objects.get(pk=environment.pk).active_version == version
+    actions = AuditEvent.objects.order_by("id").values_list("action", flat=True)
+    assert list(actions)[-3:] == ["version.create", "environment.create", "version.deploy"]
+
+
+def test_registering_without_a_target_deploys_nothing(deployment, actor):
+    version, environment = services.register_version(deployment=deployment, actor=actor)
+    assert environment is None and version.number == 1
+    assert not VersionChange.objects.exists()
+
+
+def test_a_refused_deploy_registers_nothing(deployment, production, actor):
+    with pytest.raises(Conflict) as excinfo:  # production takes only what ran in staging
+        services.register_version(deployment=deployment, actor=actor, deploy_to=production)
+    assert excinfo.value.code == "staging_first" and excinfo.value.field == "deploy_to"
+    assert not Version.objects.exists()
+    assert Deployment.objects.get(pk=deployment.pk).last_version_number == 0
+    assert not AuditEvent.objects.filter(action="version.create").exists()
+
+
+def test_a_refused_deploy_into_a_new_environment_creates_nothing(deployment, actor):
+    with pytest.raises(Invalid):
+        services.register_version(deployment=deployment, actor=actor, new_environment="Bad!")
+    assert not Version.objects.exists()
+    assert sorted(deployment.environments.values_list("name", flat=True)) == [
+        "production",
+        "staging",
+    ]
+
+
+def test_outermost_services_refuse_to_run_inside_another_transaction(production, actor):
+    """durable=True: a caller that wraps a service in its own transaction would delay (or lose)
+    the service's audit event with its own rollback."""
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        services.register_version(deployment=production.deployment, actor=actor)
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        services.add_variable(
+            environment=production, key="K", value="v", is_secret=False, actor=actor
+        )

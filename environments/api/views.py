@@ -11,14 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import salted_hmac
 from django.utils.http import parse_etags
 
 from .. import permissions, rules, selectors, services
-from ..crypto import DecryptionError
-from ..errors import Undecryptable
+from ..errors import validated
 from ..models import Deployment, Environment, Variable
 from . import envfile, openapi
 from .auth import actor_for, authenticate_runtime, authenticate_user
@@ -50,10 +48,7 @@ def _deployment(user, deployment_id: int) -> Deployment:
 def _environment_name(value: Any, *, field: str = "environment") -> str:
     if not isinstance(value, str):
         raise ApiError(400, "invalid", "Name the environment as a string.", field=field)
-    try:
-        return rules.validate_environment_name(value)
-    except ValidationError as exc:
-        raise ApiError(400, exc.code or "invalid", exc.messages[0], field=field) from None
+    return validated(rules.validate_environment_name, value, field=field)
 
 
 def _environment(deployment: Deployment, name: str) -> Environment:
@@ -179,21 +174,13 @@ def _list_variables(request: HttpRequest, token, deployment: Deployment) -> Http
     if reveal:
         plain = [row for row in rows if row.source == "env" and not row.is_secret]
         keys = [row.key if environment else f"{row.environment}/{row.key}" for row in plain]
-        try:
-            # The reveal is on record before any value is read, in one transaction: if the
-            # event cannot be written, nothing is revealed.
-            with transaction.atomic():
-                services.record_reveal(
-                    environment=environment,
-                    deployment=deployment,
-                    keys=keys,
-                    actor=actor_for(request, token),
-                )
-                values = selectors.reveal_plain_values(environments)
-        except DecryptionError:
-            raise Undecryptable(
-                "A value cannot be decrypted with the configured keys; nothing was revealed."
-            ) from None
+        values = services.reveal_plain_values(
+            deployment=deployment,
+            environments=environments,
+            environment=environment,
+            keys=keys,
+            actor=actor_for(request, token),
+        )
         for item in items:
             value = values.get((item["environment"], item["key"]))
             if item["source"] == "env" and not item["is_secret"] and value is not None:
@@ -312,28 +299,9 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
     if fmt not in ("json", "dotenv"):
         raise ApiError(400, "invalid", "format is json or dotenv.", field="format")
     environment = token.environment
-    try:
-        # On record before anything is decrypted, in the same transaction: if the event
-        # cannot be written, the request fails and nothing secret leaves (SPEC §7).
-        with transaction.atomic():
-            services.record_runtime_fetch(
-                environment=environment, actor=actor_for(request, token), fmt=fmt
-            )
-            env = selectors.runtime_env(environment)
-    except DecryptionError:
-        # The transaction above rolled back; the failed fetch is still on record.
-        with transaction.atomic():
-            services.record_runtime_fetch(
-                environment=environment,
-                actor=actor_for(request, token),
-                fmt=fmt,
-                outcome="failure",
-                reason="undecryptable",
-            )
-        raise Undecryptable(
-            f"A value of {environment.name} cannot be decrypted with the configured keys; "
-            "no environment was returned."
-        ) from None
+    env = services.fetch_runtime_env(
+        environment=environment, fmt=fmt, actor=actor_for(request, token)
+    )
     if fmt == "dotenv":
         body = envfile.render(env).encode("utf-8")
         content_type = "text/plain; charset=utf-8"

@@ -59,7 +59,7 @@ def test_a_stale_promotion_shows_the_conflict(page, live_server, shop, shop_memb
     staging = shop.environments.get(name="staging")
     production = shop.environments.get(name="production")
     other = Actor.system("another admin")
-    services.promote(source=staging, version_number=18, actor=other)
+    services.promote(source=staging, version_number=18, expected_target_version=17, actor=other)
     services.rollback(environment=production, version=shop.versions.get(number=16), actor=other)
 
     confirm.click()

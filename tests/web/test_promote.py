@@ -81,7 +81,7 @@ def test_a_stale_confirmation_is_refused_with_409_and_the_current_state(
 ):
     client = as_role(Role.ADMIN)
     # Someone else promoted v2 and then a v3 reached staging while the confirmation was open.
-    services.promote(source=staging, version_number=2, actor=actor)
+    services.promote(source=staging, version_number=2, expected_target_version=1, actor=actor)
     v3 = services.create_version(deployment=deployment, label="b3", actor=actor)
     services.deploy_version(environment=staging, version=v3, actor=actor)
     before = VersionChange.objects.filter(environment=production).count()
@@ -97,7 +97,7 @@ def test_a_stale_confirmation_is_refused_with_409_and_the_current_state(
 
 def test_a_changed_target_is_refused(as_role, url, production, staging, actor, versions):
     # The target moved (a rollback to v1 elsewhere would look the same): it ran v1, now v2.
-    services.promote(source=staging, version_number=2, actor=actor)
+    services.promote(source=staging, version_number=2, expected_target_version=1, actor=actor)
     services.rollback(environment=production, version=versions[1], actor=actor)
     response = as_role(Role.ADMIN).post(url, {"version": 2, "target_version": 2}, **HX)
     assert response.status_code == 409
@@ -107,7 +107,7 @@ def test_a_changed_target_is_refused(as_role, url, production, staging, actor, v
 def test_a_stale_post_without_javascript_shows_the_page_with_409(
     as_role, url, staging, actor, versions
 ):
-    services.promote(source=staging, version_number=2, actor=actor)
+    services.promote(source=staging, version_number=2, expected_target_version=1, actor=actor)
     response = as_role(Role.ADMIN).post(url, {"version": 2, "target_version": 1})
     assert response.status_code == 409
     assert "<html" in response.content.decode()

@@ -19,7 +19,14 @@ def grow(deployment, actor, member, numbers: range) -> None:
     for i in numbers:
         version = services.create_version(deployment=deployment, label=f"b{i}", actor=actor)
         services.deploy_version(environment=staging, version=version, actor=actor)
-        services.promote(source=staging, version_number=version.number, actor=actor)
+        production.refresh_from_db(fields=["active_version"])
+        running = production.active_version.number if production.active_version else None
+        services.promote(
+            source=staging,
+            version_number=version.number,
+            expected_target_version=running,
+            actor=actor,
+        )
         member(Role.VIEWER, username=f"viewer-{i}")
         services.add_domain(environment=production, hostname=f"h{i}.example.com", actor=actor)
         qa = services.create_environment(deployment=deployment, name=f"qa-{i}", actor=actor)

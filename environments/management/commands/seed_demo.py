@@ -95,11 +95,18 @@ class Command(BaseCommand):
                 actor=actor,
             )
         # The usual path: each version goes to staging, then is promoted to production.
+        running = None
         for number in (15, 16, 17):
             services.deploy_version(
                 environment=envs["staging"], version=versions[number], actor=actor
             )
-            services.promote(source=envs["staging"], version_number=number, actor=actor)
+            services.promote(
+                source=envs["staging"],
+                version_number=number,
+                expected_target_version=running,
+                actor=actor,
+            )
+            running = number
         services.deploy_version(environment=envs["staging"], version=versions[18], actor=actor)
         services.deploy_version(
             environment=envs["preview/pr-42"], version=versions[19], actor=actor

@@ -1,0 +1,79 @@
+"""Every write. Keyword-only, one verb each, one transaction each, each writing its audit event.
+
+Views, the JSON API, management commands and the admin all call these, so a rule lives here once.
+Permission checks (who may call) are the callers' job, through `selectors` and `permissions`;
+domain rules (what may happen) are enforced here. One module per sub-domain; the names are
+re-exported here, so callers write `services.set_variable(...)`.
+"""
+
+from ..audit import Actor
+from .bindings import create_binding, delete_binding, update_binding
+from .deployments import create_deployment, delete_deployment
+from .disclosure import fetch_runtime_env, reveal_plain_values, reveal_variable
+from .domains import ApexResult, add_domain, remove_domain, set_apex_domain
+from .environments import (
+    create_environment,
+    default_promotion_target,
+    delete_environment,
+    set_promotion_target,
+)
+from .members import remove_member, set_member
+from .releases import create_version, deploy_version, promote, register_version, rollback
+from .rotation import RotationResult, rotate_encryption_keys
+from .tokens import (
+    create_api_token,
+    create_runtime_token,
+    hash_token,
+    revoke_api_token,
+    revoke_runtime_token,
+    touch_token,
+)
+from .variables import (
+    VariableInput,
+    add_variable,
+    delete_variable,
+    mark_variable_secret,
+    set_variable,
+    set_variables,
+)
+
+__all__ = [
+    "Actor",
+    "ApexResult",
+    "RotationResult",
+    "VariableInput",
+    "add_domain",
+    "add_variable",
+    "create_api_token",
+    "create_binding",
+    "create_deployment",
+    "create_environment",
+    "create_runtime_token",
+    "create_version",
+    "default_promotion_target",
+    "delete_binding",
+    "delete_deployment",
+    "delete_environment",
+    "delete_variable",
+    "deploy_version",
+    "fetch_runtime_env",
+    "hash_token",
+    "mark_variable_secret",
+    "promote",
+    "register_version",
+    "remove_domain",
+    "remove_member",
+    "reveal_plain_values",
+    "reveal_variable",
+    "revoke_api_token",
+    "revoke_runtime_token",
+    "rollback",
+    "rotate_encryption_keys",
+    "set_apex_domain",
+    "set_member",
+    "set_promotion_target",
+    "set_variable",
+    "set_variables",
+    "touch_token",
+    "update_binding",
+]

@@ -1,0 +1,134 @@
+"""Data service bindings: an encrypted credential URL injected as one variable."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from .. import audit, crypto, rules
+from ..audit import Actor
+from ..errors import Conflict, Invalid, validated
+from ..models import Binding, Environment, Variable
+from ._common import fingerprint_scope, lock_environment
+
+
+def _variable_name_free(environment: Environment, variable_name: str) -> None:
+    """A binding's variable name is used by no other binding and no variable of its environment."""
+    if Binding.objects.filter(environment=environment, variable_name=variable_name).exists():
+        raise Conflict(
+            f"{environment.name} already has a binding injected as {variable_name}.",
+            code="binding_exists",
+            field="variable_name",
+        )
+    if Variable.objects.filter(environment=environment, key=variable_name).exists():
+        raise Conflict(
+            f"{environment.name} already has a variable {variable_name}; a binding cannot use "
+            "the same name. Pick another variable name or delete the variable first.",
+            code="variable_clash",
+            field="variable_name",
+        )
+
+
+@transaction.atomic
+def create_binding(
+    *,
+    environment: Environment,
+    kind: str,
+    name: str,
+    url: str,
+    actor: Actor,
+    variable_name: str = "",
+) -> Binding:
+    environment = lock_environment(environment)
+    kind = validated(rules.validate_binding_kind, kind, field="kind")
+    url = validated(lambda u: rules.validate_binding_url(kind, u), url, field="url")
+    variable_name = (variable_name or "").strip() or rules.BINDING_KINDS[kind].variable_name
+    variable_name = validated(rules.validate_variable_key, variable_name, field="variable_name")
+    name = (name or "").strip() or f"{environment.deployment.name}-{kind}"
+    if len(name) > 100:
+        raise Invalid("A name has at most 100 characters.", field="name")
+    _variable_name_free(environment, variable_name)
+    keyring = crypto.get_keyring()
+    binding = Binding(
+        environment=environment,
+        kind=kind,
+        name=name,
+        variable_name=variable_name,
+        updated_by=actor.user,
+        updated_by_label=actor.label,
+    )
+    binding.ciphertext = crypto.encrypt(
+        url,
+        context=Binding.context_for(environment, binding.uid),
+        keyring=keyring,
+    )
+    binding.fingerprint = crypto.fingerprint(
+        url, scope=fingerprint_scope(environment.deployment_id), keyring=keyring
+    )
+    binding.save()
+    audit.record(
+        "binding.create",
+        actor=actor,
+        environment=environment,
+        target=variable_name,
+        detail={"kind": kind, "name": name},
+    )
+    return binding
+
+
+@transaction.atomic(durable=True)
+def update_binding(
+    *,
+    binding: Binding,
+    actor: Actor,
+    url: str = "",
+    variable_name: str | None = None,
+    name: str | None = None,
+) -> Binding:
+    """Replace a binding's credential (blank keeps it), rename it or its variable."""
+    environment = lock_environment(binding.environment)
+    binding = Binding.objects.select_related("environment__deployment").get(pk=binding.pk)
+    changed: list[str] = []
+    if variable_name is not None and variable_name.strip() != binding.variable_name:
+        new_name = validated(rules.validate_variable_key, variable_name, field="variable_name")
+        _variable_name_free(environment, new_name)
+        binding.variable_name = new_name
+        changed.append("variable_name")
+    if name is not None and name.strip() and name.strip() != binding.name:
+        if len(name.strip()) > 100:
+            raise Invalid("A name has at most 100 characters.", field="name")
+        binding.name = name.strip()
+        changed.append("name")
+    if url and url.strip():
+        url = validated(lambda u: rules.validate_binding_url(binding.kind, u), url, field="url")
+        keyring = crypto.get_keyring()
+        binding.ciphertext = crypto.encrypt(url, context=binding.context(), keyring=keyring)
+        binding.fingerprint = crypto.fingerprint(
+            url, scope=fingerprint_scope(environment.deployment_id), keyring=keyring
+        )
+        changed += ["ciphertext", "fingerprint"]
+    if not changed:
+        return binding
+    binding.updated_by = actor.user
+    binding.updated_by_label = actor.label
+    binding.save(update_fields=[*changed, "updated_by", "updated_by_label", "updated_at"])
+    audit.record(
+        "binding.update",
+        actor=actor,
+        environment=environment,
+        target=binding.variable_name,
+        detail={"changed": [c for c in changed if c != "fingerprint"]},
+    )
+    return binding
+
+
+@transaction.atomic(durable=True)
+def delete_binding(*, binding: Binding, actor: Actor) -> None:
+    environment = lock_environment(binding.environment)
+    audit.record(
+        "binding.delete",
+        actor=actor,
+        environment=environment,
+        target=binding.variable_name,
+        detail={"kind": binding.kind, "name": binding.name},
+    )
+    binding.delete()

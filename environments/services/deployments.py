@@ -1,0 +1,43 @@
+"""Creating and deleting deployments."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from .. import audit, rules
+from ..audit import Actor
+from ..errors import Conflict, validated
+from ..models import Deployment, Environment, Membership, Role, VersionChange
+
+
+@transaction.atomic
+def create_deployment(*, name: str, actor: Actor, owner=None) -> Deployment:
+    """Create a deployment with its `production` and `staging` environments."""
+    name = validated(rules.validate_deployment_name, name, field="name")
+    # Deployment names are global; the message does not say whether the holder is one the
+    # caller may see (to outsiders a deployment does not exist).
+    taken = Conflict(
+        f"The name {name} is already taken; choose another.", code="name_taken", field="name"
+    )
+    if Deployment.objects.filter(name=name).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            deployment = Deployment.objects.create(name=name, created_by=actor.user)
+    except IntegrityError:  # a concurrent request took it between the check and the insert
+        raise taken from None
+    production = Environment.objects.create(deployment=deployment, name=rules.PRODUCTION)
+    Environment.objects.create(deployment=deployment, name=rules.STAGING, promotes_to=production)
+    owner = owner or actor.user
+    if owner is not None:
+        Membership.objects.create(deployment=deployment, user=owner, role=Role.OWNER)
+    audit.record("deployment.create", actor=actor, deployment=deployment, target=name)
+    return deployment
+
+
+@transaction.atomic(durable=True)
+def delete_deployment(*, deployment: Deployment, actor: Actor) -> None:
+    audit.record("deployment.delete", actor=actor, deployment=deployment, target=deployment.name)
+    Environment.objects.filter(deployment=deployment).update(active_version=None, promotes_to=None)
+    VersionChange.objects.filter(environment__deployment=deployment).delete()
+    deployment.delete()

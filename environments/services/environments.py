@@ -1,0 +1,159 @@
+"""Custom environments and the promotion pipeline between them."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from .. import audit, crypto, rules
+from ..audit import Actor
+from ..errors import Conflict, Invalid, Undecryptable, validated
+from ..models import Deployment, Environment, Variable
+from ._common import fingerprint_scope, lock_environment
+
+
+def default_promotion_target(deployment: Deployment, name: str) -> Environment | None:
+    if name.startswith("preview/"):
+        return Environment.objects.filter(deployment=deployment, name=rules.STAGING).first()
+    return None
+
+
+@transaction.atomic
+def create_environment(
+    *,
+    deployment: Deployment,
+    name: str,
+    actor: Actor,
+    copy_from: Environment | None = None,
+    promotes_to: Environment | None = None,
+) -> Environment:
+    """Create a custom environment, empty or with a copy of another one's variables."""
+    name = validated(rules.validate_environment_name, name, field="name")
+    if Environment.objects.filter(deployment=deployment, name=name).exists():
+        raise Conflict(
+            f"{deployment.name} already has an environment named {name}.",
+            code="name_taken",
+            field="name",
+        )
+    if copy_from is not None and copy_from.deployment_id != deployment.pk:
+        raise Invalid("Copy from an environment of the same deployment.", field="copy_from")
+    if promotes_to is not None and promotes_to.deployment_id != deployment.pk:
+        raise Invalid("Promote to an environment of the same deployment.", field="promotes_to")
+    if promotes_to is None:
+        promotes_to = default_promotion_target(deployment, name)
+    environment = Environment.objects.create(
+        deployment=deployment, name=name, promotes_to=promotes_to
+    )
+    copied = 0
+    if copy_from is not None:
+        keyring = crypto.get_keyring()
+        scope = fingerprint_scope(deployment.pk)
+        new_rows = []
+        for source in Variable.objects.filter(environment=copy_from).select_related("environment"):
+            try:
+                value = crypto.decrypt(source.ciphertext, context=source.context(), keyring=keyring)
+            except crypto.DecryptionError:
+                raise Undecryptable(
+                    f"{source.key} in {copy_from.name} cannot be decrypted with the configured "
+                    "keys; nothing was copied.",
+                    field="copy_from",
+                ) from None
+            new_rows.append(
+                Variable(
+                    environment=environment,
+                    key=source.key,
+                    is_secret=source.is_secret,
+                    size=source.size,
+                    ciphertext=crypto.encrypt(
+                        value,
+                        context=Variable.context_for(environment, source.key),
+                        keyring=keyring,
+                    ),
+                    fingerprint=crypto.fingerprint(value, scope=scope, keyring=keyring),
+                    updated_by=actor.user,
+                    updated_by_label=actor.label,
+                )
+            )
+        Variable.objects.bulk_create(new_rows)
+        copied = len(new_rows)
+    audit.record(
+        "environment.create",
+        actor=actor,
+        environment=environment,
+        target=name,
+        detail={"copied_from": copy_from.name, "variables": copied} if copy_from else {},
+    )
+    return environment
+
+
+@transaction.atomic(durable=True)
+def delete_environment(*, environment: Environment, actor: Actor) -> None:
+    """Delete a custom environment with its variables, bindings, domains and tokens."""
+    environment = lock_environment(environment)
+    if environment.is_protected:
+        raise Conflict(
+            f"{environment.name} cannot be deleted: every deployment keeps production and staging.",
+            code="protected_environment",
+        )
+    counts = {
+        "variables": environment.variables.count(),
+        "bindings": environment.bindings.count(),
+        "domains": environment.domains.count(),
+        "runtime_tokens": environment.runtime_tokens.count(),
+    }
+    audit.record(
+        "environment.delete",
+        actor=actor,
+        environment=environment,
+        target=environment.name,
+        detail=counts,
+    )
+    for source in Environment.objects.filter(promotes_to=environment):
+        # Their promotion target disappears with it: on record, not silently.
+        audit.record(
+            "environment.set_promotion_target",
+            actor=actor,
+            environment=source,
+            target="",
+            detail={"reason": f"{environment.name} was deleted"},
+        )
+    environment.history.all().delete()
+    environment.delete()
+
+
+@transaction.atomic(durable=True)
+def set_promotion_target(
+    *, environment: Environment, promotes_to: Environment | None, actor: Actor
+) -> Environment:
+    environment = lock_environment(environment)
+    if promotes_to is not None:
+        if promotes_to.deployment_id != environment.deployment_id:
+            raise Invalid("Promote to an environment of the same deployment.", field="promotes_to")
+        if promotes_to.pk == environment.pk:
+            raise Invalid("An environment cannot promote to itself.", field="promotes_to")
+        if environment.is_production:
+            raise Invalid("Production is the end of the pipeline.", field="promotes_to")
+        targets = dict(
+            Environment.objects.filter(deployment_id=environment.deployment_id).values_list(
+                "pk", "promotes_to_id"
+            )
+        )
+        step, seen = promotes_to.pk, set()
+        while step is not None and step not in seen:
+            if step == environment.pk:
+                raise Invalid(
+                    f"{promotes_to.name} already leads back to {environment.name}; a pipeline "
+                    "cannot loop.",
+                    code="promotion_cycle",
+                    field="promotes_to",
+                )
+            seen.add(step)
+            step = targets.get(step)
+    environment.promotes_to = promotes_to
+    environment.save(update_fields=["promotes_to"])
+    audit.record(
+        "environment.set_promotion_target",
+        actor=actor,
+        environment=environment,
+        target=promotes_to.name if promotes_to else "",
+    )
+    return environment

@@ -1,0 +1,81 @@
+"""Personal API tokens and runtime tokens; only a token's SHA-256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .. import audit
+from ..audit import Actor
+from ..models import ApiToken, Environment, RuntimeToken
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _new_token(prefix: str) -> tuple[str, str, str]:
+    body = secrets.token_urlsafe(32)  # 256 bits
+    raw = prefix + body
+    return raw, hash_token(raw), body[:4]
+
+
+@transaction.atomic(durable=True)
+def create_api_token(*, user, name: str, actor: Actor) -> tuple[ApiToken, str]:
+    """Create a personal API token; returns (token, raw). The raw token is never stored."""
+    name = (name or "").strip() or "API token"
+    raw, digest, hint = _new_token(ApiToken.PREFIX)
+    token = ApiToken.objects.create(user=user, name=name[:100], token_hash=digest, hint=hint)
+    audit.record("api_token.create", actor=actor, target=f"{user.get_username()}: {token.name}")
+    return token, raw
+
+
+@transaction.atomic(durable=True)
+def revoke_api_token(*, token: ApiToken, actor: Actor) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record("api_token.revoke", actor=actor, target=token.name)
+
+
+@transaction.atomic(durable=True)
+def create_runtime_token(
+    *, environment: Environment, name: str, actor: Actor
+) -> tuple[RuntimeToken, str]:
+    name = (name or "").strip() or f"{environment.name} runtime"
+    raw, digest, hint = _new_token(RuntimeToken.PREFIX)
+    token = RuntimeToken.objects.create(
+        environment=environment,
+        name=name[:100],
+        token_hash=digest,
+        hint=hint,
+        created_by=actor.user,
+    )
+    audit.record("runtime_token.create", actor=actor, environment=environment, target=token.name)
+    return token, raw
+
+
+@transaction.atomic(durable=True)
+def revoke_runtime_token(*, token: RuntimeToken, actor: Actor) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            "runtime_token.revoke", actor=actor, environment=token.environment, target=token.name
+        )
+
+
+def touch_token(token: ApiToken | RuntimeToken) -> None:
+    """Record use, at most once a minute per token (a cheap conditional UPDATE)."""
+    now = timezone.now()
+    if token.last_used_at and (now - token.last_used_at).total_seconds() < 60:
+        return
+    type(token).objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(seconds=60))
+    ).update(last_used_at=now)
+    token.last_used_at = now
