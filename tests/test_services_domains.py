@@ -94,7 +94,8 @@ def test_removing_the_apex_domain_clears_the_apex(deployment, production, actor,
     assert (event.target, event.detail) == ("", {"reason": "shop.io was removed"})
     # The hostname is free: another deployment claims it, as its apex too, and this one's
     # staging may now attach it.
-    other = services.create_deployment(name="other", actor=Actor.for_user(make_user("o3")))
+    o3 = make_user("o3")
+    other = services.create_deployment(name="other", actor=Actor(user=o3, label="o3"))
     services.set_apex_domain(deployment=other, apex="shop.io", actor=actor)
     assert Domain.objects.get(hostname="shop.io").environment.deployment == other
 
