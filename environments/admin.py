@@ -18,7 +18,7 @@ from .models import (
     RuntimeToken,
     Variable,
     Version,
-    VersionChange,
+    Release as VersionChange,
 )
 
 
@@ -67,12 +67,12 @@ class VersionChangeAdmin(ReadOnlyValuesAdmin):
         "environment",
         "kind",
         "from_version",
-        "to_version",
+        "version",
         "actor_label",
         "created_at",
     ]
     list_filter = ["kind", "environment__deployment"]
-    list_select_related = ["environment", "from_version", "to_version"]
+    list_select_related = ["environment", "from_version", "version"]
     search_fields = ["environment__name", "actor_label"]
 
 

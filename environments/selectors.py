@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from . import crypto, rules
 from .models import (
@@ -22,7 +23,10 @@ from .models import (
     Membership,
     Role,
     Variable,
-    VersionChange,
+    ConfigEntry,
+    Release,
+    RuntimeInstance,
+    entry_context,
 )
 from .permissions import has_role
 
@@ -123,7 +127,7 @@ def _primary_domain(environment: Environment, apex: str) -> str:
 
 def pipeline_environments(deployment: Deployment) -> list[Environment]:
     """Every environment with what its card shows, in pipeline order (two queries)."""
-    last_change = VersionChange.objects.filter(environment=OuterRef("pk")).order_by(
+    last_change = Release.objects.filter(environment=OuterRef("pk")).order_by(
         "-created_at", "-id"
     )
 
@@ -382,9 +386,9 @@ def compare_environments(left: Environment, right: Environment) -> Comparison:
 # History, members, audit -----------------------------------------------------------------
 
 
-def history(environment: Environment, *, limit: int = 100) -> list[VersionChange]:
+def history(environment: Environment, *, limit: int = 100) -> list[Release]:
     return list(
-        VersionChange.objects.filter(environment=environment)
+        Release.objects.filter(environment=environment)
         .select_related("from_version", "to_version")
         .order_by("-created_at", "-id")[:limit]
     )
@@ -393,7 +397,7 @@ def history(environment: Environment, *, limit: int = 100) -> list[VersionChange
 def versions_ran(environment: Environment) -> set[int]:
     """Version ids the environment has ever been switched to (rollback targets)."""
     return set(
-        VersionChange.objects.filter(environment=environment).values_list(
+        Release.objects.filter(environment=environment).values_list(
             "to_version_id", flat=True
         )
     )
@@ -428,3 +432,250 @@ def audit_events(
     if actor:
         events = events.filter(actor_label__icontains=actor)
     return list(events.order_by("-id")[:limit])
+
+
+# Releases, config revisions, pending changes (SPEC §9) ------------------------------------
+
+
+def entries_at(environment: Environment, revision: int) -> QuerySet[ConfigEntry]:
+    """The config entries alive at `revision`: the environment's configuration as of then."""
+    return ConfigEntry.objects.filter(environment=environment, set_revision__lte=revision).filter(
+        Q(end_revision__isnull=True) | Q(end_revision__gt=revision)
+    )
+
+
+def served_revision(environment: Environment) -> int:
+    """The config revision a runtime gets: the live release's, else (nothing released yet)
+    the current one."""
+    release = environment.live_release
+    return release.config_revision if release is not None else environment.config_revision
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    release: Release | None
+    revision: int
+    env: dict[str, str]
+    undecryptable: list[str]  # keys that cannot be decrypted (never their values)
+
+
+def runtime_config(environment: Environment, *, decrypt: bool = True) -> RuntimeConfig:
+    """What a runtime instance gets at boot: the live release's configuration and version.
+
+    `environment` comes with its deployment and live release (and its version). One query
+    for the entries, whatever the history holds; only the live release's values are
+    decrypted. With `decrypt=False` the values are left out (a 304 decrypts nothing).
+    """
+    release = environment.live_release
+    revision = served_revision(environment)
+    entries = entries_at(environment, revision).order_by("kind", "key")
+    keyring = crypto.get_keyring()
+    env: dict[str, str] = {}
+    hosts: list[str] = []
+    undecryptable: list[str] = []
+    for entry in entries:
+        if entry.kind == ConfigEntry.Kind.DOMAIN:
+            hosts.append(entry.key)
+            continue
+        if not decrypt:
+            continue
+        try:
+            env[entry.key] = crypto.decrypt(
+                entry.ciphertext,
+                context=entry_context(
+                    environment.deployment_id, environment.pk, entry.kind, entry.key,
+                    entry.set_revision,
+                ),
+                keyring=keyring,
+            )
+        except crypto.DecryptionError:
+            undecryptable.append(entry.key)
+    env = dict(sorted(env.items()))
+    env["MIOSA_DEPLOYMENT"] = environment.deployment.name
+    env["MIOSA_ENVIRONMENT"] = environment.name
+    if release is not None:
+        env["MIOSA_VERSION"] = str(release.version.number)
+        env["MIOSA_RELEASE"] = str(release.number)
+    if hosts:
+        env["MIOSA_DOMAINS"] = ",".join(sorted(hosts))
+    return RuntimeConfig(release=release, revision=revision, env=env, undecryptable=undecryptable)
+
+
+@dataclass(frozen=True)
+class PendingChanges:
+    """What changed since the live release, by name only (never a value)."""
+
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    live_revision: int | None
+    revision: int
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    @property
+    def count(self) -> int:
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.added + self.changed + self.removed)
+
+
+def _entry_label(entry: ConfigEntry) -> str:
+    return f"domain {entry.key}" if entry.kind == ConfigEntry.Kind.DOMAIN else entry.key
+
+
+def pending_changes(environment: Environment) -> PendingChanges:
+    """Keys added, changed and removed since the live release (one query). "Changed" comes from
+    fingerprints, so secrets are compared without being decrypted."""
+    head = environment.config_revision
+    release = environment.live_release
+    if release is None or release.config_revision == head:
+        return PendingChanges([], [], [], release.config_revision if release else None, head)
+    live = release.config_revision
+    rows = list(
+        ConfigEntry.objects.filter(environment=environment)
+        .filter(
+            Q(end_revision__isnull=True)
+            | Q(set_revision__lte=live, end_revision__gt=live)
+        )
+        .defer("ciphertext")
+    )
+    at_live = {
+        (e.kind, e.key): e
+        for e in rows
+        if e.set_revision <= live and (e.end_revision is None or e.end_revision > live)
+    }
+    at_head = {(e.kind, e.key): e for e in rows if e.end_revision is None}
+    added = sorted(_entry_label(at_head[k]) for k in at_head.keys() - at_live.keys())
+    removed = sorted(_entry_label(at_live[k]) for k in at_live.keys() - at_head.keys())
+    changed = sorted(
+        _entry_label(at_head[k])
+        for k in at_head.keys() & at_live.keys()
+        if at_head[k].pk != at_live[k].pk
+        and bytes(at_head[k].fingerprint) != bytes(at_live[k].fingerprint)
+    )
+    return PendingChanges(added, changed, removed, live, head)
+
+
+def config_keys_at(environment: Environment, revision: int) -> set[str]:
+    """The variable names (variables and bindings) a release at `revision` would define."""
+    return set(
+        entries_at(environment, revision)
+        .exclude(kind=ConfigEntry.Kind.DOMAIN)
+        .values_list("key", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class KeyHistoryRow:
+    """One event in a key's history: never a value."""
+
+    revision: int
+    action: str  # "set" or "deleted"
+    is_secret: bool
+    source: str  # "env" or "binding"
+    by: str
+    at: datetime
+    same_as: int | None  # an earlier revision whose value this one equals (fingerprints)
+    restorable: bool  # a variable value that can be restored (not a deletion, not current)
+
+
+def key_history(environment: Environment, key: str) -> list[KeyHistoryRow]:
+    """A key's history, newest first (one query)."""
+    entries = list(
+        ConfigEntry.objects.filter(environment=environment, key=key)
+        .exclude(kind=ConfigEntry.Kind.DOMAIN)
+        .defer("ciphertext")
+        .order_by("set_revision")
+    )
+    rows: list[KeyHistoryRow] = []
+    seen: dict[bytes, int] = {}
+    for entry in entries:
+        fingerprint = bytes(entry.fingerprint)
+        source = "binding" if entry.kind == ConfigEntry.Kind.BINDING else "env"
+        rows.append(
+            KeyHistoryRow(
+                revision=entry.set_revision,
+                action="set",
+                is_secret=entry.is_secret,
+                source=source,
+                by=entry.set_by_label,
+                at=entry.set_at,
+                same_as=seen.get(fingerprint) if fingerprint else None,
+                restorable=(
+                    entry.kind == ConfigEntry.Kind.VARIABLE and entry.end_revision is not None
+                ),
+            )
+        )
+        if fingerprint:
+            seen.setdefault(fingerprint, entry.set_revision)
+        if entry.ended == ConfigEntry.Ended.DELETED:
+            rows.append(
+                KeyHistoryRow(
+                    revision=entry.end_revision,
+                    action="deleted",
+                    is_secret=entry.is_secret,
+                    source=source,
+                    by=entry.ended_by_label,
+                    at=entry.ended_at,
+                    same_as=None,
+                    restorable=False,
+                )
+            )
+    rows.sort(key=lambda r: (r.revision, r.action == "set"), reverse=True)
+    return rows
+
+
+def releases(
+    environment: Environment, *, before: int | None = None, limit: int = 50
+) -> list[Release]:
+    """Newest first; `before` (a release number) pages back (keyset paging)."""
+    rows = Release.objects.filter(environment=environment)
+    if before:
+        rows = rows.filter(number__lt=before)
+    return list(rows.select_related("version", "from_version").order_by("-number")[:limit])
+
+
+def get_release(environment: Environment, number: int) -> Release:
+    release = (
+        Release.objects.filter(environment=environment, number=number)
+        .select_related("version")
+        .first()
+        if 0 < number <= 2**31
+        else None
+    )
+    if release is None:
+        raise Http404(f"{environment.name} has no release {number}.")
+    return release
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    instance: str
+    release_number: int | None
+    version_number: int | None
+    config_revision: int | None
+    last_seen_at: datetime
+    stale: bool  # booted on an older release than the live one: restart to pick it up
+
+
+def instances(environment: Environment, *, hours: int = 24) -> list[InstanceRow]:
+    """Instances seen in the last `hours`, most recent first (one query)."""
+    since = timezone.now() - timedelta(hours=hours)
+    live = environment.live_release.number if environment.live_release_id else None
+    return [
+        InstanceRow(
+            instance=i.instance,
+            release_number=i.release_number,
+            version_number=i.version_number,
+            config_revision=i.config_revision,
+            last_seen_at=i.last_seen_at,
+            stale=live is not None and (i.release_number or 0) < live,
+        )
+        for i in RuntimeInstance.objects.filter(
+            environment=environment, last_seen_at__gte=since
+        ).order_by("-last_seen_at")[:200]
+    ]
