@@ -15,10 +15,10 @@ from .models import (
     Domain,
     Environment,
     Membership,
+    Release,
     RuntimeToken,
     Variable,
     Version,
-    Release as VersionChange,
 )
 
 
@@ -61,13 +61,15 @@ class VersionAdmin(ReadOnlyValuesAdmin):
     readonly_fields = ["deployment", "number", "label", "notes", "created_at", "created_by"]
 
 
-@admin.register(VersionChange)
-class VersionChangeAdmin(ReadOnlyValuesAdmin):
+@admin.register(Release)
+class ReleaseAdmin(ReadOnlyValuesAdmin):
     list_display = [
         "environment",
+        "number",
         "kind",
         "from_version",
         "version",
+        "config_revision",
         "actor_label",
         "created_at",
     ]

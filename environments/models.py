@@ -73,6 +73,7 @@ class Environment(models.Model):
     promotes_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="promoted_from"
     )
+
     class ConfigChanges(models.TextChoices):
         IMMEDIATE = "immediate", "Immediately"
         STAGED = "staged", "Staged until applied"
@@ -169,9 +170,7 @@ class Release(models.Model):
     class Meta:
         ordering = ["-number"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["environment", "number"], name="release_number_unique"
-            ),
+            models.UniqueConstraint(fields=["environment", "number"], name="release_number_unique"),
             models.CheckConstraint(condition=Q(number__gte=1), name="release_number_positive"),
         ]
         indexes = [
@@ -187,7 +186,7 @@ class ConfigEntry(models.Model):
 
     Every write adds an entry and ends the one it replaces, so the configuration as of any
     revision is the entries alive at it, and storage grows with changes, not with
-    revisions × keys. Entries with no end are what is live now (they mirror the Variable,
+    revisions times keys. Entries with no end are what is live now (they mirror the Variable,
     Binding and Domain rows). Values are encrypted with a context that binds deployment,
     environment, kind, key and revision.
     """
@@ -233,7 +232,8 @@ class ConfigEntry(models.Model):
                 name="config_entry_one_live",
             ),
             models.CheckConstraint(
-                condition=Q(end_revision__isnull=True) | Q(end_revision__gt=models.F("set_revision")),
+                condition=Q(end_revision__isnull=True)
+                | Q(end_revision__gt=models.F("set_revision")),
                 name="config_entry_span",
             ),
         ]
@@ -245,6 +245,15 @@ class ConfigEntry(models.Model):
     def __str__(self) -> str:
         end = self.end_revision or "…"
         return f"{self.kind} {self.key} [{self.set_revision}, {end})"
+
+    def context(self) -> str:
+        return crypto.entry_context(
+            self.environment.deployment_id,
+            self.environment_id,
+            self.kind,
+            self.key,
+            self.set_revision,
+        )
 
 
 class EncryptedValue(models.Model):
@@ -297,12 +306,6 @@ class Variable(EncryptedValue):
     @staticmethod
     def context_for(environment: Environment, key: str) -> str:
         return crypto.variable_context(environment.deployment_id, environment.pk, key)
-
-
-def entry_context(
-    deployment_id: int, environment_id: int, kind: str, key: str, revision: int
-) -> str:
-    return f"miosa/v1/entry/{deployment_id}/{environment_id}/{kind}/{key}/{revision}"
 
 
 class Binding(EncryptedValue):
@@ -441,9 +444,7 @@ class RuntimeToken(Token):
 class RuntimeInstance(models.Model):
     """A runtime instance as last seen: one row per (environment, instance), not per fetch."""
 
-    environment = models.ForeignKey(
-        Environment, on_delete=models.CASCADE, related_name="instances"
-    )
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="instances")
     instance = models.CharField(max_length=100)
     token_name = models.CharField(max_length=100, blank=True, default="")
     release_number = models.PositiveIntegerField(null=True, blank=True)

@@ -17,16 +17,14 @@ from . import crypto, rules
 from .models import (
     AuditEvent,
     Binding,
+    ConfigEntry,
     Deployment,
-    Domain,
     Environment,
     Membership,
-    Role,
-    Variable,
-    ConfigEntry,
     Release,
+    Role,
     RuntimeInstance,
-    entry_context,
+    Variable,
 )
 from .permissions import has_role
 
@@ -127,9 +125,7 @@ def _primary_domain(environment: Environment, apex: str) -> str:
 
 def pipeline_environments(deployment: Deployment) -> list[Environment]:
     """Every environment with what its card shows, in pipeline order (two queries)."""
-    last_change = Release.objects.filter(environment=OuterRef("pk")).order_by(
-        "-created_at", "-id"
-    )
+    last_change = Release.objects.filter(environment=OuterRef("pk")).order_by("-created_at", "-id")
 
     def count(model) -> Coalesce:
         rows = (
@@ -292,38 +288,17 @@ def reveal_plain_values(
 
 
 def runtime_env(environment: Environment) -> dict[str, str]:
-    """Everything a runtime instance gets at boot: raw variables, secrets, bindings, MIOSA_*.
+    """Everything a runtime instance gets at boot: the live release's variables, secrets,
+    bindings and domains, raw, with MIOSA_*.
 
     Raises crypto.DecryptionError if any value cannot be decrypted (never a partial env).
-    Three queries: variables, bindings, domains (the environment comes with its deployment and
-    active version).
     """
-    keyring = crypto.get_keyring()
-    env: dict[str, str] = {}
-    for variable in Variable.objects.filter(environment=environment).order_by("key"):
-        env[variable.key] = crypto.decrypt(
-            variable.ciphertext,
-            context=Variable.context_for(environment, variable.key),
-            keyring=keyring,
+    config = runtime_config(environment)
+    if config.undecryptable:
+        raise crypto.DecryptionError(
+            f"cannot be decrypted with the configured keys: {', '.join(config.undecryptable)}"
         )
-    for binding in Binding.objects.filter(environment=environment).order_by("variable_name"):
-        env[binding.variable_name] = crypto.decrypt(
-            binding.ciphertext,
-            context=Binding.context_for(environment, binding.uid),
-            keyring=keyring,
-        )
-    env["MIOSA_DEPLOYMENT"] = environment.deployment.name
-    env["MIOSA_ENVIRONMENT"] = environment.name
-    if environment.active_version is not None:
-        env["MIOSA_VERSION"] = str(environment.active_version.number)
-    hosts = list(
-        Domain.objects.filter(environment=environment)
-        .order_by("hostname")
-        .values_list("hostname", flat=True)
-    )
-    if hosts:
-        env["MIOSA_DOMAINS"] = ",".join(hosts)
-    return env
+    return config.env
 
 
 # Compare ---------------------------------------------------------------------------------
@@ -397,9 +372,7 @@ def history(environment: Environment, *, limit: int = 100) -> list[Release]:
 def versions_ran(environment: Environment) -> set[int]:
     """Version ids the environment has ever been switched to (rollback targets)."""
     return set(
-        Release.objects.filter(environment=environment).values_list(
-            "to_version_id", flat=True
-        )
+        Release.objects.filter(environment=environment).values_list("to_version_id", flat=True)
     )
 
 
@@ -468,7 +441,11 @@ def runtime_config(environment: Environment, *, decrypt: bool = True) -> Runtime
     """
     release = environment.live_release
     revision = served_revision(environment)
-    entries = entries_at(environment, revision).order_by("kind", "key")
+    if release is None:  # nothing released: the current configuration
+        entries = ConfigEntry.objects.filter(environment=environment, end_revision__isnull=True)
+    else:
+        entries = entries_at(environment, revision)
+    entries = entries.order_by("kind", "key")
     keyring = crypto.get_keyring()
     env: dict[str, str] = {}
     hosts: list[str] = []
@@ -482,8 +459,11 @@ def runtime_config(environment: Environment, *, decrypt: bool = True) -> Runtime
         try:
             env[entry.key] = crypto.decrypt(
                 entry.ciphertext,
-                context=entry_context(
-                    environment.deployment_id, environment.pk, entry.kind, entry.key,
+                context=crypto.entry_context(
+                    environment.deployment_id,
+                    environment.pk,
+                    entry.kind,
+                    entry.key,
                     entry.set_revision,
                 ),
                 keyring=keyring,
@@ -537,10 +517,7 @@ def pending_changes(environment: Environment) -> PendingChanges:
     live = release.config_revision
     rows = list(
         ConfigEntry.objects.filter(environment=environment)
-        .filter(
-            Q(end_revision__isnull=True)
-            | Q(set_revision__lte=live, end_revision__gt=live)
-        )
+        .filter(Q(end_revision__isnull=True) | Q(set_revision__lte=live, end_revision__gt=live))
         .defer("ciphertext")
     )
     at_live = {

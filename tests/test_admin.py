@@ -18,17 +18,17 @@ from environments.models import (
     Domain,
     Environment,
     Membership,
+    Release,
     RuntimeToken,
     Variable,
     Version,
-    VersionChange,
 )
 
 MODELS = [
     Deployment,
     Environment,
     Version,
-    VersionChange,
+    Release,
     Variable,
     Binding,
     Domain,

@@ -13,7 +13,7 @@ from django.db import connection, connections
 
 from environments import services
 from environments.errors import Conflict
-from environments.models import Environment, VersionChange
+from environments.models import Environment, Release
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -64,12 +64,12 @@ def test_concurrent_deploys_into_production_keep_a_consistent_history(deployment
     )
     errors = [r for r in results if isinstance(r, Exception)]
     assert errors == []
-    rows = list(VersionChange.objects.filter(environment=production).order_by("id"))
+    rows = list(Release.objects.filter(environment=production).order_by("id"))
     assert len(rows) == THREADS + 1  # the first deploy, plus one per successful thread
     for before, after in itertools.pairwise(rows):
-        assert after.from_version_id == before.to_version_id  # no lost update
+        assert after.from_version_id == before.version_id  # no lost update
     production.refresh_from_db()
-    assert production.active_version_id == rows[-1].to_version_id
+    assert production.active_version_id == rows[-1].version_id
 
 
 def test_concurrent_clicks_on_one_promote_button_promote_once(deployment, actor):
@@ -89,10 +89,10 @@ def test_concurrent_clicks_on_one_promote_button_promote_once(deployment, actor)
             actor=actor,
         )
     )
-    successes = [r for r in results if isinstance(r, VersionChange)]
+    successes = [r for r in results if isinstance(r, Release)]
     conflicts = [r for r in results if isinstance(r, Conflict)]
     assert len(successes) == 1 and len(conflicts) == THREADS - 1, results
     assert all(c.code == "stale" for c in conflicts)
-    assert VersionChange.objects.filter(environment=production, kind="promote").count() == 2
+    assert Release.objects.filter(environment=production, kind="promote").count() == 2
     production.refresh_from_db()
     assert production.active_version_id == v2.pk

@@ -23,7 +23,9 @@ def forwards(apps, schema_editor):
 
     keyring = None
     for environment in Environment.objects.all().iterator():
-        releases = list(Release.objects.filter(environment=environment).order_by("created_at", "id"))
+        releases = list(
+            Release.objects.filter(environment=environment).order_by("created_at", "id")
+        )
         for number, release in enumerate(releases, start=1):
             release.number = number
             release.config_revision = 1

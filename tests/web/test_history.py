@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from environments.models import Role, VersionChange
+from environments.models import Release, Role
 
 from .conftest import HX
 
@@ -32,7 +32,7 @@ def test_rollback_with_htmx(as_role, deployment, staging, versions):
     assert "staging rolled back to v1." in response.content.decode()
     staging.refresh_from_db()
     assert staging.active_version == versions[1]
-    assert VersionChange.objects.filter(environment=staging).first().kind == "rollback"
+    assert Release.objects.filter(environment=staging).first().kind == "rollback"
 
 
 def test_rollback_without_javascript_asks_first_then_redirects(

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from environments import services
-from environments.models import Role, VersionChange
+from environments.models import Release, Role
 
 from .conftest import HX
 
@@ -61,7 +61,7 @@ def test_confirming_with_htmx_swaps_the_pipeline(as_role, url, production, versi
     assert "production now runs v2, promoted from staging." in html
     production.refresh_from_db()
     assert production.active_version == versions[2]
-    change = VersionChange.objects.filter(environment=production).first()
+    change = Release.objects.filter(environment=production).first()
     assert change.kind == "promote" and change.from_version == versions[1]
 
 
@@ -84,7 +84,7 @@ def test_a_stale_confirmation_is_refused_with_409_and_the_current_state(
     services.promote(source=staging, version_number=2, expected_target_version=1, actor=actor)
     v3 = services.create_version(deployment=deployment, label="b3", actor=actor)
     services.deploy_version(environment=staging, version=v3, actor=actor)
-    before = VersionChange.objects.filter(environment=production).count()
+    before = Release.objects.filter(environment=production).count()
 
     response = client.post(url, {"version": 2, "target_version": 1}, **HX)
 
@@ -92,7 +92,7 @@ def test_a_stale_confirmation_is_refused_with_409_and_the_current_state(
     html = response.content.decode()
     assert "staging now runs v3, not v2" in html
     assert "Promote v3 to production" in html  # the current state, ready to try again
-    assert VersionChange.objects.filter(environment=production).count() == before
+    assert Release.objects.filter(environment=production).count() == before
 
 
 def test_a_changed_target_is_refused(as_role, url, production, staging, actor, versions):
