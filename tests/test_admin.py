@@ -14,11 +14,13 @@ from environments.models import (
     ApiToken,
     AuditEvent,
     Binding,
+    ConfigEntry,
     Deployment,
     Domain,
     Environment,
     Membership,
     Release,
+    RuntimeInstance,
     RuntimeToken,
     Variable,
     Version,
@@ -29,6 +31,8 @@ MODELS = [
     Environment,
     Version,
     Release,
+    ConfigEntry,
+    RuntimeInstance,
     Variable,
     Binding,
     Domain,
@@ -52,11 +56,12 @@ def admin_client(client, make_user):
 
 def leaks(body: bytes) -> list[str]:
     found = [v for v in DEMO_SECRET_VALUES if v.encode() in body]
-    for variable in Variable.objects.all()[:5]:
-        raw = bytes(variable.ciphertext)
+    stored = [*Variable.objects.all()[:5], *ConfigEntry.objects.exclude(kind="domain")[:5]]
+    for row in stored:
+        raw = bytes(row.ciphertext)
         for form in (raw.hex(), base64.b64encode(raw).decode()):
             if form.encode() in body:
-                found.append(f"ciphertext of {variable.key}")
+                found.append(f"ciphertext of {row.key}")
     return found
 
 
@@ -76,8 +81,9 @@ def test_admin_lists_and_detail_pages_show_no_values(admin_client, model):
 
 
 @pytest.mark.django_db
-def test_admin_masks_even_plain_values(admin_client):
-    body = admin_client.get(reverse("admin:environments_variable_changelist")).content
+@pytest.mark.parametrize("model", ["variable", "configentry"])
+def test_admin_masks_even_plain_values(admin_client, model):
+    body = admin_client.get(reverse(f"admin:environments_{model}_changelist")).content
     assert "••••".encode() in body
     for value in PLAIN_DEMO_VALUES:
         assert value.encode() not in body
