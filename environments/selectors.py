@@ -478,7 +478,9 @@ def runtime_config(environment: Environment, *, decrypt: bool = True) -> Runtime
         env["MIOSA_RELEASE"] = str(release.number)
     if hosts:
         env["MIOSA_DOMAINS"] = ",".join(sorted(hosts))
-    return RuntimeConfig(release=release, revision=revision, env=env, undecryptable=undecryptable)
+    return RuntimeConfig(
+        release=release, revision=revision, env=env, undecryptable=sorted(undecryptable)
+    )
 
 
 @dataclass(frozen=True)

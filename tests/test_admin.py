@@ -9,6 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from environments import services
+from environments.audit import Actor
 from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
 from environments.models import (
     ApiToken,
@@ -48,6 +50,12 @@ PLAIN_DEMO_VALUES = ["https://api.shop.example.com", "warning"]
 def admin_client(client, make_user):
     call_command("seed_demo", stdout=io.StringIO())
     call_command("create_runtime_token", "shop", "production", stdout=io.StringIO())
+    production = Environment.objects.select_related("deployment", "live_release__version").get(
+        name="production"
+    )
+    services.fetch_runtime_env(
+        environment=production, fmt="json", actor=Actor.system("token web"), instance="web-1"
+    )
     make_user("ci-bot")
     call_command("create_api_token", "ci-bot", stdout=io.StringIO())
     client.force_login(make_user("root", superuser=True))

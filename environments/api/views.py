@@ -7,6 +7,7 @@ authenticates first; permissions come from `environments.permissions`.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,9 @@ from . import envfile, openapi
 from .auth import actor_for, authenticate_runtime, authenticate_user
 from .errors import ApiError, api_endpoint
 from .payload import read_json_object
+
+# What a runtime may call itself in X-Miosa-Instance (SPEC §9).
+INSTANCE_RE = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 # Database ids are 64-bit; a larger number in the URL is simply nothing.
 MAX_ID = 2**63 - 1
@@ -298,34 +302,54 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
     fmt = request.GET.get("format", "json")
     if fmt not in ("json", "dotenv"):
         raise ApiError(400, "invalid", "format is json or dotenv.", field="format")
+    instance = request.headers.get("X-Miosa-Instance", "")
+    if instance and not INSTANCE_RE.fullmatch(instance):
+        raise ApiError(
+            400,
+            "invalid",
+            "X-Miosa-Instance is 1 to 100 letters, digits, '.', '_', ':' or '-'.",
+            field="X-Miosa-Instance",
+        )
     environment = token.environment
-    env = services.fetch_runtime_env(
-        environment=environment, fmt=fmt, actor=actor_for(request, token)
-    )
-    if fmt == "dotenv":
-        body = envfile.render(env).encode("utf-8")
-        content_type = "text/plain; charset=utf-8"
-    else:
-        version = environment.active_version
-        body = json.dumps(
-            {
-                "deployment": environment.deployment.name,
-                "environment": environment.name,
-                "version": version.number if version else None,
-                "env": env,
-            },
-            ensure_ascii=False,
-        ).encode("utf-8")
-        content_type = "application/json"
-    # Keyed, so that the tag says nothing about the values to whoever sees headers.
+    release = environment.live_release
+    revision = selectors.served_revision(environment)
+    # The tag names the release (or, before any, the revision) and the format: it changes when
+    # what is live changes, not on a pending edit, and a 304 needs nothing decrypted. Keyed, so
+    # that it says nothing to whoever sees headers.
     etag = '"{}"'.format(
-        salted_hmac("environments.api.runtime-etag", body, algorithm="sha256").hexdigest()
+        salted_hmac(
+            "environments.api.runtime-etag",
+            f"{environment.pk}/{release.number if release else 0}/{revision}/{fmt}",
+            algorithm="sha256",
+        ).hexdigest()
     )
     if_none_match = parse_etags(request.headers.get("If-None-Match", ""))
-    if etag in if_none_match or f"W/{etag}" in if_none_match or "*" in if_none_match:
+    fresh = etag in if_none_match or f"W/{etag}" in if_none_match or "*" in if_none_match
+    config = services.fetch_runtime_env(
+        environment=environment,
+        fmt=fmt,
+        actor=actor_for(request, token),
+        instance=instance,
+        decrypt=not fresh,
+    )
+    if fresh:
         response = HttpResponse(status=304)
+    elif fmt == "dotenv":
+        response = HttpResponse(
+            envfile.render(config.env).encode("utf-8"), content_type="text/plain; charset=utf-8"
+        )
     else:
-        response = HttpResponse(body, content_type=content_type)
+        body = {
+            "deployment": environment.deployment.name,
+            "environment": environment.name,
+            "version": release.version.number if release else None,
+            "release": release.number if release else None,
+            "config_revision": config.revision,
+            "env": config.env,
+        }
+        response = HttpResponse(
+            json.dumps(body, ensure_ascii=False).encode("utf-8"), content_type="application/json"
+        )
     response["ETag"] = etag
     response["Cache-Control"] = "no-store"
     return response

@@ -186,7 +186,7 @@ def set_variable(
     return _write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0]
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic  # seed_demo runs it inside its own transaction
 def set_variables(
     *, environment: Environment, items: list[VariableInput], actor: Actor
 ) -> list[tuple[Variable, bool]]:

@@ -13,6 +13,7 @@ from environments.api.openapi import DOCUMENT
 from environments.models import AuditEvent, Variable
 from tests.api.openapi_check import TEMPLATES
 from tests.api.openapi_lint import lint
+from tests.stored import replace_stored
 
 
 def test_the_document_is_served_as_openapi_3_1(api, db):
@@ -143,7 +144,7 @@ def test_every_documented_response_is_really_given(
     services.set_variable(
         environment=production, key="BROKEN", value="plain", is_secret=None, actor=actor
     )
-    Variable.objects.filter(key="BROKEN").update(ciphertext=b"\x01\x02zz" + b"\x00" * 40)
+    replace_stored(Variable.objects.get(key="BROKEN"), b"\x01\x02zz" + b"\x00" * 40)
     hit("/runtime/env", "get", "/api/v1/runtime/env", token=rt)
     hit("/deployments/{deployment_id}/env", "get", env, token=owner, params={"reveal": "true"})
     Variable.objects.filter(key="BROKEN").delete()
