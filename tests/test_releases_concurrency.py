@@ -3,14 +3,12 @@ and every release points at a revision holding exactly what writers had committe
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
 
 from environments import selectors, services
 from environments.errors import Conflict
 from environments.models import ConfigEntry, Environment, Release
+from tests.concurrently import run_concurrently, skip_unless_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -19,29 +17,7 @@ WRITERS = 20
 
 @pytest.fixture(autouse=True)
 def needs_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrency test needs PostgreSQL (DATABASE_URL=postgres://…)")
-
-
-def run_all(jobs) -> list[object]:
-    barrier = threading.Barrier(len(jobs))
-    results: list[object] = [None] * len(jobs)
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = jobs[i]()
-        except Exception as exc:  # collected and asserted on below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
+    skip_unless_postgres()
 
 
 @pytest.fixture
@@ -75,7 +51,7 @@ def test_concurrent_writers_and_applies_lose_no_revision(live_production, actor)
             return exc
 
     jobs = [writer(i) for i in range(WRITERS)] + [applier for _ in range(5)]
-    results = run_all(jobs)
+    results = run_concurrently(jobs)
     assert not [r for r in results[:WRITERS] if isinstance(r, Exception)], results
     assert all(isinstance(r, Release | Conflict) for r in results[WRITERS:]), results
     production = Environment.objects.get(pk=live_production.pk)
@@ -112,7 +88,7 @@ def test_rollback_under_concurrent_writes_is_atomic(live_production, actor):
             environment=live_production, release=first.number, config="restore", actor=actor
         )
     ]
-    results = run_all(jobs)
+    results = run_concurrently(jobs)
     assert not [r for r in results if isinstance(r, Exception)], results
     production = Environment.objects.select_related("deployment", "live_release__version").get(
         pk=live_production.pk
