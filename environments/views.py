@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -19,19 +18,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from . import crypto, forms, permissions, rules, selectors, services
+from . import crypto, forms, permissions, selectors, services
 from .audit import Actor
 from .errors import ServiceError
 from .models import (
-    ApiToken,
-    AuditEvent,
-    Binding,
     Deployment,
-    Domain,
     Environment,
-    Membership,
     Role,
-    RuntimeToken,
     Variable,
     Version,
 )
@@ -155,10 +148,10 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 def _deployment_list_page(
     request: HttpRequest, *, form: forms.DeploymentForm | None = None, status: int = 200
 ) -> HttpResponse:
-    deployments = selectors.deployments_for_user(request.user)
-    for deployment in deployments:
-        deployment.pipeline = selectors.pipeline_order(deployment.environments.all())
-    context = {"deployments": deployments, "form": form or forms.DeploymentForm()}
+    context = {
+        "deployments": selectors.deployment_cards(request.user),
+        "form": form or forms.DeploymentForm(),
+    }
     return render(request, "environments/deployment_list.html", context, status=status)
 
 
@@ -202,18 +195,7 @@ def _deployment_page(
         "error": error,
     }
     if not request.htmx:
-        versions = list(
-            Version.objects.filter(deployment=deployment)
-            .select_related("created_by")
-            .order_by("-number")[:10]
-        )
-        running: dict[int, list[str]] = {}
-        for environment in environments:
-            if environment.active_version_id:
-                running.setdefault(environment.active_version_id, []).append(environment.name)
-        for version in versions:
-            version.running_in = running.get(version.pk, [])
-        context["versions"] = versions
+        context["versions"] = selectors.recent_versions(deployment, environments)
     template = _page(request, "environments/deployment.html", "pipeline")
     return render(request, template, context, status=status)
 
@@ -228,8 +210,7 @@ def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
 def _promotion_source(request: HttpRequest, deployment_id: int, name: str) -> Environment:
     """The source environment, if the user may deploy into its target (404 without a target)."""
     source = selectors.get_environment_for_user(request.user, deployment_id, name)
-    if source.promotes_to is None:
-        raise Http404(f"{source.name} does not promote to another environment.")
+    source.promotes_to = selectors.get_promotion_target(source)
     if not has_role(source.role, permissions.to_deploy_into(source.promotes_to)):
         raise PermissionDenied(
             f"Promoting into {source.promotes_to.name} needs the "
@@ -255,8 +236,7 @@ def _confirmation(source: Environment) -> Context:
 @login_required
 def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     source = _promotion_source(request, deployment_id, name)
-    target = Environment.objects.select_related("active_version").get(pk=source.promotes_to_id)
-    source.promotes_to = target
+    target = source.promotes_to
     deployment = source.deployment
     if request.method == "GET":
         if source.active_version is None:
@@ -379,7 +359,6 @@ def _environment_page(
     bound forms with their errors, a notice, a token shown once.
     """
     role = environment.role
-    deployment = environment.deployment
     full = not request.htmx or section is None
     # Production is the end of the pipeline: no target to pick, unless a refusal is shown.
     can_set_target = has_role(role, permissions.to_deploy_into(environment)) and (
@@ -409,21 +388,13 @@ def _environment_page(
         context.setdefault("variable_form", forms.VariableForm())
         context.setdefault("binding_form", forms.BindingForm())
     if full or section == "domains":
-        domains = list(Domain.objects.filter(environment=environment).order_by("hostname"))
+        domains = selectors.domains(environment)
         context["domains"] = domains
-        suggestion = ""
-        if deployment.apex_domain:
-            suggestion = rules.suggested_hostname(environment.name, deployment.apex_domain)
-            if suggestion in {d.hostname for d in domains} or (
-                suggestion == deployment.apex_domain and not environment.is_production
-            ):
-                suggestion = ""
+        suggestion = selectors.domain_suggestion(environment, domains)
         context["suggested_hostname"] = suggestion
         context.setdefault("domain_form", forms.DomainForm(initial={"hostname": suggestion}))
     if full or section == "tokens":
-        context["tokens"] = list(
-            RuntimeToken.objects.filter(environment=environment).order_by("-created_at")
-        )
+        context["tokens"] = selectors.runtime_tokens(environment)
         context.setdefault("token_form", forms.RuntimeTokenForm())
     if full or section == "summary":
         context["target_environment"] = environment.promotes_to
@@ -557,13 +528,11 @@ def environment_delete(request: HttpRequest, deployment_id: int, name: str) -> H
             else:
                 messages.success(request, f"Deleted {environment.name}.")
                 return redirect(_deployment_url(environment.deployment))
-    counts = {
-        "variables": Variable.objects.filter(environment=environment).count(),
-        "bindings": Binding.objects.filter(environment=environment).count(),
-        "domains": Domain.objects.filter(environment=environment).count(),
-        "tokens": RuntimeToken.objects.filter(environment=environment).count(),
+    context = _environment_tabs(environment) | {
+        "tab": "environment",
+        "form": form,
+        "counts": selectors.delete_counts(environment),
     }
-    context = _environment_tabs(environment) | {"tab": "environment", "form": form} | counts
     return render(request, "environments/environment_delete.html", context, status=status)
 
 
@@ -618,9 +587,7 @@ def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
     form = forms.RollbackForm(request.POST)
     version = None
     if form.is_valid():
-        version = Version.objects.filter(
-            deployment_id=deployment_id, number=form.cleaned_data["version"]
-        ).first()
+        version = selectors.find_version(environment.deployment, form.cleaned_data["version"])
     if version is None:
         return _history_page(request, environment, error="There is no such version.", status=400)
     unconfirmed = _unconfirmed(
@@ -653,17 +620,6 @@ def _writable(request: HttpRequest, deployment_id: int, name: str) -> Environmen
     return selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.to_write_variables
     )
-
-
-def _variable_or_404(environment: Environment, key: str) -> Variable:
-    variable = (
-        Variable.objects.filter(environment=environment, key=key)
-        .only("pk", "key", "is_secret")
-        .first()
-    )
-    if variable is None:
-        raise Http404(f"{environment.name} has no variable {key}.")
-    return variable
 
 
 def _after_write(
@@ -712,7 +668,7 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
 @login_required
 def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
     environment = _writable(request, deployment_id, name)
-    variable = _variable_or_404(environment, key)
+    variable = selectors.get_variable(environment, key)
     form = forms.VariableEditForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -806,7 +762,7 @@ def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: st
 @login_required
 def variable_delete(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
     environment = _writable(request, deployment_id, name)
-    _variable_or_404(environment, key)
+    selectors.get_variable(environment, key)
     if request.method == "GET":
         return _environment_page(request, environment, section="variables", deleting=key)
     try:
@@ -821,14 +777,6 @@ def variable_delete(request: HttpRequest, deployment_id: int, name: str, key: st
 
 
 # Bindings --------------------------------------------------------------------------------
-
-
-def _binding_or_404(environment: Environment, pk: int) -> Binding:
-    binding = Binding.objects.filter(environment=environment, pk=pk).defer("ciphertext").first()
-    if binding is None:
-        raise Http404("No such binding.")
-    binding.environment = environment
-    return binding
 
 
 def _managing(request: HttpRequest, deployment_id: int, name: str, need: str) -> Environment:
@@ -873,7 +821,7 @@ def bindings(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
 @login_required
 def binding_edit(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
     environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
-    binding = _binding_or_404(environment, pk)
+    binding = selectors.get_binding(environment, pk)
     form = forms.BindingEditForm(
         request.POST or None,
         kind=binding.kind,
@@ -911,7 +859,7 @@ def binding_edit(request: HttpRequest, deployment_id: int, name: str, pk: int) -
 @login_required
 def binding_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
     environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
-    binding = _binding_or_404(environment, pk)
+    binding = selectors.get_binding(environment, pk)
     if request.method == "GET":
         return _environment_page(request, environment, section="bindings", deleting=pk)
     services.delete_binding(binding=binding, actor=Actor.from_request(request))
@@ -921,12 +869,6 @@ def binding_delete(request: HttpRequest, deployment_id: int, name: str, pk: int)
 
 
 # Domains ---------------------------------------------------------------------------------
-
-
-def _visible_deployment_ids(request: HttpRequest) -> set[int] | None:
-    if request.user.is_superuser:
-        return None
-    return set(selectors.visible_deployments(request.user).values_list("pk", flat=True))
 
 
 @require_http_methods(["GET", "POST"])
@@ -944,7 +886,7 @@ def domains(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
                 environment=environment,
                 hostname=form.cleaned_data["hostname"],
                 actor=Actor.from_request(request),
-                visible_deployment_ids=_visible_deployment_ids(request),
+                visible_deployment_ids=selectors.visible_deployment_ids(request.user),
             )
         except ServiceError as exc:
             forms.add_service_error(form, exc)
@@ -960,10 +902,7 @@ def domains(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
 @login_required
 def domain_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
     environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_DOMAINS)
-    domain = Domain.objects.filter(environment=environment, pk=pk).first()
-    if domain is None:
-        raise Http404("No such domain.")
-    domain.environment = environment
+    domain = selectors.get_domain(environment, pk)
     if request.method == "GET":
         return _environment_page(request, environment, section="domains", deleting=pk)
     services.remove_domain(domain=domain, actor=Actor.from_request(request))
@@ -1002,10 +941,7 @@ def runtime_token_revoke(
     request: HttpRequest, deployment_id: int, name: str, pk: int
 ) -> HttpResponse:
     environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_RUNTIME_TOKENS)
-    token = RuntimeToken.objects.filter(environment=environment, pk=pk).first()
-    if token is None:
-        raise Http404("No such runtime token.")
-    token.environment = environment
+    token = selectors.get_runtime_token(environment, pk)
     unconfirmed = _unconfirmed(
         request,
         question=f"Revoke {token.name}?",
@@ -1053,14 +989,7 @@ AUDIT_PAGE = 100
 def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
     # The log holds IP addresses and user agents: admins and owners only.
     deployment = selectors.get_deployment_for_user(request.user, deployment_id, need=Role.ADMIN)
-    actions = sorted(
-        set(
-            AuditEvent.objects.filter(deployment=deployment)
-            .order_by()
-            .values_list("action", flat=True)
-            .distinct()
-        )
-    )
+    actions = selectors.audit_actions(deployment)
     names = [e.name for e in selectors.environments_in_order(deployment)]
     form = forms.AuditFilterForm(request.GET or None, actions=actions, environment_names=names)
     filters = form.cleaned_data if form.is_valid() else {}
@@ -1125,10 +1054,10 @@ def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
     form = forms.MemberForm(request.POST)
     status = 400
     if form.is_valid():
-        user = get_user_model().objects.filter(username=form.cleaned_data["username"]).first()
+        user = selectors.find_user(form.cleaned_data["username"])
         if user is None:
             form.add_error("username", "There is no user with this username.")
-        elif Membership.objects.filter(deployment=deployment, user=user).exists():
+        elif selectors.is_member(deployment, user):
             form.add_error("username", f"{user.get_username()} is already a member.")
             status = 409
         else:
@@ -1145,22 +1074,11 @@ def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
     return _members_page(request, deployment, form=form, status=status)
 
 
-def _membership_or_404(deployment: Deployment, user_id: int) -> Membership:
-    membership = (
-        Membership.objects.filter(deployment=deployment, user_id=user_id)
-        .select_related("user")
-        .first()
-    )
-    if membership is None:
-        raise Http404("No such member.")
-    return membership
-
-
 @require_POST
 @login_required
 def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
     deployment = _owner_of(request, deployment_id)
-    membership = _membership_or_404(deployment, user_id)
+    membership = selectors.get_membership(deployment, user_id)
     form = forms.RoleForm(request.POST)
     if not form.is_valid():
         return _members_page(request, deployment, error="Pick a role.", status=400)
@@ -1183,7 +1101,7 @@ def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpR
 @login_required
 def member_remove(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
     deployment = _owner_of(request, deployment_id)
-    membership = _membership_or_404(deployment, user_id)
+    membership = selectors.get_membership(deployment, user_id)
     unconfirmed = _unconfirmed(
         request,
         question=f"Remove {membership.user.get_username()} from {deployment.name}?",
@@ -1223,7 +1141,7 @@ def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpRespons
                     deployment=deployment,
                     apex=form.cleaned_data["apex_domain"],
                     actor=Actor.from_request(request),
-                    visible_deployment_ids=_visible_deployment_ids(request),
+                    visible_deployment_ids=selectors.visible_deployment_ids(request.user),
                 )
             except ServiceError as exc:
                 forms.add_service_error(form, exc)
@@ -1232,12 +1150,7 @@ def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpRespons
                 messages.success(request, _apex_message(result))
                 return redirect(_deployment_url(deployment, "deployment_settings"))
     environments = selectors.pipeline_environments(deployment)
-    suggestions = []
-    if deployment.apex_domain:
-        for environment in environments:
-            host = rules.suggested_hostname(environment.name, deployment.apex_domain)
-            attached = host in {d.hostname for d in environment.domains.all()}
-            suggestions.append({"environment": environment, "host": host, "attached": attached})
+    suggestions = selectors.apex_suggestions(deployment, environments)
     context = _deployment_tabs(deployment) | {
         "tab": "settings",
         "form": form,
@@ -1287,7 +1200,7 @@ def _api_tokens_page(
     **state: Any,
 ) -> HttpResponse:
     context = {
-        "tokens": list(ApiToken.objects.filter(user=request.user).order_by("-created_at", "-id")),
+        "tokens": selectors.api_tokens(request.user),
         "form": form or forms.ApiTokenForm(),
         **state,
     }
@@ -1316,9 +1229,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    token = ApiToken.objects.filter(user=request.user, pk=pk).first()
-    if token is None:
-        raise Http404("No such API token.")
+    token = selectors.get_api_token(request.user, pk)
     unconfirmed = _unconfirmed(
         request,
         question=f"Revoke {token.name}?",
