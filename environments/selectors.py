@@ -391,28 +391,21 @@ class VariableRow:
 
 
 def _variable_row(variable: Variable, environment: Environment, keyring) -> VariableRow:
+    # Every row is decrypted once, secrets too: a tampered secret, or one stored under a key id
+    # whose key was replaced, must list as undecryptable, not as a healthy mask (SPEC §3). A
+    # secret's plaintext is dropped at once: its preview is the constant mask.
     preview: str | None
-    undecryptable = False
-    if variable.is_secret:
-        # A secret's preview is constant; it needs no decryption, but we still verify the
-        # key id is one we hold so an orphaned value is flagged.
-        preview = rules.SECRET_PREVIEW
-        try:
-            if keyring.key(crypto.key_id_of(variable.ciphertext)) is None:
-                undecryptable, preview = True, None
-        except crypto.DecryptionError:
-            undecryptable, preview = True, None
+    try:
+        value = crypto.decrypt(
+            variable.ciphertext,
+            context=Variable.context_for(environment, variable.key),
+            keyring=keyring,
+        )
+    except crypto.DecryptionError:
+        preview, undecryptable = None, True
     else:
-        try:
-            preview = rules.plain_preview(
-                crypto.decrypt(
-                    variable.ciphertext,
-                    context=Variable.context_for(environment, variable.key),
-                    keyring=keyring,
-                )
-            )
-        except crypto.DecryptionError:
-            undecryptable, preview = True, None
+        preview = rules.SECRET_PREVIEW if variable.is_secret else rules.plain_preview(value)
+        undecryptable = False
     return VariableRow(
         environment=environment.name,
         key=variable.key,

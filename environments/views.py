@@ -385,6 +385,9 @@ def _environment_page(
         rows = selectors.variable_rows([environment], include_bindings=section != "variables")
         context["variables"] = [r for r in rows if r.source == "env"]
         context["bindings"] = [r for r in rows if r.source == "binding"]
+        broken = [r for r in rows if r.undecryptable]
+        context["undecryptable_variables"] = [r.key for r in broken if r.source == "env"]
+        context["undecryptable_bindings"] = [r.key for r in broken if r.source == "binding"]
         context.setdefault("variable_form", forms.VariableForm())
         context.setdefault("binding_form", forms.BindingForm())
     if full or section == "domains":
