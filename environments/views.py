@@ -6,6 +6,8 @@ works as a plain form post without JavaScript.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -15,6 +17,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
@@ -50,6 +53,19 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 # Helpers ---------------------------------------------------------------------------------
+
+
+def no_store(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Every page here shows previews, names, roles or a token shown once: no cache, browser
+    or proxy, keeps a copy (the Back button on a shared computer must not show them)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        patch_cache_control(response, no_store=True)
+        return response
+
+    return wrapped
 
 
 def _status(exc: ServiceError) -> int:
@@ -139,6 +155,7 @@ def _deployment_tabs(deployment: Deployment) -> Context:
 # Deployments -----------------------------------------------------------------------------
 
 
+@no_store
 @require_GET
 @login_required
 def deployment_list(request: HttpRequest) -> HttpResponse:
@@ -155,6 +172,7 @@ def _deployment_list_page(
     return render(request, "environments/deployment_list.html", context, status=status)
 
 
+@no_store
 @require_POST
 @login_required
 def deployment_create(request: HttpRequest) -> HttpResponse:
@@ -200,6 +218,7 @@ def _deployment_page(
     return render(request, template, context, status=status)
 
 
+@no_store
 @require_GET
 @login_required
 def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
@@ -232,6 +251,7 @@ def _confirmation(source: Environment) -> Context:
     }
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
@@ -268,6 +288,7 @@ def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
     return redirect(_deployment_url(deployment))
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def version_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
@@ -411,6 +432,7 @@ def _environment_page(
     return render(request, template, context, status=status)
 
 
+@no_store
 @require_GET
 @login_required
 def environment_detail(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
@@ -426,6 +448,7 @@ def _other_environments(environment: Environment) -> dict[str, Environment]:
     }
 
 
+@no_store
 @require_POST
 @login_required
 def promotion_target(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
@@ -458,6 +481,7 @@ def promotion_target(request: HttpRequest, deployment_id: int, name: str) -> Htt
     )
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def environment_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
@@ -507,6 +531,7 @@ def environment_create(request: HttpRequest, deployment_id: int) -> HttpResponse
     return render(request, "environments/environment_form.html", context, status=status)
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def environment_delete(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
@@ -574,6 +599,7 @@ def _history_page(
     return render(request, template, context, status=status)
 
 
+@no_store
 @require_GET
 @login_required
 def environment_history(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
@@ -581,6 +607,7 @@ def environment_history(request: HttpRequest, deployment_id: int, name: str) -> 
     return _history_page(request, environment)
 
 
+@no_store
 @require_POST
 @login_required
 def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
@@ -634,6 +661,7 @@ def _after_write(
     return redirect(_env_url(environment) + f"#{section}")
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
@@ -667,6 +695,7 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
     )
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
@@ -703,6 +732,7 @@ def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str)
     )
 
 
+@no_store
 @require_POST
 @login_required
 def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
@@ -761,6 +791,7 @@ def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: st
     return response
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def variable_delete(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
@@ -786,6 +817,7 @@ def _managing(request: HttpRequest, deployment_id: int, name: str, need: str) ->
     return selectors.get_environment_for_user(request.user, deployment_id, name, need=need)
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def bindings(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
@@ -820,6 +852,7 @@ def bindings(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
     )
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def binding_edit(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
@@ -858,6 +891,7 @@ def binding_edit(request: HttpRequest, deployment_id: int, name: str, pk: int) -
     )
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def binding_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
@@ -874,6 +908,7 @@ def binding_delete(request: HttpRequest, deployment_id: int, name: str, pk: int)
 # Domains ---------------------------------------------------------------------------------
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def domains(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
@@ -901,6 +936,7 @@ def domains(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
     )
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def domain_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
@@ -915,6 +951,7 @@ def domain_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) 
 # Runtime tokens --------------------------------------------------------------------------
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def runtime_tokens(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
@@ -938,6 +975,7 @@ def runtime_tokens(request: HttpRequest, deployment_id: int, name: str) -> HttpR
     return response
 
 
+@no_store
 @require_POST
 @login_required
 def runtime_token_revoke(
@@ -961,6 +999,7 @@ def runtime_token_revoke(
 # Compare, audit --------------------------------------------------------------------------
 
 
+@no_store
 @require_GET
 @login_required
 def compare(request: HttpRequest, deployment_id: int) -> HttpResponse:
@@ -987,6 +1026,7 @@ def compare(request: HttpRequest, deployment_id: int) -> HttpResponse:
 AUDIT_PAGE = 100
 
 
+@no_store
 @require_GET
 @login_required
 def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
@@ -1048,6 +1088,7 @@ def _owner_of(request: HttpRequest, deployment_id: int) -> Deployment:
     )
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
@@ -1077,6 +1118,7 @@ def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
     return _members_page(request, deployment, form=form, status=status)
 
 
+@no_store
 @require_POST
 @login_required
 def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
@@ -1100,6 +1142,7 @@ def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpR
     return redirect(_deployment_url(deployment, "members"))
 
 
+@no_store
 @require_POST
 @login_required
 def member_remove(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
@@ -1128,6 +1171,7 @@ def member_remove(request: HttpRequest, deployment_id: int, user_id: int) -> Htt
 # Deployment settings ---------------------------------------------------------------------
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpResponse:
@@ -1177,6 +1221,7 @@ def _apex_message(result: services.ApexResult) -> str:
     return text
 
 
+@no_store
 @require_POST
 @login_required
 def deployment_delete(request: HttpRequest, deployment_id: int) -> HttpResponse:
@@ -1211,6 +1256,7 @@ def _api_tokens_page(
     return render(request, template, context, status=status)
 
 
+@no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def api_tokens(request: HttpRequest) -> HttpResponse:
@@ -1229,6 +1275,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@no_store
 @require_POST
 @login_required
 def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
