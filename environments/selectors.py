@@ -4,7 +4,7 @@ that is too low; list queries run a fixed number of SQL queries however many row
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
@@ -541,20 +541,25 @@ class Comparison:
     same: list[str]
     different: list[str]
     unknown: list[str]  # fingerprints made under different keys (mid-rotation), or undecryptable
+    # Secrets and bindings in both, whose same/different is not shown to this user (SPEC §3).
+    hidden: list[str] = field(default_factory=list)
 
     @property
     def changed_keys(self) -> list[str]:
         return sorted(self.only_left + self.only_right + self.different + self.unknown)
 
 
-def _fingerprints(environment: Environment) -> dict[str, bytes]:
+def _fingerprints(environment: Environment) -> dict[str, tuple[bytes, bool]]:
+    """key -> (fingerprint, whether it is a secret or a binding)."""
     prints = {
-        v.key: bytes(v.fingerprint)
-        for v in Variable.objects.filter(environment=environment).only("key", "fingerprint")
+        v.key: (bytes(v.fingerprint), v.is_secret)
+        for v in Variable.objects.filter(environment=environment).only(
+            "key", "fingerprint", "is_secret"
+        )
     }
     prints.update(
         {
-            b.variable_name: bytes(b.fingerprint)
+            b.variable_name: (bytes(b.fingerprint), True)
             for b in Binding.objects.filter(environment=environment).only(
                 "variable_name", "fingerprint"
             )
@@ -563,14 +568,23 @@ def _fingerprints(environment: Environment) -> dict[str, bytes]:
     return prints
 
 
-def compare_environments(left: Environment, right: Environment) -> Comparison:
-    """Which keys exist in one and not the other, and which differ, from keyed fingerprints."""
+def compare_environments(
+    left: Environment, right: Environment, *, hide_secrets: bool = False
+) -> Comparison:
+    """Which keys exist in one and not the other, and which differ, from keyed fingerprints.
+
+    With `hide_secrets` (a user who may not write both sides), a key that is a secret or a
+    binding on either side is only "hidden": else a guess set on one side could be checked
+    against the other's secret.
+    """
     a, b = _fingerprints(left), _fingerprints(right)
-    same, different, unknown = [], [], []
+    same, different, unknown, hidden = [], [], [], []
     for key in sorted(a.keys() & b.keys()):
-        fa, fb = a[key], b[key]
+        (fa, secret_a), (fb, secret_b) = a[key], b[key]
+        if hide_secrets and (secret_a or secret_b):
+            hidden.append(key)
         # fingerprint = len(key id) | key id | mac; different key ids cannot be compared.
-        if fa[: fa[0] + 1] != fb[: fb[0] + 1]:
+        elif fa[: fa[0] + 1] != fb[: fb[0] + 1]:
             unknown.append(key)
         elif fa == fb:
             same.append(key)
@@ -584,6 +598,7 @@ def compare_environments(left: Environment, right: Environment) -> Comparison:
         same=same,
         different=different,
         unknown=unknown,
+        hidden=hidden,
     )
 
 

@@ -1091,3 +1091,22 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
                         detail={kind: getattr(result, kind) - done_before, "through_pk": last_pk},
                     )
     return result
+
+
+# Compare (added by B) ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_compare(
+    *, left: Environment, right: Environment, secrets_hidden: bool, actor: Actor, via: str = ""
+) -> None:
+    """Every compare is audited (SPEC §12): who compared which two environments, and whether
+    same/different on secrets and bindings was hidden from them. Names only, never a value."""
+    audit.record(
+        "environment.compare",
+        actor=actor,
+        deployment=left.deployment,
+        target=f"{left.name}..{right.name}"[:300],
+        detail={"left": left.name, "right": right.name, "secrets_hidden": secrets_hidden}
+        | ({"via": via} if via else {}),
+    )

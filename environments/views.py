@@ -238,16 +238,35 @@ def _promotion_source(request: HttpRequest, deployment_id: int, name: str) -> En
     return source
 
 
-def _confirmation(source: Environment) -> Context:
+def _may_write_both(role: str, left: Environment, right: Environment) -> bool:
+    """Whether same/different on secrets and bindings may be shown (SPEC §3)."""
+    return has_role(role, permissions.to_write_variables(left)) and has_role(
+        role, permissions.to_write_variables(right)
+    )
+
+
+def _compared(
+    request: HttpRequest, left: Environment, right: Environment, *, role: str, via: str = ""
+) -> selectors.Comparison:
+    """Compare two environments, audited first (if the event cannot be written, nothing is
+    compared)."""
+    hide = not _may_write_both(role, left, right)
+    services.record_compare(
+        left=left, right=right, secrets_hidden=hide, actor=Actor.from_request(request), via=via
+    )
+    return selectors.compare_environments(left, right, hide_secrets=hide)
+
+
+def _confirmation(request: HttpRequest, source: Environment) -> Context:
     target = source.promotes_to
-    comparison = selectors.compare_environments(source, target)
+    comparison = _compared(request, source, target, role=source.role, via="promotion")
     return {
         "source": source,
         "target": target,
         "version": source.active_version,
         "target_version": target.active_version,
         "comparison": comparison,
-        "nothing_differs": not comparison.changed_keys,
+        "nothing_differs": not comparison.changed_keys and not comparison.hidden,
     }
 
 
@@ -263,7 +282,7 @@ def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
             return _deployment_page(
                 request, deployment, error=f"Nothing is deployed in {source.name} yet.", status=409
             )
-        return _deployment_page(request, deployment, confirm=_confirmation(source))
+        return _deployment_page(request, deployment, confirm=_confirmation(request, source))
 
     form = forms.PromoteForm(request.POST)
     if not form.is_valid():
@@ -1013,7 +1032,7 @@ def compare(request: HttpRequest, deployment_id: int) -> HttpResponse:
         left = environments[form.cleaned_data["left"]]
         right = environments[form.cleaned_data["right"]]
         left.deployment = right.deployment = deployment
-        comparison = selectors.compare_environments(left, right)
+        comparison = _compared(request, left, right, role=deployment.role)
     context = _deployment_tabs(deployment) | {
         "tab": "compare",
         "form": form,
