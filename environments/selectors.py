@@ -622,6 +622,32 @@ def versions_ran(environment: Environment) -> set[int]:
     )
 
 
+@dataclass(frozen=True)
+class HistoryRow:
+    change: VersionChange
+    can_rollback: bool
+
+
+def history_rows(environment: Environment, *, may_roll_back: bool) -> list[HistoryRow]:
+    """The history page's rows, newest first: one rollback button per version (on its newest
+    row), for a version the environment ran before and does not run now."""
+    changes = history(environment)
+    ran = versions_ran(environment)
+    shown: set[int] = set()
+    rows = []
+    for change in changes:
+        version_id = change.to_version_id
+        can_rollback = (
+            may_roll_back
+            and version_id in ran
+            and version_id != environment.active_version_id
+            and version_id not in shown
+        )
+        shown.add(version_id)
+        rows.append(HistoryRow(change=change, can_rollback=can_rollback))
+    return rows
+
+
 def members(deployment: Deployment) -> list[Membership]:
     return list(
         Membership.objects.filter(deployment=deployment)

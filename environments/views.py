@@ -25,9 +25,11 @@ from . import crypto, forms, permissions, selectors, services
 from .audit import Actor
 from .errors import ServiceError
 from .models import (
+    ApiToken,
     Deployment,
     Environment,
     Role,
+    RuntimeToken,
     Variable,
     Version,
 )
@@ -139,8 +141,7 @@ def _cards(deployment: Deployment, environments: list[Environment]) -> list[dict
     return [c for c in columns if c]
 
 
-def _deployment_tabs(deployment: Deployment) -> Context:
-    role = deployment.role
+def _deployment_tabs(deployment: Deployment, role: str) -> Context:
     return {
         "deployment": deployment,
         "role": role,
@@ -205,7 +206,7 @@ def _deployment_page(
     status: int = 200,
 ) -> HttpResponse:
     environments = selectors.pipeline_environments(deployment)
-    context = _deployment_tabs(deployment) | {
+    context = _deployment_tabs(deployment, deployment.role) | {
         "tab": "pipeline",
         "columns": _cards(deployment, environments),
         "confirm": confirm,
@@ -340,7 +341,7 @@ def version_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
                 )
                 messages.success(request, text)
                 return redirect(_deployment_url(deployment))
-    context = _deployment_tabs(deployment) | {"tab": "pipeline", "form": form}
+    context = _deployment_tabs(deployment, deployment.role) | {"tab": "pipeline", "form": form}
     return render(request, "environments/version_form.html", context, status=status)
 
 
@@ -380,9 +381,75 @@ def _register_version(
 
 
 def _environment_tabs(environment: Environment) -> Context:
-    deployment = environment.deployment
-    deployment.role = environment.role
-    return _deployment_tabs(deployment) | {"environment": environment}
+    return _deployment_tabs(environment.deployment, environment.role) | {"environment": environment}
+
+
+def _environment_permissions(environment: Environment, *, refused_target: bool) -> Context:
+    role = environment.role
+    return {
+        "can_write_variables": has_role(role, permissions.to_write_variables(environment)),
+        "can_reveal": has_role(role, permissions.TO_REVEAL),
+        # Production is the end of the pipeline: no target to pick, unless a refusal is shown.
+        "can_set_target": has_role(role, permissions.to_deploy_into(environment))
+        and (not environment.is_production or refused_target),
+        "can_manage_bindings": has_role(role, permissions.TO_MANAGE_BINDINGS),
+        "can_manage_domains": has_role(role, permissions.TO_MANAGE_DOMAINS),
+        "can_manage_tokens": has_role(role, permissions.TO_MANAGE_RUNTIME_TOKENS),
+        "can_delete": not environment.is_protected
+        and has_role(role, permissions.TO_MANAGE_ENVIRONMENTS),
+    }
+
+
+def _rows_context(
+    environment: Environment,
+    *,
+    include_bindings: bool,
+    variable_form: forms.VariableForm | None,
+    binding_form: forms.BindingForm | None,
+) -> Context:
+    """The variables and bindings sections: preview rows, the keys that cannot be decrypted."""
+    rows = selectors.variable_rows([environment], include_bindings=include_bindings)
+    broken = [r for r in rows if r.undecryptable]
+    return {
+        "variables": [r for r in rows if r.source == "env"],
+        "bindings": [r for r in rows if r.source == "binding"],
+        "undecryptable_variables": [r.key for r in broken if r.source == "env"],
+        "undecryptable_bindings": [r.key for r in broken if r.source == "binding"],
+        "variable_form": variable_form or forms.VariableForm(),
+        "binding_form": binding_form or forms.BindingForm(),
+    }
+
+
+def _domains_context(environment: Environment, domain_form: forms.DomainForm | None) -> Context:
+    domains = selectors.domains(environment)
+    suggestion = selectors.domain_suggestion(environment, domains)
+    return {
+        "domains": domains,
+        "suggested_hostname": suggestion,
+        "domain_form": domain_form or forms.DomainForm(initial={"hostname": suggestion}),
+    }
+
+
+def _tokens_context(environment: Environment, token_form: forms.RuntimeTokenForm | None) -> Context:
+    return {
+        "tokens": selectors.runtime_tokens(environment),
+        "token_form": token_form or forms.RuntimeTokenForm(),
+    }
+
+
+def _summary_context(
+    environment: Environment,
+    *,
+    can_set_target: bool,
+    promotion_form: forms.PromotionTargetForm | None,
+) -> Context:
+    target = environment.promotes_to
+    if promotion_form is None and can_set_target:
+        promotion_form = forms.PromotionTargetForm(
+            environment_names=list(_other_environments(environment)),
+            initial={"promotes_to": target.name if target else ""},
+        )
+    return {"target_environment": target, "promotion_form": promotion_form}
 
 
 def _environment_page(
@@ -391,62 +458,68 @@ def _environment_page(
     *,
     section: str | None = None,
     status: int = 200,
-    **state: Any,
+    notice: str = "",
+    error: str = "",
+    adding: bool = False,
+    editing: str | int | None = None,  # the variable key or binding id being edited
+    deleting: str | int | None = None,  # the variable key, binding or domain id being deleted
+    edit_form: forms.VariableEditForm | forms.BindingEditForm | None = None,
+    variable_form: forms.VariableForm | None = None,
+    binding_form: forms.BindingForm | None = None,
+    domain_form: forms.DomainForm | None = None,
+    token_form: forms.RuntimeTokenForm | None = None,
+    promotion_form: forms.PromotionTargetForm | None = None,
+    new_token: RuntimeToken | None = None,
+    raw_token: str = "",  # shown once, in this response only
+    row: selectors.VariableRow | None = None,
+    revealed_key: str = "",
+    revealed_value: str | None = None,
 ) -> HttpResponse:
     """The environment page, or one of its sections when htmx asked for it.
 
-    `state` carries what a section shows besides its rows: the key being edited or deleted,
-    bound forms with their errors, a notice, a token shown once.
+    Besides its rows, a section shows the key being edited or deleted, bound forms with their
+    errors, a notice, a token shown once, a revealed value.
     """
-    role = environment.role
     full = not request.htmx or section is None
-    # Production is the end of the pipeline: no target to pick, unless a refusal is shown.
-    can_set_target = has_role(role, permissions.to_deploy_into(environment)) and (
-        not environment.is_production or "promotion_form" in state
+    allowed = _environment_permissions(environment, refused_target=promotion_form is not None)
+    context = (
+        _environment_tabs(environment)
+        | allowed
+        | {
+            "tab": "environment",
+            "section": section,
+            # Reversed once here, not once per row: a page of 500 variables would otherwise
+            # reverse thousands of URLs (variable URLs are these plus `<key>/edit/` and so on).
+            "environment_url": _env_url(environment),
+            "variables_url": _env_url(environment, "variables"),
+            "notice": notice,
+            "error": error,
+            "adding": adding,
+            "editing": editing,
+            "deleting": deleting,
+            "edit_form": edit_form,
+            "new_token": new_token,
+            "raw_token": raw_token,
+            "row": row,
+            "revealed_key": revealed_key,
+            "revealed_value": revealed_value,
+        }
     )
-    context = _environment_tabs(environment) | {
-        "tab": "environment",
-        "can_write_variables": has_role(role, permissions.to_write_variables(environment)),
-        "can_reveal": has_role(role, permissions.TO_REVEAL),
-        "can_set_target": can_set_target,
-        "can_manage_bindings": has_role(role, permissions.TO_MANAGE_BINDINGS),
-        "can_manage_domains": has_role(role, permissions.TO_MANAGE_DOMAINS),
-        "can_manage_tokens": has_role(role, permissions.TO_MANAGE_RUNTIME_TOKENS),
-        "can_delete": not environment.is_protected
-        and has_role(role, permissions.TO_MANAGE_ENVIRONMENTS),
-        "section": section,
-        # Reversed once here, not once per row: a page of 500 variables would otherwise
-        # reverse thousands of URLs (variable URLs are these plus `<key>/edit/` and so on).
-        "environment_url": _env_url(environment),
-        "variables_url": _env_url(environment, "variables"),
-        **state,
-    }
     if full or section in ("variables", "bindings"):
-        rows = selectors.variable_rows([environment], include_bindings=section != "variables")
-        context["variables"] = [r for r in rows if r.source == "env"]
-        context["bindings"] = [r for r in rows if r.source == "binding"]
-        broken = [r for r in rows if r.undecryptable]
-        context["undecryptable_variables"] = [r.key for r in broken if r.source == "env"]
-        context["undecryptable_bindings"] = [r.key for r in broken if r.source == "binding"]
-        context.setdefault("variable_form", forms.VariableForm())
-        context.setdefault("binding_form", forms.BindingForm())
+        context |= _rows_context(
+            environment,
+            include_bindings=section != "variables",
+            variable_form=variable_form,
+            binding_form=binding_form,
+        )
     if full or section == "domains":
-        domains = selectors.domains(environment)
-        context["domains"] = domains
-        suggestion = selectors.domain_suggestion(environment, domains)
-        context["suggested_hostname"] = suggestion
-        context.setdefault("domain_form", forms.DomainForm(initial={"hostname": suggestion}))
+        context |= _domains_context(environment, domain_form)
     if full or section == "tokens":
-        context["tokens"] = selectors.runtime_tokens(environment)
-        context.setdefault("token_form", forms.RuntimeTokenForm())
+        context |= _tokens_context(environment, token_form)
     if full or section == "summary":
-        context["target_environment"] = environment.promotes_to
-        if can_set_target and "promotion_form" not in state:
-            target = environment.promotes_to
-            context["promotion_form"] = forms.PromotionTargetForm(
-                environment_names=list(_other_environments(environment)),
-                initial={"promotes_to": target.name if target else ""},
-            )
+        context |= _summary_context(
+            environment, can_set_target=allowed["can_set_target"], promotion_form=promotion_form
+        )
     template = _page(request, "environments/environment.html", section)
     return render(request, template, context, status=status)
 
@@ -546,7 +619,7 @@ def environment_create(request: HttpRequest, deployment_id: int) -> HttpResponse
                 else:
                     messages.success(request, f"Created {environment.name}.")
                     return redirect(_env_url(environment))
-    context = _deployment_tabs(deployment) | {"tab": "pipeline", "form": form}
+    context = _deployment_tabs(deployment, deployment.role) | {"tab": "pipeline", "form": form}
     return render(request, "environments/environment_form.html", context, status=status)
 
 
@@ -594,20 +667,8 @@ def _history_page(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    changes = selectors.history(environment)
-    ran = selectors.versions_ran(environment)
-    can_rollback = has_role(environment.role, permissions.to_deploy_into(environment))
-    shown: set[int] = set()
-    for change in changes:
-        # One rollback button per version, on its newest row.
-        version = change.to_version
-        change.can_rollback = (
-            can_rollback
-            and version.pk in ran
-            and version.pk != environment.active_version_id
-            and version.pk not in shown
-        )
-        shown.add(version.pk)
+    may_roll_back = has_role(environment.role, permissions.to_deploy_into(environment))
+    changes = selectors.history_rows(environment, may_roll_back=may_roll_back)
     context = _environment_tabs(environment) | {
         "tab": "history",
         "changes": changes,
@@ -1033,7 +1094,7 @@ def compare(request: HttpRequest, deployment_id: int) -> HttpResponse:
         right = environments[form.cleaned_data["right"]]
         left.deployment = right.deployment = deployment
         comparison = _compared(request, left, right, role=deployment.role)
-    context = _deployment_tabs(deployment) | {
+    context = _deployment_tabs(deployment, deployment.role) | {
         "tab": "compare",
         "form": form,
         "comparison": comparison,
@@ -1069,7 +1130,7 @@ def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
         query = request.GET.copy()
         query["before"] = events[-1].pk
         older_url = f"{request.path}?{query.urlencode()}"
-    context = _deployment_tabs(deployment) | {
+    context = _deployment_tabs(deployment, deployment.role) | {
         "tab": "audit",
         "form": form,
         "events": events,
@@ -1091,7 +1152,7 @@ def _members_page(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    context = _deployment_tabs(deployment) | {
+    context = _deployment_tabs(deployment, deployment.role) | {
         "tab": "members",
         "memberships": selectors.members(deployment),
         "form": form or forms.MemberForm(),
@@ -1217,7 +1278,7 @@ def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpRespons
                 return redirect(_deployment_url(deployment, "deployment_settings"))
     environments = selectors.pipeline_environments(deployment)
     suggestions = selectors.apex_suggestions(deployment, environments)
-    context = _deployment_tabs(deployment) | {
+    context = _deployment_tabs(deployment, deployment.role) | {
         "tab": "settings",
         "form": form,
         "suggestions": suggestions,
@@ -1264,12 +1325,16 @@ def _api_tokens_page(
     *,
     form: forms.ApiTokenForm | None = None,
     status: int = 200,
-    **state: Any,
+    notice: str = "",
+    new_token: ApiToken | None = None,
+    raw_token: str = "",  # shown once, in this response only
 ) -> HttpResponse:
     context = {
         "tokens": selectors.api_tokens(request.user),
         "form": form or forms.ApiTokenForm(),
-        **state,
+        "notice": notice,
+        "new_token": new_token,
+        "raw_token": raw_token,
     }
     template = _page(request, "environments/api_tokens.html", "tokens")
     return render(request, template, context, status=status)
