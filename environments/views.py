@@ -145,7 +145,7 @@ def _deployment_tabs(deployment: Deployment, role: str) -> Context:
     return {
         "deployment": deployment,
         "role": role,
-        "can_see_audit": has_role(role, permissions.TO_MANAGE_BINDINGS),
+        "can_see_audit": has_role(role, permissions.TO_READ_AUDIT),
         "can_manage_members": has_role(role, permissions.TO_MANAGE_MEMBERS),
         "can_manage_settings": has_role(role, permissions.TO_MANAGE_DOMAINS),
         "can_create_versions": has_role(role, permissions.TO_CREATE_VERSIONS),
@@ -1110,8 +1110,9 @@ AUDIT_PAGE = 100
 @require_GET
 @login_required
 def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
-    # The log holds IP addresses and user agents: admins and owners only.
-    deployment = selectors.get_deployment_for_user(request.user, deployment_id, need=Role.ADMIN)
+    deployment = selectors.get_deployment_for_user(
+        request.user, deployment_id, need=permissions.TO_READ_AUDIT
+    )
     actions = selectors.audit_actions(deployment)
     names = [e.name for e in selectors.environments_in_order(deployment)]
     form = forms.AuditFilterForm(request.GET or None, actions=actions, environment_names=names)
