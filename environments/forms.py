@@ -68,6 +68,20 @@ class BindingForm(forms.Form):
     url = forms.CharField(max_length=4096, strip=True, label="Connection URL")
     variable_name = forms.CharField(max_length=256, required=False, strip=True)
 
+    def kind_options(self) -> list[tuple[str, str, str]]:
+        """(kind, label, default variable name) for the kind select: the page's script takes
+        the default names from here (rules.BINDING_KINDS), it holds no copy of its own."""
+        return [
+            (value, label, rules.BINDING_KINDS[value][0])
+            for value, label in self.fields["kind"].choices
+        ]
+
+    def default_variable_name(self) -> str:
+        """The variable name the chosen kind (else the first) is bound as by default."""
+        options = self.kind_options()
+        chosen = self["kind"].value()
+        return next((v for k, _, v in options if k == chosen), options[0][2])
+
     def clean_variable_name(self) -> str:
         name = self.cleaned_data["variable_name"]
         return _rule(rules.validate_variable_key, name) if name else ""
