@@ -416,7 +416,8 @@ def _rows_context(
         "undecryptable_variables": [r.key for r in broken if r.source == "env"],
         "undecryptable_bindings": [r.key for r in broken if r.source == "binding"],
         "variable_form": variable_form or forms.VariableForm(),
-        "binding_form": binding_form or forms.BindingForm(),
+        "binding_form": binding_form
+        or forms.BindingForm(deployment_name=environment.deployment.name),
     }
 
 
@@ -433,7 +434,7 @@ def _domains_context(environment: Environment, domain_form: forms.DomainForm | N
 def _tokens_context(environment: Environment, token_form: forms.RuntimeTokenForm | None) -> Context:
     return {
         "tokens": selectors.runtime_tokens(environment),
-        "token_form": token_form or forms.RuntimeTokenForm(),
+        "token_form": token_form or forms.RuntimeTokenForm(environment_name=environment.name),
     }
 
 
@@ -905,7 +906,7 @@ def bindings(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
         environment = selectors.get_environment_for_user(request.user, deployment_id, name)
         return _environment_page(request, environment, section="bindings")
     environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
-    form = forms.BindingForm(request.POST)
+    form = forms.BindingForm(request.POST, deployment_name=environment.deployment.name)
     status = 400
     if form.is_valid():
         data = form.cleaned_data
@@ -1039,7 +1040,7 @@ def runtime_tokens(request: HttpRequest, deployment_id: int, name: str) -> HttpR
         environment = selectors.get_environment_for_user(request.user, deployment_id, name)
         return _environment_page(request, environment, section="tokens")
     environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_RUNTIME_TOKENS)
-    form = forms.RuntimeTokenForm(request.POST)
+    form = forms.RuntimeTokenForm(request.POST, environment_name=environment.name)
     if not form.is_valid():
         return _environment_page(
             request, environment, section="tokens", status=400, token_form=form
