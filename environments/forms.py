@@ -77,10 +77,39 @@ def _text(**attrs: str | bool) -> forms.TextInput:
     return forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", **attrs})
 
 
-class VariableForm(PageForm):
-    key = forms.CharField(max_length=256, strip=True)
-    value = forms.CharField(strip=False, required=False, widget=forms.Textarea)
+class ValueTextarea(forms.Textarea):
+    """A variable's value. A refused plain value is given back; a secret one never is
+    (`render_value` off, as PasswordInput does)."""
+
+    render_value = True
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        base = {"rows": 1, "autocomplete": "off", "spellcheck": "false"}
+        super().__init__(attrs=base | (attrs or {}))
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, value if self.render_value else None, attrs)
+
+
+class _ValueForm(PageForm):
+    def withhold_value(self) -> None:
+        """Never render the typed value back: it is, or is becoming, a secret."""
+        self.fields["value"].widget.render_value = False
+
+
+class VariableForm(_ValueForm):
+    key = forms.CharField(
+        max_length=256, strip=True, widget=_text(id="new-key", placeholder="API_URL")
+    )
+    value = forms.CharField(
+        strip=False, required=False, widget=ValueTextarea(attrs={"id": "new-value"})
+    )
     is_secret = forms.BooleanField(required=False, label="Secret")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.is_bound and self["is_secret"].value():
+            self.withhold_value()
 
     def clean_key(self) -> str:
         return _rule(rules.validate_variable_key, self.cleaned_data["key"])
@@ -89,11 +118,27 @@ class VariableForm(PageForm):
         return _rule(rules.validate_variable_value, _typed_text(self.cleaned_data["value"]))
 
 
-class VariableEditForm(PageForm):
+class VariableEditForm(_ValueForm):
     """Editing shows an empty "new value" field: left blank, the stored value stays."""
 
-    value = forms.CharField(strip=False, required=False, widget=forms.Textarea)
+    value = forms.CharField(
+        strip=False,
+        required=False,
+        label="New value",
+        widget=ValueTextarea(
+            attrs={
+                "id": "edit-value",
+                "autofocus": True,
+                "placeholder": "Leave blank to keep the stored value",
+            }
+        ),
+    )
     make_secret = forms.BooleanField(required=False, label="Make secret")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.is_bound and self["make_secret"].value():
+            self.withhold_value()
 
     def clean_value(self) -> str:
         value = _typed_text(self.cleaned_data["value"])
@@ -300,11 +345,16 @@ class ApiTokenForm(PageForm):
 class ConfirmNameForm(PageForm):
     """Deleting something big asks for its name, typed."""
 
-    confirm_name = forms.CharField(max_length=127, strip=True, label="Type the name to confirm")
+    confirm_name = forms.CharField(
+        max_length=127, strip=True, label="Type the name to confirm", widget=_text()
+    )
 
-    def __init__(self, *args, expected: str, **kwargs) -> None:
+    def __init__(self, *args, expected: str, focus: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.expected = expected
+        self.fields["confirm_name"].label = f"Type {expected} to confirm"
+        if focus:  # the page asks nothing else
+            self.fields["confirm_name"].widget.attrs["autofocus"] = True
 
     def clean_confirm_name(self) -> str:
         typed = self.cleaned_data["confirm_name"]

@@ -513,6 +513,9 @@ def _environment_page(
             variable_form=variable_form,
             binding_form=binding_form,
         )
+        rows_editing = [r for r in context["variables"] if r.key == editing]
+        if isinstance(edit_form, forms.VariableEditForm) and any(r.is_secret for r in rows_editing):
+            edit_form.withhold_value()  # a secret's typed value is never given back
     if full or section == "domains":
         context |= _domains_context(environment, domain_form)
     if full or section == "tokens":
@@ -634,7 +637,7 @@ def environment_delete(request: HttpRequest, deployment_id: int, name: str) -> H
     if environment.is_protected:
         context = _environment_tabs(environment) | {"tab": "environment", "protected": True}
         return render(request, "environments/environment_delete.html", context, status=409)
-    form = forms.ConfirmNameForm(request.POST or None, expected=environment.name)
+    form = forms.ConfirmNameForm(request.POST or None, expected=environment.name, focus=True)
     status = 200
     if request.method == "POST":
         status = 400
