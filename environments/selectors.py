@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from . import crypto, rules
+from . import crypto, permissions, rules
 from .models import (
     ApiToken,
     AuditEvent,
@@ -362,12 +362,48 @@ def pipeline_environments(deployment: Deployment) -> list[Environment]:
         )
         .prefetch_related("domains")
     )
-    by_id = {e.pk: e for e in environments}
     for environment in environments:
         environment.deployment = deployment
-        environment.target = by_id.get(environment.promotes_to_id)
-        environment.primary_domain = _primary_domain(environment, deployment.apex_domain)
     return pipeline_order(environments)
+
+
+@dataclass(frozen=True)
+class PipelineCard:
+    """An environment's card on the pipeline page."""
+
+    environment: Environment
+    target: Environment | None  # where it promotes to
+    primary_domain: str
+    can_promote: bool  # it runs a version its target does not, and the user may deploy there
+    in_sync: bool  # its target runs the same version
+
+
+def pipeline_cards(
+    deployment: Deployment, environments: list[Environment], *, role: str
+) -> list[list[PipelineCard]]:
+    """The cards of `pipeline_environments`, in columns: previews and custom environments,
+    staging, production (empty columns left out)."""
+    by_id = {e.pk: e for e in environments}
+    columns: list[list[PipelineCard]] = [[], [], []]
+    for environment in environments:
+        target = by_id.get(environment.promotes_to_id)
+        version_id = environment.active_version_id
+        runs_target_version = target is not None and target.active_version_id == version_id
+        columns[environment.pipeline_rank].append(
+            PipelineCard(
+                environment=environment,
+                target=target,
+                primary_domain=_primary_domain(environment, deployment.apex_domain),
+                can_promote=bool(
+                    target is not None
+                    and version_id is not None
+                    and not runs_target_version
+                    and has_role(role, permissions.to_deploy_into(target))
+                ),
+                in_sync=bool(version_id is not None and runs_target_version),
+            )
+        )
+    return [c for c in columns if c]
 
 
 # Variables -------------------------------------------------------------------------------

@@ -116,31 +116,6 @@ def _deployment_url(deployment: Deployment, view: str = "deployment") -> str:
     return reverse(view, kwargs={"deployment_id": deployment.pk})
 
 
-def _cards(deployment: Deployment, environments: list[Environment]) -> list[dict[str, Any]]:
-    """Pipeline cards, in columns: previews and custom environments, staging, production."""
-    columns: list[list[dict[str, Any]]] = [[], [], []]
-    for environment in environments:
-        target = environment.target
-        version = environment.active_version
-        can_promote = bool(
-            target is not None
-            and version is not None
-            and target.active_version_id != version.pk
-            and has_role(deployment.role, permissions.to_deploy_into(target))
-        )
-        columns[environment.pipeline_rank].append(
-            {
-                "environment": environment,
-                "target": target,
-                "can_promote": can_promote,
-                "in_sync": bool(
-                    target is not None and version and target.active_version_id == version.pk
-                ),
-            }
-        )
-    return [c for c in columns if c]
-
-
 def _deployment_tabs(deployment: Deployment, role: str) -> Context:
     return {
         "deployment": deployment,
@@ -208,7 +183,7 @@ def _deployment_page(
     environments = selectors.pipeline_environments(deployment)
     context = _deployment_tabs(deployment, deployment.role) | {
         "tab": "pipeline",
-        "columns": _cards(deployment, environments),
+        "columns": selectors.pipeline_cards(deployment, environments, role=deployment.role),
         "confirm": confirm,
         "notice": notice,
         "error": error,

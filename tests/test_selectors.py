@@ -65,3 +65,16 @@ def test_getters_404_on_an_id_no_row_can_have(deployment, owner, production, bad
         with pytest.raises(Http404):
             get()
     assert selectors.find_version(deployment, bad) is None
+
+
+def test_pipeline_cards_say_what_can_be_promoted(deployment, staging, actor):
+    version = services.create_version(deployment=deployment, label="b1", actor=actor)
+    services.deploy_version(environment=staging, version=version, actor=actor)
+    environments = selectors.pipeline_environments(deployment)
+    columns = selectors.pipeline_cards(deployment, environments, role="admin")
+    cards = {card.environment.name: card for column in columns for card in column}
+    assert cards["staging"].target.name == "production"
+    assert cards["staging"].can_promote and not cards["staging"].in_sync
+    assert cards["production"].target is None and not cards["production"].can_promote
+    developer = selectors.pipeline_cards(deployment, environments, role="developer")
+    assert not any(card.can_promote for column in developer for card in column)
