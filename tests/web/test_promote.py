@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from environments import services
-from environments.models import Role, VersionChange
+from environments.models import AuditEvent, Role, VersionChange
 
 from .conftest import HX
 
@@ -146,3 +146,14 @@ def test_developer_may_promote_a_preview_to_staging(as_role, deployment, staging
 def test_environments_without_a_target_cannot_be_promoted(as_role, deployment, versions):
     url = reverse("promote", kwargs={"deployment_id": deployment.pk, "name": "production"})
     assert as_role(Role.OWNER).get(url).status_code == 404
+
+
+def test_the_confirmation_is_an_audited_compare(as_role, url, differing):
+    as_role(Role.ADMIN).get(url, **HX)
+    event = AuditEvent.objects.get(action="environment.compare")
+    assert event.detail == {
+        "left": "staging",
+        "right": "production",
+        "secrets_hidden": False,
+        "via": "promotion",
+    }
