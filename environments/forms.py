@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.boundfield import BoundField
 
 from . import rules
 from .errors import ServiceError
@@ -37,10 +38,78 @@ def add_service_error(form: forms.Form, exc: ServiceError) -> None:
     form.add_error(field, exc.message)
 
 
-class VariableForm(forms.Form):
-    key = forms.CharField(max_length=256, strip=True)
-    value = forms.CharField(strip=False, required=False, widget=forms.Textarea)
+class PageField(BoundField):
+    """A field as templates/environments/_field.html renders it. Its help and error paragraphs
+    have ids its widget's aria-describedby names: `<id>-help`, `<id>-error` beside a widget the
+    page gives an id (new-key), Django's `<auto id>_help`, `_error` otherwise. The first field
+    with an error takes the focus."""
+
+    def _suffixed(self, suffix: str) -> str:
+        named = self.field.widget.attrs.get("id")
+        return f"{named}-{suffix}" if named else f"{self.auto_id}_{suffix}"
+
+    @property
+    def help_id(self) -> str:
+        return self._suffixed("help")
+
+    @property
+    def error_id(self) -> str:
+        return self._suffixed("error")
+
+    @property
+    def aria_describedby(self) -> str:
+        ids = [self.help_id] if self.help_text else []
+        return " ".join(ids + ([self.error_id] if self.errors else []))
+
+    def build_widget_attrs(self, attrs, widget=None):
+        attrs = super().build_widget_attrs(attrs, widget)
+        if self.errors and next(iter(self.form.errors), None) == self.name:
+            attrs["autofocus"] = True
+        return attrs
+
+
+class PageForm(forms.Form):
+    bound_field_class = PageField
+
+
+def _text(**attrs: str | bool) -> forms.TextInput:
+    """A one-line text input for names, keys and hostnames: no autocomplete or spellcheck."""
+    return forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", **attrs})
+
+
+class ValueTextarea(forms.Textarea):
+    """A variable's value. A refused plain value is given back; a secret one never is
+    (`render_value` off, as PasswordInput does)."""
+
+    render_value = True
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        base = {"rows": 1, "autocomplete": "off", "spellcheck": "false"}
+        super().__init__(attrs=base | (attrs or {}))
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, value if self.render_value else None, attrs)
+
+
+class _ValueForm(PageForm):
+    def withhold_value(self) -> None:
+        """Never render the typed value back: it is, or is becoming, a secret."""
+        self.fields["value"].widget.render_value = False
+
+
+class VariableForm(_ValueForm):
+    key = forms.CharField(
+        max_length=256, strip=True, widget=_text(id="new-key", placeholder="API_URL")
+    )
+    value = forms.CharField(
+        strip=False, required=False, widget=ValueTextarea(attrs={"id": "new-value"})
+    )
     is_secret = forms.BooleanField(required=False, label="Secret")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.is_bound and self["is_secret"].value():
+            self.withhold_value()
 
     def clean_key(self) -> str:
         return _rule(rules.validate_variable_key, self.cleaned_data["key"])
@@ -49,11 +118,27 @@ class VariableForm(forms.Form):
         return _rule(rules.validate_variable_value, _typed_text(self.cleaned_data["value"]))
 
 
-class VariableEditForm(forms.Form):
+class VariableEditForm(_ValueForm):
     """Editing shows an empty "new value" field: left blank, the stored value stays."""
 
-    value = forms.CharField(strip=False, required=False, widget=forms.Textarea)
+    value = forms.CharField(
+        strip=False,
+        required=False,
+        label="New value",
+        widget=ValueTextarea(
+            attrs={
+                "id": "edit-value",
+                "autofocus": True,
+                "placeholder": "Leave blank to keep the stored value",
+            }
+        ),
+    )
     make_secret = forms.BooleanField(required=False, label="Make secret")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.is_bound and self["make_secret"].value():
+            self.withhold_value()
 
     def clean_value(self) -> str:
         value = _typed_text(self.cleaned_data["value"])
@@ -62,11 +147,67 @@ class VariableEditForm(forms.Form):
         return _rule(rules.validate_variable_value, value)
 
 
-class BindingForm(forms.Form):
-    kind = forms.ChoiceField(choices=Binding.Kind.choices)
-    name = forms.CharField(max_length=100, required=False, strip=True)
-    url = forms.CharField(max_length=4096, strip=True, label="Connection URL")
-    variable_name = forms.CharField(max_length=256, required=False, strip=True)
+class KindSelect(forms.Select):
+    """Each kind's option carries its default variable name (from rules.BINDING_KINDS), which
+    the page's script shows as the variable name's placeholder: the script holds no copy."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if value in rules.BINDING_KINDS:
+            option["attrs"]["data-variable-name"] = rules.BINDING_KINDS[value].variable_name
+        return option
+
+
+def _credential(**attrs: str) -> forms.PasswordInput:
+    """A connection URL holds a password: typed like one, never rendered back."""
+    return forms.PasswordInput(attrs={"autocomplete": "off", **attrs})
+
+
+class BindingForm(PageForm):
+    kind = forms.ChoiceField(
+        choices=Binding.Kind.choices,
+        widget=KindSelect(attrs={"id": "bind-kind", "data-binding-kind": "bind-var"}),
+    )
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        strip=True,
+        label="Service name",
+        widget=_text(id="bind-name"),
+    )
+    url = forms.CharField(
+        max_length=4096,
+        strip=True,
+        label="Connection URL",
+        widget=_credential(id="bind-url", placeholder="postgres://user:password@host:5432/db"),
+    )
+    variable_name = forms.CharField(
+        max_length=256,
+        required=False,
+        strip=True,
+        label="Variable name",
+        widget=_text(id="bind-var"),
+    )
+
+    def __init__(self, *args, deployment_name: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["variable_name"].widget.attrs["placeholder"] = self.default_variable_name()
+        if deployment_name:
+            self.fields["name"].widget.attrs["placeholder"] = f"{deployment_name}-db"
+
+    def kind_options(self) -> list[tuple[str, str, str]]:
+        """(kind, label, default variable name) for the kind select: the page's script takes
+        the default names from here (rules.BINDING_KINDS), it holds no copy of its own."""
+        return [
+            (value, label, rules.BINDING_KINDS[value].variable_name)
+            for value, label in self.fields["kind"].choices
+        ]
+
+    def default_variable_name(self) -> str:
+        """The variable name the chosen kind (else the first) is bound as by default."""
+        options = self.kind_options()
+        chosen = self["kind"].value()
+        return next((v for k, _, v in options if k == chosen), options[0][2])
 
     def clean_variable_name(self) -> str:
         name = self.cleaned_data["variable_name"]
@@ -83,12 +224,28 @@ class BindingForm(forms.Form):
         return cleaned
 
 
-class BindingEditForm(forms.Form):
+class BindingEditForm(PageForm):
     """Replace a credential: a blank URL keeps the stored one."""
 
-    name = forms.CharField(max_length=100, required=False, strip=True)
-    url = forms.CharField(max_length=4096, required=False, strip=True, label="New connection URL")
-    variable_name = forms.CharField(max_length=256, strip=True)
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        strip=True,
+        label="Service name",
+        widget=_text(id="bind-edit-name", autofocus=True),
+    )
+    url = forms.CharField(
+        max_length=4096,
+        required=False,
+        strip=True,
+        label="New connection URL",
+        widget=_credential(
+            id="bind-edit-url", placeholder="Leave blank to keep the stored credential"
+        ),
+    )
+    variable_name = forms.CharField(
+        max_length=256, strip=True, label="Variable name", widget=_text(id="bind-edit-var")
+    )
 
     def __init__(self, *args, kind: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -104,18 +261,31 @@ class BindingEditForm(forms.Form):
         return _rule(lambda u: rules.validate_binding_url(self.kind, u), url)
 
 
-class DomainForm(forms.Form):
-    hostname = forms.CharField(max_length=300, strip=True)
+class DomainForm(PageForm):
+    hostname = forms.CharField(
+        max_length=300, strip=True, widget=_text(id="domain-host", placeholder="app.example.com")
+    )
 
     def clean_hostname(self) -> str:
         return _rule(rules.validate_hostname, self.cleaned_data["hostname"])
 
 
-class RuntimeTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, required=False, strip=True)
+class RuntimeTokenForm(PageForm):
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        strip=True,
+        label="Token name",
+        widget=_text(id="token-name"),
+    )
+
+    def __init__(self, *args, environment_name: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if environment_name:
+            self.fields["name"].widget.attrs["placeholder"] = f"{environment_name} runtime"
 
 
-class EnvironmentForm(forms.Form):
+class EnvironmentForm(PageForm):
     name = forms.CharField(max_length=127, strip=True)
     copy_from = forms.ChoiceField(required=False, label="Start with")
     promotes_to = forms.ChoiceField(required=False, label="Promotes to")
@@ -137,8 +307,10 @@ class EnvironmentForm(forms.Form):
         return _rule(rules.validate_environment_name, self.cleaned_data["name"])
 
 
-class PromotionTargetForm(forms.Form):
-    promotes_to = forms.ChoiceField(required=False, label="Promotes to")
+class PromotionTargetForm(PageForm):
+    promotes_to = forms.ChoiceField(
+        required=False, label="Promotes to", widget=forms.Select(attrs={"id": "promotes-to"})
+    )
 
     def __init__(self, *args, environment_names: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -147,25 +319,42 @@ class PromotionTargetForm(forms.Form):
         ]
 
 
-class DeploymentForm(forms.Form):
-    name = forms.CharField(max_length=200, strip=True)
+class DeploymentForm(PageForm):
+    name = forms.CharField(
+        max_length=200,
+        strip=True,
+        help_text="Lower-case letters, digits and hyphens. It starts with production and "
+        "staging; you become its owner.",
+        widget=_text(id="deployment-name", placeholder="shop"),
+    )
 
     def clean_name(self) -> str:
         return _rule(rules.validate_deployment_name, self.cleaned_data["name"])
 
 
-class ApiTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, required=False, strip=True)
+class ApiTokenForm(PageForm):
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        strip=True,
+        label="Token name",
+        widget=_text(id="api-token-name", placeholder="CI deploys"),
+    )
 
 
-class ConfirmNameForm(forms.Form):
+class ConfirmNameForm(PageForm):
     """Deleting something big asks for its name, typed."""
 
-    confirm_name = forms.CharField(max_length=127, strip=True, label="Type the name to confirm")
+    confirm_name = forms.CharField(
+        max_length=127, strip=True, label="Type the name to confirm", widget=_text()
+    )
 
-    def __init__(self, *args, expected: str, **kwargs) -> None:
+    def __init__(self, *args, expected: str, focus: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.expected = expected
+        self.fields["confirm_name"].label = f"Type {expected} to confirm"
+        if focus:  # the page asks nothing else
+            self.fields["confirm_name"].widget.attrs["autofocus"] = True
 
     def clean_confirm_name(self) -> str:
         typed = self.cleaned_data["confirm_name"]
@@ -174,7 +363,7 @@ class ConfirmNameForm(forms.Form):
         return typed
 
 
-class VersionForm(forms.Form):
+class VersionForm(PageForm):
     label = forms.CharField(max_length=200, required=False, strip=True)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     deploy_to = forms.ChoiceField(required=False, label="Deploy it to")
@@ -203,27 +392,35 @@ class VersionForm(forms.Form):
         return cleaned
 
 
-class PromoteForm(forms.Form):
+class PromoteForm(PageForm):
     """The versions the confirmation showed: the source's, and the target's (blank: none)."""
 
     version = forms.IntegerField(min_value=1)
     target_version = forms.IntegerField(min_value=1, required=False)
 
 
-class RollbackForm(forms.Form):
-    version = forms.IntegerField(min_value=1)
+class RollbackForm(PageForm):
+    release = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    config = forms.ChoiceField(
+        choices=[("restore", "Version and its configuration"), ("keep", "Version only")],
+        initial="restore",
+        required=False,
+    )
+
+    def clean_config(self) -> str:
+        return self.cleaned_data["config"] or "restore"
 
 
-class MemberForm(forms.Form):
+class MemberForm(PageForm):
     username = forms.CharField(max_length=150, strip=True)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 
-class RoleForm(forms.Form):
+class RoleForm(PageForm):
     role = forms.ChoiceField(choices=Role.choices)
 
 
-class ApexForm(forms.Form):
+class ApexForm(PageForm):
     apex_domain = forms.CharField(max_length=300, required=False, strip=True, label="Apex domain")
 
     def clean_apex_domain(self) -> str:
@@ -231,7 +428,7 @@ class ApexForm(forms.Form):
         return _rule(rules.validate_hostname, apex) if apex else ""
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(PageForm):
     action = forms.ChoiceField(required=False)
     environment = forms.ChoiceField(required=False)
     actor = forms.CharField(max_length=200, required=False, strip=True)
@@ -245,7 +442,7 @@ class AuditFilterForm(forms.Form):
         ]
 
 
-class CompareForm(forms.Form):
+class CompareForm(PageForm):
     left = forms.ChoiceField()
     right = forms.ChoiceField()
 

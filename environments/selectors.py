@@ -4,29 +4,45 @@ that is too low; list queries run a fixed number of SQL queries however many row
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from . import crypto, rules
+from . import crypto, permissions, rules
 from .models import (
+    ApiToken,
     AuditEvent,
     Binding,
     ConfigEntry,
     Deployment,
+    Domain,
     Environment,
     Membership,
     Release,
     Role,
     RuntimeInstance,
+    RuntimeToken,
     Variable,
+    Version,
 )
 from .permissions import has_role
+
+# Ids are 64-bit signed integers in the database; a larger one (or a negative one) names nothing
+# and must not reach the database, where it is an OverflowError (SQLite) or DataError.
+MAX_ID = 2**63 - 1
+
+
+def _valid_id(value: int) -> int:
+    if not 0 < value <= MAX_ID:
+        raise Http404("There is nothing at this address.")
+    return value
 
 
 def _require(role: str | None, need: str) -> None:
@@ -48,6 +64,7 @@ def get_deployment_for_user(user, deployment_id: int, *, need: str = Role.VIEWER
     """The deployment, with `.role` set to the user's role on it."""
     if not user or not user.is_authenticated:
         raise Http404("No such deployment.")
+    _valid_id(deployment_id)
     if user.is_superuser:
         deployment = Deployment.objects.filter(pk=deployment_id).first()
         role = Role.OWNER if deployment else None
@@ -89,6 +106,166 @@ def get_environment_for_user(
     return environment
 
 
+def get_promotion_target(source: Environment) -> Environment:
+    """The environment `source` promotes to, with its active version (Http404 without one)."""
+    if source.promotes_to_id is None:
+        raise Http404(f"{source.name} does not promote to another environment.")
+    target = get_object_or_404(
+        Environment.objects.select_related("active_version"), pk=source.promotes_to_id
+    )
+    target.deployment = source.deployment
+    return target
+
+
+def get_variable(environment: Environment, key: str) -> Variable:
+    """A variable's metadata (key, secrecy), never its value; Http404 if there is none."""
+    variable = get_object_or_404(
+        Variable.objects.only("pk", "environment_id", "key", "is_secret"),
+        environment=environment,
+        key=key,
+    )
+    variable.environment = environment
+    return variable
+
+
+def get_binding(environment: Environment, pk: int) -> Binding:
+    binding = get_object_or_404(
+        Binding.objects.defer("ciphertext"), environment=environment, pk=_valid_id(pk)
+    )
+    binding.environment = environment
+    return binding
+
+
+def get_domain(environment: Environment, pk: int) -> Domain:
+    domain = get_object_or_404(Domain, environment=environment, pk=_valid_id(pk))
+    domain.environment = environment
+    return domain
+
+
+def get_runtime_token(environment: Environment, pk: int) -> RuntimeToken:
+    token = get_object_or_404(RuntimeToken, environment=environment, pk=_valid_id(pk))
+    token.environment = environment
+    return token
+
+
+def get_api_token(user, pk: int) -> ApiToken:
+    """One of the user's own API tokens (another user's is a 404 like a missing one)."""
+    return get_object_or_404(ApiToken, user=user, pk=_valid_id(pk))
+
+
+def get_membership(deployment: Deployment, user_id: int) -> Membership:
+    return get_object_or_404(
+        Membership.objects.select_related("user"),
+        deployment=deployment,
+        user_id=_valid_id(user_id),
+    )
+
+
+def find_version(deployment: Deployment, number: int) -> Version | None:
+    """The deployment's version with that number, or None (a form's answer, not a 404)."""
+    if not 0 < number <= MAX_ID:
+        return None
+    return Version.objects.filter(deployment=deployment, number=number).first()
+
+
+def find_user(username: str):
+    return get_user_model().objects.filter(username=username).first()
+
+
+def is_member(deployment: Deployment, user) -> bool:
+    return Membership.objects.filter(deployment=deployment, user=user).exists()
+
+
+def visible_deployment_ids(user) -> set[int] | None:
+    """Ids of the deployments the user sees; None for a superuser (who sees them all)."""
+    if user.is_superuser:
+        return None
+    return set(visible_deployments(user).values_list("pk", flat=True))
+
+
+def api_tokens(user) -> list[ApiToken]:
+    return list(ApiToken.objects.filter(user=user).order_by("-created_at", "-id"))
+
+
+def runtime_tokens(environment: Environment) -> list[RuntimeToken]:
+    return list(RuntimeToken.objects.filter(environment=environment).order_by("-created_at"))
+
+
+def domains(environment: Environment) -> list[Domain]:
+    return list(Domain.objects.filter(environment=environment).order_by("hostname"))
+
+
+def audit_actions(deployment: Deployment) -> list[str]:
+    """The actions the deployment's log holds, for the filter."""
+    return sorted(
+        set(
+            AuditEvent.objects.filter(deployment=deployment)
+            .order_by()
+            .values_list("action", flat=True)
+            .distinct()
+        )
+    )
+
+
+@dataclass(frozen=True)
+class DeleteCounts:
+    """What deleting an environment deletes with it."""
+
+    variables: int
+    bindings: int
+    domains: int
+    tokens: int
+
+
+def delete_counts(environment: Environment) -> DeleteCounts:
+    def count(model) -> int:
+        return model.objects.filter(environment=environment).count()
+
+    return DeleteCounts(
+        variables=count(Variable),
+        bindings=count(Binding),
+        domains=count(Domain),
+        tokens=count(RuntimeToken),
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentCard:
+    """A deployment on the list page, with its environments in pipeline order."""
+
+    deployment: Deployment
+    pipeline: list[Environment]
+
+
+def deployment_cards(user) -> list[DeploymentCard]:
+    return [
+        DeploymentCard(deployment=d, pipeline=pipeline_order(d.environments.all()))
+        for d in deployments_for_user(user)
+    ]
+
+
+@dataclass(frozen=True)
+class RecentVersion:
+    version: Version
+    running_in: list[str]  # names of the environments that run it
+
+
+def recent_versions(
+    deployment: Deployment, environments: list[Environment], *, limit: int = 10
+) -> list[RecentVersion]:
+    """The newest versions, each with where it runs (one query)."""
+    running: dict[int, list[str]] = {}
+    for environment in environments:
+        if environment.active_version_id:
+            running.setdefault(environment.active_version_id, []).append(environment.name)
+    versions = (
+        Version.objects.filter(deployment=deployment)
+        .select_related("created_by")
+        .order_by("-number")[:limit]
+    )
+    return [RecentVersion(version=v, running_in=running.get(v.pk, [])) for v in versions]
+
+
 def deployments_for_user(user) -> list[Deployment]:
     """Visible deployments with their environments and active versions (3 queries)."""
     environments = Environment.objects.select_related("active_version", "promotes_to").annotate(
@@ -113,14 +290,52 @@ def environments_in_order(deployment: Deployment) -> list[Environment]:
     return pipeline_order(environments)
 
 
+# Hostname suggestions: rules.suggested_hostname is asked only here on the page side.
+
+
+def _suggested_hostname(environment: Environment, apex: str) -> str:
+    return rules.suggested_hostname(environment.name, apex) if apex else ""
+
+
 def _primary_domain(environment: Environment, apex: str) -> str:
     """The suggested hostname if attached (apex for production), else the first one."""
     hosts = [d.hostname for d in environment.domains.all()]
-    if apex:
-        suggested = rules.suggested_hostname(environment.name, apex)
-        if suggested in hosts:
-            return suggested
+    suggested = _suggested_hostname(environment, apex)
+    if suggested and suggested in hosts:
+        return suggested
     return hosts[0] if hosts else ""
+
+
+def domain_suggestion(environment: Environment, domains: Iterable[Domain]) -> str:
+    """The hostname the environment page offers to add, or "" when none is due: no apex,
+    already attached, or the apex itself outside production."""
+    apex = environment.deployment.apex_domain
+    suggested = _suggested_hostname(environment, apex)
+    if suggested in {d.hostname for d in domains} or (
+        suggested == apex and not environment.is_production
+    ):
+        return ""
+    return suggested
+
+
+@dataclass(frozen=True)
+class ApexSuggestion:
+    environment: Environment
+    host: str
+    attached: bool
+
+
+def apex_suggestions(
+    deployment: Deployment, environments: list[Environment]
+) -> list[ApexSuggestion]:
+    """Per environment (from pipeline_environments), its hostname under the apex."""
+    suggestions = []
+    for environment in environments:
+        host = _suggested_hostname(environment, deployment.apex_domain)
+        if host:
+            attached = host in {d.hostname for d in environment.domains.all()}
+            suggestions.append(ApexSuggestion(environment, host, attached))
+    return suggestions
 
 
 def pipeline_environments(deployment: Deployment) -> list[Environment]:
@@ -148,12 +363,48 @@ def pipeline_environments(deployment: Deployment) -> list[Environment]:
         )
         .prefetch_related("domains")
     )
-    by_id = {e.pk: e for e in environments}
     for environment in environments:
         environment.deployment = deployment
-        environment.target = by_id.get(environment.promotes_to_id)
-        environment.primary_domain = _primary_domain(environment, deployment.apex_domain)
     return pipeline_order(environments)
+
+
+@dataclass(frozen=True)
+class PipelineCard:
+    """An environment's card on the pipeline page."""
+
+    environment: Environment
+    target: Environment | None  # where it promotes to
+    primary_domain: str
+    can_promote: bool  # it runs a version its target does not, and the user may deploy there
+    in_sync: bool  # its target runs the same version
+
+
+def pipeline_cards(
+    deployment: Deployment, environments: list[Environment], *, role: str
+) -> list[list[PipelineCard]]:
+    """The cards of `pipeline_environments`, in columns: previews and custom environments,
+    staging, production (empty columns left out)."""
+    by_id = {e.pk: e for e in environments}
+    columns: list[list[PipelineCard]] = [[], [], []]
+    for environment in environments:
+        target = by_id.get(environment.promotes_to_id)
+        version_id = environment.active_version_id
+        runs_target_version = target is not None and target.active_version_id == version_id
+        columns[environment.pipeline_rank].append(
+            PipelineCard(
+                environment=environment,
+                target=target,
+                primary_domain=_primary_domain(environment, deployment.apex_domain),
+                can_promote=bool(
+                    target is not None
+                    and version_id is not None
+                    and not runs_target_version
+                    and has_role(role, permissions.to_deploy_into(target))
+                ),
+                in_sync=bool(version_id is not None and runs_target_version),
+            )
+        )
+    return [c for c in columns if c]
 
 
 # Variables -------------------------------------------------------------------------------
@@ -177,28 +428,21 @@ class VariableRow:
 
 
 def _variable_row(variable: Variable, environment: Environment, keyring) -> VariableRow:
+    # Every row is decrypted once, secrets too: a tampered secret, or one stored under a key id
+    # whose key was replaced, must list as undecryptable, not as a healthy mask (SPEC §3). A
+    # secret's plaintext is dropped at once: its preview is the constant mask.
     preview: str | None
-    undecryptable = False
-    if variable.is_secret:
-        # A secret's preview is constant; it needs no decryption, but we still verify the
-        # key id is one we hold so an orphaned value is flagged.
-        preview = rules.SECRET_PREVIEW
-        try:
-            if keyring.key(crypto.key_id_of(variable.ciphertext)) is None:
-                undecryptable, preview = True, None
-        except crypto.DecryptionError:
-            undecryptable, preview = True, None
+    try:
+        value = crypto.decrypt(
+            variable.ciphertext,
+            context=Variable.context_for(environment, variable.key),
+            keyring=keyring,
+        )
+    except crypto.DecryptionError:
+        preview, undecryptable = None, True
     else:
-        try:
-            preview = rules.plain_preview(
-                crypto.decrypt(
-                    variable.ciphertext,
-                    context=Variable.context_for(environment, variable.key),
-                    keyring=keyring,
-                )
-            )
-        except crypto.DecryptionError:
-            undecryptable, preview = True, None
+        preview = rules.SECRET_PREVIEW if variable.is_secret else rules.plain_preview(value)
+        undecryptable = False
     return VariableRow(
         environment=environment.name,
         key=variable.key,
@@ -313,20 +557,25 @@ class Comparison:
     same: list[str]
     different: list[str]
     unknown: list[str]  # fingerprints made under different keys (mid-rotation), or undecryptable
+    # Secrets and bindings in both, whose same/different is not shown to this user (SPEC §3).
+    hidden: list[str] = field(default_factory=list)
 
     @property
     def changed_keys(self) -> list[str]:
         return sorted(self.only_left + self.only_right + self.different + self.unknown)
 
 
-def _fingerprints(environment: Environment) -> dict[str, bytes]:
+def _fingerprints(environment: Environment) -> dict[str, tuple[bytes, bool]]:
+    """key -> (fingerprint, whether it is a secret or a binding)."""
     prints = {
-        v.key: bytes(v.fingerprint)
-        for v in Variable.objects.filter(environment=environment).only("key", "fingerprint")
+        v.key: (bytes(v.fingerprint), v.is_secret)
+        for v in Variable.objects.filter(environment=environment).only(
+            "key", "fingerprint", "is_secret"
+        )
     }
     prints.update(
         {
-            b.variable_name: bytes(b.fingerprint)
+            b.variable_name: (bytes(b.fingerprint), True)
             for b in Binding.objects.filter(environment=environment).only(
                 "variable_name", "fingerprint"
             )
@@ -335,13 +584,23 @@ def _fingerprints(environment: Environment) -> dict[str, bytes]:
     return prints
 
 
-def compare_environments(left: Environment, right: Environment) -> Comparison:
-    """Which keys exist in one and not the other, and which differ, from keyed fingerprints."""
+def compare_environments(
+    left: Environment, right: Environment, *, hide_secrets: bool = False
+) -> Comparison:
+    """Which keys exist in one and not the other, and which differ, from keyed fingerprints.
+
+    With `hide_secrets` (a user who may not write both sides), a key that is a secret or a
+    binding on either side is only "hidden": else a guess set on one side could be checked
+    against the other's secret.
+    """
     a, b = _fingerprints(left), _fingerprints(right)
-    same, different, unknown = [], [], []
+    same, different, unknown, hidden = [], [], [], []
     for key in sorted(a.keys() & b.keys()):
-        fa, fb = a[key], b[key]
-        if crypto.fingerprint_key_id(fa) != crypto.fingerprint_key_id(fb):
+        (fa, secret_a), (fb, secret_b) = a[key], b[key]
+        if hide_secrets and (secret_a or secret_b):
+            hidden.append(key)
+        # Fingerprints made under different keys (mid-rotation) cannot be compared.
+        elif crypto.fingerprint_key_id(fa) != crypto.fingerprint_key_id(fb):
             unknown.append(key)
         elif fa == fb:
             same.append(key)
@@ -355,25 +614,30 @@ def compare_environments(left: Environment, right: Environment) -> Comparison:
         same=same,
         different=different,
         unknown=unknown,
+        hidden=hidden,
     )
 
 
 # History, members, audit -----------------------------------------------------------------
 
 
-def history(environment: Environment, *, limit: int = 100) -> list[Release]:
-    return list(
-        Release.objects.filter(environment=environment)
-        .select_related("from_version", "to_version")
-        .order_by("-created_at", "-id")[:limit]
-    )
+@dataclass(frozen=True)
+class ReleaseRow:
+    release: Release
+    live: bool
+    can_rollback: bool  # an earlier release, and the user may deploy into the environment
 
 
-def versions_ran(environment: Environment) -> set[int]:
-    """Version ids the environment has ever been switched to (rollback targets)."""
-    return set(
-        Release.objects.filter(environment=environment).values_list("to_version_id", flat=True)
-    )
+def release_rows(
+    environment: Environment, *, may_roll_back: bool, before: int | None = None, limit: int = 100
+) -> list[ReleaseRow]:
+    """The history page's rows, newest first: every release but the live one can be rolled
+    back to (its version with its configuration, or with the current one)."""
+    live = environment.live_release_id
+    return [
+        ReleaseRow(release=r, live=r.pk == live, can_rollback=may_roll_back and r.pk != live)
+        for r in releases(environment, before=before, limit=limit)
+    ]
 
 
 def members(deployment: Deployment) -> list[Membership]:

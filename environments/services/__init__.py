@@ -9,7 +9,7 @@ re-exported here, so callers write `services.set_variable(...)`.
 from ..audit import Actor
 from .bindings import create_binding, delete_binding, update_binding
 from .deployments import create_deployment, delete_deployment
-from .disclosure import fetch_runtime_env, reveal_plain_values, reveal_variable
+from .disclosure import fetch_runtime_env, record_compare, reveal_plain_values, reveal_variable
 from .domains import ApexResult, add_domain, remove_domain, set_apex_domain
 from .environments import (
     create_environment,
@@ -71,6 +71,7 @@ __all__ = [
     "hash_token",
     "mark_variable_secret",
     "promote",
+    "record_compare",
     "register_version",
     "remove_domain",
     "remove_member",

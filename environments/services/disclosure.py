@@ -179,3 +179,19 @@ def _seen(environment: Environment, instance: str, release: Release | None, *, t
             "last_seen_at",
         ],
     )
+
+
+@transaction.atomic
+def record_compare(
+    *, left: Environment, right: Environment, secrets_hidden: bool, actor: Actor, via: str = ""
+) -> None:
+    """Every compare is audited (SPEC §12): who compared which two environments, and whether
+    same/different on secrets and bindings was hidden from them. Names only, never a value."""
+    audit.record(
+        "environment.compare",
+        actor=actor,
+        deployment=left.deployment,
+        target=f"{left.name}..{right.name}"[:300],
+        detail={"left": left.name, "right": right.name, "secrets_hidden": secrets_hidden}
+        | ({"via": via} if via else {}),
+    )

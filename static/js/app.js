@@ -47,8 +47,9 @@
   document.addEventListener("change", function (event) {
     var select = event.target;
     if (!select.matches || !select.matches("select[data-binding-kind]")) return;
+    // Each option carries its kind's default name, rendered from rules.BINDING_KINDS.
     var field = document.getElementById(select.getAttribute("data-binding-kind"));
-    var defaults = { postgres: "DATABASE_URL", redis: "REDIS_URL", bucket: "BUCKET_URL" };
-    if (field) field.placeholder = defaults[select.value] || "";
+    var option = select.options[select.selectedIndex];
+    if (field) field.placeholder = (option && option.getAttribute("data-variable-name")) || "";
   });
 })();

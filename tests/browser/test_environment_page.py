@@ -3,6 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
+from environments import rules
 from environments.models import Role
 
 pytestmark = pytest.mark.browser
@@ -95,3 +96,14 @@ def test_a_developer_changes_the_promotion_target(page, live_server, shop, shop_
     page.get_by_role("button", name="Set target").click()
     expect(page.locator("#summary")).to_contain_text("preview/pr-42 now promotes to production.")
     assert page.evaluate("window.__noReload") is True
+
+
+def test_the_kind_sets_the_default_variable_name(page, live_server, shop, shop_member, login):
+    login(shop_member(Role.ADMIN))
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/staging/")
+    bindings = page.locator("#bindings")
+    variable = bindings.get_by_label("Variable name")
+    for kind, spec in rules.BINDING_KINDS.items():
+        default = spec.variable_name
+        bindings.get_by_label("Kind").select_option(kind)
+        expect(variable).to_have_attribute("placeholder", default)

@@ -1,9 +1,13 @@
 """Data service bindings on the environment page: add, replace the credential, remove."""
 
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
-from environments import selectors, services
+from environments import rules, selectors, services
 from environments.models import Binding, Role
 
 from .conftest import HX
@@ -109,3 +113,14 @@ def test_developer_cannot_bind(as_role, deployment):
     )
     assert response.status_code == 403
     assert not Binding.objects.exists()
+
+
+def test_the_kind_options_carry_their_default_names_from_the_one_list(admin, deployment):
+    url = reverse("environment", kwargs={"deployment_id": deployment.pk, "name": "staging"})
+    html = admin.get(url).content.decode()
+    for kind, spec in rules.BINDING_KINDS.items():
+        default = spec.variable_name
+        assert re.search(rf'<option value="{kind}"[^>]*data-variable-name="{default}"', html)
+    script = (Path(settings.BASE_DIR) / "static" / "js" / "app.js").read_text()
+    for spec in rules.BINDING_KINDS.values():
+        assert spec.variable_name not in script  # the script holds no copy of the list

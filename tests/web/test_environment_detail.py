@@ -1,10 +1,12 @@
 """The environment page: previews only, badges, undecryptable values, buttons by role, queries."""
 
+import base64
+
 import pytest
 from django.urls import reverse
 
 from environments import services
-from environments.models import Role, Variable
+from environments.models import Binding, Role, Variable
 
 from .conftest import HX
 
@@ -166,3 +168,49 @@ def test_row_urls_built_from_the_reversed_base_match_the_url_patterns(
     ):
         kwargs = {"deployment_id": deployment.pk, "name": "production", "key": "API_URL"}
         assert reverse(view, kwargs=kwargs) == f"{base}API_URL/{suffix}"
+
+
+def _tamper(blob: bytes) -> bytes:
+    """The same stored value with its last byte (inside the authentication tag) flipped."""
+    return blob[:-1] + bytes([blob[-1] ^ 1])
+
+
+def test_a_tampered_secret_lists_as_undecryptable_and_is_named(as_role, url, filled, production):
+    variable = Variable.objects.get(environment=production, key="STRIPE_KEY")
+    Variable.objects.filter(pk=variable.pk).update(ciphertext=_tamper(bytes(variable.ciphertext)))
+    html = as_role(Role.VIEWER).get(url).content.decode()
+    row = html[html.index('id="var-STRIPE_KEY"') :]
+    row = row[: row.index("</tr>")]
+    assert "Cannot be decrypted with the configured keys" in row and "••••" not in row
+    notice = html[html.index('data-testid="undecryptable-keys"') :]
+    assert "STRIPE_KEY" in notice[: notice.index("</p>")]
+    assert SECRET not in html
+
+
+def test_a_secret_under_a_replaced_key_lists_as_undecryptable(
+    as_role, url, filled, production, settings
+):
+    # The same key ids, other key bytes: the ids are known, but nothing decrypts.
+    settings.ENCRYPTION_KEYS = ",".join(
+        f"{key_id}:{base64.b64encode(bytes([n]) * 32).decode()}"
+        for n, key_id in enumerate(("t2", "t1"))
+    )
+    html = as_role(Role.VIEWER).get(url).content.decode()
+    assert "••••" not in html
+    notice = html[html.index('data-testid="undecryptable-keys"') :]
+    assert "STRIPE_KEY" in notice[: notice.index("</p>")]
+    assert "API_URL" in notice[: notice.index("</p>")]
+    assert SECRET not in html and "hunter2pw" not in html
+
+
+def test_a_tampered_binding_is_named(as_role, url, filled, production):
+    binding = Binding.objects.get(environment=production)
+    Binding.objects.filter(pk=binding.pk).update(ciphertext=_tamper(bytes(binding.ciphertext)))
+    html = as_role(Role.VIEWER).get(url).content.decode()
+    notices = html.split('data-testid="undecryptable-keys"')[1:]
+    assert [n[: n.index("</p>")] for n in notices if "DATABASE_URL" in n[: n.index("</p>")]]
+    assert "hunter2pw" not in html
+
+
+def test_a_healthy_page_names_no_undecryptable_key(as_role, url, filled):
+    assert "undecryptable-keys" not in as_role(Role.VIEWER).get(url).content.decode()

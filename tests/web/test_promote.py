@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from environments import services
-from environments.models import Release, Role
+from environments.models import AuditEvent, Release, Role
 
 from .conftest import HX
 
@@ -98,7 +98,7 @@ def test_a_stale_confirmation_is_refused_with_409_and_the_current_state(
 def test_a_changed_target_is_refused(as_role, url, production, staging, actor, versions):
     # The target moved (a rollback to v1 elsewhere would look the same): it ran v1, now v2.
     services.promote(source=staging, version_number=2, expected_target_version=1, actor=actor)
-    services.rollback(environment=production, version=versions[1], actor=actor)
+    services.rollback(environment=production, release=1, config="restore", actor=actor)
     response = as_role(Role.ADMIN).post(url, {"version": 2, "target_version": 2}, **HX)
     assert response.status_code == 409
     assert "production changed while you were looking" in response.content.decode()
@@ -146,3 +146,14 @@ def test_developer_may_promote_a_preview_to_staging(as_role, deployment, staging
 def test_environments_without_a_target_cannot_be_promoted(as_role, deployment, versions):
     url = reverse("promote", kwargs={"deployment_id": deployment.pk, "name": "production"})
     assert as_role(Role.OWNER).get(url).status_code == 404
+
+
+def test_the_confirmation_is_an_audited_compare(as_role, url, differing):
+    as_role(Role.ADMIN).get(url, **HX)
+    event = AuditEvent.objects.get(action="environment.compare")
+    assert event.detail == {
+        "left": "staging",
+        "right": "production",
+        "secrets_hidden": False,
+        "via": "promotion",
+    }

@@ -1,0 +1,78 @@
+"""The api tokens page (templates/environments/api_tokens.html)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .. import forms, selectors, services
+from ..audit import Actor
+from ..models import (
+    ApiToken,
+)
+from ._common import _page, _unconfirmed, no_store
+
+
+def _api_tokens_page(
+    request: HttpRequest,
+    *,
+    form: forms.ApiTokenForm | None = None,
+    status: int = 200,
+    notice: str = "",
+    new_token: ApiToken | None = None,
+    raw_token: str = "",  # shown once, in this response only
+) -> HttpResponse:
+    context = {
+        "tokens": selectors.api_tokens(request.user),
+        "form": form or forms.ApiTokenForm(),
+        "notice": notice,
+        "new_token": new_token,
+        "raw_token": raw_token,
+    }
+    template = _page(request, "environments/api_tokens.html", "tokens")
+    return render(request, template, context, status=status)
+
+
+@no_store
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """The logged-in user's personal API tokens, for the JSON API."""
+    if request.method == "GET":
+        return _api_tokens_page(request)
+    form = forms.ApiTokenForm(request.POST)
+    if not form.is_valid():
+        return _api_tokens_page(request, form=form, status=400)
+    token, raw = services.create_api_token(
+        user=request.user, name=form.cleaned_data["name"], actor=Actor.from_request(request)
+    )
+    # The raw token is rendered into this one response and stored nowhere: no redirect.
+    response = _api_tokens_page(request, new_token=token, raw_token=raw)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@no_store
+@require_POST
+@login_required
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = selectors.get_api_token(request.user, pk)
+    unconfirmed = _unconfirmed(
+        request,
+        question=f"Revoke {token.name}?",
+        detail="Scripts and CI jobs using this token can no longer call the API.",
+        label="Revoke",
+        cancel_url=reverse("api_tokens"),
+    )
+    if unconfirmed:
+        return unconfirmed
+    services.revoke_api_token(token=token, actor=Actor.from_request(request))
+    notice = f"Revoked {token.name}."
+    if request.htmx:
+        return _api_tokens_page(request, notice=notice)
+    messages.success(request, notice)
+    return redirect("api_tokens")

@@ -1,0 +1,112 @@
+"""The deployment page (templates/environments/deployment.html)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from .. import forms, permissions, selectors, services
+from ..audit import Actor
+from ..errors import ServiceError
+from ..models import (
+    Deployment,
+    Environment,
+)
+from ..permissions import has_role
+from ._common import Context, _compared, _deployment_tabs, _deployment_url, _page, _status, no_store
+
+
+def _deployment_page(
+    request: HttpRequest,
+    deployment: Deployment,
+    *,
+    confirm: Context | None = None,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    environments = selectors.pipeline_environments(deployment)
+    context = _deployment_tabs(deployment, deployment.role) | {
+        "tab": "pipeline",
+        "columns": selectors.pipeline_cards(deployment, environments, role=deployment.role),
+        "confirm": confirm,
+        "notice": notice,
+        "error": error,
+    }
+    if not request.htmx:
+        context["versions"] = selectors.recent_versions(deployment, environments)
+    template = _page(request, "environments/deployment.html", "pipeline")
+    return render(request, template, context, status=status)
+
+
+@no_store
+@require_GET
+@login_required
+def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    deployment = selectors.get_deployment_for_user(request.user, deployment_id)
+    return _deployment_page(request, deployment)
+
+
+def _promotion_source(request: HttpRequest, deployment_id: int, name: str) -> Environment:
+    """The source environment, if the user may deploy into its target (404 without a target)."""
+    source = selectors.get_environment_for_user(request.user, deployment_id, name)
+    source.promotes_to = selectors.get_promotion_target(source)
+    if not has_role(source.role, permissions.to_deploy_into(source.promotes_to)):
+        raise PermissionDenied(
+            f"Promoting into {source.promotes_to.name} needs the "
+            f"{permissions.to_deploy_into(source.promotes_to)} role or higher."
+        )
+    return source
+
+
+def _confirmation(request: HttpRequest, source: Environment) -> Context:
+    target = source.promotes_to
+    comparison = _compared(request, source, target, role=source.role, via="promotion")
+    return {
+        "source": source,
+        "target": target,
+        "version": source.active_version,
+        "target_version": target.active_version,
+        "comparison": comparison,
+        "nothing_differs": not comparison.changed_keys and not comparison.hidden,
+    }
+
+
+@no_store
+@require_http_methods(["GET", "POST"])
+@login_required
+def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    source = _promotion_source(request, deployment_id, name)
+    target = source.promotes_to
+    deployment = source.deployment
+    if request.method == "GET":
+        if source.active_version is None:
+            return _deployment_page(
+                request, deployment, error=f"Nothing is deployed in {source.name} yet.", status=409
+            )
+        return _deployment_page(request, deployment, confirm=_confirmation(request, source))
+
+    form = forms.PromoteForm(request.POST)
+    if not form.is_valid():
+        return _deployment_page(
+            request, deployment, error="The promotion form was incomplete; try again.", status=400
+        )
+    try:
+        change = services.promote(
+            source=source,
+            version_number=form.cleaned_data["version"],
+            expected_target_version=form.cleaned_data["target_version"],
+            target_id=target.pk,  # the target whose role requirement was checked
+            actor=Actor.from_request(request),
+        )
+    except ServiceError as exc:
+        return _deployment_page(request, deployment, error=exc.message, status=_status(exc))
+    notice = f"{target.name} now runs v{change.version.number}, promoted from {source.name}."
+    if request.htmx:
+        return _deployment_page(request, deployment, notice=notice)
+    messages.success(request, notice)
+    return redirect(_deployment_url(deployment))

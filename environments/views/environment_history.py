@@ -1,0 +1,102 @@
+"""The environment history page (templates/environments/environment_history.html)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import forms, permissions, selectors, services
+from ..audit import Actor
+from ..errors import ServiceError
+from ..models import (
+    Environment,
+)
+from ..permissions import has_role
+from ._common import _env_url, _environment_tabs, _page, _status, _unconfirmed, no_store
+
+
+def _history_page(
+    request: HttpRequest,
+    environment: Environment,
+    *,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    may_roll_back = has_role(environment.role, permissions.to_deploy_into(environment))
+    rows = selectors.release_rows(environment, may_roll_back=may_roll_back)
+    context = _environment_tabs(environment) | {
+        "tab": "history",
+        "rows": rows,
+        "live": environment.live_release,
+        "notice": notice,
+        "error": error,
+    }
+    template = _page(request, "environments/environment_history.html", "history")
+    return render(request, template, context, status=status)
+
+
+@no_store
+@require_GET
+@login_required
+def environment_history(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+    return _history_page(request, environment)
+
+
+@no_store
+@require_POST
+@login_required
+def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    environment = selectors.get_environment_for_user(
+        request.user, deployment_id, name, need=permissions.to_deploy_into
+    )
+    form = forms.RollbackForm(request.POST)
+    if not form.is_valid():
+        return _history_page(
+            request, environment, error="Pick a release to roll back to.", status=400
+        )
+    number, config = form.cleaned_data["release"], form.cleaned_data["config"]
+    release = selectors.get_release(environment, number)
+    what = f"release {number} (v{release.version.number})"
+    if config == "restore":
+        detail = (
+            f"It will run v{release.version.number} with the configuration it had then "
+            f"(config {release.config_revision}): variables, secrets, bindings and domains. "
+            "Nothing is deleted; later changes stay in the history."
+        )
+    else:
+        detail = (
+            f"It will run v{release.version.number} with the current configuration "
+            f"(config {environment.config_revision})."
+        )
+    unconfirmed = _unconfirmed(
+        request,
+        question=f"Roll {environment.name} back to {what}?",
+        detail=detail,
+        label=f"Roll back to release {number}",
+        cancel_url=_env_url(environment, "environment_history"),
+    )
+    if unconfirmed:
+        return unconfirmed
+    try:
+        new = services.rollback(
+            environment=environment,
+            release=number,
+            config=config,
+            actor=Actor.from_request(request),
+        )
+    except ServiceError as exc:
+        return _history_page(request, environment, error=exc.message, status=_status(exc))
+    notice = (
+        f"{environment.name} rolled back to {what}: release {new.number} runs "
+        f"v{new.version.number} with config {new.config_revision}."
+    )
+    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+    if request.htmx:
+        return _history_page(request, environment, notice=notice)
+    messages.success(request, notice)
+    return redirect(_env_url(environment, "environment_history"))

@@ -1,0 +1,122 @@
+"""The members page (templates/environments/members.html)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .. import forms, permissions, selectors, services
+from ..audit import Actor
+from ..errors import ServiceError
+from ..models import (
+    Deployment,
+    Role,
+)
+from ._common import _deployment_tabs, _deployment_url, _status, _unconfirmed, no_store
+
+
+def _members_page(
+    request: HttpRequest,
+    deployment: Deployment,
+    *,
+    form: forms.MemberForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = _deployment_tabs(deployment, deployment.role) | {
+        "tab": "members",
+        "memberships": selectors.members(deployment),
+        "form": form or forms.MemberForm(),
+        "roles": Role.choices,
+        "error": error,
+    }
+    return render(request, "environments/members.html", context, status=status)
+
+
+def _owner_of(request: HttpRequest, deployment_id: int) -> Deployment:
+    return selectors.get_deployment_for_user(
+        request.user, deployment_id, need=permissions.TO_MANAGE_MEMBERS
+    )
+
+
+@no_store
+@require_http_methods(["GET", "POST"])
+@login_required
+def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    deployment = _owner_of(request, deployment_id)
+    if request.method == "GET":
+        return _members_page(request, deployment)
+    form = forms.MemberForm(request.POST)
+    status = 400
+    if form.is_valid():
+        user = selectors.find_user(form.cleaned_data["username"])
+        if user is None:
+            form.add_error("username", "There is no user with this username.")
+        elif selectors.is_member(deployment, user):
+            form.add_error("username", f"{user.get_username()} is already a member.")
+            status = 409
+        else:
+            services.set_member(
+                deployment=deployment,
+                user=user,
+                role=form.cleaned_data["role"],
+                actor=Actor.from_request(request),
+            )
+            messages.success(
+                request, f"Added {user.get_username()} as {form.cleaned_data['role']}."
+            )
+            return redirect(_deployment_url(deployment, "members"))
+    return _members_page(request, deployment, form=form, status=status)
+
+
+@no_store
+@require_POST
+@login_required
+def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
+    deployment = _owner_of(request, deployment_id)
+    membership = selectors.get_membership(deployment, user_id)
+    form = forms.RoleForm(request.POST)
+    if not form.is_valid():
+        return _members_page(request, deployment, error="Pick a role.", status=400)
+    try:
+        services.set_member(
+            deployment=deployment,
+            user=membership.user,
+            role=form.cleaned_data["role"],
+            actor=Actor.from_request(request),
+        )
+    except ServiceError as exc:
+        return _members_page(request, deployment, error=exc.message, status=_status(exc))
+    messages.success(
+        request, f"{membership.user.get_username()} is now {form.cleaned_data['role']}."
+    )
+    return redirect(_deployment_url(deployment, "members"))
+
+
+@no_store
+@require_POST
+@login_required
+def member_remove(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
+    deployment = _owner_of(request, deployment_id)
+    membership = selectors.get_membership(deployment, user_id)
+    unconfirmed = _unconfirmed(
+        request,
+        question=f"Remove {membership.user.get_username()} from {deployment.name}?",
+        label="Remove",
+        cancel_url=_deployment_url(deployment, "members"),
+    )
+    if unconfirmed:
+        return unconfirmed
+    try:
+        services.remove_member(
+            deployment=deployment, user=membership.user, actor=Actor.from_request(request)
+        )
+    except ServiceError as exc:
+        return _members_page(request, deployment, error=exc.message, status=_status(exc))
+    messages.success(request, f"Removed {membership.user.get_username()}.")
+    if membership.user_id == request.user.pk and not request.user.is_superuser:
+        return redirect("deployment_list")
+    return redirect(_deployment_url(deployment, "members"))

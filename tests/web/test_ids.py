@@ -1,0 +1,72 @@
+"""Every web route with an id answers 404 for an id no row can have: never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, reverse
+
+from environments import urls
+from environments.models import Role
+
+HUGE = 99999999999999999999999  # beyond a 64-bit integer: an OverflowError if it reaches SQL
+SENTINEL = 987654321
+ID_NAMES = ("deployment_id", "pk", "user_id")
+
+
+def _routes(patterns, prefix_converters=()) -> list[tuple[str, tuple[str, ...]]]:
+    """(url name, id parameters) of every route that takes an id."""
+    found = []
+    for entry in patterns:
+        converters = prefix_converters + tuple(entry.pattern.converters)
+        if isinstance(entry, URLResolver):
+            found += _routes(entry.url_patterns, converters)
+        elif isinstance(entry, URLPattern) and entry.name:
+            ids = tuple(name for name in converters if name in ID_NAMES)
+            if ids:
+                found.append((entry.name, ids))
+    return found
+
+
+ROUTES = _routes(urls.urlpatterns)
+CASES = [
+    (name, bad_id, value)
+    for name, ids in ROUTES
+    for bad_id in ids
+    for value in (str(HUGE), "-1", "0")
+]
+
+
+def test_the_routes_with_ids_are_found():
+    names = {name for name, _ in ROUTES}
+    assert {"deployment", "binding_edit", "member_role", "api_token_revoke"} <= names
+
+
+def _reverse(name: str, kwargs: dict) -> str:
+    for extra in ({}, {"name": "production"}, {"name": "production", "key": "K"}):
+        try:
+            return reverse(name, kwargs=kwargs | extra)
+        except Exception:
+            continue
+    raise AssertionError(f"cannot reverse {name}")
+
+
+@pytest.mark.parametrize("superuser", [False, True], ids=["owner", "superuser"])
+@pytest.mark.parametrize("name, bad_id, value", CASES)
+def test_an_id_out_of_range_is_a_404(
+    client, deployment, owner, make_user, superuser, name, bad_id, value
+):
+    client.raise_request_exception = False
+    client.force_login(make_user("root", superuser=True) if superuser else owner)
+    ids = dict(ROUTES)[name]
+    kwargs = {i: (SENTINEL if i == bad_id else deployment.pk) for i in ids}
+    url = _reverse(name, kwargs).replace(str(SENTINEL), value)
+    response = client.get(url)
+    if response.status_code == 405:
+        response = client.post(url, {"confirmed": "yes"})
+    assert response.status_code == 404, url
+
+
+def test_a_huge_deployment_id_is_a_404_for_a_member(as_role):
+    client = as_role(Role.VIEWER)
+    client.raise_request_exception = False
+    assert client.get(f"/deployments/{HUGE}/").status_code == 404
