@@ -180,6 +180,14 @@ class Release(models.Model):
     def __str__(self) -> str:
         return f"release {self.number} (v{self.version_id}, config {self.config_revision})"
 
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("A release is never edited; make a new one (SPEC §9).")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("A release is never deleted; it goes only with its environment.")
+
 
 class ConfigEntry(models.Model):
     """One key's value over a span of config revisions: [set_revision, end_revision).

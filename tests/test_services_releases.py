@@ -245,3 +245,13 @@ def test_history_ciphertext_moved_to_another_revision_does_not_decrypt(live_stag
     second.save(update_fields=["ciphertext"])
     config = selectors.runtime_config(fresh(live_staging))
     assert config.undecryptable == ["A"]
+
+
+def test_a_release_is_never_edited_or_deleted_one_by_one(live_staging):
+    release = fresh(live_staging).live_release
+    release.config_revision = 99
+    with pytest.raises(ValueError, match="never edited"):
+        release.save()
+    with pytest.raises(ValueError, match="never deleted"):
+        release.delete()
+    assert Release.objects.get(pk=release.pk).config_revision == 1
