@@ -502,3 +502,27 @@ def test_the_confirmation_and_the_section_do_a_fixed_number_of_queries(
     assert f"Apply {2 * n} pending change" in response.content.decode()
     with django_assert_num_queries(5):
         client.get(_url("pending_changes", deployment), **HX)
+
+
+def test_deletes_in_a_staged_environment_say_they_are_pending(as_role, deployment, live, actor):
+    binding = services.create_binding(
+        environment=live, kind="redis", name="cache", url="redis://:pw@c:6379", actor=actor
+    )
+    domain = services.add_domain(environment=live, hostname="shop.example.org", actor=actor)
+    _apply(live, actor)  # nothing pending; each delete below adds one
+    kw = {"deployment_id": deployment.pk, "name": "production"}
+    client = as_role(Role.ADMIN)
+    deletes = [
+        (reverse("variable_delete", kwargs={**kw, "key": "API_URL"}), "Deleted API_URL.", 1),
+        (reverse("binding_delete", kwargs={**kw, "pk": binding.pk}), "Removed cache", 2),
+        (reverse("domain_delete", kwargs={**kw, "pk": domain.pk}), "Removed shop.example.org.", 3),
+    ]
+    for url, said, count in deletes:
+        response = client.post(url)
+        assert response.status_code == 302
+        html = " ".join(client.get(response["Location"]).content.decode().split())
+        assert said in html
+        assert f"this goes live when you apply them ({count} pending change" in html
+    runtime = _runtime(live)
+    assert "API_URL" in runtime and "REDIS_URL" in runtime
+    assert runtime["MIOSA_DOMAINS"] == "shop.example.org"
