@@ -457,3 +457,20 @@ class CompareForm(PageForm):
         if cleaned.get("left") and cleaned.get("left") == cleaned.get("right"):
             raise ValidationError("Pick two different environments.")
         return cleaned
+
+
+# Pending changes and how config changes go live (SPEC §9) --------------------------------
+
+
+class ApplyForm(PageForm):
+    """The revision the confirmation showed: a change made meanwhile is refused (stale)."""
+
+    expected_revision = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
+class ConfigChangesForm(PageForm):
+    config_changes = forms.ChoiceField(
+        label="Config changes go live",
+        choices=[("immediate", "immediately"), ("staged", "when applied (staged)")],
+        widget=forms.Select(attrs={"id": "config-changes"}),
+    )

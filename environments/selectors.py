@@ -9,7 +9,17 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -83,7 +93,9 @@ def get_deployment_for_user(user, deployment_id: int, *, need: str = Role.VIEWER
 
 def get_environment(deployment: Deployment, name: str) -> Environment:
     environment = (
-        Environment.objects.select_related("deployment", "active_version", "promotes_to")
+        Environment.objects.select_related(
+            "deployment", "active_version", "promotes_to", "live_release__version"
+        )
         .filter(deployment=deployment, name=name)
         .first()
     )
@@ -377,6 +389,8 @@ class PipelineCard:
     primary_domain: str
     can_promote: bool  # it runs a version its target does not, and the user may deploy there
     in_sync: bool  # its target runs the same version
+    pending: PendingChanges | None = None  # changes waiting for an Apply (staged environments)
+    can_apply: bool = False  # there are pending changes and the user may apply them
 
 
 def pipeline_cards(
@@ -385,6 +399,7 @@ def pipeline_cards(
     """The cards of `pipeline_environments`, in columns: previews and custom environments,
     staging, production (empty columns left out)."""
     by_id = {e.pk: e for e in environments}
+    pending = pending_by_environment(environments)
     columns: list[list[PipelineCard]] = [[], [], []]
     for environment in environments:
         target = by_id.get(environment.promotes_to_id)
@@ -402,6 +417,9 @@ def pipeline_cards(
                     and has_role(role, permissions.to_deploy_into(target))
                 ),
                 in_sync=bool(version_id is not None and runs_target_version),
+                pending=pending.get(environment.pk),
+                can_apply=environment.pk in pending
+                and has_role(role, permissions.to_deploy_into(environment)),
             )
         )
     return [c for c in columns if c]
@@ -786,12 +804,18 @@ def pending_changes(environment: Environment) -> PendingChanges:
         .filter(Q(end_revision__isnull=True) | Q(set_revision__lte=live, end_revision__gt=live))
         .defer("ciphertext")
     )
-    at_live = {
-        (e.kind, e.key): e
-        for e in rows
-        if e.set_revision <= live and (e.end_revision is None or e.end_revision > live)
-    }
-    at_head = {(e.kind, e.key): e for e in rows if e.end_revision is None}
+    return _pending_from(rows, live, head)
+
+
+def _pending_from(rows: Iterable[ConfigEntry], live: int, head: int) -> PendingChanges:
+    """The difference between the entries alive at `live` and the current ones, among `rows`
+    (the entries alive at either)."""
+    at_live, at_head = {}, {}
+    for e in rows:
+        if e.set_revision <= live and (e.end_revision is None or e.end_revision > live):
+            at_live[(e.kind, e.key)] = e
+        if e.end_revision is None:
+            at_head[(e.kind, e.key)] = e
     added = sorted(_entry_label(at_head[k]) for k in at_head.keys() - at_live.keys())
     removed = sorted(_entry_label(at_live[k]) for k in at_live.keys() - at_head.keys())
     changed = sorted(
@@ -922,3 +946,53 @@ def instances(environment: Environment, *, hours: int = 24) -> list[InstanceRow]
             environment=environment, last_seen_at__gte=since
         ).order_by("-last_seen_at")[:200]
     ]
+
+
+# Pending changes on the pages (environment page, pipeline cards) -------------------------
+
+
+def pending_by_environment(environments: list[Environment]) -> dict[int, PendingChanges]:
+    """The pending changes of each environment that has some (its configuration moved on from
+    its live release's), by environment id: one query however many environments and keys."""
+    by_id = {e.pk: e for e in environments}
+    live_revision = F("environment__live_release__config_revision")
+    rows = (
+        ConfigEntry.objects.filter(environment__in=by_id, environment__live_release__isnull=False)
+        .exclude(environment__config_revision=live_revision)
+        .filter(
+            Q(end_revision__isnull=True)
+            | Q(set_revision__lte=live_revision, end_revision__gt=live_revision)
+        )
+        .annotate(live_revision=live_revision)
+        .only("pk", "environment_id", "kind", "key", "fingerprint", "set_revision", "end_revision")
+    )
+    grouped: dict[int, list[ConfigEntry]] = {}
+    for row in rows:
+        grouped.setdefault(row.environment_id, []).append(row)
+    return {
+        pk: _pending_from(entries, entries[0].live_revision, by_id[pk].config_revision)
+        for pk, entries in grouped.items()
+    }
+
+
+def refresh_config_state(environment: Environment) -> Environment:
+    """Re-read what a write may have moved (revision, live release, mode) onto `environment`,
+    for the notice that follows it (one query)."""
+    fresh = (
+        Environment.objects.select_related("live_release__version", "active_version")
+        .only(
+            "pk",
+            "config_revision",
+            "config_changes",
+            "release_count",
+            "active_version",
+            "live_release",
+        )
+        .get(pk=environment.pk)
+    )
+    environment.config_revision = fresh.config_revision
+    environment.config_changes = fresh.config_changes
+    environment.release_count = fresh.release_count
+    environment.active_version = fresh.active_version
+    environment.live_release = fresh.live_release
+    return environment

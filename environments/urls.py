@@ -51,6 +51,10 @@ environment_urls = [
     path("-/domains/<int:pk>/delete/", views.domain_delete, name="domain_delete"),
     path("-/tokens/", views.runtime_tokens, name="runtime_tokens"),
     path("-/tokens/<int:pk>/revoke/", views.runtime_token_revoke, name="runtime_token_revoke"),
+    # Pending changes, Apply, how config changes go live (SPEC §9)
+    path("-/pending/", views.pending_changes, name="pending_changes"),
+    path("-/apply/", views.apply_changes, name="apply_changes"),
+    path("-/config-changes/", views.config_changes, name="config_changes"),
 ]
 
 deployment_urls = [

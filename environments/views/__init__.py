@@ -7,6 +7,7 @@ works as a plain form post without JavaScript.
 from __future__ import annotations
 
 from .api_tokens import api_token_revoke, api_tokens  # noqa: F401
+from .apply import apply_changes, config_changes, pending_changes  # noqa: F401
 from .audit_log import audit_log  # noqa: F401
 from .compare import compare  # noqa: F401
 from .deployment import deployment_detail, promote  # noqa: F401

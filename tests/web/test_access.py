@@ -89,6 +89,14 @@ CASES = [
     ("runtime_tokens", {"name": "production"}, "get", "viewer"),
     ("runtime_tokens", {"name": "production"}, "post", "admin"),
     ("runtime_token_revoke", {"name": "production", "pk": "token"}, "post", "admin"),
+    # Pending changes, Apply, how config changes go live (SPEC §9)
+    ("pending_changes", {"name": "production"}, "get", "viewer"),
+    ("apply_changes", {"name": "production"}, "get", "admin"),
+    ("apply_changes", {"name": "production"}, "post", "admin"),
+    ("apply_changes", {"name": "staging"}, "get", "developer"),
+    ("apply_changes", {"name": "staging"}, "post", "developer"),
+    ("config_changes", {"name": "production"}, "post", "admin"),
+    ("config_changes", {"name": "staging"}, "post", "developer"),
 ]
 
 
@@ -175,3 +183,13 @@ def test_objects_of_another_environment_are_404(as_role, world, deployment, acto
     assert Binding.objects.filter(pk=world["binding"]).exists()
     assert Domain.objects.filter(pk=world["domain"]).exists()
     assert RuntimeToken.objects.filter(pk=world["token"]).exists()
+
+
+# Pending changes, Apply, how config changes go live (SPEC §9)
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [("pending_changes", "post"), ("apply_changes", "put"), ("config_changes", "get")],
+)
+def test_pending_change_routes_refuse_other_methods(as_role, world, name, method):
+    url = _url(name, world, name="production")
+    assert getattr(as_role(Role.OWNER), method)(url).status_code == 405

@@ -78,6 +78,8 @@ def _urls(demo) -> list[str]:
                 urls.append(reverse(view, kwargs={**kw, "pk": binding.pk}))
         for domain in Domain.objects.filter(environment=environment):
             urls.append(reverse("domain_delete", kwargs={**kw, "pk": domain.pk}))
+        # Pending changes and the Apply confirmation (production has one pending in the demo).
+        urls += [reverse(view, kwargs=kw) for view in ("pending_changes", "apply_changes")]
     names = [e.name for e in demo.environments.all()]
     urls += [
         f"{reverse('compare', args=[d])}?left={a}&right={b}" for a in names for b in names if a != b
