@@ -658,3 +658,96 @@ def instances(environment: Environment, *, hours: int = 24) -> list[InstanceRow]
             environment=environment, last_seen_at__gte=since
         ).order_by("-last_seen_at")[:200]
     ]
+
+
+# The JSON API's views of releases (SPEC §10) ----------------------------------------------
+
+
+def variable_row(environment: Environment, key: str) -> VariableRow:
+    """One variable as the lists show it (a preview; '••••' for a secret), one query."""
+    variable = Variable.objects.filter(environment=environment, key=key).defer("fingerprint").get()
+    return _variable_row(variable, environment, crypto.get_keyring())
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """Where an environment's configuration stands: its live release and whether committed
+    changes wait for an Apply (a staged environment's pending changes)."""
+
+    live_release: int | None
+    pending: bool
+
+
+def live_state(environment: Environment) -> LiveState:
+    """Read afresh (one query), for the answer to a write that just committed."""
+    row = (
+        Environment.objects.filter(pk=environment.pk)
+        .values("config_revision", "live_release__number", "live_release__config_revision")
+        .get()
+    )
+    number = row["live_release__number"]
+    return LiveState(
+        live_release=number,
+        pending=number is not None
+        and row["live_release__config_revision"] < row["config_revision"],
+    )
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    release: int | None  # the live release's number
+    pending: int  # how many keys changed since it (as pending_changes counts them)
+
+
+def release_summaries(environments: Iterable[Environment]) -> dict[int, ReleaseSummary]:
+    """The live release and pending-change count of many environments: two queries at most,
+    however many environments and entries (a list must not run pending_changes per row)."""
+    from django.db.models import F  # appended section: the module's imports stay as they are
+
+    ids = [e.pk for e in environments]
+    states = Environment.objects.filter(pk__in=ids).values(
+        "pk", "config_revision", "live_release__number", "live_release__config_revision"
+    )
+    live: dict[int, int] = {}
+    summaries: dict[int, ReleaseSummary] = {}
+    for row in states:
+        summaries[row["pk"]] = ReleaseSummary(release=row["live_release__number"], pending=0)
+        at = row["live_release__config_revision"]
+        if at is not None and at < row["config_revision"]:
+            live[row["pk"]] = at
+    if not live:
+        return summaries
+    at_live: dict[int, dict] = {pk: {} for pk in live}
+    at_head: dict[int, dict] = {pk: {} for pk in live}
+    entries = (
+        ConfigEntry.objects.filter(environment__in=live)
+        .filter(
+            Q(end_revision__isnull=True)
+            | Q(
+                set_revision__lte=F("environment__live_release__config_revision"),
+                end_revision__gt=F("environment__live_release__config_revision"),
+            )
+        )
+        .only("pk", "environment_id", "kind", "key", "fingerprint", "set_revision", "end_revision")
+    )
+    # The same rule as pending_changes, for every environment at once.
+    for entry in entries:
+        revision = live[entry.environment_id]
+        name = (entry.kind, entry.key)
+        if entry.set_revision <= revision and (
+            entry.end_revision is None or entry.end_revision > revision
+        ):
+            at_live[entry.environment_id][name] = entry
+        if entry.end_revision is None:
+            at_head[entry.environment_id][name] = entry
+    for pk in live:
+        then, now = at_live[pk], at_head[pk]
+        changed = sum(
+            1
+            for name in now.keys() & then.keys()
+            if now[name].pk != then[name].pk
+            and bytes(now[name].fingerprint) != bytes(then[name].fingerprint)
+        )
+        count = len(now.keys() - then.keys()) + len(then.keys() - now.keys()) + changed
+        summaries[pk] = ReleaseSummary(release=summaries[pk].release, pending=count)
+    return summaries
