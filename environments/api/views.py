@@ -506,10 +506,6 @@ def rollback(request: HttpRequest, deployment_id: int) -> HttpResponse:
             "version with the current configuration).",
             field="config",
         )
-    if number > MAX_NUMBER:
-        raise ApiError(
-            404, "not_found", f"{environment.name} has no such release.", field="release"
-        )
     release = services.rollback(
         environment=environment, release=number, config=config, actor=actor_for(request, token)
     )
