@@ -996,3 +996,58 @@ def refresh_config_state(environment: Environment) -> Environment:
     environment.active_version = fresh.active_version
     environment.live_release = fresh.live_release
     return environment
+
+
+# The JSON API's views of releases (SPEC §10) ----------------------------------------------
+
+
+def variable_row(environment: Environment, key: str) -> VariableRow:
+    """One variable as the lists show it (a preview; '••••' for a secret), one query."""
+    variable = Variable.objects.filter(environment=environment, key=key).defer("fingerprint").get()
+    return _variable_row(variable, environment, crypto.get_keyring())
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """Where an environment's configuration stands: its live release and whether committed
+    changes wait for an Apply (a staged environment's pending changes)."""
+
+    live_release: int | None
+    pending: bool
+
+
+def live_state(environment: Environment) -> LiveState:
+    """Read afresh (one query), for the answer to a write that just committed."""
+    environment = refresh_config_state(environment)
+    live = environment.live_release
+    return LiveState(
+        live_release=live.number if live else None,
+        pending=live is not None and live.config_revision < environment.config_revision,
+    )
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    release: int | None  # the live release's number
+    pending: int  # how many keys changed since it (as pending_changes counts them)
+
+
+def release_summaries(environments: Iterable[Environment]) -> dict[int, ReleaseSummary]:
+    """The live release and pending-change count of many environments: two queries however
+    many environments and entries (a list must not run pending_changes per row)."""
+    states = list(
+        Environment.objects.filter(pk__in=[e.pk for e in environments])
+        .select_related("live_release")
+        .only("pk", "config_revision", "live_release__number", "live_release__config_revision")
+    )
+    moved = [
+        e for e in states if e.live_release and e.live_release.config_revision < e.config_revision
+    ]
+    pending = pending_by_environment(moved) if moved else {}
+    return {
+        e.pk: ReleaseSummary(
+            release=e.live_release.number if e.live_release else None,
+            pending=pending[e.pk].count if e.pk in pending else 0,
+        )
+        for e in states
+    }

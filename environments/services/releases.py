@@ -13,6 +13,7 @@ from ._revisions import record_release
 from .environments import create_environment
 
 ROLLBACK_CONFIG = ("restore", "keep")
+MAX_RELEASE_NUMBER = 2**31 - 1
 
 
 @transaction.atomic
@@ -198,6 +199,9 @@ def rollback(*, environment: Environment, release: int, config: str, actor: Acto
     release; nothing is rewritten, and no value is shown."""
     if config not in ROLLBACK_CONFIG:
         raise Invalid("config is restore or keep.", field="config")
+    if not 1 <= release <= MAX_RELEASE_NUMBER:
+        # Beyond what the column holds (SQLite cannot even compare it): no such release.
+        raise NotFound(f"{environment.name} has no release {release}.", field="release")
     environment = lock_environment(environment)
     target = Release.objects.filter(environment=environment, number=release).first()
     if target is None:
