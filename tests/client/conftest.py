@@ -1,0 +1,109 @@
+"""The `miosa` client, end to end: miosa.py runs as a subprocess of an isolated interpreter
+(`-I -S`: no site-packages, so a third-party import would fail) against pytest-django's live
+server, with MIOSA_URL and MIOSA_TOKEN in its environment (never on its command line)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from environments import services
+from environments.audit import Actor
+
+MIOSA = Path(__file__).resolve().parents[2] / "miosa.py"
+
+
+def client_command(*args: str) -> list[str]:
+    return [sys.executable, "-I", "-S", str(MIOSA), *args]
+
+
+def client_environment(url: str | None, token: str | None, **extra: str) -> dict[str, str]:
+    """A small environment of its own: nothing of the test process's leaks in."""
+    environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    if url is not None:
+        environ["MIOSA_URL"] = url
+    if token is not None:
+        environ["MIOSA_TOKEN"] = token
+    environ.update(extra)
+    return environ
+
+
+def wait_for(condition, *, timeout: float = 20.0, what: str = "the condition"):
+    """Poll `condition` every 50 ms until it is truthy (and return it), at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(transactional_db, live_server) -> str:
+    return live_server.url
+
+
+@pytest.fixture
+def miosa(server, tmp_path):
+    """miosa(*args, token=..., url=..., env={...}) -> the finished process (text output)."""
+
+    def run(
+        *args: str,
+        token: str | None = None,
+        url: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+        stdin: str | None = None,
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            client_command(*args),
+            env=client_environment(server if url is None else url, token, **(env or {})),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin,
+        )
+
+    return run
+
+
+@pytest.fixture
+def shipped(deployment, staging, production, actor):
+    """v1 live in staging (immediate) and production (staged): release 1 of each."""
+    version = services.create_version(deployment=deployment, label="sha1", actor=actor)
+    services.deploy_version(environment=staging, version=version, actor=actor)
+    services.deploy_version(environment=production, version=version, actor=actor)
+    return version
+
+
+@pytest.fixture
+def runtime_token(actor):
+    def make(environment, name: str = "") -> str:
+        _, raw = services.create_runtime_token(environment=environment, name=name, actor=actor)
+        return raw
+
+    return make
+
+
+@pytest.fixture
+def personal_token(owner):
+    _, raw = services.create_api_token(
+        user=owner, name="ci", actor=Actor(user=owner, label=owner.get_username())
+    )
+    return raw
