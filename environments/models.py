@@ -92,6 +92,9 @@ class Environment(models.Model):
     )
     release_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A preview/* environment created for a pull request may expire: `manage.py
+    # expire_environments` deletes it once this is past (SPEC §10).
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["deployment", "name"]

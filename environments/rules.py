@@ -21,10 +21,13 @@ RESERVED_PREFIX = "MIOSA_"
 PRODUCTION = "production"
 STAGING = "staging"
 PROTECTED_ENVIRONMENTS = (PRODUCTION, STAGING)
+PREVIEW_PREFIX = "preview/"
 
 MAX_VALUE_BYTES = 32 * 1024
 MAX_ENVIRONMENT_BYTES = 64 * 1024
 MAX_KEYS_PER_ENVIRONMENT = 500
+MAX_VERSION_LABEL = 200
+MAX_VERSION_NOTES_BYTES = 4 * 1024
 
 SECRET_PREVIEW = "••••"
 PREVIEW_CHARS = 8
@@ -57,6 +60,11 @@ def validate_environment_name(name: str) -> str:
             "Use lower-case letters, digits and hyphens, optionally with one '/' part "
             "(for example qa, canary or preview/pr-42).",
             code="invalid_environment_name",
+        )
+    if ".." in name:
+        # The name is a URL path segment in the API (…/environments/preview/pr-42).
+        raise ValidationError(
+            "An environment name may not contain '..'.", code="invalid_environment_name"
         )
     return name
 

@@ -1051,3 +1051,89 @@ def release_summaries(environments: Iterable[Environment]) -> dict[int, ReleaseS
         )
         for e in states
     }
+
+
+# The JSON API for CI (SPEC §10): versions, environments, bindings, domains ----------------
+
+
+def versions(
+    deployment: Deployment, *, before: int | None = None, limit: int = 50
+) -> list[Version]:
+    """Newest first; `before` (a version number) pages back (keyset paging). One query."""
+    rows = Version.objects.filter(deployment=deployment)
+    if before:
+        rows = rows.filter(number__lt=before)
+    return list(rows.select_related("created_by").order_by("-number")[:limit])
+
+
+def environments_with_releases(deployment: Deployment) -> list[Environment]:
+    """Every environment with its live release (and its version) and promotion target, in
+    pipeline order: production, staging, then the others by name. One query."""
+    environments = list(
+        Environment.objects.filter(deployment=deployment).select_related(
+            "promotes_to", "live_release__version"
+        )
+    )
+    for environment in environments:
+        environment.deployment = deployment
+    return sorted(environments, key=lambda e: (-e.pipeline_rank, e.name))
+
+
+def binding_rows(environments: list[Environment]) -> list[VariableRow]:
+    """The bindings of the given environments, as GET env lists them: the URL masked, never
+    the credential. One query however many bindings."""
+    by_id = {e.pk: e for e in environments}
+    keyring = crypto.get_keyring()
+    rows = [
+        _binding_row(b, by_id[b.environment_id], keyring)
+        for b in Binding.objects.filter(environment__in=by_id).defer("fingerprint")
+    ]
+    rows.sort(key=lambda r: (r.environment, r.key))
+    return rows
+
+
+def binding_row(binding: Binding) -> VariableRow:
+    """One binding as the lists show it (its URL masked), re-read from the database."""
+    fresh = Binding.objects.defer("fingerprint").get(pk=binding.pk)
+    return _binding_row(fresh, binding.environment, crypto.get_keyring())
+
+
+def deployment_binding(deployment: Deployment, pk: int) -> Binding:
+    """A binding of any environment of the deployment (Http404 otherwise)."""
+    binding = get_object_or_404(
+        Binding.objects.defer("ciphertext").select_related("environment"),
+        environment__deployment=deployment,
+        pk=_valid_id(pk),
+    )
+    binding.environment.deployment = deployment
+    return binding
+
+
+def deployment_domains(environments: list[Environment]) -> list[Domain]:
+    """The domains of the given environments, by hostname. One query."""
+    by_id = {e.pk: e for e in environments}
+    rows = list(Domain.objects.filter(environment__in=by_id).order_by("hostname"))
+    for row in rows:
+        row.environment = by_id[row.environment_id]
+    return rows
+
+
+def deployment_domain(deployment: Deployment, hostname: str) -> Domain:
+    """A domain attached to any environment of the deployment (Http404 otherwise)."""
+    domain = get_object_or_404(
+        Domain.objects.select_related("environment"),
+        environment__deployment=deployment,
+        hostname=hostname,
+    )
+    domain.environment.deployment = deployment
+    return domain
+
+
+def expired_environment_ids(now: datetime | None = None) -> list[int]:
+    """Ids of environments whose expires_at is past (protected ones never expire)."""
+    return list(
+        Environment.objects.filter(expires_at__lte=now or timezone.now())
+        .exclude(name__in=rules.PROTECTED_ENVIRONMENTS)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

@@ -791,3 +791,512 @@ DOCUMENT: dict[str, Any] = {
         },
     },
 }
+
+
+# The JSON API for CI (SPEC §10): versions, environments, deploy, promote, bindings, domains --
+
+PAGE_PARAMETERS = [
+    {
+        "name": "before",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1},
+        "description": "Only rows numbered below this one.",
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+    },
+]
+OPTIONAL_ENVIRONMENT_QUERY = {
+    "name": "environment",
+    "in": "query",
+    "required": False,
+    "schema": ENVIRONMENT_NAME,
+    "description": "Only this environment (else every one).",
+}
+NEXT = {
+    "type": ["integer", "null"],
+    "minimum": 1,
+    "description": "Pass it as `before` for the next (older) page; null on the last page.",
+}
+NULLABLE_NUMBER = {"type": ["integer", "null"], "minimum": 1}
+
+
+def _binding_schema(description: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    extra = extra or {}
+    return {
+        "type": "object",
+        "description": description,
+        "required": [
+            "id",
+            "environment",
+            "kind",
+            "name",
+            "variable_name",
+            "preview",
+            "is_secret",
+            "updated_at",
+            *extra,
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "id": NUMBER,
+            "environment": ENVIRONMENT_NAME,
+            "kind": {"enum": sorted(rules.BINDING_KINDS)},
+            "name": {"type": "string"},
+            "variable_name": VARIABLE_KEY,
+            "preview": {
+                "type": ["string", "null"],
+                "description": "null when the stored credential cannot be decrypted.",
+            },
+            "is_secret": {"const": True},
+            "updated_at": TIMESTAMP,
+            "undecryptable": {"const": True},
+            **extra,
+        },
+        "allOf": [
+            {
+                "if": {"properties": {"preview": {"const": None}}},
+                "then": {
+                    "required": ["undecryptable"],
+                    "properties": {"undecryptable": {"const": True}},
+                },
+                "else": {"properties": {"undecryptable": False}},
+            }
+        ],
+    }
+
+
+SCHEMAS.update(
+    {
+        "Version": {
+            "type": "object",
+            "description": "A build of the deployment, numbered 1, 2, 3… (never reused).",
+            "required": ["number", "label", "notes", "created_at", "created_by"],
+            "additionalProperties": False,
+            "properties": {
+                "number": NUMBER,
+                "label": {"type": "string", "maxLength": 200},
+                "notes": {"type": "string"},
+                "created_at": TIMESTAMP,
+                "created_by": {
+                    "type": ["string", "null"],
+                    "description": "The user who registered it; null once that user is gone.",
+                },
+            },
+        },
+        "VersionList": {
+            "type": "object",
+            "required": ["deployment", "versions", "next"],
+            "additionalProperties": False,
+            "properties": {
+                "deployment": DEPLOYMENT_REF,
+                "versions": {
+                    "type": "array",
+                    "description": "Newest first.",
+                    "items": _ref("Version"),
+                },
+                "next": NEXT,
+            },
+        },
+        "VersionInput": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "label": {
+                    "type": "string",
+                    "maxLength": 200,
+                    "description": "A git ref or short sha, say; at most 200 characters.",
+                },
+                "notes": {
+                    "type": "string",
+                    "description": "At most 4 KiB (4096 bytes of UTF-8); more is a 413 "
+                    "notes_too_large.",
+                },
+            },
+        },
+        "Environment": {
+            "type": "object",
+            "required": [
+                "name",
+                "promotes_to",
+                "config_changes",
+                "config_revision",
+                "expires_at",
+                "release",
+                "pending",
+                "created_at",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "name": ENVIRONMENT_NAME,
+                "promotes_to": {"type": ["string", "null"]},
+                "config_changes": {"enum": ["immediate", "staged"]},
+                "config_revision": {
+                    **NUMBER,
+                    "description": "The current config revision (the live release may be on "
+                    "an earlier one while changes are pending).",
+                },
+                "expires_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When expire_environments deletes it (preview/* only).",
+                },
+                "release": {
+                    "description": "The live release; null before the first deploy.",
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["number", "version", "config_revision"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "number": NUMBER,
+                                "version": NUMBER,
+                                "config_revision": NUMBER,
+                            },
+                        },
+                    ],
+                },
+                "pending": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How many keys were added, changed or removed since the "
+                    "live release and wait for an apply.",
+                },
+                "created_at": TIMESTAMP,
+            },
+        },
+        "EnvironmentList": {
+            "type": "object",
+            "required": ["deployment", "environments"],
+            "additionalProperties": False,
+            "properties": {
+                "deployment": DEPLOYMENT_REF,
+                "environments": {
+                    "type": "array",
+                    "description": "production, staging, then the others by name.",
+                    "items": _ref("Environment"),
+                },
+            },
+        },
+        "EnvironmentInput": {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {
+                    **ENVIRONMENT_NAME,
+                    "maxLength": 127,
+                    "description": "Lower-case letters, digits and hyphens, optionally with "
+                    "one '/' part (preview/pr-42); no '..'.",
+                },
+                "copy_from": {
+                    "type": ["string", "null"],
+                    "description": "Start with a copy of this environment's variables "
+                    "(secrets included: it needs the role that writes it, admin for "
+                    "production). Left out: empty.",
+                },
+                "promotes_to": {
+                    "type": ["string", "null"],
+                    "description": "Default: staging for preview/*, else none.",
+                },
+                "config_changes": {"enum": ["immediate", "staged"], "default": "immediate"},
+                "expires_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "ISO 8601 with a zone, in the future; only for preview/* "
+                    "environments.",
+                },
+            },
+        },
+        "DeployInput": {
+            "type": "object",
+            "required": ["environment", "version"],
+            "additionalProperties": False,
+            "properties": {"environment": ENVIRONMENT_NAME, "version": NUMBER},
+        },
+        "PromoteInput": {
+            "type": "object",
+            "required": ["from"],
+            "additionalProperties": False,
+            "properties": {
+                "from": ENVIRONMENT_NAME,
+                "to": {
+                    **ENVIRONMENT_NAME,
+                    "description": "Must be `from`'s promotion target (else 409 wrong_target).",
+                },
+                "expected_version": {
+                    **NULLABLE_NUMBER,
+                    "description": "The version you believe `to` runs now (null: nothing); "
+                    "if it runs another, 409 stale and nothing moves. Left out, whatever it "
+                    "runs is replaced.",
+                },
+            },
+        },
+        "Binding": _binding_schema(
+            "A data service binding. Never its credential: `preview` is the URL with its "
+            "password (and credential-like query values) replaced by '••••'."
+        ),
+        "WrittenBinding": _binding_schema(
+            "The created binding, masked like the list (never the URL), and whether it is live.",
+            LIVE_STATE,
+        ),
+        "BindingList": {
+            "type": "object",
+            "required": ["deployment", "bindings"],
+            "additionalProperties": False,
+            "properties": {
+                "deployment": DEPLOYMENT_REF,
+                "bindings": {"type": "array", "items": _ref("Binding")},
+            },
+        },
+        "BindingInput": {
+            "type": "object",
+            "required": ["environment", "kind", "url"],
+            "additionalProperties": False,
+            "properties": {
+                "environment": ENVIRONMENT_NAME,
+                "kind": {"enum": sorted(rules.BINDING_KINDS)},
+                "name": {"type": "string", "maxLength": 100},
+                "url": {"type": "string", "description": "The credential; never returned."},
+                "variable_name": {
+                    **INPUT_KEY,
+                    "description": "Default: DATABASE_URL, REDIS_URL or BUCKET_URL by kind.",
+                },
+            },
+        },
+        "Domain": {
+            "type": "object",
+            "required": ["hostname", "environment", "created_at"],
+            "additionalProperties": False,
+            "properties": {
+                "hostname": {"type": "string", "maxLength": 253},
+                "environment": ENVIRONMENT_NAME,
+                "created_at": TIMESTAMP,
+            },
+        },
+        "WrittenDomain": {
+            "type": "object",
+            "required": ["hostname", "environment", "created_at", "pending", "live_release"],
+            "additionalProperties": False,
+            "properties": {
+                "hostname": {"type": "string", "maxLength": 253},
+                "environment": ENVIRONMENT_NAME,
+                "created_at": TIMESTAMP,
+                **LIVE_STATE,
+            },
+        },
+        "DomainList": {
+            "type": "object",
+            "required": ["deployment", "domains"],
+            "additionalProperties": False,
+            "properties": {
+                "deployment": DEPLOYMENT_REF,
+                "domains": {"type": "array", "items": _ref("Domain")},
+            },
+        },
+        "DomainInput": {
+            "type": "object",
+            "required": ["environment", "hostname"],
+            "additionalProperties": False,
+            "properties": {
+                "environment": ENVIRONMENT_NAME,
+                "hostname": {
+                    "type": "string",
+                    "description": "Lower-cased and IDNA-encoded; RFC 1123 labels, at least "
+                    "one dot; the apex domain only on production.",
+                },
+            },
+        },
+    }
+)
+
+DELETED_WITH_PENDING = {
+    "description": "Deleted. No body: the header says whether the removal waits for an apply.",
+    "headers": {"X-Miosa-Pending": PENDING_HEADER},
+}
+
+DOCUMENT["paths"].update(
+    {
+        "/deployments/{deployment_id}/versions": {
+            "parameters": [DEPLOYMENT_ID],
+            "get": {
+                "operationId": "listVersions",
+                "summary": "The deployment's versions, newest first, a page at a time: pass "
+                "the answer's `next` as `before` for the next page.",
+                "parameters": PAGE_PARAMETERS,
+                "responses": {
+                    "200": _json(_ref("VersionList"), "A page of versions."),
+                    **_errors(400, 401, 404, 500),
+                },
+            },
+            "post": {
+                "operationId": "createVersion",
+                "summary": "Register a version (developer). Audited as version.create.",
+                "requestBody": _body("VersionInput"),
+                "responses": {
+                    "201": _json(_ref("Version"), "The new version."),
+                    **_errors(400, 401, 403, 404, 413, 415, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/environments": {
+            "parameters": [DEPLOYMENT_ID],
+            "get": {
+                "operationId": "listEnvironments",
+                "summary": "The environments with their live release and pending count.",
+                "responses": {
+                    "200": _json(_ref("EnvironmentList"), "The environments."),
+                    **_errors(400, 401, 404, 500),
+                },
+            },
+            "post": {
+                "operationId": "createEnvironment",
+                "summary": "Create a custom environment, empty or as a copy of another one's "
+                "variables (developer; copying production needs admin). 409 name_taken when "
+                "the name exists. Audited as environment.create.",
+                "requestBody": _body("EnvironmentInput"),
+                "responses": {
+                    "201": _json(_ref("Environment"), "The new environment."),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 500, 503),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/environments/{name}": {
+            "parameters": [
+                DEPLOYMENT_ID,
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "The environment's name; its '/' may be written as it is "
+                    "(environments/preview/pr-42).",
+                },
+            ],
+            "delete": {
+                "operationId": "deleteEnvironment",
+                "summary": "Delete a custom environment with its variables, bindings, domains "
+                "and runtime tokens (developer). production and staging: 409 "
+                "protected_environment. Audited as environment.delete.",
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    **_errors(400, 401, 403, 404, 409, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/deploy": {
+            "parameters": [DEPLOYMENT_ID],
+            "post": {
+                "operationId": "deploy",
+                "summary": "Make a version active in an environment: a release with the "
+                "environment's current configuration (production needs admin). 409 "
+                "already_active, staging_first (production takes only a version that ran in "
+                "staging) or missing_required_keys. Audited as version.deploy.",
+                "requestBody": _body("DeployInput"),
+                "responses": {
+                    "201": _json(_ref("Release"), "The new live release."),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/promote": {
+            "parameters": [DEPLOYMENT_ID],
+            "post": {
+                "operationId": "promote",
+                "summary": "Copy `from`'s active version into its promotion target; the target "
+                "keeps its own configuration (role as deploying into the target). 409 stale "
+                "(the target no longer runs expected_version), staging_first, wrong_target, "
+                "no_target, nothing_to_promote, already_active or missing_required_keys. "
+                "Audited as version.promote.",
+                "requestBody": _body("PromoteInput"),
+                "responses": {
+                    "201": _json(_ref("Release"), "The target's new live release."),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/bindings": {
+            "parameters": [DEPLOYMENT_ID],
+            "get": {
+                "operationId": "listBindings",
+                "summary": "Data service bindings with masked previews; never a credential.",
+                "parameters": [OPTIONAL_ENVIRONMENT_QUERY],
+                "responses": {
+                    "200": _json(_ref("BindingList"), "The bindings."),
+                    **_errors(400, 401, 404, 500),
+                },
+            },
+            "post": {
+                "operationId": "createBinding",
+                "summary": "Bind a data service (admin); the answer shows it masked, never the "
+                "URL. 409 binding_exists or variable_clash. Audited as binding.create.",
+                "requestBody": _body("BindingInput"),
+                "responses": {
+                    "201": _json(_ref("WrittenBinding"), "The binding, masked."),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/bindings/{binding_id}": {
+            "parameters": [
+                DEPLOYMENT_ID,
+                {
+                    "name": "binding_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+            ],
+            "delete": {
+                "operationId": "deleteBinding",
+                "summary": "Remove a binding (admin). Audited as binding.delete.",
+                "responses": {
+                    "204": DELETED_WITH_PENDING,
+                    **_errors(400, 401, 403, 404, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/domains": {
+            "parameters": [DEPLOYMENT_ID],
+            "get": {
+                "operationId": "listDomains",
+                "summary": "The domains routed to the deployment's environments.",
+                "parameters": [OPTIONAL_ENVIRONMENT_QUERY],
+                "responses": {
+                    "200": _json(_ref("DomainList"), "The domains, by hostname."),
+                    **_errors(400, 401, 404, 500),
+                },
+            },
+            "post": {
+                "operationId": "addDomain",
+                "summary": "Route a hostname to an environment (admin). 409 domain_taken when "
+                "it is attached anywhere (a deployment you cannot see is not named). Audited "
+                "as domain.add.",
+                "requestBody": _body("DomainInput"),
+                "responses": {
+                    "201": _json(_ref("WrittenDomain"), "The domain."),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/domains/{hostname}": {
+            "parameters": [
+                DEPLOYMENT_ID,
+                {"name": "hostname", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "delete": {
+                "operationId": "removeDomain",
+                "summary": "Remove a domain (admin). Audited as domain.remove.",
+                "responses": {
+                    "204": DELETED_WITH_PENDING,
+                    **_errors(400, 401, 403, 404, 500),
+                },
+            },
+        },
+    }
+)

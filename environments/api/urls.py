@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import ci, views
 
 urlpatterns = [
     path("openapi.json", views.openapi_document, name="api_openapi"),
@@ -35,4 +35,34 @@ urlpatterns = [
     ),
     path("runtime/env", views.runtime_environment, name="api_runtime_env"),
     # Whatever else is under /api/ is a JSON 404: see project/urls.py.
+]
+
+# The JSON API for CI (SPEC §10): versions, environments, deploy, promote, bindings, domains.
+urlpatterns += [
+    path("deployments/<int:deployment_id>/versions", ci.versions, name="api_versions"),
+    path(
+        "deployments/<int:deployment_id>/environments",
+        ci.environments,
+        name="api_environments",
+    ),
+    # <path:…>: the name may hold one '/', as in preview/pr-42.
+    path(
+        "deployments/<int:deployment_id>/environments/<path:name>",
+        ci.environment_detail,
+        name="api_environment_detail",
+    ),
+    path("deployments/<int:deployment_id>/deploy", ci.deploy, name="api_deploy"),
+    path("deployments/<int:deployment_id>/promote", ci.promote, name="api_promote"),
+    path("deployments/<int:deployment_id>/bindings", ci.bindings, name="api_bindings"),
+    path(
+        "deployments/<int:deployment_id>/bindings/<int:binding_id>",
+        ci.binding_detail,
+        name="api_binding_detail",
+    ),
+    path("deployments/<int:deployment_id>/domains", ci.domains, name="api_domains"),
+    path(
+        "deployments/<int:deployment_id>/domains/<str:hostname>",
+        ci.domain_detail,
+        name="api_domain_detail",
+    ),
 ]

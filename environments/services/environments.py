@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,7 +15,7 @@ from ._common import fingerprint_scope, lock_environment
 
 
 def default_promotion_target(deployment: Deployment, name: str) -> Environment | None:
-    if name.startswith("preview/"):
+    if name.startswith(rules.PREVIEW_PREFIX):
         return Environment.objects.filter(deployment=deployment, name=rules.STAGING).first()
     return None
 
@@ -27,10 +29,20 @@ def create_environment(
     copy_from: Environment | None = None,
     promotes_to: Environment | None = None,
     config_changes: str = Environment.ConfigChanges.IMMEDIATE,
+    expires_at: datetime | None = None,
 ) -> Environment:
     """Create a custom environment, empty or with a copy of another one's variables (its
-    config revision 1)."""
+    config revision 1). A preview/* environment may carry `expires_at` (in the future), after
+    which `manage.py expire_environments` deletes it."""
     name = validated(rules.validate_environment_name, name, field="name")
+    if expires_at is not None:
+        if not name.startswith(rules.PREVIEW_PREFIX):
+            raise Invalid(
+                f"Only {rules.PREVIEW_PREFIX}* environments may expire; {name} may not.",
+                field="expires_at",
+            )
+        if expires_at <= timezone.now():
+            raise Invalid("expires_at must be in the future.", field="expires_at")
     if Environment.objects.filter(deployment=deployment, name=name).exists():
         raise Conflict(
             f"{deployment.name} already has an environment named {name}.",
@@ -46,7 +58,11 @@ def create_environment(
     if promotes_to is None:
         promotes_to = default_promotion_target(deployment, name)
     environment = Environment.objects.create(
-        deployment=deployment, name=name, promotes_to=promotes_to, config_changes=config_changes
+        deployment=deployment,
+        name=name,
+        promotes_to=promotes_to,
+        config_changes=config_changes,
+        expires_at=expires_at,
     )
     copied = 0
     if copy_from is not None:
@@ -107,7 +123,8 @@ def create_environment(
         actor=actor,
         environment=environment,
         target=name,
-        detail={"copied_from": copy_from.name, "variables": copied} if copy_from else {},
+        detail=({"copied_from": copy_from.name, "variables": copied} if copy_from else {})
+        | ({"expires_at": expires_at.isoformat()} if expires_at else {}),
     )
     return environment
 

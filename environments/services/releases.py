@@ -6,7 +6,7 @@ from django.db import transaction
 
 from .. import audit, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid, NotFound, ServiceError, validated
+from ..errors import Conflict, Invalid, NotFound, ServiceError, TooLarge, validated
 from ..models import Deployment, Environment, Release, Version
 from ._common import lock_environment
 from ._revisions import record_release
@@ -22,15 +22,22 @@ def create_version(
 ) -> Version:
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
     label = (label or "").strip()
-    if len(label) > 200:
-        raise Invalid("A label has at most 200 characters.", field="label")
+    if len(label) > rules.MAX_VERSION_LABEL:
+        raise Invalid(f"A label has at most {rules.MAX_VERSION_LABEL} characters.", field="label")
+    notes = notes or ""
+    if len(notes.encode("utf-8", "surrogatepass")) > rules.MAX_VERSION_NOTES_BYTES:
+        raise TooLarge(
+            f"Version notes are at most {rules.MAX_VERSION_NOTES_BYTES} bytes (4 KiB).",
+            code="notes_too_large",
+            field="notes",
+        )
     deployment.last_version_number += 1
     deployment.save(update_fields=["last_version_number"])
     version = Version.objects.create(
         deployment=deployment,
         number=deployment.last_version_number,
         label=label,
-        notes=notes or "",
+        notes=notes,
         created_by=actor.user,
     )
     audit.record("version.create", actor=actor, deployment=deployment, target=f"v{version.number}")
@@ -149,12 +156,14 @@ def promote(
     actor: Actor,
     expected_target_version: int | None,
     target_id: int | None = None,
+    check_target_version: bool = True,
 ) -> Release:
     """Copy the source's active version into its target; only the version moves.
 
     `version_number` is the version the user saw on the source, and the target must still run
     `expected_target_version` (None: nothing): a stale button, clicked after another admin
-    promoted, is refused instead of silently promoting twice.
+    promoted, is refused instead of silently promoting twice. `check_target_version=False`
+    promotes over whatever the target runs when the lock is taken (a CI job that did not say).
     `target_id` is the target the caller checked permissions against: if the source was
     re-pointed meanwhile (say, at production), the promotion is refused, not escalated.
     """
@@ -179,7 +188,7 @@ def promote(
             code="stale",
         )
     current = target.active_version.number if target.active_version else None
-    if current != expected_target_version:
+    if check_target_version and current != expected_target_version:
         shown = f"v{expected_target_version}" if expected_target_version else "nothing"
         now = f"v{current}" if current else "nothing"
         raise Conflict(

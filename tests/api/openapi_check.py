@@ -28,6 +28,16 @@ TEMPLATES = {
     "api_rollback": "/deployments/{deployment_id}/rollback",
     "api_required_keys": "/deployments/{deployment_id}/required-keys",
     "api_runtime_env": "/runtime/env",
+    # The JSON API for CI (SPEC §10)
+    "api_versions": "/deployments/{deployment_id}/versions",
+    "api_environments": "/deployments/{deployment_id}/environments",
+    "api_environment_detail": "/deployments/{deployment_id}/environments/{name}",
+    "api_deploy": "/deployments/{deployment_id}/deploy",
+    "api_promote": "/deployments/{deployment_id}/promote",
+    "api_bindings": "/deployments/{deployment_id}/bindings",
+    "api_binding_detail": "/deployments/{deployment_id}/bindings/{binding_id}",
+    "api_domains": "/deployments/{deployment_id}/domains",
+    "api_domain_detail": "/deployments/{deployment_id}/domains/{hostname}",
 }
 
 
