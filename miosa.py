@@ -194,9 +194,10 @@ def build_parser() -> Parser:
     promote.add_argument("--to", dest="target", metavar="T", help="check the target is T")
     promote.add_argument(
         "--expected-version",
-        type=positive_int,
+        type=version_or_none,
+        default=argparse.SUPPRESS,
         metavar="N",
-        help="refuse (stale) unless the target still runs version N",
+        help="refuse (stale) unless the target still runs version N (none: runs nothing)",
     )
     promote.set_defaults(handler=cmd_promote)
 
@@ -255,6 +256,10 @@ def positive_int(text: str) -> int:
     if not re.fullmatch(r"[1-9][0-9]{0,9}", text):
         raise argparse.ArgumentTypeError(f"{text} is not a whole number of 1 or more")
     return int(text)
+
+
+def version_or_none(text: str):
+    return None if text == "none" else positive_int(text)
 
 
 # HTTP -------------------------------------------------------------------------------------
@@ -464,7 +469,7 @@ def cmd_promote(args) -> int:
     payload: dict = {"from": args.source}
     if args.target is not None:
         payload["to"] = args.target
-    if args.expected_version is not None:
+    if hasattr(args, "expected_version"):
         payload["expected_version"] = args.expected_version
     show_release(client.post_json(path, payload).json(), args.json)
     return OK

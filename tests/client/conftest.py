@@ -107,3 +107,14 @@ def personal_token(owner):
         user=owner, name="ci", actor=Actor(user=owner, label=owner.get_username())
     )
     return raw
+
+
+@pytest.fixture
+def token_for_user():
+    def make(user) -> str:
+        _, raw = services.create_api_token(
+            user=user, name="ci", actor=Actor(user=user, label=user.get_username())
+        )
+        return raw
+
+    return make
