@@ -135,6 +135,10 @@ def api_endpoint(*methods: str) -> Callable:
                 )
             if not response.has_header("Cache-Control"):
                 response["Cache-Control"] = "no-store"
+            if request.method == "HEAD":
+                # As GET would answer, without the body (the length says what it would be).
+                response["Content-Length"] = str(len(response.content))
+                response.content = b""
             return response
 
         return csrf_exempt(wrapped)

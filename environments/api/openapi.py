@@ -718,7 +718,7 @@ DOCUMENT: dict[str, Any] = {
                         "name": "format",
                         "in": "query",
                         "required": False,
-                        "schema": {"enum": ["json", "dotenv"], "default": "json"},
+                        "schema": {"enum": ["json", "dotenv", "shell"], "default": "json"},
                     },
                     {
                         "name": "X-Miosa-Instance",
@@ -749,7 +749,10 @@ DOCUMENT: dict[str, Any] = {
                                     "type": "string",
                                     "description": 'With format=dotenv: KEY="value" lines; '
                                     '\\, ", newline and carriage return escaped as \\\\, '
-                                    '\\", \\n and \\r; $ as it is.',
+                                    '\\", \\n and \\r; $ as it is. With format=shell: '
+                                    "export KEY='value' lines, ' written as '\\'', which "
+                                    "`set -a; . ./file` in any POSIX shell reads back exactly "
+                                    "and without running anything.",
                                 }
                             },
                         },
@@ -1115,6 +1118,55 @@ SCHEMAS.update(
     }
 )
 
+
+# --- G: import (SPEC §10) ------------------------------------------------------------------
+
+SCHEMAS.update(
+    {
+        "ImportObject": {
+            "type": "object",
+            "description": 'A JSON import: `{"KEY": "value", …}`, every value a string, each '
+            "key once. Mark secrets with the secret_keys query parameter.",
+            "minProperties": 1,
+            "propertyNames": {
+                "pattern": rules.VARIABLE_KEY_RE,
+                "not": {"pattern": "^[Mm][Ii][Oo][Ss][Aa]_"},
+            },
+            "additionalProperties": INPUT_VALUE,
+        },
+        "ImportDiff": {
+            "type": "object",
+            "description": "What the import would do, by key name only (a dry run writes "
+            "nothing but its audit event). changed/unchanged compare keyed fingerprints; a "
+            "plain variable that becomes a secret is changed.",
+            "required": [
+                "deployment",
+                "environment",
+                "dry_run",
+                "added",
+                "changed",
+                "unchanged",
+                "secret_keys",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "deployment": DEPLOYMENT_REF,
+                "environment": ENVIRONMENT_NAME,
+                "dry_run": {"const": True},
+                "added": {"type": "array", "items": VARIABLE_KEY},
+                "changed": {"type": "array", "items": VARIABLE_KEY},
+                "unchanged": {"type": "array", "items": VARIABLE_KEY},
+                "secret_keys": {
+                    "type": "array",
+                    "items": VARIABLE_KEY,
+                    "description": "The imported keys that are secrets after the import "
+                    "(named in secret_keys, or secrets already).",
+                },
+            },
+        },
+    }
+)
+
 DELETED_WITH_PENDING = {
     "description": "Deleted. No body: the header says whether the removal waits for an apply.",
     "headers": {"X-Miosa-Pending": PENDING_HEADER},
@@ -1300,3 +1352,89 @@ DOCUMENT["paths"].update(
         },
     }
 )
+
+DOCUMENT["paths"]["/deployments/{deployment_id}/env/import"] = {
+    "parameters": [DEPLOYMENT_ID],
+    "post": {
+        "operationId": "importVariables",
+        "summary": "Import a dotenv file or a JSON object into one environment, all or nothing, "
+        "as one config revision. Production needs admin, other environments developer. "
+        "Audited as variable.import (key names and count, never values).",
+        "description": "A dotenv file (text/plain; charset=utf-8) is read with python-dotenv's "
+        "grammar without interpolation: `export` prefixes, single and double quotes, escapes in "
+        "double quotes, comments, multi-line quoted values. A line it cannot read, a NUL, a "
+        "key without '=', an invalid or reserved (MIOSA_) key or a key defined twice is a 400 "
+        "naming the line (field `line N`; the line is never quoted); a value over 32 KiB a 413. "
+        "Limits are those of a batch: 500 keys and 64 KiB per environment (413); a key of a "
+        "binding is a 409. A key left out of secret_keys keeps its kind (a secret stays a "
+        "secret; a new key is plain); a plain key named in secret_keys becomes a secret. "
+        "Nothing is written on any error.",
+        "parameters": [
+            ENVIRONMENT_QUERY,
+            {
+                "name": "dry_run",
+                "in": "query",
+                "required": False,
+                "schema": {"enum": ["true", "false"], "default": "false"},
+                "description": "true: answer the diff by key name and write nothing.",
+            },
+            {
+                "name": "secret_keys",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "Comma-separated keys to store as secrets; each must be in the "
+                "import (else 400 unknown_secret_key).",
+            },
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/plain": {
+                    "schema": {"type": "string", "description": "A dotenv file, UTF-8."}
+                },
+                "application/json": {"schema": _ref("ImportObject")},
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "Imported: the written variables as the list shows them "
+                "(previews only) and whether the import is live; or, with dry_run=true, the "
+                "diff by key name.",
+                "content": {
+                    "application/json": {
+                        "schema": {"oneOf": [_ref("WrittenVariables"), _ref("ImportDiff")]}
+                    }
+                },
+            },
+            **_errors(400, 401, 403, 404, 409, 413),
+            "415": _json(
+                _ref("Error"),
+                "The body is neither text/plain nor application/json, or not UTF-8.",
+            ),
+            **_errors(500),
+        },
+    },
+}
+
+_RUNTIME_GET = DOCUMENT["paths"]["/runtime/env"]["get"]
+DOCUMENT["paths"]["/runtime/env"]["head"] = {
+    "operationId": "runtimeEnvHead",
+    "summary": "As GET (same status, headers, ETag, Content-Length and audit event), without "
+    "a body: for checking the token or whether the live release changed.",
+    "security": _RUNTIME_GET["security"],
+    "parameters": _RUNTIME_GET["parameters"],
+    "responses": {
+        "200": {
+            "description": "What GET would answer, without the body.",
+            "headers": _RUNTIME_GET["responses"]["200"]["headers"],
+        },
+        "304": {"description": "Unchanged since the ETag in If-None-Match."},
+        **{
+            str(status): {"description": f"{ERROR_DESCRIPTIONS[status]} No body."}
+            for status in (400, 401, 500, 503)
+        },
+    },
+}
+
+# --- end G ----------------------------------------------------------------------------------

@@ -23,15 +23,30 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def is_utf8(request: HttpRequest) -> bool:
+    return request.content_params.get("charset", "utf-8").lower() in ("utf-8", "utf8")
+
+
 def read_json_object(request: HttpRequest) -> dict[str, Any]:
-    if request.content_type != "application/json" or request.content_params.get(
-        "charset", "utf-8"
-    ).lower() not in ("utf-8", "utf8"):
+    if request.content_type != "application/json" or not is_utf8(request):
         raise ApiError(
             415,
             "unsupported_media_type",
             "Send the body as JSON with the header Content-Type: application/json.",
         )
+    body = read_body(request)
+    try:
+        parsed = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        # ValueError covers bad UTF-8 and bad JSON; RecursionError very deep nesting.
+        raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from None
+    if not isinstance(parsed, dict):
+        raise ApiError(400, "invalid_body", "The request body must be a JSON object.")
+    return parsed
+
+
+def read_body(request: HttpRequest) -> bytes:
+    """The raw body, refused with 413 beyond DATA_UPLOAD_MAX_MEMORY_SIZE (declared or sent)."""
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -45,11 +60,4 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
         raise _too_large() from None
     if len(body) > limit:
         raise _too_large()
-    try:
-        parsed = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
-        # ValueError covers bad UTF-8 and bad JSON; RecursionError very deep nesting.
-        raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from None
-    if not isinstance(parsed, dict):
-        raise ApiError(400, "invalid_body", "The request body must be a JSON object.")
-    return parsed
+    return body

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import ci, views
+from . import ci, imports, views
 
 urlpatterns = [
     path("openapi.json", views.openapi_document, name="api_openapi"),
@@ -10,6 +10,13 @@ urlpatterns = [
         views.environment_variables,
         name="api_environment_variables",
     ),
+    # --- G: import (before env/<key>, which would take "import" as a key) ---
+    path(
+        "deployments/<int:deployment_id>/env/import",
+        imports.import_variables,
+        name="api_env_import",
+    ),
+    # --- end G ---
     path(
         "deployments/<int:deployment_id>/env/<str:key>",
         views.variable_detail,

@@ -529,12 +529,17 @@ def required_keys(request: HttpRequest, deployment_id: int) -> HttpResponse:
     return JsonResponse({"deployment": _deployment_ref(deployment), "keys": keys})
 
 
-@api_endpoint("GET")
+# Runtime formats (SPEC §4, §11): the renderer of each text one.
+TEXT_FORMATS = {"dotenv": envfile.render, "shell": envfile.render_shell}
+
+
+@api_endpoint("GET", "HEAD")
 def runtime_environment(request: HttpRequest) -> HttpResponse:
+    """GET, or HEAD: the same answer, headers, ETag and audit event, without the body."""
     token = authenticate_runtime(request)
     fmt = request.GET.get("format", "json")
-    if fmt not in ("json", "dotenv"):
-        raise ApiError(400, "invalid", "format is json or dotenv.", field="format")
+    if fmt not in ("json", *TEXT_FORMATS):
+        raise ApiError(400, "invalid", "format is json, dotenv or shell.", field="format")
     instance = request.headers.get("X-Miosa-Instance", "")
     if instance and not INSTANCE_RE.fullmatch(instance):
         raise ApiError(
@@ -567,9 +572,10 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
     )
     if fresh:
         response = HttpResponse(status=304)
-    elif fmt == "dotenv":
+    elif fmt in TEXT_FORMATS:
         response = HttpResponse(
-            envfile.render(config.env).encode("utf-8"), content_type="text/plain; charset=utf-8"
+            TEXT_FORMATS[fmt](config.env).encode("utf-8"),
+            content_type="text/plain; charset=utf-8",
         )
     else:
         body = {

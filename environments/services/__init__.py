@@ -17,6 +17,7 @@ from .environments import (
     delete_environment,
     set_promotion_target,
 )
+from .imports import ImportDiff, import_variables, preview_import
 from .members import remove_member, set_member
 from .releases import (
     apply_changes,
@@ -50,6 +51,7 @@ from .variables import (
 __all__ = [
     "Actor",
     "ApexResult",
+    "ImportDiff",
     "RotationResult",
     "VariableInput",
     "add_domain",
@@ -69,7 +71,9 @@ __all__ = [
     "deploy_version",
     "fetch_runtime_env",
     "hash_token",
+    "import_variables",
     "mark_variable_secret",
+    "preview_import",
     "promote",
     "record_compare",
     "register_version",

@@ -22,14 +22,18 @@ class VariableInput:
     is_secret: bool | None = None  # None: keep the existing kind (new variables are plain)
 
 
-def _write_variables(
-    environment: Environment, items: list[VariableInput], actor: Actor
-) -> list[tuple[Variable, bool]]:
-    """Validate every item, then write them all; the caller holds the environment lock."""
-    deployment = environment.deployment
+def check_variables(
+    environment: Environment, items: list[VariableInput], *, fields: list[str] | None = None
+) -> dict[str, Variable]:
+    """Everything that would refuse writing `items` (keys, values, binding clashes, kinds,
+    limits), in a fixed number of queries; returns the existing variables by key. An import's
+    dry run calls it alone, so it is refused exactly as the import would be. `fields`, when
+    given, is what an error names for each item (an import's line, say)."""
     seen: set[str] = set()
 
     def field_of(position: int, name: str) -> str:
+        if fields is not None:
+            return fields[position]
         return name if len(items) == 1 else f"variables[{position}].{name}"
 
     for position, item in enumerate(items):
@@ -90,7 +94,15 @@ def _write_variables(
             f"{rules.MAX_ENVIRONMENT_BYTES} bytes (64 KiB) in total.",
             code="environment_too_large",
         )
+    return existing
 
+
+def _write_variables(
+    environment: Environment, items: list[VariableInput], actor: Actor
+) -> list[tuple[Variable, bool]]:
+    """Validate every item, then write them all; the caller holds the environment lock."""
+    deployment = environment.deployment
+    existing = check_variables(environment, items)
     revision = Revision(environment, actor)
     keyring = revision.keyring
     scope = fingerprint_scope(deployment.pk)

@@ -57,7 +57,7 @@ def test_a_wrong_method_is_a_json_405_with_allow(api, db):
     response = api.request("PATCH", "/api/v1/runtime/env")
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
-    assert response["Allow"] == "GET"
+    assert response["Allow"] == "GET, HEAD"  # HEAD answers as GET (SPEC §11)
 
 
 def test_an_unexpected_error_in_an_endpoint_is_a_json_500_without_detail(

@@ -1,0 +1,133 @@
+"""Reading an import (SPEC §10): a dotenv file or a JSON object, into the variables to write.
+
+A dotenv file is read with python-dotenv's own parser and without interpolation, so it means
+what `dotenv_values(..., interpolate=False)` makes of it. Errors name the line (a file) or the
+key (a JSON object) and never quote a line or a value: a bad line may hold a secret. Both the
+JSON API and the environment page's "Import .env" form read imports through here.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from dotenv.parser import Binding, parse_stream
+
+from . import rules
+from .errors import Invalid, TooLarge, validated
+
+_NEWLINE = re.compile(r"\r\n|\n|\r")  # python-dotenv's newlines
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    key: str
+    value: str
+    where: str  # what an error about it names: "line 3" in a file, the key in a JSON object
+
+
+def _line_of(binding: Binding) -> int:
+    """The line the binding's text starts on (python-dotenv counts from the blank lines and
+    whitespace before it)."""
+    text = binding.original.string
+    leading = text[: len(text) - len(text.lstrip())]
+    return binding.original.line + len(_NEWLINE.findall(leading))
+
+
+def _check_value(key: str, value: str, *, where: str, label: str) -> None:
+    try:
+        rules.validate_variable_value(value)
+    except ValidationError as exc:  # its message says the size, never the value
+        code = exc.code or "invalid_value"
+        error = TooLarge if code == "value_too_large" else Invalid
+        raise error(f"{label}: {exc.messages[0]}", code=code, field=where) from None
+
+
+def parse_dotenv(text: str) -> list[ImportItem]:
+    """The variables a dotenv file defines, in file order."""
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        line = len(_NEWLINE.findall(text[: text.index("\x00")])) + 1
+        raise Invalid(
+            f"Line {line} contains a NUL character.", code="invalid_dotenv", field=f"line {line}"
+        )
+    items: list[ImportItem] = []
+    lines: dict[str, int] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        line = _line_of(binding)
+        where = f"line {line}"
+        if binding.error:
+            raise Invalid(
+                f"Line {line} is not dotenv syntax: write KEY=value, the value optionally in "
+                "single or double quotes.",
+                code="invalid_dotenv",
+                field=where,
+            )
+        if binding.key is None:  # a comment or a blank line
+            continue
+        if binding.value is None:
+            raise Invalid(
+                f"Line {line} has a key and no '='; write KEY= for an empty value.",
+                code="invalid_dotenv",
+                field=where,
+            )
+        try:
+            key = rules.validate_variable_key(binding.key)
+        except ValidationError as exc:  # the key is not quoted: it may be anything
+            raise Invalid(
+                f"Line {line}: {exc.messages[0]}", code=exc.code or "invalid_key", field=where
+            ) from None
+        if key in lines:
+            raise Invalid(
+                f"{key} is defined twice, on lines {lines[key]} and {line}.",
+                code="duplicate_key",
+                field=where,
+            )
+        lines[key] = line
+        _check_value(key, binding.value, where=where, label=f"Line {line} ({key})")
+        items.append(ImportItem(key, binding.value, where))
+    if not items:
+        raise Invalid("The file defines no variables.", code="empty_import", field="body")
+    return items
+
+
+def parse_object(members: dict[str, object]) -> list[ImportItem]:
+    """The variables of a JSON object `{"KEY": "value", …}`, in its order."""
+    items: list[ImportItem] = []
+    seen: set[str] = set()
+    for name, value in members.items():
+        where = name[:200] or "body"
+        key = validated(rules.validate_variable_key, name, field=where)
+        if key in seen:
+            raise Invalid(f"{key} appears twice in the object.", code="duplicate_key", field=where)
+        seen.add(key)
+        if not isinstance(value, str):
+            raise Invalid(
+                f"The value of {key} must be a string (mark secrets with ?secret_keys=).",
+                field=where,
+            )
+        _check_value(key, value, where=where, label=key)
+        items.append(ImportItem(key, value, where))
+    if not items:
+        raise Invalid("The object defines no variables.", code="empty_import", field="body")
+    return items
+
+
+def parse_secret_keys(given: list[str], items: list[ImportItem]) -> set[str]:
+    """The keys `secret_keys` marks as secrets: comma-separated, each one in the import."""
+    names = {item.key for item in items}
+    keys: set[str] = set()
+    for part in ",".join(given).split(","):
+        if not part.strip():
+            continue
+        key = validated(rules.validate_variable_key, part, field="secret_keys")
+        if key not in names:
+            raise Invalid(
+                f"{key} is in secret_keys but the import does not define it.",
+                code="unknown_secret_key",
+                field="secret_keys",
+            )
+        keys.add(key)
+    return keys
