@@ -506,10 +506,9 @@ def cmd_env_import(args) -> int:
                 body = file.read()
         except OSError as error:
             raise Failure(USAGE, f"cannot read {args.file}: {one_line(error)}") from None
-    # The server tells a JSON object from a dotenv file by its content type.
-    content_type = "text/plain; charset=utf-8"
-    if body.lstrip()[:1] == b"{" and args.file.endswith(".json"):
-        content_type = "application/json"
+    # A JSON object when the file says so by its name, else a dotenv file.
+    json_file = args.file.lower().endswith(".json")
+    content_type = "application/json" if json_file else "text/plain; charset=utf-8"
     client = connect(args)
     path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/env/import"
     params: dict = {"environment": args.environment}
@@ -522,30 +521,41 @@ def cmd_env_import(args) -> int:
     ).json()
     if args.json:
         say(json.dumps(result))
-        return OK
-    show_import(result, args)
+    elif args.dry_run:
+        show_diff(result)
+    else:
+        show_imported(result)
     return OK
 
 
-def show_import(result: dict, args) -> None:
-    diff = result.get("diff") if isinstance(result.get("diff"), dict) else result
-    lines = []
-    for label, sign in (("added", "+"), ("changed", "~"), ("removed", "-"), ("unchanged", "=")):
-        keys = diff.get(label)
-        if isinstance(keys, list):
-            lines.extend(f"{sign} {key}" for key in keys)
-    if not any(isinstance(diff.get(label), list) for label in ("added", "changed")):
-        # An answer of another shape: show the key names it lists, never a value.
-        for item in result.get("variables", []) if isinstance(result, dict) else []:
-            if isinstance(item, dict) and "key" in item:
-                lines.append(f"  {item['key']}")
-    for line in lines:
-        say(line)
-    verb = "would import" if args.dry_run else "imported"
-    summary = f"{verb} into {args.environment}"
-    if "pending" in result:
-        summary += " (pending: apply to make it live)" if result["pending"] else ""
-    say(summary)
+def show_diff(diff: dict) -> None:
+    """The dry run's answer, by key name: + added, ~ changed (= unchanged are counted)."""
+    secrets = set(diff.get("secret_keys") or [])
+    for sign, label in (("+", "added"), ("~", "changed")):
+        for key in diff.get(label) or []:
+            say(f"{sign} {key}{' (secret)' if key in secrets else ''}")
+    say(
+        "dry run: {} to add, {} to change, {} unchanged in {}; nothing written".format(
+            len(diff.get("added") or []),
+            len(diff.get("changed") or []),
+            len(diff.get("unchanged") or []),
+            diff.get("environment"),
+        )
+    )
+
+
+def show_imported(result: dict) -> None:
+    variables = result.get("variables") or []
+    environment = variables[0].get("environment") if variables else "the environment"
+    for item in variables:
+        say(f"  {item.get('key')}{' (secret)' if item.get('is_secret') else ''}")
+    if result.get("pending"):
+        state = "pending: apply to make it live"
+    elif result.get("live_release") is not None:
+        state = f"live as release {result['live_release']}"
+    else:
+        state = "goes live with the first deploy"
+    say(f"imported {len(variables)} variables into {environment} ({state})")
 
 
 def fetch_runtime(

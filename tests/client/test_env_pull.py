@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -91,3 +93,27 @@ def test_a_pull_into_a_missing_directory_is_one_line(miosa, token, tmp_path):
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line.startswith(f"miosa: cannot write {tmp_path / 'no' / 'app.env'}:")
+
+
+def test_pull_in_shell_format_sources_back_exactly(miosa, server, token, tmp_path):
+    result = miosa("env", "pull", "--format", "shell", "-o", "env.sh", token=token)
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "env.sh"
+    assert mode(path) == 0o600
+    assert path.read_bytes() == served(server, token, "shell")
+    script = (
+        "set -a; . ./env.sh; exec " + sys.executable + " -c "
+        "'import os, json; print(json.dumps({k: os.environ[k] for k in "
+        + repr(sorted(VALUES)).replace("'", '"')
+        + "}))'"
+    )
+    sourced = subprocess.run(
+        ["sh", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8"},
+    )
+    assert sourced.returncode == 0, sourced.stderr
+    assert json.loads(sourced.stdout) == VALUES
