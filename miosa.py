@@ -95,7 +95,7 @@ def build_parser() -> Parser:
     )
     common.add_argument(
         "--timeout",
-        type=float,
+        type=positive,
         metavar="SECONDS",
         default=argparse.SUPPRESS,
         help=f"give up on a request after SECONDS (default {TIMEOUT:g})",
@@ -795,6 +795,11 @@ def main(argv: list | None = None) -> int:
         return failure.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Whoever read stdout stopped (`miosa env pull | head`): not worth a traceback.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":
