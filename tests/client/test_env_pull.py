@@ -15,6 +15,8 @@ from dotenv import dotenv_values
 
 from environments import services
 
+from .conftest import client_command, client_environment
+
 VALUES = {
     "API_URL": "https://api.example.com",
     "MULTI": 'line one\nline "two"\\ $HOME `id` $(id)',
@@ -117,3 +119,20 @@ def test_pull_in_shell_format_sources_back_exactly(miosa, server, token, tmp_pat
     )
     assert sourced.returncode == 0, sourced.stderr
     assert json.loads(sourced.stdout) == VALUES
+
+
+def test_a_closed_stdout_ends_the_pull_quietly(server, token, tmp_path):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads: the first write fails with EPIPE
+    try:
+        result = subprocess.run(
+            client_command("env", "pull"),
+            env=client_environment(server, token),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (128 + 13, "")

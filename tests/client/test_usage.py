@@ -37,6 +37,7 @@ def run_client(*args: str, url: str | None = "http://127.0.0.1:9", token: str | 
         ["run", "--"],
         ["run", "--watch", "0", "--", "true"],
         ["run", "--watch", "soon", "--", "true"],
+        ["--timeout", "0", "run", "--", "true"],
         ["deploy", "--deployment", "shop", "--environment", "staging"],
         ["deploy", "--deployment", "shop", "--environment", "staging", "--version", "v2"],
         ["deploy", "--deployment", "shop", "--environment", "staging", "--version", "0"],
