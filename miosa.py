@@ -694,6 +694,7 @@ class Watcher:
         self.grace = grace
         self.child = None
         self.stopping = False
+        self.stop_signal = signal.SIGTERM
 
     def run(self, payload: dict, etag: str | None) -> int:
         for sig in FORWARDED:
@@ -742,6 +743,9 @@ class Watcher:
         self.child = subprocess.Popen(  # noqa: S603 (running CMD is the point)
             self.cmd, env=merged(payload), start_new_session=True
         )
+        if self.stopping:
+            # Told to stop while the command restarted: the new one stops too.
+            self.signal_group(self.stop_signal)
 
     def signal_group(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -762,8 +766,9 @@ class Watcher:
     def forward(self, sig: int, frame) -> None:
         if sig in STOPPING:
             self.stopping = True
-        if self.child is not None and self.child.poll() is None:
-            self.signal_group(sig)
+            self.stop_signal = sig
+        if self.child is not None:
+            self.signal_group(sig)  # a group that is gone already: nothing happens
 
 
 def live_release(payload: dict):

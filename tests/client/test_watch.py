@@ -23,6 +23,8 @@ CHILD = """
 import os, signal, sys, time
 if len(sys.argv) > 2 and sys.argv[2] == "ignore-term":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if len(sys.argv) > 2 and sys.argv[2] == "note-hup":
+    signal.signal(signal.SIGHUP, lambda *_: open(sys.argv[1] + ".hup", "a").write("hup\\n"))
 with open(sys.argv[1], "a") as log:
     log.write(f"{os.getpid()} {os.environ['MIOSA_RELEASE']}\\n")
 time.sleep(120)
@@ -164,3 +166,15 @@ def test_watch_does_not_start_the_command_when_the_first_fetch_fails(miosa, ship
     result = miosa("run", "--watch", "1", "--", "touch", "started", token="mio_rt_nope")
     assert result.returncode == 1
     assert not (tmp_path / "started").exists()
+
+
+def test_sighup_is_passed_on_without_stopping_anything(watch, staging, runtime_token, tmp_path):
+    process, starts = watch(runtime_token(staging), "--watch", "0.2", child_args=("note-hup",))
+    wait_for(starts, what="the first start")
+    process.send_signal(signal.SIGHUP)
+    hup = tmp_path / "starts.log.hup"
+    wait_for(lambda: hup.exists() and hup.read_text() == "hup\n", what="the command's SIGHUP")
+    assert process.poll() is None
+    assert len(starts()) == 1
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 128 + signal.SIGTERM
