@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from .. import audit, crypto, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid, Undecryptable, validated
+from ..errors import Conflict, Invalid, NotFound, Undecryptable, validated
 from ..models import ConfigEntry, Deployment, Environment, Variable
 from ._common import fingerprint_scope, lock_environment
 
@@ -130,9 +130,21 @@ def create_environment(
 
 
 @transaction.atomic(durable=True)
-def delete_environment(*, environment: Environment, actor: Actor) -> None:
-    """Delete a custom environment with its variables, bindings, domains and tokens."""
-    environment = lock_environment(environment)
+def delete_environment(
+    *, environment: Environment, actor: Actor, expired_at: datetime | None = None
+) -> None:
+    """Delete a custom environment with its variables, bindings, domains and tokens.
+
+    With `expired_at`, only if it expired by then, as re-checked under the lock (NotFound
+    otherwise, also when it is already gone): several servers may expire at once."""
+    try:
+        environment = lock_environment(environment)
+    except Environment.DoesNotExist:
+        raise NotFound("That environment no longer exists.") from None
+    if expired_at is not None and (
+        environment.expires_at is None or environment.expires_at > expired_at
+    ):
+        raise NotFound(f"{environment.name} has not expired.")
     if environment.is_protected:
         raise Conflict(
             f"{environment.name} cannot be deleted: every deployment keeps production and staging.",
@@ -149,7 +161,7 @@ def delete_environment(*, environment: Environment, actor: Actor) -> None:
         actor=actor,
         environment=environment,
         target=environment.name,
-        detail=counts,
+        detail=counts | ({"reason": "expired"} if expired_at is not None else {}),
     )
     for source in Environment.objects.filter(promotes_to=environment):
         # Their promotion target disappears with it: on record, not silently.
