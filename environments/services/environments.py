@@ -43,10 +43,21 @@ def create_environment(
             )
         if expires_at <= timezone.now():
             raise Invalid("expires_at must be in the future.", field="expires_at")
+    # Serialize creations in one deployment, so that the bound below holds under concurrency.
+    Deployment.objects.select_for_update().filter(pk=deployment.pk).values_list("pk").get()
     if Environment.objects.filter(deployment=deployment, name=name).exists():
         raise Conflict(
             f"{deployment.name} already has an environment named {name}.",
             code="name_taken",
+            field="name",
+        )
+    if Environment.objects.filter(deployment=deployment).count() >= (
+        rules.MAX_ENVIRONMENTS_PER_DEPLOYMENT
+    ):
+        raise Conflict(
+            f"{deployment.name} already has {rules.MAX_ENVIRONMENTS_PER_DEPLOYMENT} "
+            "environments, the most a deployment may have. Delete one first.",
+            code="too_many_environments",
             field="name",
         )
     if copy_from is not None and copy_from.deployment_id != deployment.pk:

@@ -127,6 +127,12 @@ def test_an_undecryptable_binding_lists_without_a_preview(
             "unknown_field",
             "password",
         ),
+        (
+            {"environment": "staging", "kind": "postgres", "url": URL, "name": "a\x00"},
+            400,
+            "invalid",
+            "name",
+        ),
         ({"environment": "qa", "kind": "postgres", "url": URL}, 404, "not_found", "environment"),
         (
             {"environment": "staging", "kind": "postgres", "url": URL, "variable_name": "TAKEN"},

@@ -168,6 +168,13 @@ def test_copying_production_needs_an_admin(api, deployment, production, actor, r
         ({"name": "preview/x", "expires_at": "2030-01-01T00:00:00"}, 400, "invalid", "expires_at"),
         ({"name": "preview/x", "expires_at": "2020-01-01T00:00:00Z"}, 400, "invalid", "expires_at"),
         ({"name": "qa", "expires_at": "2099-01-01T00:00:00Z"}, 400, "invalid", "expires_at"),
+        (
+            {"name": "preview/x", "expires_at": "9999-12-31T23:00:00-05:00"},
+            400,
+            "invalid",
+            "expires_at",
+        ),
+        ({"name": "preview/x", "expires_at": "2099-01-01"}, 400, "invalid", "expires_at"),
         ({"name": "staging"}, 409, "name_taken", "name"),
     ],
 )
@@ -268,3 +275,15 @@ def test_no_token_is_401(api, deployment):
 def test_other_methods_are_405(api, deployment, role_token, method, name, allow):
     response = api.request(method, _url(deployment, name), token=role_token("owner"), json={})
     assert response.status_code == 405 and response["Allow"] == allow
+
+
+def test_a_deployment_has_at_most_200_environments(api, deployment, actor, role_token):
+    for n in range(198):
+        services.create_environment(deployment=deployment, name=f"qa-{n}", actor=actor)
+    raw = role_token("developer")
+    response = api.post(_url(deployment), {"name": "preview/pr-1"}, token=raw)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "too_many_environments"
+    assert Environment.objects.filter(deployment=deployment).count() == 200
+    api.delete(_url(deployment, "qa-0"), token=raw)
+    assert api.post(_url(deployment), {"name": "preview/pr-1"}, token=raw).status_code == 201

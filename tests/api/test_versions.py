@@ -60,6 +60,7 @@ def test_notes_of_4_kib_are_accepted_and_more_is_413(api, deployment, role_token
         ({"label": 7}, "invalid", "label"),
         ({"notes": ["a"]}, "invalid", "notes"),
         ({"notes": "\ud800"}, "invalid", "notes"),
+        ({"label": "a\x00b"}, "invalid", "label"),
         ({"label": "a", "version": 3}, "unknown_field", "version"),
     ],
 )
