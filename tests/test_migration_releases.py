@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 
 from environments import crypto
 
@@ -73,7 +74,8 @@ def test_history_becomes_releases_and_live_values_become_revision_one():
     assert (staging.release_count, staging.live_release.number) == (2, 2)
     assert (production.config_changes, staging.config_changes) == ("staged", "immediate")
 
-    migrate([("environments", "0002_releases")])  # the real models from here on
+    # the real models from here on, which match the newest migration
+    migrate(MigrationLoader(None).graph.leaf_nodes("environments"))
     from environments import selectors
     from environments.models import Environment as LiveEnvironment
 

@@ -77,3 +77,40 @@ def test_concurrent_clicks_on_one_promote_button_promote_once(deployment, actor)
     assert Release.objects.filter(environment=production, kind="promote").count() == 2
     production.refresh_from_db()
     assert production.active_version_id == v2.pk
+
+
+def test_concurrent_api_promotions_with_one_expected_version_promote_once(deployment, owner, actor):
+    """Eight CI jobs POST …/promote at once, each believing production runs v1: one wins,
+    the others are told 409 stale, and production's history stays whole."""
+    from django.test import Client
+
+    staging = Environment.objects.get(deployment=deployment, name="staging")
+    production = Environment.objects.get(deployment=deployment, name="production")
+    v1 = services.create_version(deployment=deployment, actor=actor)
+    v2 = services.create_version(deployment=deployment, actor=actor)
+    services.deploy_version(environment=staging, version=v1, actor=actor)
+    services.promote(source=staging, version_number=1, expected_target_version=None, actor=actor)
+    services.deploy_version(environment=staging, version=v2, actor=actor)
+    _, raw = services.create_api_token(user=owner, name="ci", actor=actor)
+    url = f"/api/v1/deployments/{deployment.pk}/promote"
+
+    def post(i: int):
+        return Client().post(
+            url,
+            {"from": "staging", "to": "production", "expected_version": 1},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {raw}"},
+        )
+
+    responses = run_in_threads(post)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * (THREADS - 1), responses
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"stale"}
+    rows = list(Release.objects.filter(environment=production).order_by("number"))
+    assert [(r.number, r.kind, r.version_id) for r in rows] == [
+        (1, "promote", v1.pk),
+        (2, "promote", v2.pk),
+    ]
+    assert rows[1].from_version_id == v1.pk
+    production.refresh_from_db()
+    assert production.active_version_id == v2.pk

@@ -161,3 +161,13 @@ def test_one_adapter_turns_a_rule_refusal_into_a_service_error():
         "variables[2].key",
     )
     assert validated(rules.validate_variable_key, " K ", field="key") == "K"
+
+
+@pytest.mark.parametrize("name", ["preview/a..b", "preview/pr-1..", "qa/x..y"])
+def test_an_environment_name_may_not_contain_two_dots(name):
+    with pytest.raises(ValidationError, match=r"'\.\.'"):
+        rules.validate_environment_name(name)
+
+
+def test_a_name_with_single_dots_is_fine():
+    assert rules.validate_environment_name("preview/v1.2.3") == "preview/v1.2.3"

@@ -59,6 +59,8 @@ def _text(body: dict[str, Any], field: str, *, required: bool = False) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ApiError(400, "invalid", f"{field} is not valid UTF-8 text.", field=field) from None
+    if "\x00" in value:
+        raise ApiError(400, "invalid", f"{field} may not contain a NUL character.", field=field)
     return value
 
 
@@ -85,11 +87,11 @@ def _expires_at(body: dict[str, Any]) -> datetime | None:
         raise ApiError(400, "invalid", message, field="expires_at")
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is None:
+            raise ValueError("no time zone")
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: beyond year 9999 once in UTC
         raise ApiError(400, "invalid", message, field="expires_at") from None
-    if moment.tzinfo is None:
-        raise ApiError(400, "invalid", message, field="expires_at")
-    return moment.astimezone(UTC)
 
 
 def _optional_number(body: dict[str, Any], field: str) -> int | None:

@@ -1210,7 +1210,8 @@ DOCUMENT["paths"].update(
                 "operationId": "createEnvironment",
                 "summary": "Create a custom environment, empty or as a copy of another one's "
                 "variables (developer; copying production needs admin). 409 name_taken when "
-                "the name exists. Audited as environment.create.",
+                "the name exists, too_many_environments beyond 200. Audited as "
+                "environment.create.",
                 "requestBody": _body("EnvironmentInput"),
                 "responses": {
                     "201": _json(_ref("Environment"), "The new environment."),

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from .. import audit, crypto, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid, Undecryptable, validated
+from ..errors import Conflict, Invalid, NotFound, Undecryptable, validated
 from ..models import ConfigEntry, Deployment, Environment, Variable
 from ._common import fingerprint_scope, lock_environment
 
@@ -43,10 +43,21 @@ def create_environment(
             )
         if expires_at <= timezone.now():
             raise Invalid("expires_at must be in the future.", field="expires_at")
+    # Serialize creations in one deployment, so that the bound below holds under concurrency.
+    Deployment.objects.select_for_update().filter(pk=deployment.pk).values_list("pk").get()
     if Environment.objects.filter(deployment=deployment, name=name).exists():
         raise Conflict(
             f"{deployment.name} already has an environment named {name}.",
             code="name_taken",
+            field="name",
+        )
+    if Environment.objects.filter(deployment=deployment).count() >= (
+        rules.MAX_ENVIRONMENTS_PER_DEPLOYMENT
+    ):
+        raise Conflict(
+            f"{deployment.name} already has {rules.MAX_ENVIRONMENTS_PER_DEPLOYMENT} "
+            "environments, the most a deployment may have. Delete one first.",
+            code="too_many_environments",
             field="name",
         )
     if copy_from is not None and copy_from.deployment_id != deployment.pk:
@@ -130,9 +141,21 @@ def create_environment(
 
 
 @transaction.atomic(durable=True)
-def delete_environment(*, environment: Environment, actor: Actor) -> None:
-    """Delete a custom environment with its variables, bindings, domains and tokens."""
-    environment = lock_environment(environment)
+def delete_environment(
+    *, environment: Environment, actor: Actor, expired_at: datetime | None = None
+) -> None:
+    """Delete a custom environment with its variables, bindings, domains and tokens.
+
+    With `expired_at`, only if it expired by then, as re-checked under the lock (NotFound
+    otherwise, also when it is already gone): several servers may expire at once."""
+    try:
+        environment = lock_environment(environment)
+    except Environment.DoesNotExist:
+        raise NotFound("That environment no longer exists.") from None
+    if expired_at is not None and (
+        environment.expires_at is None or environment.expires_at > expired_at
+    ):
+        raise NotFound(f"{environment.name} has not expired.")
     if environment.is_protected:
         raise Conflict(
             f"{environment.name} cannot be deleted: every deployment keeps production and staging.",
@@ -149,7 +172,7 @@ def delete_environment(*, environment: Environment, actor: Actor) -> None:
         actor=actor,
         environment=environment,
         target=environment.name,
-        detail=counts,
+        detail=counts | ({"reason": "expired"} if expired_at is not None else {}),
     )
     for source in Environment.objects.filter(promotes_to=environment):
         # Their promotion target disappears with it: on record, not silently.

@@ -21,6 +21,23 @@ DEPLOYMENT_ENDPOINTS = [
     ("GET", "/required-keys"),
     ("PUT", "/required-keys"),
 ]
+# The JSON API for CI (SPEC §10).
+CI_ENDPOINTS = [
+    ("GET", "/versions"),
+    ("POST", "/versions"),
+    ("GET", "/environments"),
+    ("POST", "/environments"),
+    ("DELETE", "/environments/preview/pr-42"),
+    ("POST", "/deploy"),
+    ("POST", "/promote"),
+    ("GET", "/bindings"),
+    ("POST", "/bindings"),
+    ("DELETE", "/bindings/1"),
+    ("GET", "/domains"),
+    ("POST", "/domains"),
+    ("DELETE", "/domains/a.example"),
+]
+DEPLOYMENT_ENDPOINTS += CI_ENDPOINTS
 
 
 def _url(deployment, suffix: str) -> str:
@@ -122,6 +139,10 @@ ALL_ENDPOINTS = [
     ("PUT", "/api/v1/deployments/{id}/required-keys"),
     ("GET", "/api/v1/runtime/env"),
     ("GET", "/api/v1/openapi.json"),
+]
+# The JSON API for CI (SPEC §10).
+ALL_ENDPOINTS += [
+    (method, f"/api/v1/deployments/{{id}}{suffix}") for method, suffix in DEPLOYMENT_ENDPOINTS[-13:]
 ]
 
 

@@ -36,6 +36,20 @@ METHODS = {
     "openapi": ["GET"],
     "other": ["GET"],
 }
+# The JSON API for CI (SPEC §10).
+METHODS.update(
+    {
+        "versions": ["GET", "POST"],
+        "environments": ["GET", "POST"],
+        "environment": ["DELETE"],
+        "deploy": ["POST"],
+        "promote": ["POST"],
+        "bindings": ["GET", "POST"],
+        "binding": ["DELETE"],
+        "domains": ["GET", "POST"],
+        "domain": ["DELETE"],
+    }
+)
 ENDPOINTS = list(METHODS)
 # (endpoint, status) -> how many answers; the report shows every operation was reached.
 ANSWERS: Counter[tuple[str, int]] = Counter()
@@ -115,6 +129,50 @@ NEAR_VALID_BODIES = {
     ),
     "required_keys": st.fixed_dictionaries({"keys": st.lists(keys, max_size=4)}),
 }
+# The JSON API for CI (SPEC §10): near-valid bodies of its writes.
+hostnames = st.one_of(
+    st.sampled_from(["a.shop.example", "staging.shop.example", "bücher.example", "localhost"]),
+    st.text(max_size=30),
+)
+times = st.one_of(
+    st.sampled_from(["2099-01-01T00:00:00Z", "2020-01-01T00:00:00Z", "2099-01-01T00:00:00"]),
+    json_values,
+)
+NEAR_VALID_BODIES.update(
+    {
+        "versions": st.fixed_dictionaries(
+            {}, optional={"label": st.text(max_size=210), "notes": st.text(max_size=60)}
+        ),
+        "environments": st.fixed_dictionaries(
+            {"name": st.one_of(names, st.sampled_from(["preview/pr-7", "qa-2", "a..b"]))},
+            optional={
+                "copy_from": st.one_of(names, st.none()),
+                "promotes_to": st.one_of(names, st.none()),
+                "config_changes": st.sampled_from(["immediate", "staged", "later"]),
+                "expires_at": times,
+            },
+        ),
+        "deploy": st.fixed_dictionaries(
+            {"environment": names, "version": st.one_of(st.integers(1, 3), numbers)}
+        ),
+        "promote": st.fixed_dictionaries(
+            {"from": names},
+            optional={"to": names, "expected_version": st.one_of(st.none(), numbers)},
+        ),
+        "bindings": st.fixed_dictionaries(
+            {
+                "environment": names,
+                "kind": st.sampled_from(["postgres", "redis", "bucket", "mysql"]),
+                "url": st.one_of(
+                    st.sampled_from(["postgres://a:pw@h/db", "redis://:pw@h:6379/0"]),
+                    st.text(max_size=30),
+                ),
+            },
+            optional={"name": st.text(max_size=20), "variable_name": keys},
+        ),
+        "domains": st.fixed_dictionaries({"environment": names, "hostname": hostnames}),
+    }
+)
 bodies = st.one_of(
     write_bodies.map(lambda b: json.dumps(b).encode()),
     release_bodies.map(lambda b: json.dumps(b).encode()),
@@ -175,6 +233,16 @@ def world(deployment, production, staging, actor, role_token, runtime_token):
     )
     services.create_binding(
         environment=staging, kind="postgres", name="db", url="postgres://a:pw@h/db", actor=actor
+    )
+    # For the CI endpoints: a second version, a domain, a binding with the canary password.
+    services.create_version(deployment=deployment, actor=actor)
+    services.add_domain(environment=staging, hostname="staging.shop.example", actor=actor)
+    services.create_binding(
+        environment=production,
+        kind="redis",
+        name="cache",
+        url=f"redis://:{CANARY}@cache:6379/0",
+        actor=actor,
     )
     tokens = {
         role: role_token(role) for role in ("viewer", "developer", "admin", "owner", "outsider")
@@ -258,6 +326,16 @@ def test_no_input_makes_the_api_fail_or_lie(
         "runtime": "/api/v1/runtime/env",
         "openapi": "/api/v1/openapi.json",
         "other": f"/api/v1/{key}",
+        # The JSON API for CI (SPEC §10).
+        "versions": f"{base}/versions",
+        "environments": f"{base}/environments",
+        "environment": f"{base}/environments/{data.draw(st.one_of(names, st.just(key)))}",
+        "deploy": f"{base}/deploy",
+        "promote": f"{base}/promote",
+        "bindings": f"{base}/bindings",
+        "binding": f"{base}/bindings/{data.draw(st.one_of(st.integers(0, 4), st.just(key)))}",
+        "domains": f"{base}/domains",
+        "domain": f"{base}/domains/{quote(data.draw(hostnames), safe='')}",
     }[endpoint]
     headers = {}
     if auth in tokens:
