@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from environments import services
-from environments.models import ApiToken, RuntimeToken
+from environments.models import ApiToken, AuditEvent, RuntimeToken
 
 DEPLOYMENT_ENDPOINTS = [
     ("GET", "/deployments"),
@@ -20,6 +20,8 @@ DEPLOYMENT_ENDPOINTS = [
     ("POST", "/rollback"),
     ("GET", "/required-keys"),
     ("PUT", "/required-keys"),
+    # --- G ---
+    ("POST", "/env/import?environment=staging"),
 ]
 # The JSON API for CI (SPEC §10).
 CI_ENDPOINTS = [
@@ -139,11 +141,24 @@ ALL_ENDPOINTS = [
     ("PUT", "/api/v1/deployments/{id}/required-keys"),
     ("GET", "/api/v1/runtime/env"),
     ("GET", "/api/v1/openapi.json"),
+    # --- G ---
+    ("POST", "/api/v1/deployments/{id}/env/import"),
 ]
 # The JSON API for CI (SPEC §10).
 ALL_ENDPOINTS += [
     (method, f"/api/v1/deployments/{{id}}{suffix}") for method, suffix in DEPLOYMENT_ENDPOINTS[-13:]
 ]
+
+
+def test_head_on_the_runtime_endpoint_refuses_a_token_in_the_query_string(
+    api, production, runtime_token
+):
+    # HEAD answers without a body: the status and the missing audit event say it.
+    response = api.request(
+        "HEAD", "/api/v1/runtime/env", token=runtime_token(production), params={"token": "x"}
+    )
+    assert response.status_code == 400 and response.content == b""
+    assert not AuditEvent.objects.filter(action="runtime.fetch").exists()
 
 
 @pytest.mark.parametrize(("method", "path"), ALL_ENDPOINTS)

@@ -94,6 +94,7 @@ def _exercise_every_endpoint(api, deployment, production, actor, role_token, run
         api.delete(f"{env}/STRIPE_KEY", token=developer, params={"environment": "staging"}),
     ]
     answers += _exercise_release_endpoints(api, deployment, production, actor, owner, env)
+    answers += _exercise_import(api, env, owner)  # G
     assert [a.status_code for a in answers[:10]] == [
         201,
         200,
@@ -116,6 +117,13 @@ def _exercise_every_endpoint(api, deployment, production, actor, role_token, run
         "/api/v1/runtime/env", token=runtime_token(production), params={"format": "dotenv"}
     )
     assert CANARY.encode() in dotenv.content
+    # --- G: the shell format carries it; HEAD does not ---
+    shell = api.get(
+        "/api/v1/runtime/env", token=runtime_token(production), params={"format": "shell"}
+    )
+    assert f"export STRIPE_KEY='{CANARY}'".encode() in shell.content
+    head = api.request("HEAD", "/api/v1/runtime/env", token=runtime_token(production))
+    assert head.status_code == 200 and head.content == b""
 
 
 def _exercise_release_endpoints(api, deployment, production, actor, owner, env):
@@ -191,4 +199,57 @@ def _exercise_release_endpoints(api, deployment, production, actor, owner, env):
         "••••",
         True,
     )
+    return answers
+
+
+# --- G ---------------------------------------------------------------------------------------
+
+
+def _exercise_import(api, env, owner):
+    """Imports carrying the canary into production (which stages them): dry runs, the import,
+    and refusals that quote nothing of the file."""
+    url = f"{env}/import"
+    target = {"environment": "production"}
+
+    def text(body: str, **params):
+        return api.post(
+            url,
+            body=body,
+            content_type="text/plain; charset=utf-8",
+            token=owner,
+            params={**target, **params},
+        )
+
+    answers = [
+        text(f"IMPORTED={CANARY}\n", dry_run="true", secret_keys="IMPORTED"),
+        text(f"IMPORTED={CANARY}\nPLAIN_TOO=x\n", secret_keys="IMPORTED"),
+        text(f"IMPORTED={CANARY}\n", dry_run="true"),  # unchanged, by fingerprint
+        text(f"IMPORTED={CANARY}x\n", dry_run="true"),  # changed
+        text(f"A=1\n{CANARY} is not a line\n"),
+        text(f"A=1\nB='{CANARY}\n"),
+        text(f"A={CANARY}\x00\n"),
+        text(f"A={CANARY * 1200}\n"),
+        text(f"MIOSA_X={CANARY}\n"),
+        text(f"1{CANARY}=x\n"),
+        text(f"IMPORTED={CANARY}\n", secret_keys=f"NOT_THERE,{CANARY[:5]}"),
+        api.post(url, {"IMPORTED": CANARY, "N": 1}, token=owner, params=target),
+        api.post(url, {"IMPORTED": CANARY, "STRIPE_KEY": CANARY}, token=owner, params=target),
+    ]
+    assert [a.status_code for a in answers] == [
+        200,
+        200,
+        200,
+        200,
+        400,
+        400,
+        400,
+        413,
+        400,
+        400,
+        400,
+        400,
+        200,
+    ]
+    assert answers[2].json()["unchanged"] == ["IMPORTED"]
+    assert answers[3].json()["changed"] == ["IMPORTED"]
     return answers

@@ -32,9 +32,11 @@ METHODS = {
     "apply": ["POST"],
     "rollback": ["POST"],
     "required_keys": ["GET", "PUT"],
-    "runtime": ["GET"],
+    "runtime": ["GET", "HEAD"],
     "openapi": ["GET"],
     "other": ["GET"],
+    # --- G ---
+    "import": ["POST"],
 }
 # The JSON API for CI (SPEC §10).
 METHODS.update(
@@ -76,6 +78,26 @@ variable_items = st.fixed_dictionaries(
     {"key": keys, "value": st.one_of(st.text(max_size=60), json_values)},
     optional={"is_secret": st.one_of(st.booleans(), json_values)},
 )
+# --- G: import bodies: dotenv text (near-valid and broken) and JSON objects ---
+dotenv_lines = st.one_of(
+    st.builds(lambda k, v: f"{k}={v}", keys, st.text(max_size=30)),
+    st.builds(lambda k, v: f"export {k}='{v}'", keys, st.text(max_size=30)),
+    st.builds(lambda k, v: f'{k}="{v}"', keys, st.text(max_size=30)),
+    st.sampled_from(["# comment", "", "JUST_A_KEY", "SECRET=" + CANARY, "A=\x00", "'open"]),
+    st.text(max_size=30),
+)
+good_keys = st.sampled_from(["API_URL", "SECRET", "DATABASE_URL", "NEW", "OTHER"])
+dotenv_texts = st.one_of(
+    st.lists(st.builds(lambda k, v: f"{k}={v}", good_keys, st.sampled_from(["1", "x y", ""]))).map(
+        "\n".join
+    ),
+    st.lists(dotenv_lines, max_size=6).map("\n".join),
+)
+import_objects = st.one_of(
+    st.dictionaries(good_keys, st.text(max_size=30), max_size=4),
+    st.dictionaries(keys, st.one_of(st.text(max_size=30), json_values), max_size=5),
+)
+# --- end G ---
 write_bodies = st.one_of(
     st.fixed_dictionaries(
         {"environment": st.one_of(names, json_values)},
@@ -179,6 +201,7 @@ bodies = st.one_of(
     json_values.map(lambda v: json.dumps(v).encode()),
     st.binary(max_size=80),
     st.just(b""),
+    dotenv_texts.map(str.encode),  # G
 )
 params = st.dictionaries(
     st.sampled_from(
@@ -259,7 +282,9 @@ def world(deployment, production, staging, actor, role_token, runtime_token):
 )
 @given(
     data=st.data(),
-    method=st.sampled_from(["GET", "GET", "POST", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"]),
+    method=st.sampled_from(
+        ["GET", "GET", "POST", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD"]
+    ),
     endpoint=st.sampled_from(ENDPOINTS),
     query=params,
     body=bodies,
@@ -305,6 +330,22 @@ def test_no_input_makes_the_api_fail_or_lie(
                 max_size=2,
             )
         )
+    if near_valid and endpoint == "import":
+        # --- G: a dotenv file or a JSON object, a dry run or not, secret keys or not ---
+        if data.draw(st.booleans(), label="dotenv"):
+            content_type = "text/plain; charset=utf-8"
+            body = data.draw(dotenv_texts).encode()
+        else:
+            body = json.dumps(data.draw(import_objects)).encode()
+        query |= data.draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "dry_run": st.sampled_from(["true", "false", "true", "x"]),
+                    "secret_keys": st.one_of(good_keys, keys, st.just("SECRET,API_URL")),
+                },
+            )
+        )
     deployment_id = data.draw(
         st.one_of(st.just(world["deployment"].pk), st.integers(min_value=0, max_value=2**80))
     )
@@ -336,6 +377,7 @@ def test_no_input_makes_the_api_fail_or_lie(
         "binding": f"{base}/bindings/{data.draw(st.one_of(st.integers(0, 4), st.just(key)))}",
         "domains": f"{base}/domains",
         "domain": f"{base}/domains/{quote(data.draw(hostnames), safe='')}",
+        "import": f"{base}/env/import",  # G
     }[endpoint]
     headers = {}
     if auth in tokens:
