@@ -24,6 +24,7 @@ def _curl_commands(text: str) -> list[tuple[str, str]]:
         joined = re.sub(r"\\\n\s*", " ", block)
         for line in joined.splitlines():
             for command in re.split(r"(?=\bcurl )", line)[1:]:
+                command = command.split(" | ")[0]  # not the options of what it pipes into
                 url = re.search(r"\$API(/[^\s\"'?]*)", command)
                 if url is None:
                     continue
