@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 
@@ -474,3 +475,50 @@ class ConfigChangesForm(PageForm):
         choices=[("immediate", "immediately"), ("staged", "when applied (staged)")],
         widget=forms.Select(attrs={"id": "config-changes"}),
     )
+
+
+# --- G: "Import .env" on the environment page ----------------------------------------------
+
+
+class ImportForm(PageForm):
+    """A pasted or uploaded .env file and the keys to store as secrets. The file is read (and
+    refused, naming the line) by `environments.imports`; this only picks the text."""
+
+    text = forms.CharField(
+        label=".env file",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(
+            attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off", "id": "import-text"}
+        ),
+    )
+    file = forms.FileField(label="Or upload a file", required=False)
+    secret_keys = forms.CharField(
+        label="Secret keys",
+        required=False,
+        help_text="Comma-separated. These are stored as secrets; existing secrets stay secrets.",
+        widget=_text(id="import-secret-keys", placeholder="STRIPE_KEY, SESSION_SECRET"),
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        upload = data.get("file")
+        text = data.get("text") or ""
+        if upload and text:
+            raise ValidationError("Paste the file or upload it, not both.")
+        if upload:
+            if upload.size > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+                raise ValidationError(
+                    f"The file is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+                )
+            try:
+                text = upload.read().decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValidationError("The file is not UTF-8 text.") from None
+        else:
+            # Browsers send a textarea's line breaks as CRLF; the pasted file had LF.
+            text = text.replace("\r\n", "\n")
+        if not text.strip():
+            raise ValidationError("Paste a .env file or choose one to upload.")
+        data["text"] = text
+        return data

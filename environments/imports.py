@@ -8,14 +8,17 @@ JSON API and the environment page's "Import .env" form read imports through here
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import re
+import secrets
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from dotenv.parser import Binding, parse_stream
 
-from . import rules
+from . import crypto, rules
 from .errors import Invalid, TooLarge, validated
 
 _NEWLINE = re.compile(r"\r\n|\n|\r")  # python-dotenv's newlines
@@ -131,3 +134,42 @@ def parse_secret_keys(given: list[str], items: list[ImportItem]) -> set[str]:
             )
         keys.add(key)
     return keys
+
+
+# A previewed import, kept for its confirmation ------------------------------------------------
+# The page shows the dry run's diff and a confirm button; the file itself (it may hold secrets)
+# is never sent back to the browser. It waits in the user's session, encrypted under the
+# keyring and bound to the user, the environment and the preview's random id.
+
+
+def _preview_context(user_id: int, environment_id: int, preview_id: str) -> str:
+    return f"import-preview/{user_id}/{environment_id}/{preview_id}"
+
+
+def seal_preview(
+    text: str, secret_keys: set[str], *, user_id: int, environment_id: int
+) -> dict[str, str]:
+    preview_id = secrets.token_urlsafe(16)
+    blob = crypto.encrypt(
+        json.dumps({"text": text, "secret_keys": sorted(secret_keys)}),
+        context=_preview_context(user_id, environment_id, preview_id),
+    )
+    return {"id": preview_id, "sealed": base64.b64encode(blob).decode("ascii")}
+
+
+def open_preview(
+    stored: object, preview_id: str, *, user_id: int, environment_id: int
+) -> tuple[str, set[str]] | None:
+    """The text and secret keys of the preview `preview_id`, or None when it is not the one
+    kept (expired, replaced by a newer preview, another environment's)."""
+    if not isinstance(stored, dict) or stored.get("id") != preview_id or not preview_id:
+        return None
+    try:
+        plain = crypto.decrypt(
+            base64.b64decode(stored["sealed"]),
+            context=_preview_context(user_id, environment_id, preview_id),
+        )
+    except (crypto.DecryptionError, KeyError, ValueError):
+        return None
+    kept = json.loads(plain)
+    return kept["text"], set(kept["secret_keys"])

@@ -55,6 +55,8 @@ environment_urls = [
     path("-/pending/", views.pending_changes, name="pending_changes"),
     path("-/apply/", views.apply_changes, name="apply_changes"),
     path("-/config-changes/", views.config_changes, name="config_changes"),
+    # --- G: import a .env file ---
+    path("-/import/", views.variable_import, name="variable_import"),
 ]
 
 deployment_urls = [

@@ -13,6 +13,7 @@ from .compare import compare  # noqa: F401
 from .deployment import deployment_detail, promote  # noqa: F401
 from .deployment_list import deployment_create, deployment_list  # noqa: F401
 from .deployment_settings import deployment_delete, deployment_settings  # noqa: F401
+from .env_import import variable_import  # noqa: F401
 from .environment import (  # noqa: F401
     binding_delete,
     binding_edit,

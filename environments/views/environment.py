@@ -141,6 +141,7 @@ def _environment_page(
     pending_notice: str = "",
     pending_error: str = "",
     oob: bool = False,  # the pending section sent beside another section's swap
+    extra: Context | None = None,  # what a section of its own adds (the import's diff)
 ) -> HttpResponse:
     """The environment page, or one of its sections when htmx asked for it.
 
@@ -200,6 +201,9 @@ def _environment_page(
         )
     if full or section == "pending":
         context |= _pending_context(environment)
+    if full or section == "import":
+        context |= {"import_form": forms.ImportForm()}
+    context |= extra or {}
     template = _page(request, "environments/environment.html", section)
     return render(request, template, context, status=status)
 

@@ -97,6 +97,11 @@ CASES = [
     ("apply_changes", {"name": "staging"}, "post", "developer"),
     ("config_changes", {"name": "production"}, "post", "admin"),
     ("config_changes", {"name": "staging"}, "post", "developer"),
+    # --- G: Import .env ---
+    ("variable_import", {"name": "production"}, "get", "admin"),
+    ("variable_import", {"name": "production"}, "post", "admin"),
+    ("variable_import", {"name": "staging"}, "get", "developer"),
+    ("variable_import", {"name": "staging"}, "post", "developer"),
 ]
 
 
@@ -192,4 +197,11 @@ def test_objects_of_another_environment_are_404(as_role, world, deployment, acto
 )
 def test_pending_change_routes_refuse_other_methods(as_role, world, name, method):
     url = _url(name, world, name="production")
+    assert getattr(as_role(Role.OWNER), method)(url).status_code == 405
+
+
+# --- G ---
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_the_import_refuses_other_methods(as_role, world, method):
+    url = _url("variable_import", world, name="staging")
     assert getattr(as_role(Role.OWNER), method)(url).status_code == 405

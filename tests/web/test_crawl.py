@@ -64,6 +64,7 @@ def _urls(demo) -> list[str]:
                 "bindings",
                 "domains",
                 "runtime_tokens",
+                "variable_import",  # G
             )
         ]
         if environment.promotes_to_id:

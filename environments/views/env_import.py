@@ -1,0 +1,130 @@
+"""The environment page's "Import .env" section: paste or upload a file, see the dry run's
+diff (key names only), then confirm. The file is never sent back to the browser: after a
+refusal the textarea starts empty, and the confirmation carries only the preview's id."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from .. import forms, imports, permissions, selectors, services
+from ..audit import Actor
+from ..errors import ServiceError
+from ..models import Environment
+from ._common import _env_url, _status, no_store
+from .environment import _environment_page, _release_notice
+
+SESSION_KEY = "environments.import_preview"
+
+
+def _section(
+    request: HttpRequest,
+    environment: Environment,
+    *,
+    status: int = 200,
+    form: forms.ImportForm | None = None,
+    error: str = "",
+    diff: services.ImportDiff | None = None,
+    preview_id: str = "",
+) -> HttpResponse:
+    secret_keys = form.data.get("secret_keys", "") if form is not None else ""
+    return _environment_page(
+        request,
+        environment,
+        section="import",
+        status=status,
+        extra={
+            # The pasted text is never given back; the secret keys are names only.
+            "import_form": forms.ImportForm(initial={"secret_keys": secret_keys[:2000]}),
+            "import_form_errors": form.non_field_errors() if form is not None else [],
+            "import_error": error,
+            "import_diff": diff,
+            "import_groups": [
+                ("Added", diff.added),
+                ("Changed", diff.changed),
+                ("Unchanged", diff.unchanged),
+            ]
+            if diff
+            else [],
+            "import_count": len(diff.added + diff.changed + diff.unchanged) if diff else 0,
+            "import_preview_id": preview_id,
+        },
+    )
+
+
+@no_store
+@require_http_methods(["GET", "POST"])
+@login_required
+def variable_import(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+    """GET: the section (a Cancel lands here). POST: preview a file, or, with `confirm`, import
+    the file previewed last."""
+    environment = selectors.get_environment_for_user(
+        request.user, deployment_id, name, need=permissions.to_write_variables
+    )
+    if request.method == "GET":
+        return _section(request, environment)
+    if request.POST.get("confirm"):
+        return _confirm(request, environment)
+    return _preview(request, environment)
+
+
+def _preview(request: HttpRequest, environment: Environment) -> HttpResponse:
+    form = forms.ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _section(request, environment, status=400, form=form)
+    text = form.cleaned_data["text"]
+    try:
+        items = imports.parse_dotenv(text)
+        secret_keys = imports.parse_secret_keys([form.cleaned_data["secret_keys"]], items)
+        diff = services.preview_import(
+            environment=environment,
+            items=items,
+            secret_keys=secret_keys,
+            actor=Actor.from_request(request),
+        )
+    except ServiceError as exc:
+        return _section(request, environment, status=_status(exc), form=form, error=exc.message)
+    preview = imports.seal_preview(
+        text, secret_keys, user_id=request.user.pk, environment_id=environment.pk
+    )
+    request.session[SESSION_KEY] = preview
+    return _section(request, environment, form=form, diff=diff, preview_id=preview["id"])
+
+
+def _confirm(request: HttpRequest, environment: Environment) -> HttpResponse:
+    kept = imports.open_preview(
+        request.session.get(SESSION_KEY),
+        request.POST.get("preview_id", ""),
+        user_id=request.user.pk,
+        environment_id=environment.pk,
+    )
+    if kept is None:
+        return _section(
+            request,
+            environment,
+            status=409,
+            error="That preview is no longer the latest one; paste or upload the file again.",
+        )
+    text, secret_keys = kept
+    try:
+        items = imports.parse_dotenv(text)
+        services.import_variables(
+            environment=environment,
+            items=items,
+            secret_keys=secret_keys,
+            actor=Actor.from_request(request),
+        )
+    except ServiceError as exc:
+        # Refused now (changed meanwhile, say): the preview is spent either way.
+        request.session.pop(SESSION_KEY, None)
+        return _section(request, environment, status=_status(exc), error=exc.message)
+    request.session.pop(SESSION_KEY, None)
+    notice = f"Imported {len(items)} variable{'' if len(items) == 1 else 's'}."
+    messages.success(request, notice + _release_notice(environment))
+    # The variables, the pending changes and the summary all changed: show the whole page.
+    url = _env_url(environment) + "#variables"
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
