@@ -388,6 +388,14 @@ def connect(args) -> Client:
 
 
 def read_token(args) -> str:
+    token = token_text(args)
+    if not re.fullmatch(r"[!-~]+", token):
+        # It goes into a header: no spaces, control or non-ASCII characters.
+        raise Failure(USAGE, "the token has characters no token has (spaces, control or non-ASCII)")
+    return token
+
+
+def token_text(args) -> str:
     path = getattr(args, "token_file", None)
     if path:
         try:

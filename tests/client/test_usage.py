@@ -96,6 +96,11 @@ def test_no_url_no_token_or_a_bad_url_are_usage_errors(tmp_path):
     result = run_client("env", "pull", "--token-file", str(tmp_path / "missing"), token=None)
     assert result.returncode == 2
     assert "cannot read the token file" in result.stderr
+    result = run_client("env", "pull", token="mio_rt_a\r\nX-Injected: 1")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "miosa: the token has characters no token has (spaces, control or non-ASCII)\n",
+    )
     (tmp_path / "empty").write_text("\n")
     result = run_client("env", "pull", "--token-file", str(tmp_path / "empty"), token=None)
     assert result.returncode == 2
