@@ -19,8 +19,8 @@ from environments.audit import Actor
 MIOSA = Path(__file__).resolve().parents[2] / "miosa.py"
 
 
-def client_command(*args: str) -> list[str]:
-    return [sys.executable, "-I", "-S", str(MIOSA), *args]
+def client_command(*args: str, python: str = sys.executable) -> list[str]:
+    return [python, "-I", "-S", str(MIOSA), *args]
 
 
 def client_environment(url: str | None, token: str | None, **extra: str) -> dict[str, str]:
@@ -69,9 +69,10 @@ def miosa(server, tmp_path):
         env: dict[str, str] | None = None,
         timeout: float = 60,
         stdin: str | None = None,
+        python: str = sys.executable,
     ) -> subprocess.CompletedProcess:
         return subprocess.run(
-            client_command(*args),
+            client_command(*args, python=python),
             env=client_environment(server if url is None else url, token, **(env or {})),
             cwd=tmp_path,
             capture_output=True,

@@ -222,3 +222,39 @@ def test_it_runs_under_python_3_9(tmp_path):
         timeout=60,
     )
     assert result.returncode == 3, result.stderr
+
+
+@pytest.mark.skipif(not PY39, reason="needs a Python 3.9 (pyenv) to check the oldest supported")
+def test_under_python_3_9_against_the_live_server(
+    miosa, shipped, staging, actor, runtime_token, personal_token, tmp_path
+):
+    from environments import services
+
+    services.set_variable(
+        environment=staging,
+        key="API_URL",
+        value="https://api.example",
+        is_secret=False,
+        actor=actor,
+    )
+    token = runtime_token(staging)
+    python = PY39[-1]
+    script = "import os, sys; print(sys.version_info[:2], os.environ['API_URL'])"
+    result = miosa("run", "--", python, "-c", script, token=token, python=python)
+    assert (result.returncode, result.stdout) == (0, "(3, 9) https://api.example\n")
+    result = miosa("env", "pull", "-o", "app.env", token=token, python=python)
+    assert result.returncode == 0, result.stderr
+    assert 'API_URL="https://api.example"' in (tmp_path / "app.env").read_text()
+    result = miosa(
+        "promote",
+        "--deployment",
+        "shop",
+        "--from",
+        "staging",
+        "--expected-version",
+        "9",
+        token=personal_token,
+        python=python,
+    )
+    assert result.returncode == 1
+    assert "(stale, HTTP 409)" in result.stderr
