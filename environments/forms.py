@@ -457,3 +457,12 @@ class CompareForm(PageForm):
         if cleaned.get("left") and cleaned.get("left") == cleaned.get("right"):
             raise ValidationError("Pick two different environments.")
         return cleaned
+
+
+# Key history and required keys (issue 9) ---------------------------------------------------
+
+
+class RestoreForm(PageForm):
+    """The revision whose value a key goes back to."""
+
+    revision = forms.IntegerField(min_value=1, max_value=2**31 - 1)

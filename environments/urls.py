@@ -51,6 +51,9 @@ environment_urls = [
     path("-/domains/<int:pk>/delete/", views.domain_delete, name="domain_delete"),
     path("-/tokens/", views.runtime_tokens, name="runtime_tokens"),
     path("-/tokens/<int:pk>/revoke/", views.runtime_token_revoke, name="runtime_token_revoke"),
+    # Key history and restore (issue 9)
+    path("-/variables/<key:key>/history/", views.variable_history, name="variable_history"),
+    path("-/variables/<key:key>/restore/", views.variable_restore, name="variable_restore"),
 ]
 
 deployment_urls = [

@@ -30,5 +30,6 @@ from .environment import (  # noqa: F401
 from .environment_delete import environment_delete  # noqa: F401
 from .environment_form import environment_create  # noqa: F401
 from .environment_history import environment_history, rollback  # noqa: F401
+from .variable_history import variable_history, variable_restore  # noqa: F401
 from .members import member_remove, member_role, members  # noqa: F401
 from .version_form import version_create  # noqa: F401
