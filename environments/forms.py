@@ -466,3 +466,33 @@ class RestoreForm(PageForm):
     """The revision whose value a key goes back to."""
 
     revision = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
+class RequiredKeysForm(PageForm):
+    """The keys every release must define: one a line, or separated by commas."""
+
+    keys = forms.CharField(
+        required=False,
+        label="Required keys",
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 5, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="One key per line, or separated by commas. Leave empty to require none.",
+    )
+
+    def clean_keys(self) -> list[str]:
+        names = [n.strip() for n in self.cleaned_data["keys"].replace(",", "\n").splitlines()]
+        keys: list[str] = []
+        problems: list[str] = []
+        for name in filter(None, names):
+            try:
+                keys.append(rules.validate_variable_key(name))
+            except ValidationError as exc:
+                problems.append(f"{name[:60]!r}: {exc.messages[0]}")
+        if problems:
+            raise ValidationError(
+                "Not a valid key: "
+                + "; ".join(problems[:5])
+                + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
+                code="invalid_key",
+            )
+        return sorted(set(keys))

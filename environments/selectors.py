@@ -83,7 +83,9 @@ def get_deployment_for_user(user, deployment_id: int, *, need: str = Role.VIEWER
 
 def get_environment(deployment: Deployment, name: str) -> Environment:
     environment = (
-        Environment.objects.select_related("deployment", "active_version", "promotes_to", "live_release")
+        Environment.objects.select_related(
+            "deployment", "active_version", "promotes_to", "live_release"
+        )
         .filter(deployment=deployment, name=name)
         .first()
     )

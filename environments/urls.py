@@ -68,6 +68,8 @@ deployment_urls = [
     path("settings/", views.deployment_settings, name="deployment_settings"),
     path("delete/", views.deployment_delete, name="deployment_delete"),
     path("env/<env:name>/", include(environment_urls)),
+    # Required keys (issue 9)
+    path("settings/required-keys/", views.required_keys, name="required_keys"),
 ]
 
 urlpatterns = [
