@@ -469,7 +469,8 @@ class RestoreForm(PageForm):
 
 
 class RequiredKeysForm(PageForm):
-    """The keys every release must define: one a line, or separated by commas."""
+    """The keys every release must define: one a line, or separated by commas (or spaces:
+    no key holds one)."""
 
     keys = forms.CharField(
         required=False,
@@ -480,10 +481,10 @@ class RequiredKeysForm(PageForm):
     )
 
     def clean_keys(self) -> list[str]:
-        names = [n.strip() for n in self.cleaned_data["keys"].replace(",", "\n").splitlines()]
+        names = self.cleaned_data["keys"].replace(",", " ").split()
         keys: list[str] = []
         problems: list[str] = []
-        for name in filter(None, names):
+        for name in names:
             try:
                 keys.append(rules.validate_variable_key(name))
             except ValidationError as exc:
