@@ -30,11 +30,16 @@ def _history_page(
     if not rows:
         raise Http404(f"{key} has no history in {environment.name}.")
     latest = rows[0]
+    # The value runtimes get: the one in force at the live release's revision (a staged
+    # environment's newer value is pending until applied).
+    live = environment.live_release
+    in_force = next((r for r in rows if live and r.revision <= live.config_revision), None)
     context = _environment_tabs(environment) | {
         "tab": "environment",
         "key": key,
         "rows": rows,
         "current": latest if latest.action == "set" else None,
+        "live_revision": in_force.revision if in_force and in_force.action == "set" else None,
         "can_restore": has_role(environment.role, permissions.to_write_variables(environment)),
         "history_url": _env_url(environment, "variable_history", key=key),
         "restore_url": _env_url(environment, "variable_restore", key=key),

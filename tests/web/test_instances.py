@@ -60,7 +60,7 @@ def test_an_instance_on_an_older_release_is_flagged(
     production.refresh_from_db()
     new = production.live_release
     section = _section(_page(as_role(Role.VIEWER), deployment))
-    assert "web-1" in section and "web-2" in section and "fleet" in section
+    assert "web-1" in section and "web-2" in section and "via token fleet" in section
     assert old in section
     assert f"release {new.number} · v2 · config {new.config_revision}" in section
     assert section.count(f"restart to pick up release {new.number}") == 2  # web-1 and fleet

@@ -88,11 +88,11 @@ def test_the_current_value_is_not_restorable_until_the_key_is_deleted(
     body = _body(client.get(_url(deployment, "staging", "STRIPE_KEY")))
     assert f'name="revision" value="{third}"' not in body
     assert f'name="revision" value="{second}"' in body
-    assert '<span class="badge ok">current</span>' in body
+    assert '<span class="badge">current</span>' in body
     services.delete_variable(environment=staging, key="STRIPE_KEY", actor=actor)
     body = _body(client.get(_url(deployment, "staging", "STRIPE_KEY")))
     assert '<span class="badge danger">deleted</span>' in body
-    assert '<span class="badge ok">current</span>' not in body
+    assert '<span class="badge">current</span>' not in body
     # After the deletion every earlier value can be restored, the last one included.
     for revision in (first, second, third):
         assert f'name="revision" value="{revision}"' in body
@@ -242,3 +242,22 @@ def test_the_query_count_is_the_same_for_1_and_200_revisions(as_role, deployment
     assert len(selectors.key_history(staging, "K")) == 200
     assert _count(client, url) == few
     assert _count(client, url) <= 6
+
+
+def test_a_staged_value_is_pending_and_the_live_one_is_marked(
+    as_role, deployment, production, actor, versions
+):
+    services.set_variable(environment=production, key="A", value="1", is_secret=False, actor=actor)
+    services.apply_changes(environment=production, actor=actor)
+    services.set_variable(environment=production, key="A", value="2", is_secret=False, actor=actor)
+    production.refresh_from_db()
+    client = as_role(Role.VIEWER)
+    body = client.get(_url(deployment, "production", "A")).content.decode()
+    newest = body.split(f'<th scope="row">{production.config_revision}')[1].split("</th>")[0]
+    older = body.split(f'<th scope="row">{production.config_revision - 1}')[1].split("</th>")[0]
+    assert "current" in newest and "pending" in newest and ">live<" not in newest
+    assert ">live<" in older and "pending" not in older
+    services.apply_changes(environment=production, actor=actor)
+    body = client.get(_url(deployment, "production", "A")).content.decode()
+    newest = body.split(f'<th scope="row">{production.config_revision}')[1].split("</th>")[0]
+    assert ">live<" in newest and "pending" not in newest
