@@ -85,3 +85,14 @@ def test_a_developer_may_not_set_the_apex(as_role, deployment, urls):
     assert as_role(Role.DEVELOPER).post(urls[0], {"apex_domain": "shop.test"}).status_code == 403
     deployment.refresh_from_db()
     assert deployment.apex_domain == ""
+
+
+def test_a_deploy_from_the_version_form_names_the_missing_keys(as_role, deployment, actor):
+    from environments import services
+
+    services.set_required_keys(deployment=deployment, keys=["API_URL"], actor=actor)
+    url = reverse("version_create", args=[deployment.pk])
+    response = as_role(Role.DEVELOPER).post(url, {"label": "b1", "deploy_to": "staging"})
+    assert response.status_code == 409
+    assert "staging would go live without API_URL" in response.content.decode()
+    assert not deployment.versions.exists()  # all or nothing
