@@ -196,6 +196,52 @@ def main() -> None:
             f"{len(ctx)} queries",
         )
 
+    history_cost(client, deployment, actor)
+
+
+def history_cost(client: Client, deployment, actor: Actor) -> None:
+    """SPEC §9: a fetch reads the live release's configuration out of the value history. Two
+    live environments with the same 50 variables (20 secrets): one at revision 2, the other
+    with 199 more revisions of history (one key changed each time)."""
+    print("\n-- releases: runtime fetch with 200 revisions of history vs 1")
+    version = services.create_version(deployment=deployment, actor=actor)
+    tokens = {}
+    for name, revisions in (("hist-1", 1), ("hist-200", 200)):
+        environment = services.create_environment(deployment=deployment, name=name, actor=actor)
+        services.set_variables(
+            environment=environment,
+            items=[VariableInput(f"KEY_{i}", f"value-{i}-" + "z" * 40, i < 20) for i in range(50)],
+            actor=actor,
+        )
+        for n in range(revisions - 1):
+            services.set_variable(
+                environment=environment,
+                key=f"KEY_{20 + n % 30}",
+                value=f"changed-{n}",
+                is_secret=None,
+                actor=actor,
+            )
+        services.deploy_version(environment=environment, version=version, actor=actor)
+        _, tokens[revisions] = services.create_runtime_token(
+            environment=environment, name="bench", actor=actor
+        )
+    timings = {}
+    for revisions, token in tokens.items():
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/v1/runtime/env", headers=headers).status_code == 200
+        with CountQueries() as ctx:
+            client.get("/api/v1/runtime/env", headers=headers)
+        timings[revisions] = timed(
+            lambda h=headers: client.get("/api/v1/runtime/env", headers=h), number=20
+        )
+        report(
+            f"GET /api/v1/runtime/env ({revisions} revision{'s' if revisions > 1 else ''})",
+            timings[revisions],
+            "1 revision",
+            timings.get(1, timings[revisions]),
+            f"{len(ctx)} queries",
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -11,14 +11,16 @@ from .models import (
     ApiToken,
     AuditEvent,
     Binding,
+    ConfigEntry,
     Deployment,
     Domain,
     Environment,
     Membership,
+    Release,
+    RuntimeInstance,
     RuntimeToken,
     Variable,
     Version,
-    VersionChange,
 )
 
 
@@ -40,16 +42,41 @@ class ReadOnlyValuesAdmin(admin.ModelAdmin):
 class DeploymentAdmin(ReadOnlyValuesAdmin):
     list_display = ["name", "apex_domain", "last_version_number", "created_at"]
     search_fields = ["name", "apex_domain"]
-    readonly_fields = ["name", "apex_domain", "last_version_number", "created_at", "created_by"]
+    readonly_fields = [
+        "name",
+        "apex_domain",
+        "last_version_number",
+        "required_keys",
+        "created_at",
+        "created_by",
+    ]
 
 
 @admin.register(Environment)
 class EnvironmentAdmin(ReadOnlyValuesAdmin):
-    list_display = ["name", "deployment", "active_version", "promotes_to", "created_at"]
-    list_filter = ["deployment"]
+    list_display = [
+        "name",
+        "deployment",
+        "active_version",
+        "config_revision",
+        "config_changes",
+        "promotes_to",
+        "created_at",
+    ]
+    list_filter = ["deployment", "config_changes"]
     search_fields = ["name", "deployment__name"]
     list_select_related = ["deployment", "active_version", "promotes_to"]
-    readonly_fields = ["deployment", "name", "active_version", "promotes_to", "created_at"]
+    readonly_fields = [
+        "deployment",
+        "name",
+        "active_version",
+        "live_release",
+        "config_revision",
+        "config_changes",
+        "release_count",
+        "promotes_to",
+        "created_at",
+    ]
 
 
 @admin.register(Version)
@@ -61,18 +88,20 @@ class VersionAdmin(ReadOnlyValuesAdmin):
     readonly_fields = ["deployment", "number", "label", "notes", "created_at", "created_by"]
 
 
-@admin.register(VersionChange)
-class VersionChangeAdmin(ReadOnlyValuesAdmin):
+@admin.register(Release)
+class ReleaseAdmin(ReadOnlyValuesAdmin):
     list_display = [
         "environment",
+        "number",
         "kind",
         "from_version",
-        "to_version",
+        "version",
+        "config_revision",
         "actor_label",
         "created_at",
     ]
     list_filter = ["kind", "environment__deployment"]
-    list_select_related = ["environment", "from_version", "to_version"]
+    list_select_related = ["environment", "from_version", "version"]
     search_fields = ["environment__name", "actor_label"]
 
 
@@ -133,6 +162,64 @@ class BindingAdmin(ReadOnlyValuesAdmin):
     @admin.display(description="credential")
     def masked_credential(self, obj: Binding) -> str:
         return rules.SECRET_PREVIEW
+
+
+@admin.register(ConfigEntry)
+class ConfigEntryAdmin(ReadOnlyValuesAdmin):
+    """Value history: which key was set or deleted at which revision, never the value."""
+
+    list_display = [
+        "key",
+        "kind",
+        "environment",
+        "set_revision",
+        "end_revision",
+        "ended",
+        "is_secret",
+        "masked_value",
+        "set_by_label",
+        "set_at",
+    ]
+    list_filter = ["kind", "ended", "is_secret", "environment__deployment"]
+    search_fields = ["key", "environment__name", "environment__deployment__name"]
+    list_select_related = ["environment__deployment"]
+    fields = [
+        "environment",
+        "kind",
+        "key",
+        "is_secret",
+        "masked_value",
+        "size",
+        "binding_kind",
+        "binding_name",
+        "set_revision",
+        "set_at",
+        "set_by_label",
+        "end_revision",
+        "ended",
+        "ended_at",
+        "ended_by_label",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="value")
+    def masked_value(self, obj: ConfigEntry) -> str:
+        return "" if obj.kind == ConfigEntry.Kind.DOMAIN else rules.SECRET_PREVIEW
+
+
+@admin.register(RuntimeInstance)
+class RuntimeInstanceAdmin(ReadOnlyValuesAdmin):
+    list_display = [
+        "instance",
+        "environment",
+        "release_number",
+        "version_number",
+        "config_revision",
+        "last_seen_at",
+    ]
+    list_filter = ["environment__deployment"]
+    search_fields = ["instance", "token_name", "environment__name"]
+    list_select_related = ["environment__deployment"]
 
 
 @admin.register(Domain)

@@ -140,6 +140,14 @@ def binding_context(deployment_id: int, environment_id: int, binding_uid: uuid.U
     return f"miosa/v1/binding/{deployment_id}/{environment_id}/{binding_uid}"
 
 
+def entry_context(
+    deployment_id: int, environment_id: int, kind: str, key: str, revision: int
+) -> str:
+    """The associated data of a value in an environment's history (SPEC §9): it also binds the
+    config revision the value was set at, so it does not decrypt on another revision."""
+    return f"miosa/v1/entry/{deployment_id}/{environment_id}/{kind}/{key}/{revision}"
+
+
 def encrypt(plaintext: str, *, context: str, keyring: Keyring | None = None) -> bytes:
     keyring = keyring or get_keyring()
     key_id = keyring.primary_id

@@ -400,7 +400,15 @@ class PromoteForm(PageForm):
 
 
 class RollbackForm(PageForm):
-    version = forms.IntegerField(min_value=1)
+    release = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    config = forms.ChoiceField(
+        choices=[("restore", "Version and its configuration"), ("keep", "Version only")],
+        initial="restore",
+        required=False,
+    )
+
+    def clean_config(self) -> str:
+        return self.cleaned_data["config"] or "restore"
 
 
 class MemberForm(PageForm):
@@ -449,3 +457,60 @@ class CompareForm(PageForm):
         if cleaned.get("left") and cleaned.get("left") == cleaned.get("right"):
             raise ValidationError("Pick two different environments.")
         return cleaned
+
+
+# Pending changes and how config changes go live (SPEC §9) --------------------------------
+
+
+class ApplyForm(PageForm):
+    """The revision the confirmation showed: a change made meanwhile is refused (stale)."""
+
+    expected_revision = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
+class ConfigChangesForm(PageForm):
+    config_changes = forms.ChoiceField(
+        label="Config changes go live",
+        choices=[("immediate", "immediately"), ("staged", "when applied (staged)")],
+        widget=forms.Select(attrs={"id": "config-changes"}),
+    )
+
+
+# Key history and required keys (issue 9) ---------------------------------------------------
+
+
+class RestoreForm(PageForm):
+    """The revision whose value a key goes back to."""
+
+    revision = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
+class RequiredKeysForm(PageForm):
+    """The keys every release must define: one a line, or separated by commas (or spaces:
+    no key holds one)."""
+
+    keys = forms.CharField(
+        required=False,
+        label="Required keys",
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 5, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="One key per line, or separated by commas. Leave empty to require none.",
+    )
+
+    def clean_keys(self) -> list[str]:
+        names = self.cleaned_data["keys"].replace(",", " ").split()
+        keys: list[str] = []
+        problems: list[str] = []
+        for name in names:
+            try:
+                keys.append(rules.validate_variable_key(name))
+            except ValidationError as exc:
+                problems.append(f"{name[:60]!r}: {exc.messages[0]}")
+        if problems:
+            raise ValidationError(
+                "Not a valid key: "
+                + "; ".join(problems[:5])
+                + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
+                code="invalid_key",
+            )
+        return sorted(set(keys))

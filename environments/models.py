@@ -25,6 +25,8 @@ class Deployment(models.Model):
     apex_domain = models.CharField(max_length=253, blank=True, default="")
     # Version numbers are never reused, even after a version row is gone.
     last_version_number = models.PositiveIntegerField(default=0)
+    # Keys every release must define (SPEC §9); a release without one is refused.
+    required_keys = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -71,9 +73,24 @@ class Environment(models.Model):
     promotes_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="promoted_from"
     )
+
+    class ConfigChanges(models.TextChoices):
+        IMMEDIATE = "immediate", "Immediately"
+        STAGED = "staged", "Staged until applied"
+
+    # The live release's version (kept beside live_release for cheap reads and ordering).
     active_version = models.ForeignKey(
         Version, null=True, blank=True, on_delete=models.PROTECT, related_name="active_in"
     )
+    live_release = models.ForeignKey(
+        "Release", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Grows by one with every committed change to what the runtime gets (SPEC §9).
+    config_revision = models.PositiveIntegerField(default=1)
+    config_changes = models.CharField(
+        max_length=16, choices=ConfigChanges.choices, default=ConfigChanges.IMMEDIATE
+    )
+    release_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -87,6 +104,10 @@ class Environment(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(promotes_to=models.F("id")), name="environment_not_promoting_to_self"
+            ),
+            models.CheckConstraint(
+                condition=Q(config_changes__in=["immediate", "staged"]),
+                name="environment_config_changes_valid",
             ),
         ]
 
@@ -102,6 +123,10 @@ class Environment(models.Model):
         return self.name == rules.PRODUCTION
 
     @property
+    def is_staged(self) -> bool:
+        return self.config_changes == self.ConfigChanges.STAGED
+
+    @property
     def pipeline_rank(self) -> int:
         """Pipeline order: previews and custom environments, then staging, then production."""
         if self.name == rules.PRODUCTION:
@@ -111,21 +136,31 @@ class Environment(models.Model):
         return 0
 
 
-class VersionChange(models.Model):
-    """One row of an environment's history: a deploy, a promotion or a rollback."""
+class Release(models.Model):
+    """What an environment runs: a version and a config revision (SPEC §9). Never edited.
+
+    Numbered 1, 2, 3… per environment; the newest is the live release.
+    """
 
     class Kind(models.TextChoices):
         DEPLOY = "deploy", "Deploy"
         PROMOTE = "promote", "Promotion"
         ROLLBACK = "rollback", "Rollback"
+        APPLY = "apply", "Apply"
+        CONFIG = "config", "Config change"
 
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="history")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="releases")
+    number = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="releases")
+    config_revision = models.PositiveIntegerField()
+    # The version live before this release (None for the first).
     from_version = models.ForeignKey(
         Version, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    to_version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="changes")
     source_environment = models.CharField(max_length=127, blank=True, default="")
+    # For a rollback: the release rolled back to.
+    rollback_of = models.PositiveIntegerField(null=True, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -133,14 +168,100 @@ class VersionChange(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        ordering = ["-created_at", "-id"]
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "number"], name="release_number_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="release_number_positive"),
+        ]
         indexes = [
-            models.Index(fields=["environment", "-created_at"], name="history_env_time"),
-            models.Index(fields=["environment", "to_version"], name="history_env_version"),
+            models.Index(fields=["environment", "version"], name="release_env_version"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.from_version} -> {self.to_version}"
+        return f"release {self.number} (v{self.version_id}, config {self.config_revision})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("A release is never edited; make a new one (SPEC §9).")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("A release is never deleted; it goes only with its environment.")
+
+
+class ConfigEntry(models.Model):
+    """One key's value over a span of config revisions: [set_revision, end_revision).
+
+    Every write adds an entry and ends the one it replaces, so the configuration as of any
+    revision is the entries alive at it, and storage grows with changes, not with
+    revisions times keys. Entries with no end are what is live now (they mirror the Variable,
+    Binding and Domain rows). Values are encrypted with a context that binds deployment,
+    environment, kind, key and revision.
+    """
+
+    class Kind(models.TextChoices):
+        VARIABLE = "variable", "Variable"
+        BINDING = "binding", "Binding"
+        DOMAIN = "domain", "Domain"
+
+    class Ended(models.TextChoices):
+        REPLACED = "replaced", "Replaced"
+        DELETED = "deleted", "Deleted"
+
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="config_entries"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key = models.CharField(max_length=256)
+    is_secret = models.BooleanField(default=False)
+    ciphertext = models.BinaryField(editable=False, default=b"")
+    fingerprint = models.BinaryField(max_length=80, editable=False, default=b"")
+    size = models.PositiveIntegerField(default=0)
+    binding_kind = models.CharField(max_length=16, blank=True, default="")
+    binding_name = models.CharField(max_length=100, blank=True, default="")
+    set_revision = models.PositiveIntegerField()
+    set_at = models.DateTimeField()
+    set_by_label = models.CharField(max_length=200, blank=True, default="")
+    end_revision = models.PositiveIntegerField(null=True, blank=True)
+    ended = models.CharField(max_length=16, choices=Ended.choices, blank=True, default="")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by_label = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["environment", "key", "set_revision"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "kind", "key", "set_revision"],
+                name="config_entry_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["environment", "kind", "key"],
+                condition=Q(end_revision__isnull=True),
+                name="config_entry_one_live",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_revision__isnull=True)
+                | Q(end_revision__gt=models.F("set_revision")),
+                name="config_entry_span",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["environment", "end_revision"], name="config_entry_env_end"),
+            models.Index(fields=["environment", "key", "set_revision"], name="config_entry_key"),
+        ]
+
+    def __str__(self) -> str:
+        end = self.end_revision or "…"
+        return f"{self.kind} {self.key} [{self.set_revision}, {end})"
+
+    def context(self) -> str:
+        return crypto.entry_context(
+            self.environment.deployment_id,
+            self.environment_id,
+            self.kind,
+            self.key,
+            self.set_revision,
+        )
 
 
 class EncryptedValue(models.Model):
@@ -326,6 +447,30 @@ class RuntimeToken(Token):
 
     def __str__(self) -> str:
         return f"{self.PREFIX}{self.hint}… ({self.name})"
+
+
+class RuntimeInstance(models.Model):
+    """A runtime instance as last seen: one row per (environment, instance), not per fetch."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="instances")
+    instance = models.CharField(max_length=100)
+    token_name = models.CharField(max_length=100, blank=True, default="")
+    release_number = models.PositiveIntegerField(null=True, blank=True)
+    version_number = models.PositiveIntegerField(null=True, blank=True)
+    config_revision = models.PositiveIntegerField(null=True, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "instance"], name="runtime_instance_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.instance
 
 
 class AuditEvent(models.Model):

@@ -5,29 +5,42 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from . import crypto, permissions, rules
 from .models import (
     ApiToken,
     AuditEvent,
     Binding,
+    ConfigEntry,
     Deployment,
     Domain,
     Environment,
     Membership,
+    Release,
     Role,
+    RuntimeInstance,
     RuntimeToken,
     Variable,
     Version,
-    VersionChange,
 )
 from .permissions import has_role
 
@@ -80,7 +93,9 @@ def get_deployment_for_user(user, deployment_id: int, *, need: str = Role.VIEWER
 
 def get_environment(deployment: Deployment, name: str) -> Environment:
     environment = (
-        Environment.objects.select_related("deployment", "active_version", "promotes_to")
+        Environment.objects.select_related(
+            "deployment", "active_version", "promotes_to", "live_release__version"
+        )
         .filter(deployment=deployment, name=name)
         .first()
     )
@@ -337,9 +352,7 @@ def apex_suggestions(
 
 def pipeline_environments(deployment: Deployment) -> list[Environment]:
     """Every environment with what its card shows, in pipeline order (two queries)."""
-    last_change = VersionChange.objects.filter(environment=OuterRef("pk")).order_by(
-        "-created_at", "-id"
-    )
+    last_change = Release.objects.filter(environment=OuterRef("pk")).order_by("-created_at", "-id")
 
     def count(model) -> Coalesce:
         rows = (
@@ -353,7 +366,7 @@ def pipeline_environments(deployment: Deployment) -> list[Environment]:
 
     environments = list(
         Environment.objects.filter(deployment=deployment)
-        .select_related("active_version")
+        .select_related("active_version", "live_release")
         .annotate(
             variable_count=count(Variable),
             binding_count=count(Binding),
@@ -376,6 +389,8 @@ class PipelineCard:
     primary_domain: str
     can_promote: bool  # it runs a version its target does not, and the user may deploy there
     in_sync: bool  # its target runs the same version
+    pending: PendingChanges | None = None  # changes waiting for an Apply (staged environments)
+    can_apply: bool = False  # there are pending changes and the user may apply them
 
 
 def pipeline_cards(
@@ -384,6 +399,7 @@ def pipeline_cards(
     """The cards of `pipeline_environments`, in columns: previews and custom environments,
     staging, production (empty columns left out)."""
     by_id = {e.pk: e for e in environments}
+    pending = pending_by_environment(environments)
     columns: list[list[PipelineCard]] = [[], [], []]
     for environment in environments:
         target = by_id.get(environment.promotes_to_id)
@@ -401,6 +417,9 @@ def pipeline_cards(
                     and has_role(role, permissions.to_deploy_into(target))
                 ),
                 in_sync=bool(version_id is not None and runs_target_version),
+                pending=pending.get(environment.pk),
+                can_apply=environment.pk in pending
+                and has_role(role, permissions.to_deploy_into(environment)),
             )
         )
     return [c for c in columns if c]
@@ -531,38 +550,17 @@ def reveal_plain_values(
 
 
 def runtime_env(environment: Environment) -> dict[str, str]:
-    """Everything a runtime instance gets at boot: raw variables, secrets, bindings, MIOSA_*.
+    """Everything a runtime instance gets at boot: the live release's variables, secrets,
+    bindings and domains, raw, with MIOSA_*.
 
     Raises crypto.DecryptionError if any value cannot be decrypted (never a partial env).
-    Three queries: variables, bindings, domains (the environment comes with its deployment and
-    active version).
     """
-    keyring = crypto.get_keyring()
-    env: dict[str, str] = {}
-    for variable in Variable.objects.filter(environment=environment).order_by("key"):
-        env[variable.key] = crypto.decrypt(
-            variable.ciphertext,
-            context=Variable.context_for(environment, variable.key),
-            keyring=keyring,
+    config = runtime_config(environment)
+    if config.undecryptable:
+        raise crypto.DecryptionError(
+            f"cannot be decrypted with the configured keys: {', '.join(config.undecryptable)}"
         )
-    for binding in Binding.objects.filter(environment=environment).order_by("variable_name"):
-        env[binding.variable_name] = crypto.decrypt(
-            binding.ciphertext,
-            context=Binding.context_for(environment, binding.uid),
-            keyring=keyring,
-        )
-    env["MIOSA_DEPLOYMENT"] = environment.deployment.name
-    env["MIOSA_ENVIRONMENT"] = environment.name
-    if environment.active_version is not None:
-        env["MIOSA_VERSION"] = str(environment.active_version.number)
-    hosts = list(
-        Domain.objects.filter(environment=environment)
-        .order_by("hostname")
-        .values_list("hostname", flat=True)
-    )
-    if hosts:
-        env["MIOSA_DOMAINS"] = ",".join(hosts)
-    return env
+    return config.env
 
 
 # Compare ---------------------------------------------------------------------------------
@@ -641,47 +639,23 @@ def compare_environments(
 # History, members, audit -----------------------------------------------------------------
 
 
-def history(environment: Environment, *, limit: int = 100) -> list[VersionChange]:
-    return list(
-        VersionChange.objects.filter(environment=environment)
-        .select_related("from_version", "to_version")
-        .order_by("-created_at", "-id")[:limit]
-    )
-
-
-def versions_ran(environment: Environment) -> set[int]:
-    """Version ids the environment has ever been switched to (rollback targets)."""
-    return set(
-        VersionChange.objects.filter(environment=environment).values_list(
-            "to_version_id", flat=True
-        )
-    )
-
-
 @dataclass(frozen=True)
-class HistoryRow:
-    change: VersionChange
-    can_rollback: bool
+class ReleaseRow:
+    release: Release
+    live: bool
+    can_rollback: bool  # an earlier release, and the user may deploy into the environment
 
 
-def history_rows(environment: Environment, *, may_roll_back: bool) -> list[HistoryRow]:
-    """The history page's rows, newest first: one rollback button per version (on its newest
-    row), for a version the environment ran before and does not run now."""
-    changes = history(environment)
-    ran = versions_ran(environment)
-    shown: set[int] = set()
-    rows = []
-    for change in changes:
-        version_id = change.to_version_id
-        can_rollback = (
-            may_roll_back
-            and version_id in ran
-            and version_id != environment.active_version_id
-            and version_id not in shown
-        )
-        shown.add(version_id)
-        rows.append(HistoryRow(change=change, can_rollback=can_rollback))
-    return rows
+def release_rows(
+    environment: Environment, *, may_roll_back: bool, before: int | None = None, limit: int = 100
+) -> list[ReleaseRow]:
+    """The history page's rows, newest first: every release but the live one can be rolled
+    back to (its version with its configuration, or with the current one)."""
+    live = environment.live_release_id
+    return [
+        ReleaseRow(release=r, live=r.pk == live, can_rollback=may_roll_back and r.pk != live)
+        for r in releases(environment, before=before, limit=limit)
+    ]
 
 
 def members(deployment: Deployment) -> list[Membership]:
@@ -713,3 +687,382 @@ def audit_events(
     if actor:
         events = events.filter(actor_label__icontains=actor)
     return list(events.order_by("-id")[:limit])
+
+
+# Releases, config revisions, pending changes (SPEC §9) ------------------------------------
+
+
+def entries_at(environment: Environment, revision: int) -> QuerySet[ConfigEntry]:
+    """The config entries alive at `revision`: the environment's configuration as of then."""
+    return ConfigEntry.objects.filter(environment=environment, set_revision__lte=revision).filter(
+        Q(end_revision__isnull=True) | Q(end_revision__gt=revision)
+    )
+
+
+def served_revision(environment: Environment) -> int:
+    """The config revision a runtime gets: the live release's, else (nothing released yet)
+    the current one."""
+    release = environment.live_release
+    return release.config_revision if release is not None else environment.config_revision
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    release: Release | None
+    revision: int
+    env: dict[str, str]
+    undecryptable: list[str]  # keys that cannot be decrypted (never their values)
+
+
+def runtime_config(environment: Environment, *, decrypt: bool = True) -> RuntimeConfig:
+    """What a runtime instance gets at boot: the live release's configuration and version.
+
+    `environment` comes with its deployment and live release (and its version). One query
+    for the entries, whatever the history holds; only the live release's values are
+    decrypted. With `decrypt=False` the values are left out (a 304 decrypts nothing).
+    """
+    release = environment.live_release
+    revision = served_revision(environment)
+    if release is None:  # nothing released: the current configuration
+        entries = ConfigEntry.objects.filter(environment=environment, end_revision__isnull=True)
+    else:
+        entries = entries_at(environment, revision)
+    entries = entries.order_by("kind", "key")
+    keyring = crypto.get_keyring()
+    env: dict[str, str] = {}
+    hosts: list[str] = []
+    undecryptable: list[str] = []
+    for entry in entries:
+        if entry.kind == ConfigEntry.Kind.DOMAIN:
+            hosts.append(entry.key)
+            continue
+        if not decrypt:
+            continue
+        try:
+            env[entry.key] = crypto.decrypt(
+                entry.ciphertext,
+                context=crypto.entry_context(
+                    environment.deployment_id,
+                    environment.pk,
+                    entry.kind,
+                    entry.key,
+                    entry.set_revision,
+                ),
+                keyring=keyring,
+            )
+        except crypto.DecryptionError:
+            undecryptable.append(entry.key)
+    env = dict(sorted(env.items()))
+    env["MIOSA_DEPLOYMENT"] = environment.deployment.name
+    env["MIOSA_ENVIRONMENT"] = environment.name
+    if release is not None:
+        env["MIOSA_VERSION"] = str(release.version.number)
+        env["MIOSA_RELEASE"] = str(release.number)
+    if hosts:
+        env["MIOSA_DOMAINS"] = ",".join(sorted(hosts))
+    return RuntimeConfig(
+        release=release, revision=revision, env=env, undecryptable=sorted(undecryptable)
+    )
+
+
+@dataclass(frozen=True)
+class PendingChanges:
+    """What changed since the live release, by name only (never a value)."""
+
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    live_revision: int | None
+    revision: int
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    @property
+    def count(self) -> int:
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.added + self.changed + self.removed)
+
+
+def _entry_label(entry: ConfigEntry) -> str:
+    return f"domain {entry.key}" if entry.kind == ConfigEntry.Kind.DOMAIN else entry.key
+
+
+def pending_changes(environment: Environment) -> PendingChanges:
+    """Keys added, changed and removed since the live release (one query). "Changed" comes from
+    fingerprints, so secrets are compared without being decrypted."""
+    head = environment.config_revision
+    release = environment.live_release
+    if release is None or release.config_revision == head:
+        return PendingChanges([], [], [], release.config_revision if release else None, head)
+    live = release.config_revision
+    rows = list(
+        ConfigEntry.objects.filter(environment=environment)
+        .filter(Q(end_revision__isnull=True) | Q(set_revision__lte=live, end_revision__gt=live))
+        .defer("ciphertext")
+    )
+    return _pending_from(rows, live, head)
+
+
+def _pending_from(rows: Iterable[ConfigEntry], live: int, head: int) -> PendingChanges:
+    """The difference between the entries alive at `live` and the current ones, among `rows`
+    (the entries alive at either)."""
+    at_live, at_head = {}, {}
+    for e in rows:
+        if e.set_revision <= live and (e.end_revision is None or e.end_revision > live):
+            at_live[(e.kind, e.key)] = e
+        if e.end_revision is None:
+            at_head[(e.kind, e.key)] = e
+    added = sorted(_entry_label(at_head[k]) for k in at_head.keys() - at_live.keys())
+    removed = sorted(_entry_label(at_live[k]) for k in at_live.keys() - at_head.keys())
+    changed = sorted(
+        _entry_label(at_head[k])
+        for k in at_head.keys() & at_live.keys()
+        if at_head[k].pk != at_live[k].pk
+        and bytes(at_head[k].fingerprint) != bytes(at_live[k].fingerprint)
+    )
+    return PendingChanges(added, changed, removed, live, head)
+
+
+def config_keys_at(environment: Environment, revision: int) -> set[str]:
+    """The variable names (variables and bindings) a release at `revision` would define."""
+    return set(
+        entries_at(environment, revision)
+        .exclude(kind=ConfigEntry.Kind.DOMAIN)
+        .values_list("key", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class KeyHistoryRow:
+    """One event in a key's history: never a value."""
+
+    revision: int
+    action: str  # "set" or "deleted"
+    is_secret: bool
+    source: str  # "env" or "binding"
+    by: str
+    at: datetime
+    same_as: int | None  # an earlier revision whose value this one equals (fingerprints)
+    restorable: bool  # a variable value that can be restored (not a deletion, not current)
+
+
+def key_history(environment: Environment, key: str) -> list[KeyHistoryRow]:
+    """A key's history, newest first (one query)."""
+    entries = list(
+        ConfigEntry.objects.filter(environment=environment, key=key)
+        .exclude(kind=ConfigEntry.Kind.DOMAIN)
+        .defer("ciphertext")
+        .order_by("set_revision")
+    )
+    rows: list[KeyHistoryRow] = []
+    seen: dict[bytes, int] = {}
+    for entry in entries:
+        fingerprint = bytes(entry.fingerprint)
+        source = "binding" if entry.kind == ConfigEntry.Kind.BINDING else "env"
+        rows.append(
+            KeyHistoryRow(
+                revision=entry.set_revision,
+                action="set",
+                is_secret=entry.is_secret,
+                source=source,
+                by=entry.set_by_label,
+                at=entry.set_at,
+                same_as=seen.get(fingerprint) if fingerprint else None,
+                restorable=(
+                    entry.kind == ConfigEntry.Kind.VARIABLE and entry.end_revision is not None
+                ),
+            )
+        )
+        if fingerprint:
+            seen.setdefault(fingerprint, entry.set_revision)
+        if entry.ended == ConfigEntry.Ended.DELETED:
+            rows.append(
+                KeyHistoryRow(
+                    revision=entry.end_revision,
+                    action="deleted",
+                    is_secret=entry.is_secret,
+                    source=source,
+                    by=entry.ended_by_label,
+                    at=entry.ended_at,
+                    same_as=None,
+                    restorable=False,
+                )
+            )
+    rows.sort(key=lambda r: (r.revision, r.action == "set"), reverse=True)
+    return rows
+
+
+def releases(
+    environment: Environment, *, before: int | None = None, limit: int = 50
+) -> list[Release]:
+    """Newest first; `before` (a release number) pages back (keyset paging)."""
+    rows = Release.objects.filter(environment=environment)
+    if before:
+        rows = rows.filter(number__lt=before)
+    return list(rows.select_related("version", "from_version").order_by("-number")[:limit])
+
+
+def get_release(environment: Environment, number: int) -> Release:
+    release = (
+        Release.objects.filter(environment=environment, number=number)
+        .select_related("version")
+        .first()
+        if 0 < number <= 2**31
+        else None
+    )
+    if release is None:
+        raise Http404(f"{environment.name} has no release {number}.")
+    return release
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    instance: str
+    release_number: int | None
+    version_number: int | None
+    config_revision: int | None
+    last_seen_at: datetime
+    stale: bool  # booted on an older release than the live one: restart to pick it up
+    token_name: str = ""  # the runtime token it fetched with
+
+
+def instances(environment: Environment, *, hours: int = 24) -> list[InstanceRow]:
+    """Instances seen in the last `hours`, most recent first (one query)."""
+    since = timezone.now() - timedelta(hours=hours)
+    live = environment.live_release.number if environment.live_release_id else None
+    return [
+        InstanceRow(
+            instance=i.instance,
+            release_number=i.release_number,
+            version_number=i.version_number,
+            config_revision=i.config_revision,
+            last_seen_at=i.last_seen_at,
+            stale=live is not None and (i.release_number or 0) < live,
+            token_name=i.token_name,
+        )
+        for i in RuntimeInstance.objects.filter(
+            environment=environment, last_seen_at__gte=since
+        ).order_by("-last_seen_at")[:200]
+    ]
+
+
+# Pending changes on the pages (environment page, pipeline cards) -------------------------
+
+
+def pending_by_environment(environments: list[Environment]) -> dict[int, PendingChanges]:
+    """The pending changes of each environment that has some (its configuration moved on from
+    its live release's), by environment id: one query however many environments and keys."""
+    by_id = {e.pk: e for e in environments}
+    live_revision = F("environment__live_release__config_revision")
+    rows = (
+        ConfigEntry.objects.filter(environment__in=by_id, environment__live_release__isnull=False)
+        .exclude(environment__config_revision=live_revision)
+        .filter(
+            Q(end_revision__isnull=True)
+            | Q(set_revision__lte=live_revision, end_revision__gt=live_revision)
+        )
+        .annotate(live_revision=live_revision)
+        .only("pk", "environment_id", "kind", "key", "fingerprint", "set_revision", "end_revision")
+    )
+    grouped: dict[int, list[ConfigEntry]] = {}
+    for row in rows:
+        grouped.setdefault(row.environment_id, []).append(row)
+    return {
+        pk: _pending_from(entries, entries[0].live_revision, by_id[pk].config_revision)
+        for pk, entries in grouped.items()
+    }
+
+
+def refresh_config_state(environment: Environment) -> Environment:
+    """Re-read what a write may have moved (revision, live release, mode) onto `environment`,
+    for the notice that follows it (one query)."""
+    fresh = (
+        Environment.objects.select_related("live_release__version", "active_version")
+        .only(
+            "pk",
+            "config_revision",
+            "config_changes",
+            "release_count",
+            "active_version",
+            "live_release",
+        )
+        .get(pk=environment.pk)
+    )
+    environment.config_revision = fresh.config_revision
+    environment.config_changes = fresh.config_changes
+    environment.release_count = fresh.release_count
+    environment.active_version = fresh.active_version
+    environment.live_release = fresh.live_release
+    return environment
+
+
+# The JSON API's views of releases (SPEC §10) ----------------------------------------------
+
+
+def variable_row(environment: Environment, key: str) -> VariableRow:
+    """One variable as the lists show it (a preview; '••••' for a secret), one query."""
+    variable = Variable.objects.filter(environment=environment, key=key).defer("fingerprint").get()
+    return _variable_row(variable, environment, crypto.get_keyring())
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """Where an environment's configuration stands: its live release and whether committed
+    changes wait for an Apply (a staged environment's pending changes)."""
+
+    live_release: int | None
+    pending: bool
+
+
+def live_state(environment: Environment) -> LiveState:
+    """Read afresh (one query), for the answer to a write that just committed."""
+    environment = refresh_config_state(environment)
+    live = environment.live_release
+    return LiveState(
+        live_release=live.number if live else None,
+        pending=live is not None and live.config_revision < environment.config_revision,
+    )
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    release: int | None  # the live release's number
+    pending: int  # how many keys changed since it (as pending_changes counts them)
+
+
+def release_summaries(environments: Iterable[Environment]) -> dict[int, ReleaseSummary]:
+    """The live release and pending-change count of many environments: two queries however
+    many environments and entries (a list must not run pending_changes per row)."""
+    states = list(
+        Environment.objects.filter(pk__in=[e.pk for e in environments])
+        .select_related("live_release")
+        .only("pk", "config_revision", "live_release__number", "live_release__config_revision")
+    )
+    moved = [
+        e for e in states if e.live_release and e.live_release.config_revision < e.config_revision
+    ]
+    pending = pending_by_environment(moved) if moved else {}
+    return {
+        e.pk: ReleaseSummary(
+            release=e.live_release.number if e.live_release else None,
+            pending=pending[e.pk].count if e.pk in pending else 0,
+        )
+        for e in states
+    }
+
+
+# Key history page, promotion confirmation (issue 9 UI) ------------------------------------
+
+
+def missing_required_keys(environment: Environment, revision: int | None = None) -> list[str]:
+    """The deployment's required keys that a release of `environment` at `revision` (default:
+    its current configuration) would lack: what a deploy or promotion would be refused for."""
+    required = environment.deployment.required_keys
+    if not required:
+        return []
+    revision = environment.config_revision if revision is None else revision
+    return sorted(set(required) - config_keys_at(environment, revision))

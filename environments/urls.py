@@ -51,6 +51,13 @@ environment_urls = [
     path("-/domains/<int:pk>/delete/", views.domain_delete, name="domain_delete"),
     path("-/tokens/", views.runtime_tokens, name="runtime_tokens"),
     path("-/tokens/<int:pk>/revoke/", views.runtime_token_revoke, name="runtime_token_revoke"),
+    # Pending changes, Apply, how config changes go live (SPEC §9)
+    path("-/pending/", views.pending_changes, name="pending_changes"),
+    path("-/apply/", views.apply_changes, name="apply_changes"),
+    path("-/config-changes/", views.config_changes, name="config_changes"),
+    # Key history and restore (issue 9)
+    path("-/variables/<key:key>/history/", views.variable_history, name="variable_history"),
+    path("-/variables/<key:key>/restore/", views.variable_restore, name="variable_restore"),
 ]
 
 deployment_urls = [
@@ -65,6 +72,8 @@ deployment_urls = [
     path("settings/", views.deployment_settings, name="deployment_settings"),
     path("delete/", views.deployment_delete, name="deployment_delete"),
     path("env/<env:name>/", include(environment_urls)),
+    # Required keys (issue 9)
+    path("settings/required-keys/", views.required_keys, name="required_keys"),
 ]
 
 urlpatterns = [

@@ -9,26 +9,32 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from environments import services
+from environments.audit import Actor
 from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
 from environments.models import (
     ApiToken,
     AuditEvent,
     Binding,
+    ConfigEntry,
     Deployment,
     Domain,
     Environment,
     Membership,
+    Release,
+    RuntimeInstance,
     RuntimeToken,
     Variable,
     Version,
-    VersionChange,
 )
 
 MODELS = [
     Deployment,
     Environment,
     Version,
-    VersionChange,
+    Release,
+    ConfigEntry,
+    RuntimeInstance,
     Variable,
     Binding,
     Domain,
@@ -44,6 +50,12 @@ PLAIN_DEMO_VALUES = ["https://api.shop.example.com", "warning"]
 def admin_client(client, make_user):
     call_command("seed_demo", stdout=io.StringIO())
     call_command("create_runtime_token", "shop", "production", stdout=io.StringIO())
+    production = Environment.objects.select_related("deployment", "live_release__version").get(
+        name="production"
+    )
+    services.fetch_runtime_env(
+        environment=production, fmt="json", actor=Actor.system("token web"), instance="web-1"
+    )
     make_user("ci-bot")
     call_command("create_api_token", "ci-bot", stdout=io.StringIO())
     client.force_login(make_user("root", superuser=True))
@@ -52,11 +64,12 @@ def admin_client(client, make_user):
 
 def leaks(body: bytes) -> list[str]:
     found = [v for v in DEMO_SECRET_VALUES if v.encode() in body]
-    for variable in Variable.objects.all()[:5]:
-        raw = bytes(variable.ciphertext)
+    stored = [*Variable.objects.all()[:5], *ConfigEntry.objects.exclude(kind="domain")[:5]]
+    for row in stored:
+        raw = bytes(row.ciphertext)
         for form in (raw.hex(), base64.b64encode(raw).decode()):
             if form.encode() in body:
-                found.append(f"ciphertext of {variable.key}")
+                found.append(f"ciphertext of {row.key}")
     return found
 
 
@@ -76,8 +89,9 @@ def test_admin_lists_and_detail_pages_show_no_values(admin_client, model):
 
 
 @pytest.mark.django_db
-def test_admin_masks_even_plain_values(admin_client):
-    body = admin_client.get(reverse("admin:environments_variable_changelist")).content
+@pytest.mark.parametrize("model", ["variable", "configentry"])
+def test_admin_masks_even_plain_values(admin_client, model):
+    body = admin_client.get(reverse(f"admin:environments_{model}_changelist")).content
     assert "••••".encode() in body
     for value in PLAIN_DEMO_VALUES:
         assert value.encode() not in body

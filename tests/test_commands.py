@@ -9,7 +9,15 @@ from django.core.management import CommandError, call_command
 
 from environments import crypto, selectors
 from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
-from environments.models import ApiToken, AuditEvent, Binding, Environment, RuntimeToken, Variable
+from environments.models import (
+    ApiToken,
+    AuditEvent,
+    Binding,
+    ConfigEntry,
+    Environment,
+    RuntimeToken,
+    Variable,
+)
 
 
 def run(*args, **kwargs) -> str:
@@ -74,11 +82,21 @@ def test_rotation_reencrypts_everything_so_the_old_key_can_go(settings):
     settings.ENCRYPTION_KEYS = f"{new},{old}"  # new key first: new writes use it
     assert selectors.runtime_env(production) == before  # old-key values still decrypt
     output = run("rotate_encryption_keys", "--batch-size", "4")
-    assert output == "re-encrypted 13 variables and 4 bindings under key new; 0 already current"
+    # 13 variables, 4 bindings, and their history (SPEC §9): 17 first values + LOG_LEVEL's
+    # pending replacement in production.
+    assert output == (
+        "re-encrypted 13 variables, 4 bindings and 18 history values under key new; "
+        "0 already current"
+    )
     assert {crypto.key_id_of(v.ciphertext) for v in Variable.objects.all()} == {"new"}
+    assert {crypto.key_id_of(e.ciphertext) for e in ConfigEntry.objects.exclude(kind="domain")} == {
+        "new"
+    }
     events = AuditEvent.objects.filter(action="keys.rotate")
-    assert len(events) == 5  # 13 variables in batches of 4 (4 events) + 4 bindings (1 event)
-    assert sum(e.detail.get("variables", 0) + e.detail.get("bindings", 0) for e in events) == 17
+    # 13 variables in batches of 4 (4 events) + 4 bindings (1) + 18 history values (5)
+    assert len(events) == 10
+    assert sum(sum(e.detail.get(k, 0) for k in ("variables", "bindings")) for e in events) == 17
+    assert sum(e.detail.get("history", 0) for e in events) == 18
 
     settings.ENCRYPTION_KEYS = new  # the old key is dropped
     assert selectors.runtime_env(production) == before
@@ -87,7 +105,8 @@ def test_rotation_reencrypts_everything_so_the_old_key_can_go(settings):
     assert not comparison.unknown and "LOG_LEVEL" in comparison.different
     assert prints_before.same
     assert run("rotate_encryption_keys") == (
-        "re-encrypted 0 variables and 0 bindings under key new; 17 already current"
+        "re-encrypted 0 variables, 0 bindings and 0 history values under key new; "
+        "35 already current"
     )
 
 

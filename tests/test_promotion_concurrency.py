@@ -6,14 +6,13 @@ Runs on PostgreSQL, where requests really run in parallel; SQLite serializes wri
 from __future__ import annotations
 
 import itertools
-import threading
 
 import pytest
-from django.db import connection, connections
 
 from environments import services
 from environments.errors import Conflict
-from environments.models import Environment, VersionChange
+from environments.models import Environment, Release
+from tests.concurrently import run_concurrently, skip_unless_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -22,29 +21,11 @@ THREADS = 8
 
 @pytest.fixture(autouse=True)
 def needs_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrency test needs PostgreSQL (DATABASE_URL=postgres://…)")
+    skip_unless_postgres()
 
 
 def run_in_threads(work) -> list[object]:
-    barrier = threading.Barrier(THREADS)
-    results: list[object] = [None] * THREADS
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted on below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
+    return run_concurrently([lambda i=i: work(i) for i in range(THREADS)], timeout=60)
 
 
 def test_concurrent_deploys_into_production_keep_a_consistent_history(deployment, actor):
@@ -64,12 +45,12 @@ def test_concurrent_deploys_into_production_keep_a_consistent_history(deployment
     )
     errors = [r for r in results if isinstance(r, Exception)]
     assert errors == []
-    rows = list(VersionChange.objects.filter(environment=production).order_by("id"))
+    rows = list(Release.objects.filter(environment=production).order_by("id"))
     assert len(rows) == THREADS + 1  # the first deploy, plus one per successful thread
     for before, after in itertools.pairwise(rows):
-        assert after.from_version_id == before.to_version_id  # no lost update
+        assert after.from_version_id == before.version_id  # no lost update
     production.refresh_from_db()
-    assert production.active_version_id == rows[-1].to_version_id
+    assert production.active_version_id == rows[-1].version_id
 
 
 def test_concurrent_clicks_on_one_promote_button_promote_once(deployment, actor):
@@ -89,10 +70,10 @@ def test_concurrent_clicks_on_one_promote_button_promote_once(deployment, actor)
             actor=actor,
         )
     )
-    successes = [r for r in results if isinstance(r, VersionChange)]
+    successes = [r for r in results if isinstance(r, Release)]
     conflicts = [r for r in results if isinstance(r, Conflict)]
     assert len(successes) == 1 and len(conflicts) == THREADS - 1, results
     assert all(c.code == "stale" for c in conflicts)
-    assert VersionChange.objects.filter(environment=production, kind="promote").count() == 2
+    assert Release.objects.filter(environment=production, kind="promote").count() == 2
     production.refresh_from_db()
     assert production.active_version_id == v2.pk

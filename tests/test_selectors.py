@@ -10,21 +10,25 @@ from environments import selectors, services
 HUGE = 2**63  # one past the largest 64-bit id
 
 
-def test_history_rows_offer_one_rollback_per_earlier_version(staging, actor, deployment):
+def test_release_rows_offer_a_rollback_to_every_release_but_the_live_one(
+    staging, actor, deployment
+):
+    # A rollback picks a release (a version and its configuration, SPEC §9), so two releases
+    # of one version are two different places to go back to.
     v1, v2 = (
         services.create_version(deployment=deployment, label=f"b{n}", actor=actor) for n in (1, 2)
     )
     for version in (v1, v2, v1, v2):
         services.deploy_version(environment=staging, version=version, actor=actor)
     staging.refresh_from_db()
-    rows = selectors.history_rows(staging, may_roll_back=True)
-    assert [(r.change.to_version.number, r.can_rollback) for r in rows] == [
-        (2, False),  # running now
-        (1, True),  # newest row of v1
-        (2, False),
-        (1, False),  # an older row of v1: one button per version
+    rows = selectors.release_rows(staging, may_roll_back=True)
+    assert [(r.release.number, r.release.version.number, r.live, r.can_rollback) for r in rows] == [
+        (4, 2, True, False),  # live now
+        (3, 1, False, True),
+        (2, 2, False, True),
+        (1, 1, False, True),
     ]
-    assert not any(r.can_rollback for r in selectors.history_rows(staging, may_roll_back=False))
+    assert not any(r.can_rollback for r in selectors.release_rows(staging, may_roll_back=False))
 
 
 def test_recent_versions_say_where_each_runs(deployment, staging, production, actor):

@@ -4,7 +4,7 @@ import pytest
 
 from environments import crypto, selectors, services
 from environments.errors import Conflict, Invalid
-from environments.models import AuditEvent, Binding
+from environments.models import AuditEvent, Binding, ConfigEntry
 
 PROD_URL = "postgres://app:prod-pw-canary@db.internal:5432/shop"
 STAGING_URL = "postgres://app:staging-pw-canary@db-staging.internal:5432/shop"
@@ -44,6 +44,9 @@ def test_credentials_are_encrypted_and_bound_to_their_row(production, staging, a
     )
     assert b"prod-pw-canary" not in bytes(Binding.objects.get(pk=one.pk).ciphertext)
     Binding.objects.filter(pk=two.pk).update(ciphertext=Binding.objects.get(pk=one.pk).ciphertext)
+    # The runtime reads the release's copy (SPEC §9): moved there too, it fails the same way.
+    live = ConfigEntry.objects.filter(key="DATABASE_URL", end_revision=None)
+    live.filter(environment=staging).update(ciphertext=live.get(environment=production).ciphertext)
     with pytest.raises(crypto.DecryptionError):
         selectors.runtime_env(staging)
     row = {r.key: r for r in selectors.variable_rows([staging])}["DATABASE_URL"]

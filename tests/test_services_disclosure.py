@@ -12,6 +12,7 @@ from environments import services
 from environments.errors import NotFound, Undecryptable
 from environments.models import AuditEvent, Binding, Variable
 from tests.conftest import CANARY
+from tests.stored import replace_stored
 
 PLAIN = "https://api.example.com"
 
@@ -38,7 +39,7 @@ def _tamper(key: str) -> None:
     variable = Variable.objects.get(key=key)
     blob = bytearray(bytes(variable.ciphertext))
     blob[-1] ^= 0x01
-    Variable.objects.filter(pk=variable.pk).update(ciphertext=bytes(blob))
+    replace_stored(variable, bytes(blob))
 
 
 def _disclose(path: str, client, deployment, production, owner, actor):
@@ -102,7 +103,7 @@ def test_every_undecryptable_disclosure_is_on_record_as_a_failure(
 def test_the_runtime_failure_names_every_affected_key_and_no_value(filled, actor):
     binding = Binding.objects.get(environment=filled)
     blob = bytes(binding.ciphertext)
-    Binding.objects.filter(pk=binding.pk).update(ciphertext=blob[:2] + b"zz" + blob[4:])
+    replace_stored(binding, blob[:2] + b"zz" + blob[4:])
     _tamper("API_URL")
     with pytest.raises(Undecryptable) as excinfo:
         services.fetch_runtime_env(environment=filled, fmt="json", actor=actor)

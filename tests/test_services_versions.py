@@ -4,8 +4,8 @@ import pytest
 from django.db import transaction
 
 from environments import services
-from environments.errors import Conflict, Invalid
-from environments.models import AuditEvent, Deployment, Environment, Version, VersionChange
+from environments.errors import Conflict, Invalid, NotFound
+from environments.models import AuditEvent, Deployment, Environment, Release, Version
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_promote_moves_only_the_version(production, staging, versions, actor):
     change = services.promote(
         source=staging, version_number=2, expected_target_version=None, actor=actor
     )
-    assert change.to_version == versions[1] and change.from_version is None
+    assert change.version == versions[1] and change.from_version is None
     assert change.kind == "promote" and change.source_environment == "staging"
     from environments.selectors import runtime_env
 
@@ -83,14 +83,18 @@ def test_rollback_only_to_a_version_the_environment_ran(production, staging, ver
             expected_target_version=v.number - 1 or None,
             actor=actor,
         )
-    with pytest.raises(Conflict) as excinfo:
-        services.rollback(environment=production, version=versions[2], actor=actor)
-    assert excinfo.value.code == "never_ran"
-    change = services.rollback(environment=production, version=versions[0], actor=actor)
-    assert (change.from_version.number, change.to_version.number) == (2, 1)
-    assert list(
-        VersionChange.objects.filter(environment=production).values_list("kind", flat=True)
-    ) == ["rollback", "promote", "promote"]
+    # A rollback picks one of the environment's own releases (SPEC §9): v3 never ran here, so
+    # there is no release of it to pick.
+    with pytest.raises(NotFound) as excinfo:
+        services.rollback(environment=production, release=3, config="restore", actor=actor)
+    assert excinfo.value.code == "not_found"
+    change = services.rollback(environment=production, release=1, config="restore", actor=actor)
+    assert (change.from_version.number, change.version.number) == (2, 1)
+    assert list(Release.objects.filter(environment=production).values_list("kind", flat=True)) == [
+        "rollback",
+        "promote",
+        "promote",
+    ]
 
 
 def test_a_pipeline_cannot_loop(deployment, staging, actor):
@@ -145,7 +149,7 @@ def test_registering_a_version_deploys_it_into_a_new_environment(deployment, act
 def test_registering_without_a_target_deploys_nothing(deployment, actor):
     version, environment = services.register_version(deployment=deployment, actor=actor)
     assert environment is None and version.number == 1
-    assert not VersionChange.objects.exists()
+    assert not Release.objects.exists()
 
 
 def test_a_refused_deploy_registers_nothing(deployment, production, actor):

@@ -64,11 +64,11 @@ def authenticate_user(request: HttpRequest) -> ApiToken:
 
 
 def authenticate_runtime(request: HttpRequest) -> RuntimeToken:
-    """The runtime token of the request, with its environment, deployment and version."""
+    """The runtime token of the request, with its environment, deployment and live release."""
     raw = _bearer(request, RuntimeToken.PREFIX, "runtime token")
     token = (
         RuntimeToken.objects.select_related(
-            "environment__deployment", "environment__active_version"
+            "environment__deployment", "environment__live_release__version"
         )
         .filter(token_hash=services.hash_token(raw), revoked_at__isnull=True)
         .first()

@@ -48,8 +48,11 @@ ERROR_DESCRIPTIONS = {
     400: "Bad input (the field is named), malformed JSON, or a token in the query string.",
     401: "No token, or an unknown, revoked, malformed or wrong-kind token.",
     403: "The token's user has a role too low for this.",
-    404: "No such deployment (or not visible to this token), environment or variable.",
-    409: "Conflict: a secret cannot become plain; a key clashes with a binding.",
+    404: "No such deployment (or not visible to this token), environment, variable, release "
+    "or revision.",
+    409: "Conflict: a secret cannot become plain; a key clashes with a binding; nothing to "
+    "apply, a stale expected_revision, nothing deployed yet, a release already live, or a "
+    "release that would lack a required key (missing_required_keys, naming them).",
     413: "Too large: the body (over 1 MiB), a value (32 KiB), or the environment's values "
     "(64 KiB, 500 keys).",
     415: "The body is not application/json.",
@@ -94,7 +97,13 @@ SCHEMAS: dict[str, Any] = {
                             "description": "production, staging, then the others by name.",
                             "items": {
                                 "type": "object",
-                                "required": ["name", "version", "promotes_to"],
+                                "required": [
+                                    "name",
+                                    "version",
+                                    "promotes_to",
+                                    "release",
+                                    "pending",
+                                ],
                                 "additionalProperties": False,
                                 "properties": {
                                     "name": ENVIRONMENT_NAME,
@@ -105,6 +114,19 @@ SCHEMAS: dict[str, Any] = {
                                         "nothing is deployed.",
                                     },
                                     "promotes_to": {"type": ["string", "null"]},
+                                    "release": {
+                                        "type": ["integer", "null"],
+                                        "minimum": 1,
+                                        "description": "The live release's number; null "
+                                        "before the first deploy.",
+                                    },
+                                    "pending": {
+                                        "type": "integer",
+                                        "minimum": 0,
+                                        "description": "How many keys were added, changed or "
+                                        "removed since the live release and wait for an "
+                                        "apply (staged environments).",
+                                    },
                                 },
                             },
                         },
@@ -211,17 +233,29 @@ SCHEMAS: dict[str, Any] = {
     },
     "RuntimeEnv": {
         "type": "object",
-        "required": ["deployment", "environment", "version", "env"],
+        "required": ["deployment", "environment", "version", "release", "config_revision", "env"],
         "additionalProperties": False,
         "properties": {
             "deployment": {"type": "string"},
             "environment": ENVIRONMENT_NAME,
             "version": {"type": ["integer", "null"], "minimum": 1},
+            "release": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "The live release; null before the first deploy.",
+            },
+            "config_revision": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The config revision served: the live release's (the current "
+                "one before the first deploy).",
+            },
             "env": {
                 "type": "object",
-                "description": "Every variable, secret and binding, raw, plus MIOSA_DEPLOYMENT, "
-                "MIOSA_ENVIRONMENT, MIOSA_VERSION (while a version is deployed) and "
-                "MIOSA_DOMAINS (comma-separated, when the environment has domains).",
+                "description": "Every variable, secret and binding of the live release, raw, "
+                "plus MIOSA_DEPLOYMENT, MIOSA_ENVIRONMENT, MIOSA_VERSION and MIOSA_RELEASE "
+                "(while a version is deployed) and MIOSA_DOMAINS (comma-separated, when the "
+                "environment has domains).",
                 "propertyNames": {"pattern": rules.VARIABLE_KEY_RE},
                 "additionalProperties": {"type": "string"},
                 "required": ["MIOSA_DEPLOYMENT", "MIOSA_ENVIRONMENT"],
@@ -234,12 +268,241 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+DEPLOYMENT_REF = {
+    "type": "object",
+    "required": ["id", "name"],
+    "additionalProperties": False,
+    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+}
+NUMBER = {"type": "integer", "minimum": 1}
+LIVE_STATE = {
+    "pending": {
+        "type": "boolean",
+        "description": "True when the environment stages its config changes and this write "
+        "is not live yet: it waits for an apply, a deploy or a promotion.",
+    },
+    "live_release": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "description": "The live release after the write (a new one when the environment "
+        "takes changes live immediately); null before the first deploy.",
+    },
+}
+
+SCHEMAS.update(
+    {
+        "WrittenVariables": {
+            "type": "object",
+            "description": "The written variables as the list shows them (previews only), "
+            "and whether the write is live.",
+            "required": ["deployment", "variables", "pending", "live_release"],
+            "additionalProperties": False,
+            "properties": {
+                "deployment": DEPLOYMENT_REF,
+                "variables": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "allOf": [_ref("VariableRow")],
+                        "properties": {"value": False},
+                    },
+                },
+                **LIVE_STATE,
+            },
+        },
+        "Release": {
+            "type": "object",
+            "description": "A version and a config revision, live together (SPEC §9). "
+            "Releases are never edited or deleted.",
+            "required": [
+                "environment",
+                "number",
+                "version",
+                "config_revision",
+                "kind",
+                "actor",
+                "created_at",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "environment": ENVIRONMENT_NAME,
+                "number": {**NUMBER, "description": "1, 2, 3… per environment."},
+                "version": NUMBER,
+                "config_revision": NUMBER,
+                "kind": {"enum": ["deploy", "promote", "rollback", "apply", "config"]},
+                "actor": {"type": "string"},
+                "created_at": TIMESTAMP,
+                "rollback_of": {
+                    **NUMBER,
+                    "description": "For a rollback: the release it went back to.",
+                },
+            },
+            "allOf": [
+                {
+                    "if": {"properties": {"kind": {"const": "rollback"}}},
+                    "then": {"required": ["rollback_of"], "properties": {"rollback_of": NUMBER}},
+                    "else": {"properties": {"rollback_of": False}},
+                }
+            ],
+        },
+        "ReleaseList": {
+            "type": "object",
+            "required": ["deployment", "environment", "releases", "next"],
+            "additionalProperties": False,
+            "properties": {
+                "deployment": DEPLOYMENT_REF,
+                "environment": ENVIRONMENT_NAME,
+                "releases": {
+                    "type": "array",
+                    "description": "Newest first.",
+                    "items": _ref("Release"),
+                },
+                "next": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "Pass it as `before` for the next (older) page; null on "
+                    "the last page.",
+                },
+            },
+        },
+        "KeyHistory": {
+            "type": "object",
+            "description": "A key's history, newest first. Never a value or a preview: "
+            "`same_as` compares keyed fingerprints.",
+            "required": ["deployment", "environment", "key", "history"],
+            "additionalProperties": False,
+            "properties": {
+                "deployment": DEPLOYMENT_REF,
+                "environment": ENVIRONMENT_NAME,
+                "key": VARIABLE_KEY,
+                "history": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": [
+                            "revision",
+                            "action",
+                            "is_secret",
+                            "source",
+                            "actor",
+                            "at",
+                            "same_as",
+                            "restorable",
+                        ],
+                        "additionalProperties": False,
+                        "properties": {
+                            "revision": {
+                                **NUMBER,
+                                "description": "The config revision of the change.",
+                            },
+                            "action": {"enum": ["set", "deleted"]},
+                            "is_secret": {"type": "boolean"},
+                            "source": {"enum": ["env", "binding"]},
+                            "actor": {"type": "string"},
+                            "at": TIMESTAMP,
+                            "same_as": {
+                                "type": ["integer", "null"],
+                                "minimum": 1,
+                                "description": "An earlier revision that set the same value.",
+                            },
+                            "restorable": {
+                                "type": "boolean",
+                                "description": "A variable's earlier value, which restore "
+                                "can bring back (not a deletion, not the current value).",
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "RequiredKeys": {
+            "type": "object",
+            "required": ["deployment", "keys"],
+            "additionalProperties": False,
+            "properties": {
+                "deployment": DEPLOYMENT_REF,
+                "keys": {
+                    "type": "array",
+                    "items": VARIABLE_KEY,
+                    "description": "Sorted, each once.",
+                },
+            },
+        },
+        "ApplyInput": {
+            "type": "object",
+            "required": ["environment"],
+            "additionalProperties": False,
+            "properties": {
+                "environment": ENVIRONMENT_NAME,
+                "expected_revision": {
+                    **NUMBER,
+                    "description": "The config revision you reviewed; if the environment has "
+                    "moved on, 409 stale and nothing goes live.",
+                },
+            },
+        },
+        "RollbackInput": {
+            "type": "object",
+            "required": ["environment", "release"],
+            "additionalProperties": False,
+            "properties": {
+                "environment": ENVIRONMENT_NAME,
+                "release": {**NUMBER, "description": "That environment's release number."},
+                "config": {
+                    "enum": ["restore", "keep"],
+                    "default": "restore",
+                    "description": "restore: the release's version and its configuration; "
+                    "keep: its version with the current configuration.",
+                },
+            },
+        },
+        "RestoreInput": {
+            "type": "object",
+            "required": ["environment", "revision"],
+            "additionalProperties": False,
+            "properties": {
+                "environment": ENVIRONMENT_NAME,
+                "revision": {
+                    **NUMBER,
+                    "description": "The config revision whose value comes back (as a new "
+                    "revision); a secret is restored without being shown.",
+                },
+            },
+        },
+        "RequiredKeysInput": {
+            "type": "object",
+            "required": ["keys"],
+            "additionalProperties": False,
+            "properties": {"keys": {"type": "array", "items": INPUT_KEY}},
+        },
+    }
+)
+
 DEPLOYMENT_ID = {
     "name": "deployment_id",
     "in": "path",
     "required": True,
     "schema": {"type": "integer", "minimum": 1},
 }
+
+KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+ENVIRONMENT_QUERY = {
+    "name": "environment",
+    "in": "query",
+    "required": True,
+    "schema": ENVIRONMENT_NAME,
+}
+PENDING_HEADER = {
+    "description": "true when the environment stages its config changes and the change "
+    "waits for an apply, a deploy or a promotion; false when it is live.",
+    "schema": {"enum": ["true", "false"]},
+}
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -304,8 +567,8 @@ DOCUMENT: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "200": _json(_ref("VariableList"), "Replaced, or a batch written."),
-                    "201": _json(_ref("VariableList"), "Created."),
+                    "200": _json(_ref("WrittenVariables"), "Replaced, or a batch written."),
+                    "201": _json(_ref("WrittenVariables"), "Created."),
                     **_errors(400, 401, 403, 404, 409, 413, 415, 500),
                 },
             },
@@ -328,8 +591,119 @@ DOCUMENT: dict[str, Any] = {
                     }
                 ],
                 "responses": {
-                    "204": {"description": "Deleted."},
+                    "204": {
+                        "description": "Deleted. No body: the header says whether the deletion "
+                        "waits for an apply.",
+                        "headers": {"X-Miosa-Pending": PENDING_HEADER},
+                    },
                     **_errors(400, 401, 403, 404, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/env/{key}/history": {
+            "parameters": [DEPLOYMENT_ID, KEY],
+            "get": {
+                "operationId": "variableHistory",
+                "summary": "The key's history in one environment: revision, set or deleted, "
+                "secret or not, who, when, and which earlier revision had the same value. "
+                "Never a value.",
+                "parameters": [ENVIRONMENT_QUERY],
+                "responses": {
+                    "200": _json(_ref("KeyHistory"), "The history, newest first."),
+                    **_errors(400, 401, 404, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/env/{key}/restore": {
+            "parameters": [DEPLOYMENT_ID, KEY],
+            "post": {
+                "operationId": "restoreVariable",
+                "summary": "Set the variable back to the value it had at a config revision, "
+                "as a new revision; a secret comes back a secret, never shown. Production "
+                "needs admin, other environments developer. Audited as variable.restore.",
+                "requestBody": _body("RestoreInput"),
+                "responses": {
+                    "200": _json(_ref("WrittenVariables"), "Restored (previews only)."),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 500, 503),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/releases": {
+            "parameters": [DEPLOYMENT_ID],
+            "get": {
+                "operationId": "listReleases",
+                "summary": "An environment's releases, newest first, a page at a time: pass the "
+                "answer's `next` as `before` for the next page (null on the last one).",
+                "parameters": [
+                    ENVIRONMENT_QUERY,
+                    {
+                        "name": "before",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1},
+                        "description": "Only releases numbered below this one.",
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+                    },
+                ],
+                "responses": {
+                    "200": _json(_ref("ReleaseList"), "A page of releases."),
+                    **_errors(400, 401, 404, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/apply": {
+            "parameters": [DEPLOYMENT_ID],
+            "post": {
+                "operationId": "applyChanges",
+                "summary": "Make a staged environment's pending changes live: a release of the "
+                "same version with the current config revision. Production needs admin, other "
+                "environments developer. Audited as release.apply.",
+                "requestBody": _body("ApplyInput"),
+                "responses": {
+                    "201": _json(_ref("Release"), "The new live release."),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/rollback": {
+            "parameters": [DEPLOYMENT_ID],
+            "post": {
+                "operationId": "rollback",
+                "summary": "Go back to an earlier release's version, with its configuration "
+                "(restore, the default) or with the current one (keep): a new release; "
+                "nothing is rewritten. Production needs admin, other environments developer. "
+                "Audited as release.rollback.",
+                "requestBody": _body("RollbackInput"),
+                "responses": {
+                    "201": _json(_ref("Release"), "The new live release."),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 500),
+                },
+            },
+        },
+        "/deployments/{deployment_id}/required-keys": {
+            "parameters": [DEPLOYMENT_ID],
+            "get": {
+                "operationId": "getRequiredKeys",
+                "summary": "The keys every release of the deployment must define.",
+                "responses": {
+                    "200": _json(_ref("RequiredKeys"), "The required keys."),
+                    **_errors(400, 401, 404, 500),
+                },
+            },
+            "put": {
+                "operationId": "setRequiredKeys",
+                "summary": "Replace the required keys (admin). A deploy, promotion, apply or "
+                "rollback whose configuration lacks one is then refused with 409 "
+                "missing_required_keys. Audited as required_keys.set.",
+                "requestBody": _body("RequiredKeysInput"),
+                "responses": {
+                    "200": _json(_ref("RequiredKeys"), "The required keys, as stored."),
+                    **_errors(400, 401, 403, 404, 413, 415, 500),
                 },
             },
         },
@@ -345,6 +719,14 @@ DOCUMENT: dict[str, Any] = {
                         "in": "query",
                         "required": False,
                         "schema": {"enum": ["json", "dotenv"], "default": "json"},
+                    },
+                    {
+                        "name": "X-Miosa-Instance",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,100}$"},
+                        "description": "The instance's id, recorded with the release it got "
+                        "(else the token's name).",
                     },
                     {
                         "name": "If-None-Match",

@@ -7,6 +7,7 @@ authenticates first; permissions come from `environments.permissions`.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,15 +18,29 @@ from django.utils.http import parse_etags
 
 from .. import permissions, rules, selectors, services
 from ..errors import validated
-from ..models import Deployment, Environment, Variable
+from ..models import Deployment, Environment, Release, Variable
+from ..services.releases import ROLLBACK_CONFIG
 from . import envfile, openapi
 from .auth import actor_for, authenticate_runtime, authenticate_user
 from .errors import ApiError, api_endpoint
 from .payload import read_json_object
 
+# What a runtime may call itself in X-Miosa-Instance (SPEC §9).
+INSTANCE_RE = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+
+# Release and revision numbers are 32-bit; a larger one names nothing.
+MAX_NUMBER = 2**31 - 1
+NUMBER_PARAM_RE = re.compile(r"[1-9][0-9]{0,18}")
+RELEASE_PAGE = 50
+MAX_RELEASE_PAGE = 100
+
 SINGLE_FIELDS = frozenset({"environment", "key", "value", "is_secret"})
 BATCH_FIELDS = frozenset({"environment", "variables"})
 ITEM_FIELDS = frozenset({"key", "value", "is_secret"})
+APPLY_FIELDS = frozenset({"environment", "expected_revision"})
+ROLLBACK_FIELDS = frozenset({"environment", "release", "config"})
+RESTORE_FIELDS = frozenset({"environment", "revision"})
+REQUIRED_KEYS_FIELDS = frozenset({"keys"})
 
 
 def timestamp(moment: datetime) -> str:
@@ -56,6 +71,53 @@ def _environment(deployment: Deployment, name: str) -> Environment:
             "not_found",
             f"{deployment.name} has no environment named {name}.",
             field="environment",
+        ) from None
+
+
+def _environment_param(request: HttpRequest, deployment: Deployment) -> Environment:
+    """The environment named by ?environment=, which these endpoints require."""
+    name = request.GET.get("environment")
+    if name is None:
+        raise ApiError(
+            400, "required", "Name the environment: ?environment=<name>.", field="environment"
+        )
+    return _environment(deployment, _environment_name(name))
+
+
+def _body_environment(deployment: Deployment, body: dict[str, Any]) -> Environment:
+    if "environment" not in body:
+        raise ApiError(400, "required", "environment is required.", field="environment")
+    return _environment(deployment, _environment_name(body["environment"]))
+
+
+def _number(body: dict[str, Any], field: str) -> int:
+    """A release or revision number from a JSON body: a whole number of 1 or more."""
+    if field not in body:
+        raise ApiError(400, "required", f"{field} is required.", field=field)
+    value = body[field]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, "invalid", f"{field} must be a whole number.", field=field)
+    if value < 1:
+        raise ApiError(400, "invalid", f"{field} starts at 1.", field=field)
+    return value
+
+
+def _number_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name)
+    if value is None:
+        return None
+    if not NUMBER_PARAM_RE.fullmatch(value):
+        raise ApiError(400, "invalid", f"{name} is a whole number of 1 or more.", field=name)
+    return int(value)
+
+
+def _variable_key(environment: Environment, key: str) -> str:
+    try:
+        return rules.validate_variable_key(key)
+    except ValidationError:
+        # A key that cannot exist is simply not there.
+        raise ApiError(
+            404, "not_found", f"{environment.name} has no such variable.", field="key"
         ) from None
 
 
@@ -98,6 +160,27 @@ def _deployment_ref(deployment: Deployment) -> dict[str, Any]:
     return {"id": deployment.pk, "name": deployment.name}
 
 
+def _live_state(environment: Environment) -> dict[str, Any]:
+    """After a write: whether it waits for an Apply (staged), and the live release."""
+    state = selectors.live_state(environment)
+    return {"pending": state.pending, "live_release": state.live_release}
+
+
+def _release(environment: Environment, release: Release) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "environment": environment.name,
+        "number": release.number,
+        "version": release.version.number,
+        "config_revision": release.config_revision,
+        "kind": release.kind,
+        "actor": release.actor_label,
+        "created_at": timestamp(release.created_at),
+    }
+    if release.rollback_of is not None:
+        item["rollback_of"] = release.rollback_of
+    return item
+
+
 # Endpoints --------------------------------------------------------------------------------
 
 
@@ -105,6 +188,9 @@ def _deployment_ref(deployment: Deployment) -> dict[str, Any]:
 def deployment_list(request: HttpRequest) -> HttpResponse:
     token = authenticate_user(request)
     deployments = selectors.deployments_for_user(token.user)
+    summaries = selectors.release_summaries(
+        environment for deployment in deployments for environment in deployment.environments.all()
+    )
     return JsonResponse(
         {
             "deployments": [
@@ -122,6 +208,8 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
                             "promotes_to": (
                                 environment.promotes_to.name if environment.promotes_to else None
                             ),
+                            "release": summaries[environment.pk].release,
+                            "pending": summaries[environment.pk].pending,
                         }
                         # production, staging, then the others by name, as in SPEC §4
                         for environment in sorted(
@@ -236,6 +324,7 @@ def _write_variables(request: HttpRequest, token, deployment: Deployment) -> Htt
             {
                 "deployment": _deployment_ref(deployment),
                 "variables": [_written_row(environment, variable, item.value)],
+                **_live_state(environment),
             },
             status=201 if created else 200,
         )
@@ -258,6 +347,7 @@ def _write_variables(request: HttpRequest, token, deployment: Deployment) -> Htt
                 _written_row(environment, variable, item.value)
                 for (variable, _), item in zip(written, items, strict=True)
             ],
+            **_live_state(environment),
         }
     )
 
@@ -277,15 +367,162 @@ def variable_detail(request: HttpRequest, deployment_id: int, key: str) -> HttpR
         permissions.to_write_variables(environment),
         f"Deleting variables in {environment.name}",
     )
-    try:
-        key = rules.validate_variable_key(key)
-    except ValidationError:
-        # A key that cannot exist is simply not there.
-        raise ApiError(
-            404, "not_found", f"{environment.name} has no such variable.", field="key"
-        ) from None
+    key = _variable_key(environment, key)
     services.delete_variable(environment=environment, key=key, actor=actor_for(request, token))
-    return HttpResponse(status=204)
+    response = HttpResponse(status=204)
+    # No body to say it in: a staged environment's delete waits for an Apply.
+    response["X-Miosa-Pending"] = "true" if selectors.live_state(environment).pending else "false"
+    return response
+
+
+@api_endpoint("GET")
+def variable_history(request: HttpRequest, deployment_id: int, key: str) -> HttpResponse:
+    token = authenticate_user(request)
+    deployment = _deployment(token.user, deployment_id)
+    environment = _environment_param(request, deployment)
+    key = _variable_key(environment, key)
+    rows = selectors.key_history(environment, key)
+    if not rows:
+        raise ApiError(
+            404, "not_found", f"{key} has never been set in {environment.name}.", field="key"
+        )
+    return JsonResponse(
+        {
+            "deployment": _deployment_ref(deployment),
+            "environment": environment.name,
+            "key": key,
+            "history": [
+                {
+                    "revision": row.revision,
+                    "action": row.action,
+                    "is_secret": row.is_secret,
+                    "source": row.source,
+                    "actor": row.by,
+                    "at": timestamp(row.at),
+                    "same_as": row.same_as,
+                    "restorable": row.restorable,
+                }
+                for row in rows
+            ],
+        }
+    )
+
+
+@api_endpoint("POST")
+def variable_restore(request: HttpRequest, deployment_id: int, key: str) -> HttpResponse:
+    token = authenticate_user(request)
+    deployment = _deployment(token.user, deployment_id)
+    body = read_json_object(request)
+    _check_fields(body, RESTORE_FIELDS)
+    environment = _body_environment(deployment, body)
+    _require(
+        deployment,
+        permissions.to_write_variables(environment),
+        f"Restoring variables in {environment.name}",
+    )
+    key = _variable_key(environment, key)
+    revision = _number(body, "revision")
+    services.restore_variable(
+        environment=environment, key=key, revision=revision, actor=actor_for(request, token)
+    )
+    return JsonResponse(
+        {
+            "deployment": _deployment_ref(deployment),
+            "variables": [_row(selectors.variable_row(environment, key))],
+            **_live_state(environment),
+        }
+    )
+
+
+@api_endpoint("GET")
+def release_list(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    """Newest first, a page at a time: `next` is the `before` of the next page (keyset
+    paging, so a page costs the same however deep it is), null on the last page."""
+    token = authenticate_user(request)
+    deployment = _deployment(token.user, deployment_id)
+    environment = _environment_param(request, deployment)
+    before = _number_param(request, "before")
+    limit = _number_param(request, "limit") or RELEASE_PAGE
+    if limit > MAX_RELEASE_PAGE:
+        raise ApiError(400, "invalid", f"limit is at most {MAX_RELEASE_PAGE}.", field="limit")
+    rows = selectors.releases(
+        environment,
+        before=min(before, MAX_NUMBER + 1) if before else None,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    return JsonResponse(
+        {
+            "deployment": _deployment_ref(deployment),
+            "environment": environment.name,
+            "releases": [_release(environment, release) for release in page],
+            "next": page[-1].number if len(rows) > limit else None,
+        }
+    )
+
+
+@api_endpoint("POST")
+def apply_changes(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    token = authenticate_user(request)
+    deployment = _deployment(token.user, deployment_id)
+    body = read_json_object(request)
+    _check_fields(body, APPLY_FIELDS)
+    environment = _body_environment(deployment, body)
+    _require(
+        deployment,
+        permissions.to_deploy_into(environment),
+        f"Applying changes in {environment.name}",
+    )
+    expected = _number(body, "expected_revision") if "expected_revision" in body else None
+    release = services.apply_changes(
+        environment=environment, actor=actor_for(request, token), expected_revision=expected
+    )
+    return JsonResponse(_release(environment, release), status=201)
+
+
+@api_endpoint("POST")
+def rollback(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    token = authenticate_user(request)
+    deployment = _deployment(token.user, deployment_id)
+    body = read_json_object(request)
+    _check_fields(body, ROLLBACK_FIELDS)
+    environment = _body_environment(deployment, body)
+    _require(
+        deployment,
+        permissions.to_deploy_into(environment),
+        f"Rolling back {environment.name}",
+    )
+    number = _number(body, "release")
+    config = body.get("config", "restore")
+    if config not in ROLLBACK_CONFIG:
+        raise ApiError(
+            400,
+            "invalid",
+            "config is restore (the release's version and configuration) or keep (its "
+            "version with the current configuration).",
+            field="config",
+        )
+    release = services.rollback(
+        environment=environment, release=number, config=config, actor=actor_for(request, token)
+    )
+    return JsonResponse(_release(environment, release), status=201)
+
+
+@api_endpoint("GET", "PUT")
+def required_keys(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    token = authenticate_user(request)
+    deployment = _deployment(token.user, deployment_id)
+    keys = deployment.required_keys
+    if request.method == "PUT":
+        _require(deployment, permissions.TO_MANAGE_REQUIRED_KEYS, "Setting required keys")
+        body = read_json_object(request)
+        _check_fields(body, REQUIRED_KEYS_FIELDS)
+        if "keys" not in body:
+            raise ApiError(400, "required", "keys is required.", field="keys")
+        keys = services.set_required_keys(
+            deployment=deployment, keys=body["keys"], actor=actor_for(request, token)
+        )
+    return JsonResponse({"deployment": _deployment_ref(deployment), "keys": keys})
 
 
 @api_endpoint("GET")
@@ -294,34 +531,54 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
     fmt = request.GET.get("format", "json")
     if fmt not in ("json", "dotenv"):
         raise ApiError(400, "invalid", "format is json or dotenv.", field="format")
+    instance = request.headers.get("X-Miosa-Instance", "")
+    if instance and not INSTANCE_RE.fullmatch(instance):
+        raise ApiError(
+            400,
+            "invalid",
+            "X-Miosa-Instance is 1 to 100 letters, digits, '.', '_', ':' or '-'.",
+            field="X-Miosa-Instance",
+        )
     environment = token.environment
-    env = services.fetch_runtime_env(
-        environment=environment, fmt=fmt, actor=actor_for(request, token)
-    )
-    if fmt == "dotenv":
-        body = envfile.render(env).encode("utf-8")
-        content_type = "text/plain; charset=utf-8"
-    else:
-        version = environment.active_version
-        body = json.dumps(
-            {
-                "deployment": environment.deployment.name,
-                "environment": environment.name,
-                "version": version.number if version else None,
-                "env": env,
-            },
-            ensure_ascii=False,
-        ).encode("utf-8")
-        content_type = "application/json"
-    # Keyed, so that the tag says nothing about the values to whoever sees headers.
+    release = environment.live_release
+    revision = selectors.served_revision(environment)
+    # The tag names the release (or, before any, the revision) and the format: it changes when
+    # what is live changes, not on a pending edit, and a 304 needs nothing decrypted. Keyed, so
+    # that it says nothing to whoever sees headers.
     etag = '"{}"'.format(
-        salted_hmac("environments.api.runtime-etag", body, algorithm="sha256").hexdigest()
+        salted_hmac(
+            "environments.api.runtime-etag",
+            f"{environment.pk}/{release.number if release else 0}/{revision}/{fmt}",
+            algorithm="sha256",
+        ).hexdigest()
     )
     if_none_match = parse_etags(request.headers.get("If-None-Match", ""))
-    if etag in if_none_match or f"W/{etag}" in if_none_match or "*" in if_none_match:
+    fresh = etag in if_none_match or f"W/{etag}" in if_none_match or "*" in if_none_match
+    config = services.fetch_runtime_env(
+        environment=environment,
+        fmt=fmt,
+        actor=actor_for(request, token),
+        instance=instance,
+        decrypt=not fresh,
+    )
+    if fresh:
         response = HttpResponse(status=304)
+    elif fmt == "dotenv":
+        response = HttpResponse(
+            envfile.render(config.env).encode("utf-8"), content_type="text/plain; charset=utf-8"
+        )
     else:
-        response = HttpResponse(body, content_type=content_type)
+        body = {
+            "deployment": environment.deployment.name,
+            "environment": environment.name,
+            "version": release.version.number if release else None,
+            "release": release.number if release else None,
+            "config_revision": config.revision,
+            "env": config.env,
+        }
+        response = HttpResponse(
+            json.dumps(body, ensure_ascii=False).encode("utf-8"), content_type="application/json"
+        )
     response["ETag"] = etag
     response["Cache-Control"] = "no-store"
     return response

@@ -18,7 +18,16 @@ from .environments import (
     set_promotion_target,
 )
 from .members import remove_member, set_member
-from .releases import create_version, deploy_version, promote, register_version, rollback
+from .releases import (
+    apply_changes,
+    create_version,
+    deploy_version,
+    promote,
+    register_version,
+    rollback,
+    set_config_changes,
+    set_required_keys,
+)
 from .rotation import RotationResult, rotate_encryption_keys
 from .tokens import (
     create_api_token,
@@ -33,6 +42,7 @@ from .variables import (
     add_variable,
     delete_variable,
     mark_variable_secret,
+    restore_variable,
     set_variable,
     set_variables,
 )
@@ -44,6 +54,7 @@ __all__ = [
     "VariableInput",
     "add_domain",
     "add_variable",
+    "apply_changes",
     "create_api_token",
     "create_binding",
     "create_deployment",
@@ -64,6 +75,7 @@ __all__ = [
     "register_version",
     "remove_domain",
     "remove_member",
+    "restore_variable",
     "reveal_plain_values",
     "reveal_variable",
     "revoke_api_token",
@@ -71,8 +83,10 @@ __all__ = [
     "rollback",
     "rotate_encryption_keys",
     "set_apex_domain",
+    "set_config_changes",
     "set_member",
     "set_promotion_target",
+    "set_required_keys",
     "set_variable",
     "set_variables",
     "touch_token",

@@ -14,7 +14,9 @@ def lock_environment(environment: Environment) -> Environment:
     before the lock wait, which would lose a concurrent promotion's update.
     """
     Environment.objects.select_for_update().filter(pk=environment.pk).values_list("pk").get()
-    return Environment.objects.select_related("deployment", "active_version").get(pk=environment.pk)
+    return Environment.objects.select_related("deployment", "active_version", "live_release").get(
+        pk=environment.pk
+    )
 
 
 def fingerprint_scope(deployment_id: int) -> str:

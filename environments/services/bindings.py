@@ -6,9 +6,10 @@ from django.db import transaction
 
 from .. import audit, crypto, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid, validated
-from ..models import Binding, Environment, Variable
+from ..errors import Conflict, Invalid, Undecryptable, validated
+from ..models import Binding, ConfigEntry, Environment, Variable
 from ._common import fingerprint_scope, lock_environment
+from ._revisions import Revision
 
 
 def _variable_name_free(environment: Environment, variable_name: str) -> None:
@@ -65,6 +66,17 @@ def create_binding(
         url, scope=fingerprint_scope(environment.deployment_id), keyring=keyring
     )
     binding.save()
+    revision = Revision(environment, actor)
+    revision.set(
+        ConfigEntry.Kind.BINDING,
+        variable_name,
+        value=url,
+        fingerprint=binding.fingerprint,
+        is_secret=True,
+        binding_kind=kind,
+        binding_name=name,
+    )
+    revision.finish()
     audit.record(
         "binding.create",
         actor=actor,
@@ -87,6 +99,7 @@ def update_binding(
     """Replace a binding's credential (blank keeps it), rename it or its variable."""
     environment = lock_environment(binding.environment)
     binding = Binding.objects.select_related("environment__deployment").get(pk=binding.pk)
+    old_variable_name = binding.variable_name
     changed: list[str] = []
     if variable_name is not None and variable_name.strip() != binding.variable_name:
         new_name = validated(rules.validate_variable_key, variable_name, field="variable_name")
@@ -111,6 +124,37 @@ def update_binding(
     binding.updated_by = actor.user
     binding.updated_by_label = actor.label
     binding.save(update_fields=[*changed, "updated_by", "updated_by_label", "updated_at"])
+    revision = Revision(environment, actor)
+    if "variable_name" in changed or "ciphertext" in changed:
+        if "ciphertext" not in changed:  # renamed only: the same credential under a new name
+            try:
+                url = crypto.decrypt(
+                    binding.ciphertext, context=binding.context(), keyring=revision.keyring
+                )
+            except crypto.DecryptionError:
+                raise Undecryptable(
+                    f"{old_variable_name}'s credential cannot be decrypted with the configured "
+                    "keys; give a new URL to rename it."
+                ) from None
+        if "variable_name" in changed:
+            revision.delete(ConfigEntry.Kind.BINDING, old_variable_name)
+        revision.set(
+            ConfigEntry.Kind.BINDING,
+            binding.variable_name,
+            value=url,
+            fingerprint=bytes(binding.fingerprint),
+            is_secret=True,
+            binding_kind=binding.kind,
+            binding_name=binding.name,
+        )
+    else:  # the service's display name: not part of what a runtime gets
+        ConfigEntry.objects.filter(
+            environment=environment,
+            kind=ConfigEntry.Kind.BINDING,
+            key=binding.variable_name,
+            end_revision=None,
+        ).update(binding_name=binding.name)
+    revision.finish()
     audit.record(
         "binding.update",
         actor=actor,
@@ -132,3 +176,6 @@ def delete_binding(*, binding: Binding, actor: Actor) -> None:
         detail={"kind": binding.kind, "name": binding.name},
     )
     binding.delete()
+    revision = Revision(environment, actor)
+    revision.delete(ConfigEntry.Kind.BINDING, binding.variable_name)
+    revision.finish()

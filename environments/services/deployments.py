@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from .. import audit, rules
 from ..audit import Actor
 from ..errors import Conflict, validated
-from ..models import Deployment, Environment, Membership, Role, VersionChange
+from ..models import Deployment, Environment, Membership, Release, Role
 
 
 @transaction.atomic
@@ -26,7 +26,12 @@ def create_deployment(*, name: str, actor: Actor, owner=None) -> Deployment:
             deployment = Deployment.objects.create(name=name, created_by=actor.user)
     except IntegrityError:  # a concurrent request took it between the check and the insert
         raise taken from None
-    production = Environment.objects.create(deployment=deployment, name=rules.PRODUCTION)
+    # Production stages its config changes until applied (SPEC §9); others go live at once.
+    production = Environment.objects.create(
+        deployment=deployment,
+        name=rules.PRODUCTION,
+        config_changes=Environment.ConfigChanges.STAGED,
+    )
     Environment.objects.create(deployment=deployment, name=rules.STAGING, promotes_to=production)
     owner = owner or actor.user
     if owner is not None:
@@ -38,6 +43,8 @@ def create_deployment(*, name: str, actor: Actor, owner=None) -> Deployment:
 @transaction.atomic(durable=True)
 def delete_deployment(*, deployment: Deployment, actor: Actor) -> None:
     audit.record("deployment.delete", actor=actor, deployment=deployment, target=deployment.name)
-    Environment.objects.filter(deployment=deployment).update(active_version=None, promotes_to=None)
-    VersionChange.objects.filter(environment__deployment=deployment).delete()
+    Environment.objects.filter(deployment=deployment).update(
+        active_version=None, promotes_to=None, live_release=None
+    )
+    Release.objects.filter(environment__deployment=deployment).delete()
     deployment.delete()

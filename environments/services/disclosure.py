@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db import transaction
+from django.utils import timezone
 
 from .. import audit, crypto, selectors
 from ..audit import Actor
 from ..errors import NotFound, Undecryptable
-from ..models import AuditEvent, Deployment, Environment
+from ..models import AuditEvent, Deployment, Environment, Release, RuntimeInstance
 
 
 def _disclose[T](
@@ -116,8 +117,22 @@ def reveal_plain_values(
     )
 
 
-def fetch_runtime_env(*, environment: Environment, fmt: str, actor: Actor) -> dict[str, str]:
-    """Everything a runtime instance gets at boot (the runtime endpoint), never a partial env."""
+def fetch_runtime_env(
+    *, environment: Environment, fmt: str, actor: Actor, instance: str = "", decrypt: bool = True
+) -> selectors.RuntimeConfig:
+    """Everything a runtime instance gets at boot (the runtime endpoint): the live release's
+    configuration, never a partial one. The instance (`X-Miosa-Instance`, else the token's
+    name) is recorded with the release it booted on, in the transaction of the event.
+    `decrypt=False` (an unchanged ETag) is audited alike but decrypts nothing."""
+    release = environment.live_release
+    undecryptable: list[str] = []
+
+    def read() -> selectors.RuntimeConfig:
+        config = selectors.runtime_config(environment, decrypt=decrypt)
+        if config.undecryptable:
+            undecryptable[:] = config.undecryptable
+            raise crypto.DecryptionError()
+        return config
 
     def record(outcome: str) -> None:
         failed = outcome == AuditEvent.Outcome.FAILURE
@@ -125,14 +140,44 @@ def fetch_runtime_env(*, environment: Environment, fmt: str, actor: Actor) -> di
             "runtime.fetch",
             actor=actor,
             environment=environment,
+            target=instance[:300],
             outcome=outcome,
-            detail={"format": fmt} | ({"reason": "undecryptable"} if failed else {}),
+            detail={"format": fmt}
+            | ({"release": release.number} if release else {})
+            | ({"reason": "undecryptable"} if failed else {})
+            | ({} if decrypt else {"not_modified": True}),
         )
+        if not failed:
+            _seen(environment, instance or actor.label, release, token=actor.label)
 
-    return _disclose(
-        lambda: selectors.runtime_env(environment),
-        record=record,
-        undecryptable=lambda: _undecryptable_keys([environment], labelled=False),
+    return _disclose(read, record=record, undecryptable=lambda: undecryptable)
+
+
+def _seen(environment: Environment, instance: str, release: Release | None, *, token: str) -> None:
+    """One row per (environment, instance), whatever the number of fetches: an upsert."""
+    now = timezone.now()
+    RuntimeInstance.objects.bulk_create(
+        [
+            RuntimeInstance(
+                environment=environment,
+                instance=instance[:100],
+                token_name=token[:100],
+                release_number=release.number if release else None,
+                version_number=release.version.number if release else None,
+                config_revision=release.config_revision if release else None,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["environment", "instance"],
+        update_fields=[
+            "token_name",
+            "release_number",
+            "version_number",
+            "config_revision",
+            "last_seen_at",
+        ],
     )
 
 

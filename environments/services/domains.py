@@ -10,8 +10,9 @@ from django.db import IntegrityError, transaction
 from .. import audit, rules
 from ..audit import Actor
 from ..errors import Conflict, Invalid, validated
-from ..models import Deployment, Domain, Environment
+from ..models import ConfigEntry, Deployment, Domain, Environment
 from ._common import lock_environment
+from ._revisions import Revision
 
 
 def _domain_taken_message(existing: Domain, visible_deployment_ids: set[int] | None) -> str:
@@ -57,6 +58,9 @@ def add_domain(
         raise Conflict(
             f"{host} is already attached.", code="domain_taken", field="hostname"
         ) from None
+    revision = Revision(environment, actor)
+    revision.set(ConfigEntry.Kind.DOMAIN, host)
+    revision.finish()
     audit.record("domain.add", actor=actor, environment=environment, target=host)
     return domain
 
@@ -79,6 +83,9 @@ def remove_domain(*, domain: Domain, actor: Actor) -> None:
             target="",
             detail={"reason": f"{domain.hostname} was removed"},
         )
+    revision = Revision(environment, actor)
+    revision.delete(ConfigEntry.Kind.DOMAIN, domain.hostname)
+    revision.finish()
 
 
 @dataclass
@@ -137,7 +144,11 @@ def set_apex_domain(
             if existing.environment_id != environment.pk:
                 result.skipped.append(host)
             continue
+        environment = lock_environment(environment)
         Domain.objects.create(hostname=host, environment=environment, created_by=actor.user)
+        revision = Revision(environment, actor)
+        revision.set(ConfigEntry.Kind.DOMAIN, host)
+        revision.finish()
         audit.record("domain.add", actor=actor, environment=environment, target=host)
         result.attached.append(host)
     return result

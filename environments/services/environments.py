@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from .. import audit, crypto, rules
 from ..audit import Actor
 from ..errors import Conflict, Invalid, Undecryptable, validated
-from ..models import Deployment, Environment, Variable
+from ..models import ConfigEntry, Deployment, Environment, Variable
 from ._common import fingerprint_scope, lock_environment
 
 
@@ -25,8 +26,10 @@ def create_environment(
     actor: Actor,
     copy_from: Environment | None = None,
     promotes_to: Environment | None = None,
+    config_changes: str = Environment.ConfigChanges.IMMEDIATE,
 ) -> Environment:
-    """Create a custom environment, empty or with a copy of another one's variables."""
+    """Create a custom environment, empty or with a copy of another one's variables (its
+    config revision 1)."""
     name = validated(rules.validate_environment_name, name, field="name")
     if Environment.objects.filter(deployment=deployment, name=name).exists():
         raise Conflict(
@@ -38,16 +41,19 @@ def create_environment(
         raise Invalid("Copy from an environment of the same deployment.", field="copy_from")
     if promotes_to is not None and promotes_to.deployment_id != deployment.pk:
         raise Invalid("Promote to an environment of the same deployment.", field="promotes_to")
+    if config_changes not in Environment.ConfigChanges.values:
+        raise Invalid("Config changes go live immediate or staged.", field="config_changes")
     if promotes_to is None:
         promotes_to = default_promotion_target(deployment, name)
     environment = Environment.objects.create(
-        deployment=deployment, name=name, promotes_to=promotes_to
+        deployment=deployment, name=name, promotes_to=promotes_to, config_changes=config_changes
     )
     copied = 0
     if copy_from is not None:
         keyring = crypto.get_keyring()
         scope = fingerprint_scope(deployment.pk)
-        new_rows = []
+        new_rows, entries = [], []
+        now = timezone.now()
         for source in Variable.objects.filter(environment=copy_from).select_related("environment"):
             try:
                 value = crypto.decrypt(source.ciphertext, context=source.context(), keyring=keyring)
@@ -73,7 +79,28 @@ def create_environment(
                     updated_by_label=actor.label,
                 )
             )
+            entries.append(
+                ConfigEntry(
+                    environment=environment,
+                    kind=ConfigEntry.Kind.VARIABLE,
+                    key=source.key,
+                    is_secret=source.is_secret,
+                    ciphertext=crypto.encrypt(
+                        value,
+                        context=crypto.entry_context(
+                            deployment.pk, environment.pk, ConfigEntry.Kind.VARIABLE, source.key, 1
+                        ),
+                        keyring=keyring,
+                    ),
+                    fingerprint=new_rows[-1].fingerprint,
+                    size=source.size,
+                    set_revision=1,
+                    set_at=now,
+                    set_by_label=actor.label,
+                )
+            )
         Variable.objects.bulk_create(new_rows)
+        ConfigEntry.objects.bulk_create(entries)
         copied = len(new_rows)
     audit.record(
         "environment.create",
@@ -116,7 +143,7 @@ def delete_environment(*, environment: Environment, actor: Actor) -> None:
             target="",
             detail={"reason": f"{environment.name} was deleted"},
         )
-    environment.history.all().delete()
+    environment.releases.all().delete()
     environment.delete()
 
 

@@ -1,4 +1,4 @@
-"""Versions, deploys, promotions and rollbacks; only the active version moves."""
+"""Versions and releases: deploys, promotions, applies and rollbacks (SPEC §9)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ from django.db import transaction
 
 from .. import audit, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid, ServiceError
-from ..models import Deployment, Environment, Version, VersionChange
+from ..errors import Conflict, Invalid, NotFound, ServiceError, validated
+from ..models import Deployment, Environment, Release, Version
 from ._common import lock_environment
+from ._revisions import record_release
 from .environments import create_environment
+
+ROLLBACK_CONFIG = ("restore", "keep")
+MAX_RELEASE_NUMBER = 2**31 - 1
 
 
 @transaction.atomic
@@ -68,28 +72,37 @@ def _activate(
     kind: str,
     actor: Actor,
     source: Environment | None = None,
-) -> VersionChange:
-    change = VersionChange.objects.create(
-        environment=environment,
+    revision: int | None = None,
+    rollback_of: int | None = None,
+) -> Release:
+    """A new live release of `version` with the environment's current configuration (or
+    `revision`'s); the caller holds the lock."""
+    before = environment.active_version
+    release = record_release(
+        environment,
+        version=version,
         kind=kind,
-        from_version=environment.active_version,
-        to_version=version,
-        source_environment=source.name if source else "",
-        actor=actor.user,
-        actor_label=actor.label,
+        actor=actor,
+        revision=revision,
+        source=source,
+        rollback_of=rollback_of,
     )
-    environment.active_version = version
-    environment.save(update_fields=["active_version"])
-    before = f"v{change.from_version.number}" if change.from_version else None
+    action = "release.rollback" if kind == Release.Kind.ROLLBACK else f"version.{kind}"
     audit.record(
-        f"version.{kind}",
+        action,
         actor=actor,
         environment=environment,
         target=f"v{version.number}",
-        detail={"from": before, "to": f"v{version.number}"}
-        | ({"source": source.name} if source else {}),
+        detail={
+            "from": f"v{before.number}" if before else None,
+            "to": f"v{version.number}",
+            "release": release.number,
+            "config_revision": release.config_revision,
+        }
+        | ({"source": source.name} if source else {})
+        | ({"rollback_of": rollback_of} if rollback_of else {}),
     )
-    return change
+    return release
 
 
 def _switchable(environment: Environment, version: Version) -> None:
@@ -109,7 +122,7 @@ def _staging_first(target: Environment, version: Version) -> None:
     ).first()
     ran_in_staging = staging is not None and (
         staging.active_version_id == version.pk
-        or VersionChange.objects.filter(environment=staging, to_version=version).exists()
+        or Release.objects.filter(environment=staging, version=version).exists()
     )
     if not ran_in_staging:
         raise Conflict(
@@ -120,12 +133,12 @@ def _staging_first(target: Environment, version: Version) -> None:
 
 
 @transaction.atomic
-def deploy_version(*, environment: Environment, version: Version, actor: Actor) -> VersionChange:
+def deploy_version(*, environment: Environment, version: Version, actor: Actor) -> Release:
     """Make `version` active in `environment` (a deploy, not a promotion)."""
     environment = lock_environment(environment)
     _switchable(environment, version)
     _staging_first(environment, version)
-    return _activate(environment, version, kind=VersionChange.Kind.DEPLOY, actor=actor)
+    return _activate(environment, version, kind=Release.Kind.DEPLOY, actor=actor)
 
 
 @transaction.atomic
@@ -136,7 +149,7 @@ def promote(
     actor: Actor,
     expected_target_version: int | None,
     target_id: int | None = None,
-) -> VersionChange:
+) -> Release:
     """Copy the source's active version into its target; only the version moves.
 
     `version_number` is the version the user saw on the source, and the target must still run
@@ -176,18 +189,124 @@ def promote(
     if target.active_version_id == version.pk:
         raise Conflict(f"{target.name} already runs v{version.number}.", code="already_active")
     _staging_first(target, version)
-    return _activate(target, version, kind=VersionChange.Kind.PROMOTE, actor=actor, source=source)
+    return _activate(target, version, kind=Release.Kind.PROMOTE, actor=actor, source=source)
 
 
 @transaction.atomic(durable=True)
-def rollback(*, environment: Environment, version: Version, actor: Actor) -> VersionChange:
-    """Re-activate a version the environment ran before."""
+def rollback(*, environment: Environment, release: int, config: str, actor: Actor) -> Release:
+    """Go back to an earlier release: its version and its configuration (`config="restore"`),
+    or its version with the current configuration (`config="keep"`). Either way a new
+    release; nothing is rewritten, and no value is shown."""
+    if config not in ROLLBACK_CONFIG:
+        raise Invalid("config is restore or keep.", field="config")
+    if not 1 <= release <= MAX_RELEASE_NUMBER:
+        # Beyond what the column holds (SQLite cannot even compare it): no such release.
+        raise NotFound(f"{environment.name} has no release {release}.", field="release")
     environment = lock_environment(environment)
-    _switchable(environment, version)
-    if not VersionChange.objects.filter(environment=environment, to_version=version).exists():
+    target = Release.objects.filter(environment=environment, number=release).first()
+    if target is None:
+        raise NotFound(f"{environment.name} has no release {release}.", field="release")
+    revision = target.config_revision if config == "restore" else environment.config_revision
+    live = environment.live_release
+    if live is not None and (live.version_id, live.config_revision) == (
+        target.version_id,
+        revision,
+    ):
         raise Conflict(
-            f"{environment.name} has never run v{version.number}; a rollback can only go back "
-            "to a version it ran before.",
-            code="never_ran",
+            f"{environment.name} already runs release {release}'s version and configuration.",
+            code="already_active",
         )
-    return _activate(environment, version, kind=VersionChange.Kind.ROLLBACK, actor=actor)
+    return _activate(
+        environment,
+        target.version,
+        kind=Release.Kind.ROLLBACK,
+        actor=actor,
+        revision=revision,
+        rollback_of=target.number,
+    )
+
+
+@transaction.atomic(durable=True)
+def apply_changes(
+    *, environment: Environment, actor: Actor, expected_revision: int | None = None
+) -> Release:
+    """Make the pending changes of a staged environment live: a release of the same version
+    with the current configuration. `expected_revision` is the revision the user reviewed."""
+    environment = lock_environment(environment)
+    live = environment.live_release
+    if live is None:
+        raise Conflict(
+            f"Nothing is deployed in {environment.name} yet; its configuration goes live with "
+            "the first deploy.",
+            code="nothing_deployed",
+        )
+    if expected_revision is not None and expected_revision != environment.config_revision:
+        raise Conflict(
+            f"{environment.name}'s configuration changed while you were looking (config "
+            f"{expected_revision} is now {environment.config_revision}). Review it again.",
+            code="stale",
+        )
+    if live.config_revision == environment.config_revision:
+        raise Conflict(
+            f"{environment.name} has no pending changes to apply.", code="nothing_to_apply"
+        )
+    release = record_release(
+        environment, version=environment.active_version, kind=Release.Kind.APPLY, actor=actor
+    )
+    audit.record(
+        "release.apply",
+        actor=actor,
+        environment=environment,
+        target=f"release {release.number}",
+        detail={"release": release.number, "config_revision": release.config_revision},
+    )
+    return release
+
+
+@transaction.atomic(durable=True)
+def set_config_changes(*, environment: Environment, mode: str, actor: Actor) -> Environment:
+    """How config changes go live: `immediate` (each change is a release) or `staged`
+    (they wait for an Apply, a deploy or a promotion)."""
+    if mode not in Environment.ConfigChanges.values:
+        raise Invalid("Config changes go live immediate or staged.", field="config_changes")
+    environment = lock_environment(environment)
+    if mode == environment.config_changes:
+        return environment
+    live = environment.live_release
+    pending = live is not None and live.config_revision != environment.config_revision
+    if mode == Environment.ConfigChanges.IMMEDIATE and pending:
+        raise Conflict(
+            f"{environment.name} has pending changes; apply them before switching to immediate.",
+            code="pending_changes",
+            field="config_changes",
+        )
+    environment.config_changes = mode
+    environment.save(update_fields=["config_changes"])
+    audit.record("environment.config_changes", actor=actor, environment=environment, target=mode)
+    return environment
+
+
+@transaction.atomic(durable=True)
+def set_required_keys(*, deployment: Deployment, keys: list[str], actor: Actor) -> list[str]:
+    """The keys every release of the deployment must define."""
+    if not isinstance(keys, list):
+        raise Invalid("Give the required keys as a list of names.", field="keys")
+    clean: list[str] = []
+    for position, key in enumerate(keys):
+        if not isinstance(key, str):
+            raise Invalid("Each required key is a name.", field=f"keys[{position}]")
+        clean.append(validated(rules.validate_variable_key, key, field=f"keys[{position}]"))
+    clean = sorted(set(clean))
+    if len(clean) > rules.MAX_KEYS_PER_ENVIRONMENT:
+        raise Invalid(f"At most {rules.MAX_KEYS_PER_ENVIRONMENT} required keys.", field="keys")
+    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment.required_keys = clean
+    deployment.save(update_fields=["required_keys"])
+    audit.record(
+        "required_keys.set",
+        actor=actor,
+        deployment=deployment,
+        target=",".join(clean)[:300],
+        detail={"count": len(clean)},
+    )
+    return clean

@@ -9,7 +9,7 @@ from django.db import transaction
 from .. import audit, crypto
 from ..audit import Actor
 from ..errors import Undecryptable
-from ..models import Binding, Variable
+from ..models import Binding, ConfigEntry, Variable
 from ._common import fingerprint_scope
 
 
@@ -17,6 +17,7 @@ from ._common import fingerprint_scope
 class RotationResult:
     variables: int = 0
     bindings: int = 0
+    history: int = 0  # config entries: every value an environment has had (SPEC §9)
     unchanged: int = 0
 
 
@@ -29,12 +30,18 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
     keyring = crypto.get_keyring()
     primary = keyring.primary_id
     result = RotationResult()
-    for model, kind in ((Variable, "variables"), (Binding, "bindings")):
+    entries = ConfigEntry.objects.exclude(kind=ConfigEntry.Kind.DOMAIN)
+    for rows, kind in (
+        (Variable.objects, "variables"),
+        (Binding.objects, "bindings"),
+        (entries, "history"),
+    ):
+        model = rows.model
         last_pk = 0
         while True:
             with transaction.atomic():
                 batch = list(
-                    model.objects.select_for_update(of=("self",))
+                    rows.select_for_update(of=("self",))
                     .select_related("environment")
                     .filter(pk__gt=last_pk)
                     .order_by("pk")[:batch_size]

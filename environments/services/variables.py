@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Count, Sum
-from django.utils import timezone
 
 from .. import audit, crypto, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid, NotFound, TooLarge, validated
-from ..models import Binding, Environment, Variable
+from ..errors import Conflict, Invalid, NotFound, TooLarge, Undecryptable, validated
+from ..models import Binding, ConfigEntry, Environment, Variable
 from ._common import fingerprint_scope, lock_environment
+from ._revisions import Revision
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,11 @@ def _write_variables(
             code="environment_too_large",
         )
 
-    keyring = crypto.get_keyring()
+    revision = Revision(environment, actor)
+    keyring = revision.keyring
     scope = fingerprint_scope(deployment.pk)
     written: list[tuple[Variable, bool]] = []
-    now = timezone.now()
+    now = revision.now
     for item in items:
         key = item.key.strip()
         ciphertext = crypto.encrypt(
@@ -136,13 +137,21 @@ def _write_variables(
                 ]
             )
             written.append((current, False))
+        revision.set(
+            ConfigEntry.Kind.VARIABLE,
+            key,
+            value=item.value,
+            fingerprint=fp,
+            is_secret=written[-1][0].is_secret,
+        )
         audit.record(
             "variable.create" if current is None else "variable.update",
             actor=actor,
             environment=environment,
             target=key,
-            detail={"is_secret": written[-1][0].is_secret},
+            detail={"is_secret": written[-1][0].is_secret, "revision": revision.number},
         )
+    revision.finish()
     return written
 
 
@@ -177,7 +186,7 @@ def set_variable(
     return _write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0]
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic  # seed_demo runs it inside its own transaction
 def set_variables(
     *, environment: Environment, items: list[VariableInput], actor: Actor
 ) -> list[tuple[Variable, bool]]:
@@ -200,6 +209,10 @@ def mark_variable_secret(*, environment: Environment, key: str, actor: Actor) ->
         variable.updated_by = actor.user
         variable.updated_by_label = actor.label
         variable.save(update_fields=["is_secret", "updated_by", "updated_by_label", "updated_at"])
+        # What a runtime gets is unchanged (no new revision); its history hides it from now on.
+        ConfigEntry.objects.filter(
+            environment=environment, kind=ConfigEntry.Kind.VARIABLE, key=key, end_revision=None
+        ).update(is_secret=True)
         audit.record("variable.make_secret", actor=actor, environment=environment, target=key)
     return variable
 
@@ -210,4 +223,60 @@ def delete_variable(*, environment: Environment, key: str, actor: Actor) -> None
     deleted, _ = Variable.objects.filter(environment=environment, key=key).delete()
     if not deleted:
         raise NotFound(f"{environment.name} has no variable {key}.", field="key")
-    audit.record("variable.delete", actor=actor, environment=environment, target=key)
+    revision = Revision(environment, actor)
+    revision.delete(ConfigEntry.Kind.VARIABLE, key)
+    audit.record(
+        "variable.delete",
+        actor=actor,
+        environment=environment,
+        target=key,
+        detail={"revision": revision.number},
+    )
+    revision.finish()
+
+
+@transaction.atomic(durable=True)
+def restore_variable(
+    *, environment: Environment, key: str, revision: int, actor: Actor
+) -> Variable:
+    """Set `key` back to the value it had at `revision`, as a new revision. The value is
+    decrypted and re-encrypted here and never leaves the server; a secret stays a secret (and
+    a value that was secret then comes back as one)."""
+    environment = lock_environment(environment)
+    if not isinstance(revision, int) or not 1 <= revision <= environment.config_revision:
+        raise NotFound(f"{environment.name} has no config revision {revision}.", field="revision")
+    from .. import selectors
+
+    entry = (
+        selectors.entries_at(environment, revision)
+        .filter(kind=ConfigEntry.Kind.VARIABLE, key=key)
+        .first()
+    )
+    if entry is None:
+        raise NotFound(
+            f"{key} had no value in {environment.name} at revision {revision}.", field="revision"
+        )
+    try:
+        value = crypto.decrypt(
+            entry.ciphertext,
+            context=crypto.entry_context(
+                environment.deployment_id, environment.pk, entry.kind, key, entry.set_revision
+            ),
+            keyring=crypto.get_keyring(),
+        )
+    except crypto.DecryptionError:
+        raise Undecryptable(
+            f"{key} at revision {revision} cannot be decrypted with the configured keys; "
+            "nothing was restored."
+        ) from None
+    variable, _ = _write_variables(
+        environment, [VariableInput(key, value, True if entry.is_secret else None)], actor
+    )[0]
+    audit.record(
+        "variable.restore",
+        actor=actor,
+        environment=environment,
+        target=key,
+        detail={"from_revision": revision, "revision": environment.config_revision},
+    )
+    return variable

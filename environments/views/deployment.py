@@ -73,6 +73,10 @@ def _confirmation(request: HttpRequest, source: Environment) -> Context:
         "target_version": target.active_version,
         "comparison": comparison,
         "nothing_differs": not comparison.changed_keys and not comparison.hidden,
+        # What goes live with the version (SPEC §9): the target's pending changes, and the
+        # required keys its configuration lacks (the promotion would be refused: say so first).
+        "pending": selectors.pending_changes(target),
+        "missing": selectors.missing_required_keys(target),
     }
 
 
@@ -105,7 +109,7 @@ def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
         )
     except ServiceError as exc:
         return _deployment_page(request, deployment, error=exc.message, status=_status(exc))
-    notice = f"{target.name} now runs v{change.to_version.number}, promoted from {source.name}."
+    notice = f"{target.name} now runs v{change.version.number}, promoted from {source.name}."
     if request.htmx:
         return _deployment_page(request, deployment, notice=notice)
     messages.success(request, notice)

@@ -33,6 +33,9 @@ def _environment_permissions(environment: Environment, *, refused_target: bool) 
         "can_manage_tokens": has_role(role, permissions.TO_MANAGE_RUNTIME_TOKENS),
         "can_delete": not environment.is_protected
         and has_role(role, permissions.TO_MANAGE_ENVIRONMENTS),
+        # Pending changes and how config changes go live (SPEC §9): who may deploy there.
+        "can_apply": has_role(role, permissions.to_deploy_into(environment)),
+        "can_set_config_changes": has_role(role, permissions.to_deploy_into(environment)),
     }
 
 
@@ -79,14 +82,36 @@ def _summary_context(
     *,
     can_set_target: bool,
     promotion_form: forms.PromotionTargetForm | None,
+    can_set_config_changes: bool = False,
+    config_changes_form: forms.ConfigChangesForm | None = None,
 ) -> Context:
+    if config_changes_form is None and can_set_config_changes:
+        config_changes_form = forms.ConfigChangesForm(
+            initial={"config_changes": environment.config_changes}
+        )
     target = environment.promotes_to
     if promotion_form is None and can_set_target:
         promotion_form = forms.PromotionTargetForm(
             environment_names=list(_other_environments(environment)),
             initial={"promotes_to": target.name if target else ""},
         )
-    return {"target_environment": target, "promotion_form": promotion_form}
+    return {
+        "target_environment": target,
+        "promotion_form": promotion_form,
+        "config_changes_form": config_changes_form,
+    }
+
+
+def _pending_context(environment: Environment) -> Context:
+    """The pending changes section: what changed since the live release (names only)."""
+    pending = selectors.pending_changes(environment)
+    return {
+        "pending": pending,
+        # The configuration moved on from the live release's (even if no key differs).
+        "has_pending": pending.live_revision is not None
+        and pending.revision != pending.live_revision,
+        "live_release": environment.live_release,
+    }
 
 
 def _environment_page(
@@ -111,6 +136,11 @@ def _environment_page(
     row: selectors.VariableRow | None = None,
     revealed_key: str = "",
     revealed_value: str | None = None,
+    config_changes_form: forms.ConfigChangesForm | None = None,
+    confirming_apply: bool = False,
+    pending_notice: str = "",
+    pending_error: str = "",
+    oob: bool = False,  # the pending section sent beside another section's swap
 ) -> HttpResponse:
     """The environment page, or one of its sections when htmx asked for it.
 
@@ -140,6 +170,10 @@ def _environment_page(
             "row": row,
             "revealed_key": revealed_key,
             "revealed_value": revealed_value,
+            "confirming_apply": confirming_apply,
+            "pending_notice": pending_notice,
+            "pending_error": pending_error,
+            "oob": oob,
         }
     )
     if full or section in ("variables", "bindings"):
@@ -156,10 +190,21 @@ def _environment_page(
         context |= _domains_context(environment, domain_form)
     if full or section == "tokens":
         context |= _tokens_context(environment, token_form)
+    if full:  # the instances section (issue 9): what each runtime instance booted on
+        context |= {
+            "instances": selectors.instances(environment),
+            "live_release": environment.live_release,
+        }
     if full or section == "summary":
         context |= _summary_context(
-            environment, can_set_target=allowed["can_set_target"], promotion_form=promotion_form
+            environment,
+            can_set_target=allowed["can_set_target"],
+            promotion_form=promotion_form,
+            can_set_config_changes=allowed["can_set_config_changes"],
+            config_changes_form=config_changes_form,
         )
+    if full or section == "pending":
+        context |= _pending_context(environment)
     template = _page(request, "environments/environment.html", section)
     return render(request, template, context, status=status)
 
@@ -220,12 +265,45 @@ def _writable(request: HttpRequest, deployment_id: int, name: str) -> Environmen
 
 
 def _after_write(
-    request: HttpRequest, environment: Environment, section: str, notice: str
+    request: HttpRequest,
+    environment: Environment,
+    section: str,
+    notice: str,
+    *,
+    config_changed: bool = False,
 ) -> HttpResponse:
+    """The section (htmx) or the page (a redirect) after a write, with its notice.
+
+    `config_changed`: the write changed what a runtime gets, so the notice says whether it is
+    live or pending, and htmx also gets the pending changes section (out of band)."""
+    if config_changed:
+        notice += _release_notice(environment)
     if request.htmx:
-        return _environment_page(request, environment, section=section, notice=notice)
+        response = _environment_page(request, environment, section=section, notice=notice)
+        if config_changed and environment.is_staged:
+            pending = _environment_page(request, environment, section="pending", oob=True)
+            response.content += pending.content
+        return response
     messages.success(request, notice)
     return redirect(_env_url(environment) + f"#{section}")
+
+
+def _release_notice(environment: Environment) -> str:
+    """Whether a change just committed is live or waits for an Apply (SPEC §9)."""
+    environment = selectors.refresh_config_state(environment)
+    release = environment.live_release
+    if release is None:  # nothing deployed: the configuration goes live with the first deploy
+        return ""
+    if environment.is_staged:
+        count = selectors.pending_changes(environment).count
+        return (
+            f" {environment.name} stages its config changes: this goes live when you apply "
+            f"them ({count} pending change{'' if count == 1 else 's'})."
+        )
+    return (
+        f" Live in release {release.number} (v{release.version.number} · config "
+        f"{release.config_revision})."
+    )
 
 
 @no_store
@@ -253,7 +331,9 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
             forms.add_service_error(form, exc)
             status = _status(exc)
         else:
-            return _after_write(request, environment, "variables", f"Added {data['key']}.")
+            return _after_write(
+                request, environment, "variables", f"Added {data['key']}.", config_changed=True
+            )
     else:
         status = 400
     return _environment_page(
@@ -289,8 +369,11 @@ def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str)
                 forms.add_service_error(form, exc)
                 status = _status(exc)
             else:
-                notice = f"Updated {key}." if value or make_secret else f"{key} is unchanged."
-                return _after_write(request, environment, "variables", notice)
+                changed = bool(value or make_secret)
+                notice = f"Updated {key}." if changed else f"{key} is unchanged."
+                return _after_write(
+                    request, environment, "variables", notice, config_changed=changed
+                )
     return _environment_page(
         request, environment, section="variables", status=status, editing=key, edit_form=form
     )
@@ -354,7 +437,7 @@ def variable_delete(request: HttpRequest, deployment_id: int, name: str, key: st
         return _environment_page(
             request, environment, section="variables", status=_status(exc), error=exc.message
         )
-    return _after_write(request, environment, "variables", f"Deleted {key}.")
+    return _after_write(request, environment, "variables", f"Deleted {key}.", config_changed=True)
 
 
 def _managing(request: HttpRequest, deployment_id: int, name: str, need: str) -> Environment:
@@ -387,7 +470,7 @@ def bindings(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
             status = _status(exc)
         else:
             notice = f"Bound {binding.name} as {binding.variable_name}."
-            return _after_write(request, environment, "bindings", notice)
+            return _after_write(request, environment, "bindings", notice, config_changed=True)
     # A refused credential is not sent back: the URL field starts empty again.
     form.data = form.data.copy()
     form.data["url"] = ""
@@ -427,7 +510,7 @@ def binding_edit(request: HttpRequest, deployment_id: int, name: str, pk: int) -
                 notice = f"Updated {binding.name}." + (
                     " The credential was replaced." if data["url"] else ""
                 )
-                return _after_write(request, environment, "bindings", notice)
+                return _after_write(request, environment, "bindings", notice, config_changed=True)
         form.data = form.data.copy()
         form.data["url"] = ""
     return _environment_page(
@@ -445,7 +528,11 @@ def binding_delete(request: HttpRequest, deployment_id: int, name: str, pk: int)
         return _environment_page(request, environment, section="bindings", deleting=pk)
     services.delete_binding(binding=binding, actor=Actor.from_request(request))
     return _after_write(
-        request, environment, "bindings", f"Removed {binding.name} ({binding.variable_name})."
+        request,
+        environment,
+        "bindings",
+        f"Removed {binding.name} ({binding.variable_name}).",
+        config_changed=True,
     )
 
 
@@ -471,7 +558,9 @@ def domains(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
             forms.add_service_error(form, exc)
             status = _status(exc)
         else:
-            return _after_write(request, environment, "domains", f"Added {domain.hostname}.")
+            return _after_write(
+                request, environment, "domains", f"Added {domain.hostname}.", config_changed=True
+            )
     return _environment_page(
         request, environment, section="domains", status=status, domain_form=form
     )
@@ -486,7 +575,9 @@ def domain_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) 
     if request.method == "GET":
         return _environment_page(request, environment, section="domains", deleting=pk)
     services.remove_domain(domain=domain, actor=Actor.from_request(request))
-    return _after_write(request, environment, "domains", f"Removed {domain.hostname}.")
+    return _after_write(
+        request, environment, "domains", f"Removed {domain.hostname}.", config_changed=True
+    )
 
 
 @no_store

@@ -27,10 +27,11 @@ def _history_page(
     status: int = 200,
 ) -> HttpResponse:
     may_roll_back = has_role(environment.role, permissions.to_deploy_into(environment))
-    changes = selectors.history_rows(environment, may_roll_back=may_roll_back)
+    rows = selectors.release_rows(environment, may_roll_back=may_roll_back)
     context = _environment_tabs(environment) | {
         "tab": "history",
-        "changes": changes,
+        "rows": rows,
+        "live": environment.live_release,
         "notice": notice,
         "error": error,
     }
@@ -54,27 +55,46 @@ def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
         request.user, deployment_id, name, need=permissions.to_deploy_into
     )
     form = forms.RollbackForm(request.POST)
-    version = None
-    if form.is_valid():
-        version = selectors.find_version(environment.deployment, form.cleaned_data["version"])
-    if version is None:
-        return _history_page(request, environment, error="There is no such version.", status=400)
+    if not form.is_valid():
+        return _history_page(
+            request, environment, error="Pick a release to roll back to.", status=400
+        )
+    number, config = form.cleaned_data["release"], form.cleaned_data["config"]
+    release = selectors.get_release(environment, number)
+    what = f"release {number} (v{release.version.number})"
+    if config == "restore":
+        detail = (
+            f"It will run v{release.version.number} with the configuration it had then "
+            f"(config {release.config_revision}): variables, secrets, bindings and domains. "
+            "Nothing is deleted; later changes stay in the history."
+        )
+    else:
+        detail = (
+            f"It will run v{release.version.number} with the current configuration "
+            f"(config {environment.config_revision})."
+        )
     unconfirmed = _unconfirmed(
         request,
-        question=f"Roll {environment.name} back to v{version.number}?",
-        detail=f"It will run v{version.number} again; its variables stay as they are.",
-        label=f"Roll back to v{version.number}",
+        question=f"Roll {environment.name} back to {what}?",
+        detail=detail,
+        label=f"Roll back to release {number}",
         cancel_url=_env_url(environment, "environment_history"),
     )
     if unconfirmed:
         return unconfirmed
     try:
-        services.rollback(
-            environment=environment, version=version, actor=Actor.from_request(request)
+        new = services.rollback(
+            environment=environment,
+            release=number,
+            config=config,
+            actor=Actor.from_request(request),
         )
     except ServiceError as exc:
         return _history_page(request, environment, error=exc.message, status=_status(exc))
-    notice = f"{environment.name} rolled back to v{version.number}."
+    notice = (
+        f"{environment.name} rolled back to {what}: release {new.number} runs "
+        f"v{new.version.number} with config {new.config_revision}."
+    )
     environment = selectors.get_environment_for_user(request.user, deployment_id, name)
     if request.htmx:
         return _history_page(request, environment, notice=notice)

@@ -53,6 +53,9 @@ class Api:
     def post(self, path: str, json=None, **kwargs):
         return self.request("POST", path, json=json, **kwargs)
 
+    def put(self, path: str, json=None, **kwargs):
+        return self.request("PUT", path, json=json, **kwargs)
+
     def delete(self, path: str, **kwargs):
         return self.request("DELETE", path, **kwargs)
 
@@ -110,3 +113,25 @@ def runtime_token(actor):
 @pytest.fixture
 def env_url(deployment) -> str:
     return f"/api/v1/deployments/{deployment.pk}/env"
+
+
+@pytest.fixture
+def live(deployment, staging, production, actor):
+    """v1 is live in staging and in production (release 1 of each); production stages its
+    config changes, staging takes them live at once."""
+    version = services.create_version(deployment=deployment, label="sha1", actor=actor)
+    services.deploy_version(environment=staging, version=version, actor=actor)
+    services.deploy_version(environment=production, version=version, actor=actor)
+    return version
+
+
+@pytest.fixture
+def served(api, runtime_token):
+    """served(environment) -> the runtime JSON the environment's instances get now."""
+
+    def fetch(environment) -> dict:
+        response = api.get("/api/v1/runtime/env", token=runtime_token(environment))
+        assert response.status_code == 200
+        return response.json()
+
+    return fetch

@@ -21,6 +21,12 @@ TEMPLATES = {
     "api_deployments": "/deployments",
     "api_environment_variables": "/deployments/{deployment_id}/env",
     "api_variable_detail": "/deployments/{deployment_id}/env/{key}",
+    "api_variable_history": "/deployments/{deployment_id}/env/{key}/history",
+    "api_variable_restore": "/deployments/{deployment_id}/env/{key}/restore",
+    "api_releases": "/deployments/{deployment_id}/releases",
+    "api_apply": "/deployments/{deployment_id}/apply",
+    "api_rollback": "/deployments/{deployment_id}/rollback",
+    "api_required_keys": "/deployments/{deployment_id}/required-keys",
     "api_runtime_env": "/runtime/env",
 }
 
@@ -83,6 +89,6 @@ def check_response(response: HttpResponse, method: str) -> None:
     media_type = response["Content-Type"].split(";")[0].strip()
     assert media_type in content, f"{status} answered {media_type}, not documented"
     if media_type == "application/json":
-        _validate(json.loads(response.content), f"{pointer}/content/{_pointer(media_type)}")
+        _validate(json.loads(response.content), f"{pointer}/content/{_pointer(media_type)}/schema")
     else:
         response.content.decode("utf-8")

@@ -8,7 +8,19 @@ from django.utils import timezone
 from environments import services
 from environments.models import ApiToken, RuntimeToken
 
-DEPLOYMENT_ENDPOINTS = [("GET", "/deployments"), ("GET", "/env"), ("POST", "/env")]
+DEPLOYMENT_ENDPOINTS = [
+    ("GET", "/deployments"),
+    ("GET", "/env"),
+    ("POST", "/env"),
+    ("DELETE", "/env/API_URL?environment=staging"),
+    ("GET", "/env/API_URL/history?environment=staging"),
+    ("POST", "/env/API_URL/restore"),
+    ("GET", "/releases?environment=staging"),
+    ("POST", "/apply"),
+    ("POST", "/rollback"),
+    ("GET", "/required-keys"),
+    ("PUT", "/required-keys"),
+]
 
 
 def _url(deployment, suffix: str) -> str:
@@ -101,6 +113,13 @@ ALL_ENDPOINTS = [
     ("GET", "/api/v1/deployments/{id}/env"),
     ("POST", "/api/v1/deployments/{id}/env"),
     ("DELETE", "/api/v1/deployments/{id}/env/API_URL"),
+    ("GET", "/api/v1/deployments/{id}/env/API_URL/history"),
+    ("POST", "/api/v1/deployments/{id}/env/API_URL/restore"),
+    ("GET", "/api/v1/deployments/{id}/releases"),
+    ("POST", "/api/v1/deployments/{id}/apply"),
+    ("POST", "/api/v1/deployments/{id}/rollback"),
+    ("GET", "/api/v1/deployments/{id}/required-keys"),
+    ("PUT", "/api/v1/deployments/{id}/required-keys"),
     ("GET", "/api/v1/runtime/env"),
     ("GET", "/api/v1/openapi.json"),
 ]

@@ -25,6 +25,10 @@ def test_a_canary_secret_leaves_only_through_the_runtime_endpoint(
         _exercise_every_endpoint(api, deployment, production, actor, role_token, runtime_token)
     finally:
         connection.force_debug_cursor = was
+    assert "SELECT" in caplog.text  # the SQL log was captured (else the next line proves nothing)
+    assert CANARY not in caplog.text
+    captured = capsys.readouterr()
+    assert CANARY not in captured.out and CANARY not in captured.err
 
 
 def _exercise_every_endpoint(api, deployment, production, actor, role_token, runtime_token):
@@ -89,6 +93,7 @@ def _exercise_every_endpoint(api, deployment, production, actor, role_token, run
         api.get("/api/v1/openapi.json"),
         api.delete(f"{env}/STRIPE_KEY", token=developer, params={"environment": "staging"}),
     ]
+    answers += _exercise_release_endpoints(api, deployment, production, actor, owner, env)
     assert [a.status_code for a in answers[:10]] == [
         201,
         200,
@@ -105,9 +110,85 @@ def _exercise_every_endpoint(api, deployment, production, actor, role_token, run
         assert CANARY.encode() not in answer.content
 
     runtime = api.get("/api/v1/runtime/env", token=runtime_token(production))
-    assert runtime.json()["env"]["STRIPE_KEY"] == CANARY  # it really was stored
+    assert runtime.json()["env"]["STRIPE_KEY"] == CANARY  # it really was stored, and restored
     assert BINDING_PASSWORD in runtime.json()["env"]["DATABASE_URL"]
     dotenv = api.get(
         "/api/v1/runtime/env", token=runtime_token(production), params={"format": "dotenv"}
     )
     assert CANARY.encode() in dotenv.content
+
+
+def _exercise_release_endpoints(api, deployment, production, actor, owner, env):
+    """History, restore, releases, apply, rollback and required keys, around the canary: it
+    is replaced, then restored from history, applied, rolled back to and forth."""
+    base = f"/api/v1/deployments/{deployment.pk}"
+    history = f"{env}/STRIPE_KEY/history"
+    version = services.create_version(deployment=deployment, actor=actor)
+    services.deploy_version(
+        environment=deployment.environments.get(name="staging"), version=version, actor=actor
+    )
+    answers = [
+        api.post(f"{base}/apply", {"environment": "production"}, token=owner),  # nothing deployed
+    ]
+    services.deploy_version(environment=production, version=version, actor=actor)
+    canary_revision = [
+        row["revision"]
+        for row in api.get(history, token=owner, params={"environment": "production"}).json()[
+            "history"
+        ]
+        if row["action"] == "set"
+    ][-1]
+    answers += [
+        api.post(
+            env, {"environment": "production", "key": "STRIPE_KEY", "value": "other"}, token=owner
+        ),
+        api.post(f"{base}/apply", {"environment": "production"}, token=owner),
+        api.get(history, token=owner, params={"environment": "production"}),
+        api.get(f"{env}/STRIPE_KEY/history", token=owner, params={"environment": "staging"}),
+        api.post(
+            f"{env}/STRIPE_KEY/restore",
+            {"environment": "production", "revision": canary_revision},
+            token=owner,
+        ),
+        api.post(
+            f"{env}/STRIPE_KEY/restore", {"environment": "production", "revision": 1}, token=owner
+        ),
+        api.post(
+            f"{env}/STRIPE_KEY/restore",
+            {"environment": "production", "revision": CANARY},
+            token=owner,
+        ),
+        api.post(f"{base}/apply", {"environment": "production"}, token=owner),
+        api.get(f"{base}/releases", token=owner, params={"environment": "production"}),
+        api.post(f"{base}/rollback", {"environment": "production", "release": 2}, token=owner),
+        api.post(f"{base}/rollback", {"environment": "production", "release": 3}, token=owner),
+        api.put(f"{base}/required-keys", {"keys": ["STRIPE_KEY", "DATABASE_URL"]}, token=owner),
+        api.put(f"{base}/required-keys", {"keys": [CANARY]}, token=owner),
+        api.get(f"{base}/required-keys", token=owner),
+        api.get(f"{env}/NEVER/history", token=owner, params={"environment": "production"}),
+    ]
+    assert [a.status_code for a in answers] == [
+        409,
+        200,
+        201,
+        200,
+        200,
+        200,
+        404,
+        400,
+        201,
+        200,
+        201,
+        201,
+        200,
+        400,
+        200,
+        404,
+    ]
+    restored = answers[5].json()["variables"][0]
+    assert (restored["key"], restored["preview"], restored["is_secret"]) == (
+        "STRIPE_KEY",
+        "••••",
+        True,
+    )
+    return answers

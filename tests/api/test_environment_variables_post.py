@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from environments import selectors, services
-from environments.models import AuditEvent, Variable
+from environments.models import AuditEvent, Environment, Variable
 from tests.conftest import CANARY
 
 
@@ -345,3 +345,30 @@ def test_a_write_fails_closed_when_the_audit_event_cannot_be_written(
     assert response.status_code == 500
     assert CANARY.encode() not in response.content
     assert not Variable.objects.exists()
+
+
+def test_a_write_to_staged_production_says_it_is_pending(api, env_url, live, role_token, served):
+    raw = role_token("admin")
+    response = api.post(env_url, _single(environment="production"), token=raw)
+    assert response.status_code == 201
+    assert (response.json()["pending"], response.json()["live_release"]) == (True, 1)
+    batch = {"environment": "production", "variables": [{"key": "B", "value": "2"}]}
+    response = api.post(env_url, batch, token=raw)
+    assert (response.json()["pending"], response.json()["live_release"]) == (True, 1)
+    assert "API_URL" not in served(Environment.objects.get(name="production"))["env"]
+
+
+def test_a_write_to_an_immediate_environment_is_live_in_a_new_release(
+    api, env_url, live, role_token
+):
+    raw = role_token("developer")
+    response = api.post(env_url, _single(), token=raw)
+    assert (response.json()["pending"], response.json()["live_release"]) == (False, 2)
+    batch = {"environment": "staging", "variables": [{"key": "B", "value": "2"}]}
+    response = api.post(env_url, batch, token=raw)
+    assert (response.json()["pending"], response.json()["live_release"]) == (False, 3)
+
+
+def test_before_any_deploy_a_write_is_not_pending(api, env_url, role_token):
+    response = api.post(env_url, _single(environment="production"), token=role_token("admin"))
+    assert (response.json()["pending"], response.json()["live_release"]) == (False, None)

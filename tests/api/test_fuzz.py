@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from urllib.parse import quote
 
 import pytest
@@ -18,8 +19,26 @@ from environments import services
 from environments.services import VariableInput
 from tests.conftest import CANARY
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 RUN: dict[str, int] = {"examples": 0}
+# Each endpoint with the methods it answers.
+METHODS = {
+    "deployments": ["GET"],
+    "env": ["GET", "POST"],
+    "env_key": ["DELETE"],
+    "history": ["GET"],
+    "restore": ["POST"],
+    "releases": ["GET"],
+    "apply": ["POST"],
+    "rollback": ["POST"],
+    "required_keys": ["GET", "PUT"],
+    "runtime": ["GET"],
+    "openapi": ["GET"],
+    "other": ["GET"],
+}
+ENDPOINTS = list(METHODS)
+# (endpoint, status) -> how many answers; the report shows every operation was reached.
+ANSWERS: Counter[tuple[str, int]] = Counter()
 
 header_text = st.text(st.characters(max_codepoint=255, exclude_characters="\r\n\x00"), max_size=60)
 names = st.sampled_from(["production", "staging", "preview/pr-42", "qa", "", "Prod", "a/b/c"])
@@ -60,17 +79,72 @@ write_bodies = st.one_of(
         }
     ),
 )
+# Release and revision numbers: plausible, out of range, huge, or not numbers at all.
+numbers = st.one_of(
+    st.integers(min_value=-2, max_value=12),
+    st.sampled_from([2**31 - 1, 2**31, 2**63, 2**80]),
+    st.integers(),
+    json_values,
+)
+release_bodies = st.one_of(
+    st.fixed_dictionaries(
+        {"environment": st.one_of(names, json_values)},
+        optional={
+            "release": numbers,
+            "config": st.one_of(st.sampled_from(["restore", "keep", "maybe"]), json_values),
+            "revision": numbers,
+            "expected_revision": numbers,
+            "extra": json_values,
+        },
+    ),
+    st.fixed_dictionaries(
+        {"keys": st.one_of(st.lists(keys, max_size=4), json_values)},
+        optional={"extra": json_values},
+    ),
+)
+# The body an endpoint expects, with plausible and implausible values.
+NEAR_VALID_BODIES = {
+    "env": write_bodies,
+    "restore": st.fixed_dictionaries(
+        {"environment": names, "revision": st.one_of(st.sampled_from([2, 3]), numbers)}
+    ),
+    "apply": st.fixed_dictionaries({"environment": names}, optional={"expected_revision": numbers}),
+    "rollback": st.fixed_dictionaries(
+        {"environment": names, "release": st.one_of(st.integers(1, 3), numbers)},
+        optional={"config": st.sampled_from(["restore", "keep", "maybe"])},
+    ),
+    "required_keys": st.fixed_dictionaries({"keys": st.lists(keys, max_size=4)}),
+}
 bodies = st.one_of(
     write_bodies.map(lambda b: json.dumps(b).encode()),
+    release_bodies.map(lambda b: json.dumps(b).encode()),
     json_values.map(lambda v: json.dumps(v).encode()),
     st.binary(max_size=80),
     st.just(b""),
 )
 params = st.dictionaries(
-    st.sampled_from(["environment", "reveal", "format", "token", "q", "api_key", "x"]),
+    st.sampled_from(
+        ["environment", "reveal", "format", "before", "limit", "token", "q", "api_key", "x"]
+    ),
     st.one_of(
         names,
-        st.sampled_from(["true", "false", "json", "dotenv", "1", "mio_pat_x", "mio_rt_y"]),
+        st.sampled_from(
+            [
+                "true",
+                "false",
+                "json",
+                "dotenv",
+                "1",
+                "3",
+                "100",
+                "101",
+                "0",
+                "-1",
+                "9" * 30,
+                "mio_pat_x",
+                "mio_rt_y",
+            ]
+        ),
         st.text(max_size=20),
     ),
     max_size=3,
@@ -79,6 +153,8 @@ params = st.dictionaries(
 
 @pytest.fixture
 def world(deployment, production, staging, actor, role_token, runtime_token):
+    """Releases in staging and production; production has the canary secret in its history
+    (replaced since, so restoring it is possible) and a pending change."""
     services.create_environment(deployment=deployment, name="preview/pr-42", actor=actor)
     services.set_variables(
         environment=production,
@@ -87,6 +163,15 @@ def world(deployment, production, staging, actor, role_token, runtime_token):
             VariableInput("SECRET", CANARY, True),
         ],
         actor=actor,
+    )
+    version = services.create_version(deployment=deployment, actor=actor)
+    services.deploy_version(environment=staging, version=version, actor=actor)
+    services.deploy_version(environment=production, version=version, actor=actor)
+    services.set_variable(
+        environment=production, key="SECRET", value="replaced", is_secret=None, actor=actor
+    )
+    services.set_variable(
+        environment=staging, key="API_URL", value="s", is_secret=None, actor=actor
     )
     services.create_binding(
         environment=staging, kind="postgres", name="db", url="postgres://a:pw@h/db", actor=actor
@@ -107,7 +192,7 @@ def world(deployment, production, staging, actor, role_token, runtime_token):
 @given(
     data=st.data(),
     method=st.sampled_from(["GET", "GET", "POST", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"]),
-    endpoint=st.sampled_from(["deployments", "env", "env_key", "runtime", "openapi", "other"]),
+    endpoint=st.sampled_from(ENDPOINTS),
     query=params,
     body=bodies,
     content_type=st.one_of(
@@ -136,14 +221,40 @@ def test_no_input_makes_the_api_fail_or_lie(
 ):
     RUN["examples"] += 1
     tokens = world["tokens"]
+    near_valid = data.draw(st.booleans(), label="near-valid")
+    if near_valid:
+        # Half the examples are near-valid, to get past authentication and parsing into the
+        # services: a method the endpoint answers, a member's token, JSON, an environment.
+        method = data.draw(st.sampled_from(METHODS[endpoint]))
+        roles = ["owner", "owner", "admin", "developer", "viewer", "outsider"]
+        auth = "runtime" if endpoint == "runtime" else data.draw(st.sampled_from(roles))
+        content_type, content_length = "application/json", None
+        body = json.dumps(data.draw(NEAR_VALID_BODIES.get(endpoint, release_bodies))).encode()
+        query = {"environment": data.draw(names)} | data.draw(
+            st.dictionaries(
+                st.sampled_from(["before", "limit", "reveal"]),
+                st.sampled_from(["1", "2", "50", "100", "101", "0", "true", "x"]),
+                max_size=2,
+            )
+        )
     deployment_id = data.draw(
         st.one_of(st.just(world["deployment"].pk), st.integers(min_value=0, max_value=2**80))
     )
     key = quote(data.draw(keys), safe="")
+    if near_valid:
+        deployment_id = world["deployment"].pk
+        key = data.draw(st.sampled_from(["API_URL", "SECRET", "DATABASE_URL", "NEVER"]))
+    base = f"/api/v1/deployments/{deployment_id}"
     path = {
         "deployments": "/api/v1/deployments",
-        "env": f"/api/v1/deployments/{deployment_id}/env",
-        "env_key": f"/api/v1/deployments/{deployment_id}/env/{key}",
+        "env": f"{base}/env",
+        "env_key": f"{base}/env/{key}",
+        "history": f"{base}/env/{key}/history",
+        "restore": f"{base}/env/{key}/restore",
+        "releases": f"{base}/releases",
+        "apply": f"{base}/apply",
+        "rollback": f"{base}/rollback",
+        "required_keys": f"{base}/required-keys",
         "runtime": "/api/v1/runtime/env",
         "openapi": "/api/v1/openapi.json",
         "other": f"/api/v1/{key}",
@@ -170,6 +281,7 @@ def test_no_input_makes_the_api_fail_or_lie(
         )
     finally:
         transaction.savepoint_rollback(savepoint)
+    ANSWERS[(endpoint, response.status_code)] += 1
     assert response.status_code < 500, response.content[:300]
     if endpoint != "runtime":
         assert CANARY.encode() not in response.content
@@ -178,4 +290,11 @@ def test_no_input_makes_the_api_fail_or_lie(
 def test_report_the_fuzz_size():
     """Runs after the fuzz in file order; prints its size for the closing note."""
     print(f"\nfuzz: {RUN['examples']} examples")
+    for endpoint in ENDPOINTS:
+        statuses = sorted((s, n) for (e, s), n in ANSWERS.items() if e == endpoint)
+        print(f"  {endpoint}: {', '.join(f'{s}×{n}' for s, n in statuses)}")
     assert RUN["examples"] == 0 or RUN["examples"] >= min(EXAMPLES, 100)
+    if RUN["examples"] >= 1000:
+        # Every operation was reached, and past authentication (not only 400s and 401s).
+        for endpoint in ENDPOINTS:
+            assert any(e == endpoint and s not in (400, 401) for e, s in ANSWERS), endpoint

@@ -10,9 +10,10 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from environments import selectors, services
 from environments.api import urls as api_urls
 from environments.api.openapi import DOCUMENT
-from environments.models import AuditEvent, Variable
+from environments.models import AuditEvent, ConfigEntry, Variable
 from tests.api.openapi_check import TEMPLATES
 from tests.api.openapi_lint import lint
+from tests.stored import replace_stored
 
 
 def test_the_document_is_served_as_openapi_3_1(api, db):
@@ -100,12 +101,23 @@ def test_every_documented_response_is_really_given(
     owner, viewer, developer = role_token("owner"), role_token("viewer"), role_token("developer")
     rt = runtime_token(production)
     one = {"environment": "staging", "key": "API_URL", "value": "https://x"}
+    base = f"/api/v1/deployments/{deployment.pk}"
+    history, restore = f"{key}/history", f"{key}/restore"
+    releases, apply, rollback = f"{base}/releases", f"{base}/apply", f"{base}/rollback"
+    required = f"{base}/required-keys"
     for template, method, path in [
         ("/openapi.json", "get", "/api/v1/openapi.json"),
         ("/deployments", "get", "/api/v1/deployments"),
         ("/deployments/{deployment_id}/env", "get", env),
         ("/deployments/{deployment_id}/env", "post", env),
         ("/deployments/{deployment_id}/env/{key}", "delete", key),
+        ("/deployments/{deployment_id}/env/{key}/history", "get", history),
+        ("/deployments/{deployment_id}/env/{key}/restore", "post", restore),
+        ("/deployments/{deployment_id}/releases", "get", releases),
+        ("/deployments/{deployment_id}/apply", "post", apply),
+        ("/deployments/{deployment_id}/rollback", "post", rollback),
+        ("/deployments/{deployment_id}/required-keys", "get", required),
+        ("/deployments/{deployment_id}/required-keys", "put", required),
         ("/runtime/env", "get", "/api/v1/runtime/env"),
     ]:
         hit(template, method, path, params={"token": "x"})  # 400
@@ -139,14 +151,93 @@ def test_every_documented_response_is_really_given(
     hit(t, "get", "/api/v1/runtime/env", token=rt, params={"format": "dotenv"})
     hit(t, "get", "/api/v1/runtime/env", token=rt, headers={"If-None-Match": etag})  # 304
 
+    # Releases (SPEC §9, §10): staging and production run v1; production stages its changes.
+    version = services.create_version(deployment=deployment, actor=actor)
+    services.deploy_version(environment=staging, version=version, actor=actor)
+    services.deploy_version(environment=production, version=version, actor=actor)
+    too_large = b'{"environment": "' + b"x" * (1024 * 1024) + b'"}'
+
+    t = "/deployments/{deployment_id}/env/{key}/history"
+    hit(t, "get", history, token=viewer, params={"environment": "staging"})  # 200
+    hit(t, "get", history, token=viewer)  # 400: no environment
+    hit(t, "get", f"{env}/NEVER/history", token=viewer, params={"environment": "staging"})  # 404
+
+    t = "/deployments/{deployment_id}/env/{key}/restore"
+    set_at = api.get(history, token=viewer, params={"environment": "staging"}).json()["history"]
+    revision = next(row["revision"] for row in set_at if row["action"] == "set")
+    back = {"environment": "staging", "revision": revision}
+    hit(t, "post", restore, token=developer, json=back)  # 200
+    hit(t, "post", restore, token=developer, json={**back, "revision": 0})  # 400
+    hit(t, "post", restore, token=viewer, json=back)  # 403
+    hit(t, "post", restore, token=developer, json={**back, "revision": 10**6})  # 404
+    hit(t, "post", restore, token=developer, body=too_large)  # 413
+    hit(t, "post", restore, token=developer, body="a=b", content_type="text/plain")  # 415
+    # 409: the key is now a binding's.
+    services.set_variable(
+        environment=staging, key="DATABASE_URL", value="x", is_secret=None, actor=actor
+    )
+    was = staging.config_entries.get(key="DATABASE_URL").set_revision
+    services.delete_variable(environment=staging, key="DATABASE_URL", actor=actor)
+    services.create_binding(
+        environment=staging, kind="postgres", name="db", url="postgres://a:b@h/db", actor=actor
+    )
+    hit(t, "post", f"{env}/DATABASE_URL/restore", token=developer, json={**back, "revision": was})
+    # 503: the earlier value cannot be decrypted.
+    services.set_variable(environment=staging, key="OLD", value="1", is_secret=None, actor=actor)
+    services.set_variable(environment=staging, key="OLD", value="2", is_secret=None, actor=actor)
+    old = staging.config_entries.filter(key="OLD").order_by("set_revision").first()
+    ConfigEntry.objects.filter(pk=old.pk).update(ciphertext=b"\x01\x02zz" + b"\x00" * 40)
+    hit(t, "post", f"{env}/OLD/restore", token=developer, json={**back, "revision": was + 3})
+
+    t = "/deployments/{deployment_id}/releases"
+    hit(t, "get", releases, token=viewer, params={"environment": "staging", "limit": "1"})
+    hit(t, "get", releases, token=viewer)  # 400: no environment
+    hit(t, "get", releases, token=viewer, params={"environment": "qa"})  # 404
+
+    t = "/deployments/{deployment_id}/apply"
+    services.set_variable(environment=production, key="NEW", value="1", is_secret=None, actor=actor)
+    hit(t, "post", apply, token=developer, json={"environment": "production"})  # 403
+    hit(t, "post", apply, token=owner, json={"environment": "production", "x": 1})  # 400
+    hit(t, "post", apply, token=owner, json={"environment": "qa"})  # 404
+    hit(t, "post", apply, token=owner, json={"environment": "production"})  # 201
+    hit(t, "post", apply, token=owner, json={"environment": "production"})  # 409
+    hit(t, "post", apply, token=owner, body=too_large)  # 413
+    hit(t, "post", apply, token=owner, body="a=b", content_type="text/plain")  # 415
+
+    t = "/deployments/{deployment_id}/rollback"
+    first = {"environment": "production", "release": 1}
+    hit(t, "post", rollback, token=developer, json=first)  # 403
+    hit(t, "post", rollback, token=owner, json={**first, "release": "1"})  # 400
+    hit(t, "post", rollback, token=owner, json={**first, "release": 99})  # 404
+    hit(t, "post", rollback, token=owner, json=first)  # 201
+    hit(t, "post", rollback, token=owner, json=first)  # 409
+    hit(t, "post", rollback, token=owner, body=too_large)  # 413
+    hit(t, "post", rollback, token=owner, body="a=b", content_type="text/plain")  # 415
+
+    t = "/deployments/{deployment_id}/required-keys"
+    hit(t, "get", required, token=viewer)  # 200
+    hit(t, "get", f"{base}9/required-keys", token=viewer)  # 404
+    hit(t, "put", required, token=owner, json={"keys": ["API_URL"]})  # 200
+    hit(t, "put", required, token=owner, json={"keys": ["1BAD"]})  # 400
+    hit(t, "put", required, token=developer, json={"keys": []})  # 403
+    hit(t, "put", f"{base}9/required-keys", token=owner, json={"keys": []})  # 404
+    hit(t, "put", required, token=owner, body=too_large)  # 413
+    hit(t, "put", required, token=owner, body="a=b", content_type="text/plain")  # 415
+    services.set_required_keys(deployment=deployment, keys=[], actor=actor)
+
     # 503: a value that cannot be decrypted.
     services.set_variable(
         environment=production, key="BROKEN", value="plain", is_secret=None, actor=actor
     )
-    Variable.objects.filter(key="BROKEN").update(ciphertext=b"\x01\x02zz" + b"\x00" * 40)
+    services.apply_changes(environment=production, actor=actor)  # production stages it
+    replace_stored(Variable.objects.get(key="BROKEN"), b"\x01\x02zz" + b"\x00" * 40)
     hit("/runtime/env", "get", "/api/v1/runtime/env", token=rt)
     hit("/deployments/{deployment_id}/env", "get", env, token=owner, params={"reveal": "true"})
     Variable.objects.filter(key="BROKEN").delete()
+    # A pending change for the apply that fails below.
+    services.set_variable(
+        environment=production, key="LATER", value="1", is_secret=None, actor=actor
+    )
 
     # 500: the audit trail is down (writes, reveal, runtime) or a read fails unexpectedly.
     def refuse(*args, **kwargs):
@@ -165,6 +256,52 @@ def test_every_documented_response_is_really_given(
         params={"environment": "staging"},
     )
     hit("/runtime/env", "get", "/api/v1/runtime/env", token=rt)
+    hit(
+        "/deployments/{deployment_id}/env/{key}/restore",
+        "post",
+        restore,
+        token=developer,
+        json={"environment": "staging", "revision": revision},
+    )
+    hit(
+        "/deployments/{deployment_id}/apply",
+        "post",
+        apply,
+        token=owner,
+        json={"environment": "production"},
+    )
+    hit(
+        "/deployments/{deployment_id}/rollback",
+        "post",
+        rollback,
+        token=owner,
+        json={"environment": "production", "release": 2},
+    )
+    hit(
+        "/deployments/{deployment_id}/required-keys",
+        "put",
+        required,
+        token=owner,
+        json={"keys": ["API_URL"]},
+    )
+    monkeypatch.setattr(selectors, "key_history", refuse)
+    monkeypatch.setattr(selectors, "releases", refuse)
+    hit(
+        "/deployments/{deployment_id}/env/{key}/history",
+        "get",
+        history,
+        token=viewer,
+        params={"environment": "staging"},
+    )
+    hit(
+        "/deployments/{deployment_id}/releases",
+        "get",
+        releases,
+        token=viewer,
+        params={"environment": "staging"},
+    )
+    monkeypatch.setattr(selectors, "get_deployment_for_user", refuse)
+    hit("/deployments/{deployment_id}/required-keys", "get", required, token=viewer)
 
     assert _documented() - seen == set(), "documented but never given"
     assert seen - _documented() == set(), "given but not documented"

@@ -15,6 +15,7 @@ from environments.api import envfile
 from environments.models import AuditEvent, Binding, Variable
 from environments.services import VariableInput
 from tests.conftest import CANARY
+from tests.stored import replace_stored
 
 URL = "/api/v1/runtime/env"
 PROD_DB = "postgres://app:prod-pw@db-prod.internal:5432/shop"
@@ -52,6 +53,8 @@ def shop(deployment, production, staging, actor):
     )
     services.set_apex_domain(deployment=deployment, apex="shop.example", actor=actor)
     services.add_domain(environment=production, hostname="www.shop.example", actor=actor)
+    # Production stages its config changes (SPEC §9): they go live with an apply.
+    services.apply_changes(environment=production, actor=actor)
 
 
 def test_production_gets_its_raw_environment(api, production, shop, runtime_token):
@@ -62,6 +65,10 @@ def test_production_gets_its_raw_environment(api, production, shop, runtime_toke
         "deployment": "shop",
         "environment": "production",
         "version": 1,
+        # Release 1 deployed v1, release 2 applied revision 5: the variables (2), the binding
+        # (3), the apex (4) and www (5).
+        "release": 2,
+        "config_revision": 5,
         "env": {
             "API_URL": "https://api.example.com",
             "STRIPE_KEY": CANARY,
@@ -69,6 +76,7 @@ def test_production_gets_its_raw_environment(api, production, shop, runtime_toke
             "MIOSA_DEPLOYMENT": "shop",
             "MIOSA_ENVIRONMENT": "production",
             "MIOSA_VERSION": "1",
+            "MIOSA_RELEASE": "2",
             "MIOSA_DOMAINS": "shop.example,www.shop.example",
         },
     }
@@ -138,9 +146,7 @@ def test_an_undecryptable_value_is_503_and_never_a_partial_env(
     api, production, shop, runtime_token
 ):
     variable = Variable.objects.get(environment=production, key="API_URL")
-    Variable.objects.filter(pk=variable.pk).update(
-        ciphertext=bytes(variable.ciphertext)[:-1] + b"\x00"
-    )
+    replace_stored(variable, bytes(variable.ciphertext)[:-1] + b"\x00")
     response = api.get(URL, token=runtime_token(production))
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "undecryptable"
@@ -154,7 +160,7 @@ def test_an_undecryptable_value_is_503_and_never_a_partial_env(
 def test_a_binding_under_an_unknown_key_is_503(api, production, shop, runtime_token):
     binding = Binding.objects.get(environment=production)
     blob = bytes(binding.ciphertext)
-    Binding.objects.filter(pk=binding.pk).update(ciphertext=blob[:2] + b"zz" + blob[4:])
+    replace_stored(binding, blob[:2] + b"zz" + blob[4:])
     response = api.get(URL, token=runtime_token(production), params={"format": "dotenv"})
     assert response.status_code == 503
     assert response["Content-Type"] == "application/json"
@@ -189,9 +195,14 @@ def test_a_changed_value_changes_the_etag(api, production, shop, runtime_token, 
     services.set_variable(
         environment=production, key="API_URL", value="https://new", is_secret=None, actor=actor
     )
+    # Staged in production (SPEC §9): a pending edit changes nothing a runtime gets...
+    assert api.get(URL, token=raw, headers={"If-None-Match": etag}).status_code == 304
+    services.apply_changes(environment=production, actor=actor)
+    # ...until it goes live.
     response = api.get(URL, token=raw, headers={"If-None-Match": etag})
     assert response.status_code == 200
     assert response["ETag"] != etag
+    assert response.json()["env"]["API_URL"] == "https://new"
 
 
 def test_json_and_dotenv_have_different_etags(api, production, shop, runtime_token):
@@ -301,25 +312,30 @@ def test_other_methods_are_405(api, production, runtime_token, method):
 # Query count -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("count", [5, 300])
+@pytest.mark.parametrize("history", [1, 200])
+@pytest.mark.parametrize("count", [5, 500])
 @pytest.mark.parametrize("fmt", ["json", "dotenv"])
 def test_the_query_count_is_fixed_however_many_variables(
-    api, production, actor, runtime_token, django_assert_num_queries, count, fmt
+    api, production, actor, runtime_token, django_assert_num_queries, count, fmt, history
 ):
     services.set_variables(
         environment=production,
         items=[VariableInput(f"KEY_{n}", f"value-{n}", n % 2 == 0) for n in range(count)],
         actor=actor,
     )
+    for n in range(history - 1):  # revisions of history, none of them live yet (staged)
+        services.set_variable(
+            environment=production, key="KEY_0", value=f"v{n}", is_secret=None, actor=actor
+        )
     services.create_binding(
         environment=production, kind="redis", name="cache", url="redis://c:6379", actor=actor
     )
     services.add_domain(environment=production, hostname="shop.example", actor=actor)
     raw = runtime_token(production)
     api.get(URL, token=raw)  # the first use writes last_used_at
-    # token (+ environment, deployment, version), savepoint, audit event, variables,
-    # bindings, domains, release savepoint
-    with django_assert_num_queries(7):
+    # token (+ environment, deployment, live release, version), audit event, instance upsert,
+    # the release's configuration (variables, bindings, domains in one query)
+    with django_assert_num_queries(6):
         response = api.get(URL, token=raw, params={"format": fmt})
     assert response.status_code == 200
     if fmt == "json":

@@ -112,3 +112,14 @@ def test_a_delete_fails_closed_when_the_audit_event_cannot_be_written(
     response = api.delete(_url(deployment), token=raw, params={"environment": "staging"})
     assert response.status_code == 500
     assert Variable.objects.count() == 2
+
+
+def test_a_delete_in_staged_production_says_it_is_pending_in_a_header(
+    api, deployment, variables, live, role_token
+):
+    raw = role_token("admin")
+    response = api.delete(_url(deployment), token=raw, params={"environment": "production"})
+    assert response.status_code == 204
+    assert response["X-Miosa-Pending"] == "true"
+    response = api.delete(_url(deployment), token=raw, params={"environment": "staging"})
+    assert response["X-Miosa-Pending"] == "false"

@@ -60,7 +60,8 @@ def test_a_stale_promotion_shows_the_conflict(page, live_server, shop, shop_memb
     production = shop.environments.get(name="production")
     other = Actor.system("another admin")
     services.promote(source=staging, version_number=18, expected_target_version=17, actor=other)
-    services.rollback(environment=production, version=shop.versions.get(number=16), actor=other)
+    ran_v16 = production.releases.get(version__number=16).number
+    services.rollback(environment=production, release=ran_v16, config="restore", actor=other)
 
     confirm.click()
     expect(page.get_by_text("production changed while you were looking")).to_be_visible()

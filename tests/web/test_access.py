@@ -48,7 +48,7 @@ CASES = [
     ("members", {}, "post", "owner"),
     ("member_role", {"user_id": "owner_id"}, "post", "owner"),
     ("member_remove", {"user_id": "owner_id"}, "post", "owner"),
-    ("deployment_settings", {}, "get", "admin"),
+    ("deployment_settings", {}, "get", "viewer"),  # issue 9: every member sees required keys
     ("deployment_settings", {}, "post", "admin"),
     ("deployment_delete", {}, "post", "owner"),
     ("version_create", {}, "get", "developer"),
@@ -89,6 +89,20 @@ CASES = [
     ("runtime_tokens", {"name": "production"}, "get", "viewer"),
     ("runtime_tokens", {"name": "production"}, "post", "admin"),
     ("runtime_token_revoke", {"name": "production", "pk": "token"}, "post", "admin"),
+    # Pending changes, Apply, how config changes go live (SPEC §9)
+    ("pending_changes", {"name": "production"}, "get", "viewer"),
+    ("apply_changes", {"name": "production"}, "get", "admin"),
+    ("apply_changes", {"name": "production"}, "post", "admin"),
+    ("apply_changes", {"name": "staging"}, "get", "developer"),
+    ("apply_changes", {"name": "staging"}, "post", "developer"),
+    ("config_changes", {"name": "production"}, "post", "admin"),
+    ("config_changes", {"name": "staging"}, "post", "developer"),
+    # Key history, restore, required keys (issue 9)
+    ("variable_history", {"name": "production", "key": "API_URL"}, "get", "viewer"),
+    ("variable_history", {"name": "production", "key": "DATABASE_URL"}, "get", "viewer"),
+    ("variable_restore", {"name": "production", "key": "API_URL"}, "post", "admin"),
+    ("variable_restore", {"name": "staging", "key": "API_URL"}, "post", "developer"),
+    ("required_keys", {}, "post", "admin"),
 ]
 
 
@@ -120,6 +134,7 @@ def test_anonymous_users_are_sent_to_log_in(as_role, world, name, extra, method,
 
 
 GET_ONLY = ["deployment", "compare", "audit_log", "environment", "environment_history"]
+GET_ONLY_WITH_ARGS = {"variable_history": {"name": "production", "key": "API_URL"}}
 POST_ONLY = [
     "rollback",
     "member_role",
@@ -128,6 +143,8 @@ POST_ONLY = [
     "runtime_token_revoke",
     "variable_reveal",
     "promotion_target",
+    "variable_restore",
+    "required_keys",
 ]
 
 
@@ -135,6 +152,12 @@ POST_ONLY = [
 def test_pages_refuse_post(as_role, world, name):
     extra = {"name": "production"} if name.startswith("environment") else {}
     response = as_role(Role.OWNER).post(_url(name, world, **extra))
+    assert response.status_code == 405
+
+
+@pytest.mark.parametrize("name", GET_ONLY_WITH_ARGS)
+def test_key_history_refuses_post(as_role, world, name):
+    response = as_role(Role.OWNER).post(_url(name, world, **GET_ONLY_WITH_ARGS[name]))
     assert response.status_code == 405
 
 
@@ -148,6 +171,8 @@ def test_actions_refuse_get(as_role, world, name):
         "runtime_token_revoke": {"name": "production", "pk": world["token"]},
         "variable_reveal": {"name": "production", "key": "API_URL"},
         "promotion_target": {"name": "staging"},
+        "variable_restore": {"name": "production", "key": "API_URL"},
+        "required_keys": {},
     }[name]
     response = as_role(Role.OWNER).get(_url(name, world, **extra))
     assert response.status_code == 405
@@ -175,3 +200,13 @@ def test_objects_of_another_environment_are_404(as_role, world, deployment, acto
     assert Binding.objects.filter(pk=world["binding"]).exists()
     assert Domain.objects.filter(pk=world["domain"]).exists()
     assert RuntimeToken.objects.filter(pk=world["token"]).exists()
+
+
+# Pending changes, Apply, how config changes go live (SPEC §9)
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [("pending_changes", "post"), ("apply_changes", "put"), ("config_changes", "get")],
+)
+def test_pending_change_routes_refuse_other_methods(as_role, world, name, method):
+    url = _url(name, world, name="production")
+    assert getattr(as_role(Role.OWNER), method)(url).status_code == 405

@@ -94,10 +94,19 @@ def _grow(deployment, actor, environments: int, variables: int):
         services.create_binding(
             environment=env, kind="redis", name="c", url="redis://h:6379", actor=actor
         )
+        # Staged from here on: the card lists the changes since (one per variable, and more).
+        services.set_config_changes(environment=env, mode="staged", actor=actor)
+        services.set_variables(
+            environment=env,
+            items=[services.VariableInput(f"K{j}", "w", None) for j in range(variables)]
+            + [services.VariableInput(f"NEW{j}", "n", False) for j in range(variables)],
+            actor=actor,
+        )
 
 
-# deployment+membership, session, user, environments (annotated), domains, versions
-QUERIES = 6
+# deployment+membership, session, user, environments (annotated), domains, pending changes
+# (one query for every environment's, SPEC §9), versions
+QUERIES = 7
 
 
 @pytest.mark.parametrize(("environments", "variables"), [(1, 1), (12, 20)])
@@ -109,6 +118,8 @@ def test_query_count_is_fixed(
     with django_assert_num_queries(QUERIES):
         response = client.get(url)
     assert response.status_code == 200
+    assert response.content.decode().count('data-testid="pending"') == environments
+    assert f"{2 * variables} pending change" in response.content.decode()
 
 
 @pytest.mark.parametrize("environments", [1, 12])

@@ -1,8 +1,9 @@
-"""History newest first, with rollback buttons for versions the environment ran before."""
+"""Releases newest first (SPEC §9), with rollback buttons for every release but the live one:
+its version and its configuration, or its version only."""
 
 from django.urls import reverse
 
-from environments.models import Role, VersionChange
+from environments.models import Release, Role
 
 from .conftest import HX
 
@@ -16,7 +17,9 @@ def test_history_is_newest_first_with_rollback_buttons(as_role, deployment, stag
         as_role(Role.ADMIN).get(_url(deployment, "environment_history", "staging")).content.decode()
     )
     assert html.index("→ <strong>v2</strong>") < html.index("→ <strong>v1</strong>")
-    assert "Roll back to v1" in html and "Roll back to v2" not in html
+    # A rollback picks a release now (SPEC §9), not a version.
+    assert "Roll back to release 1 · v1" in html and "Roll back to release 2" not in html
+    assert "Version and its configuration" in html and "Version only" in html
 
 
 def test_developer_sees_no_rollback_on_production(as_role, deployment, versions):
@@ -26,13 +29,13 @@ def test_developer_sees_no_rollback_on_production(as_role, deployment, versions)
 
 def test_rollback_with_htmx(as_role, deployment, staging, versions):
     response = as_role(Role.DEVELOPER).post(
-        _url(deployment, "rollback", "staging"), {"version": 1}, **HX
+        _url(deployment, "rollback", "staging"), {"release": 1}, **HX
     )
     assert response.status_code == 200
-    assert "staging rolled back to v1." in response.content.decode()
+    assert "staging rolled back to release 1 (v1)" in response.content.decode()
     staging.refresh_from_db()
     assert staging.active_version == versions[1]
-    assert VersionChange.objects.filter(environment=staging).first().kind == "rollback"
+    assert Release.objects.filter(environment=staging).first().kind == "rollback"
 
 
 def test_rollback_without_javascript_asks_first_then_redirects(
@@ -40,27 +43,48 @@ def test_rollback_without_javascript_asks_first_then_redirects(
 ):
     client = as_role(Role.DEVELOPER)
     url = _url(deployment, "rollback", "staging")
-    asked = client.post(url, {"version": 1})
+    asked = client.post(url, {"release": 1})
     assert asked.status_code == 200
-    assert "Roll staging back to v1?" in asked.content.decode()
+    assert "Roll staging back to release 1 (v1)?" in asked.content.decode()
     assert 'name="confirmed" value="yes"' in asked.content.decode()
     staging.refresh_from_db()
     assert staging.active_version == versions[2]  # nothing happened yet
-    response = client.post(url, {"version": 1, "confirmed": "yes"})
+    response = client.post(url, {"release": 1, "confirmed": "yes"})
     assert response.status_code == 302
     staging.refresh_from_db()
     assert staging.active_version == versions[1]
 
 
-def test_rollback_to_a_version_never_ran_is_refused(as_role, deployment, versions):
-    response = as_role(Role.ADMIN).post(_url(deployment, "rollback"), {"version": 2}, **HX)
+def test_rollback_to_the_live_release_is_refused(as_role, deployment, versions):
+    # Production ran only v1 (release 1, live): there is nothing earlier to go back to.
+    response = as_role(Role.ADMIN).post(_url(deployment, "rollback"), {"release": 1}, **HX)
     assert response.status_code == 409
-    assert "has never run v2" in response.content.decode()
+    assert "already runs release 1" in response.content.decode()
 
 
-def test_rollback_to_an_unknown_version_is_400(as_role, deployment, versions):
-    response = as_role(Role.ADMIN).post(_url(deployment, "rollback"), {"version": 99}, **HX)
-    assert response.status_code == 400
+def test_rollback_to_an_unknown_release_is_404_and_a_bad_one_400(as_role, deployment, versions):
+    client = as_role(Role.ADMIN)
+    assert client.post(_url(deployment, "rollback"), {"release": 99}, **HX).status_code == 404
+    assert client.post(_url(deployment, "rollback"), {"release": "x"}, **HX).status_code == 400
+
+
+def test_rollback_with_configuration_restores_old_values(
+    as_role, deployment, staging, versions, actor
+):
+    from environments import selectors, services
+
+    services.set_variable(
+        environment=staging, key="API_URL", value="new", is_secret=None, actor=actor
+    )
+    client = as_role(Role.DEVELOPER)
+    client.post(_url(deployment, "rollback", "staging"), {"release": 1, "config": "restore"}, **HX)
+    staging.refresh_from_db()
+    env = selectors.runtime_config(staging).env
+    assert env["MIOSA_VERSION"] == "1" and "API_URL" not in env
+    client.post(_url(deployment, "rollback", "staging"), {"release": 3, "config": "keep"}, **HX)
+    staging.refresh_from_db()
+    env = selectors.runtime_config(staging).env
+    assert env["MIOSA_VERSION"] == "2" and env["API_URL"] == "new"
 
 
 def test_empty_history(as_role, deployment):

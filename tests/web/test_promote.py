@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from environments import services
-from environments.models import AuditEvent, Role, VersionChange
+from environments.models import AuditEvent, Release, Role
 
 from .conftest import HX
 
@@ -40,7 +40,9 @@ def test_confirmation_shows_versions_and_differing_keys(as_role, url, differing)
     assert "Promote v2 from staging to production?" in html
     assert "production now" in html and "v1" in html
     assert "LOG_LEVEL" in html and "ONLY_PROD" in html
-    assert "SAME" not in html  # same value: not listed among the differences
+    differences = html.split("differ between")[1].split("<form")[0]
+    assert "LOG_LEVEL" in differences and "ONLY_PROD" in differences
+    assert "SAME" not in differences  # same value: not listed among the differences
     assert 'name="version" value="2"' in html
     assert 'name="target_version" value="1"' in html
 
@@ -61,7 +63,7 @@ def test_confirming_with_htmx_swaps_the_pipeline(as_role, url, production, versi
     assert "production now runs v2, promoted from staging." in html
     production.refresh_from_db()
     assert production.active_version == versions[2]
-    change = VersionChange.objects.filter(environment=production).first()
+    change = Release.objects.filter(environment=production).first()
     assert change.kind == "promote" and change.from_version == versions[1]
 
 
@@ -84,7 +86,7 @@ def test_a_stale_confirmation_is_refused_with_409_and_the_current_state(
     services.promote(source=staging, version_number=2, expected_target_version=1, actor=actor)
     v3 = services.create_version(deployment=deployment, label="b3", actor=actor)
     services.deploy_version(environment=staging, version=v3, actor=actor)
-    before = VersionChange.objects.filter(environment=production).count()
+    before = Release.objects.filter(environment=production).count()
 
     response = client.post(url, {"version": 2, "target_version": 1}, **HX)
 
@@ -92,13 +94,13 @@ def test_a_stale_confirmation_is_refused_with_409_and_the_current_state(
     html = response.content.decode()
     assert "staging now runs v3, not v2" in html
     assert "Promote v3 to production" in html  # the current state, ready to try again
-    assert VersionChange.objects.filter(environment=production).count() == before
+    assert Release.objects.filter(environment=production).count() == before
 
 
 def test_a_changed_target_is_refused(as_role, url, production, staging, actor, versions):
     # The target moved (a rollback to v1 elsewhere would look the same): it ran v1, now v2.
     services.promote(source=staging, version_number=2, expected_target_version=1, actor=actor)
-    services.rollback(environment=production, version=versions[1], actor=actor)
+    services.rollback(environment=production, release=1, config="restore", actor=actor)
     response = as_role(Role.ADMIN).post(url, {"version": 2, "target_version": 2}, **HX)
     assert response.status_code == 409
     assert "production changed while you were looking" in response.content.decode()

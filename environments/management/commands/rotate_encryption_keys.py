@@ -25,6 +25,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         primary = crypto.get_keyring().primary_id
         self.stdout.write(
-            f"re-encrypted {result.variables} variables and {result.bindings} bindings under "
+            f"re-encrypted {result.variables} variables, {result.bindings} bindings and "
+            f"{result.history} history values under "
             f"key {primary}; {result.unchanged} already current"
         )

@@ -60,6 +60,9 @@ DEMO_SECRET_VALUES = [v for _, _, v, secret in DEMO_VARIABLES if secret] + [
     "stag-bucket-sig-canary",
 ]
 
+# A production change that waits for Apply (production stages its config changes).
+DEMO_PENDING = ("LOG_LEVEL", "error")
+
 DEMO_MEMBERS = [("ada", "owner"), ("grace", "admin"), ("linus", "developer"), ("val", "viewer")]
 
 VERSION_LABELS = {
@@ -86,6 +89,22 @@ class Command(BaseCommand):
         envs["preview/pr-42"] = services.create_environment(
             deployment=shop, name="preview/pr-42", actor=actor
         )
+        # Configuration first (one revision per environment), then the releases that carry it.
+        for env_name, environment in envs.items():
+            services.set_variables(
+                environment=environment,
+                items=[
+                    services.VariableInput(key, value, is_secret)
+                    for name, key, value, is_secret in DEMO_VARIABLES
+                    if name == env_name
+                ],
+                actor=actor,
+            )
+        for env_name, kind, name, url in DEMO_BINDINGS:
+            services.create_binding(
+                environment=envs[env_name], kind=kind, name=name, url=url, actor=actor
+            )
+        services.set_apex_domain(deployment=shop, apex=DEMO_APEX, actor=actor)
         versions = {}
         for number in range(1, 20):
             versions[number] = services.create_version(
@@ -111,15 +130,14 @@ class Command(BaseCommand):
         services.deploy_version(
             environment=envs["preview/pr-42"], version=versions[19], actor=actor
         )
-        for env_name, key, value, is_secret in DEMO_VARIABLES:
-            services.set_variable(
-                environment=envs[env_name], key=key, value=value, is_secret=is_secret, actor=actor
-            )
-        for env_name, kind, name, url in DEMO_BINDINGS:
-            services.create_binding(
-                environment=envs[env_name], kind=kind, name=name, url=url, actor=actor
-            )
-        services.set_apex_domain(deployment=shop, apex=DEMO_APEX, actor=actor)
+        # Production stages its config changes: one waits to be applied.
+        services.set_variable(
+            environment=envs["production"],
+            key=DEMO_PENDING[0],
+            value=DEMO_PENDING[1],
+            is_secret=False,
+            actor=actor,
+        )
         # Demo teammates, one per role, without a usable password (they show on the members page).
         User = get_user_model()
         for username, role in DEMO_MEMBERS:
