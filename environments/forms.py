@@ -522,3 +522,43 @@ class ImportForm(PageForm):
             raise ValidationError("Paste a .env file or choose one to upload.")
         data["text"] = text
         return data
+
+
+# Key history and required keys (issue 9) ---------------------------------------------------
+
+
+class RestoreForm(PageForm):
+    """The revision whose value a key goes back to."""
+
+    revision = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
+class RequiredKeysForm(PageForm):
+    """The keys every release must define: one a line, or separated by commas (or spaces:
+    no key holds one)."""
+
+    keys = forms.CharField(
+        required=False,
+        label="Required keys",
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 5, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="One key per line, or separated by commas. Leave empty to require none.",
+    )
+
+    def clean_keys(self) -> list[str]:
+        names = self.cleaned_data["keys"].replace(",", " ").split()
+        keys: list[str] = []
+        problems: list[str] = []
+        for name in names:
+            try:
+                keys.append(rules.validate_variable_key(name))
+            except ValidationError as exc:
+                problems.append(f"{name[:60]!r}: {exc.messages[0]}")
+        if problems:
+            raise ValidationError(
+                "Not a valid key: "
+                + "; ".join(problems[:5])
+                + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
+                code="invalid_key",
+            )
+        return sorted(set(keys))

@@ -366,7 +366,7 @@ def pipeline_environments(deployment: Deployment) -> list[Environment]:
 
     environments = list(
         Environment.objects.filter(deployment=deployment)
-        .select_related("active_version")
+        .select_related("active_version", "live_release")
         .annotate(
             variable_count=count(Variable),
             binding_count=count(Binding),
@@ -927,6 +927,7 @@ class InstanceRow:
     config_revision: int | None
     last_seen_at: datetime
     stale: bool  # booted on an older release than the live one: restart to pick it up
+    token_name: str = ""  # the runtime token it fetched with
 
 
 def instances(environment: Environment, *, hours: int = 24) -> list[InstanceRow]:
@@ -941,6 +942,7 @@ def instances(environment: Environment, *, hours: int = 24) -> list[InstanceRow]
             config_revision=i.config_revision,
             last_seen_at=i.last_seen_at,
             stale=live is not None and (i.release_number or 0) < live,
+            token_name=i.token_name,
         )
         for i in RuntimeInstance.objects.filter(
             environment=environment, last_seen_at__gte=since
@@ -1051,6 +1053,19 @@ def release_summaries(environments: Iterable[Environment]) -> dict[int, ReleaseS
         )
         for e in states
     }
+
+
+# Key history page, promotion confirmation (issue 9 UI) ------------------------------------
+
+
+def missing_required_keys(environment: Environment, revision: int | None = None) -> list[str]:
+    """The deployment's required keys that a release of `environment` at `revision` (default:
+    its current configuration) would lack: what a deploy or promotion would be refused for."""
+    required = environment.deployment.required_keys
+    if not required:
+        return []
+    revision = environment.config_revision if revision is None else revision
+    return sorted(set(required) - config_keys_at(environment, revision))
 
 
 # The JSON API for CI (SPEC §10): versions, environments, bindings, domains ----------------

@@ -57,6 +57,9 @@ environment_urls = [
     path("-/config-changes/", views.config_changes, name="config_changes"),
     # --- G: import a .env file ---
     path("-/import/", views.variable_import, name="variable_import"),
+    # Key history and restore (issue 9)
+    path("-/variables/<key:key>/history/", views.variable_history, name="variable_history"),
+    path("-/variables/<key:key>/restore/", views.variable_restore, name="variable_restore"),
 ]
 
 deployment_urls = [
@@ -71,6 +74,8 @@ deployment_urls = [
     path("settings/", views.deployment_settings, name="deployment_settings"),
     path("delete/", views.deployment_delete, name="deployment_delete"),
     path("env/<env:name>/", include(environment_urls)),
+    # Required keys (issue 9)
+    path("settings/required-keys/", views.required_keys, name="required_keys"),
 ]
 
 urlpatterns = [

@@ -255,3 +255,20 @@ def test_a_release_is_never_edited_or_deleted_one_by_one(live_staging):
     with pytest.raises(ValueError, match="never deleted"):
         release.delete()
     assert Release.objects.get(pk=release.pk).config_revision == 1
+
+
+def test_an_immediate_change_is_refused_only_for_a_required_key_it_removes(
+    deployment, live_staging, actor
+):
+    put(live_staging, actor, API_URL="https://a")
+    services.set_required_keys(deployment=deployment, keys=["API_URL", "DATABASE_URL"], actor=actor)
+    # DATABASE_URL was missing already: an unrelated change still goes live.
+    put(live_staging, actor, LOG_LEVEL="info")
+    assert served(live_staging)["LOG_LEVEL"] == "info"
+    # Removing API_URL would make the live release worse: refused, nothing written.
+    revision = fresh(live_staging).config_revision
+    with pytest.raises(Conflict) as excinfo:
+        services.delete_variable(environment=live_staging, key="API_URL", actor=actor)
+    assert excinfo.value.code == "missing_required_keys" and "API_URL" in excinfo.value.message
+    assert fresh(live_staging).config_revision == revision
+    assert served(live_staging)["API_URL"] == "https://a"

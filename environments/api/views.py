@@ -28,9 +28,6 @@ from .payload import read_json_object
 # What a runtime may call itself in X-Miosa-Instance (SPEC §9).
 INSTANCE_RE = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
-# Database ids are 64-bit; a larger number in the URL is simply nothing.
-MAX_ID = 2**63 - 1
-
 # Release and revision numbers are 32-bit; a larger one names nothing.
 MAX_NUMBER = 2**31 - 1
 NUMBER_PARAM_RE = re.compile(r"[1-9][0-9]{0,18}")
@@ -54,9 +51,8 @@ def timestamp(moment: datetime) -> str:
 
 
 def _deployment(user, deployment_id: int) -> Deployment:
-    """The deployment with `.role`; 404 alike for unknown ones and ones the user cannot see."""
-    if deployment_id > MAX_ID:
-        raise Http404
+    """The deployment with `.role`; 404 alike for unknown ones, ones the user cannot see and
+    ids out of range (the selector guards them)."""
     return selectors.get_deployment_for_user(user, deployment_id)
 
 

@@ -124,17 +124,20 @@ def record_release(
     from .. import selectors  # reads of the configuration as of a revision
 
     revision = environment.config_revision if revision is None else revision
-    required = environment.deployment.required_keys
-    if required:
-        missing = sorted(set(required) - selectors.config_keys_at(environment, revision))
-        if missing:
-            raise Conflict(
-                f"{environment.name} would go live without {', '.join(missing)}, which every "
-                "release must define. Set "
-                f"{'it' if len(missing) == 1 else 'them'} first.",
-                code="missing_required_keys",
-                field="required_keys",
-            )
+    missing = selectors.missing_required_keys(environment, revision)
+    if missing and kind == Release.Kind.CONFIG and environment.live_release is not None:
+        # A change that goes live at once is refused only for what it removes: one that
+        # leaves a key missing that was already missing does not make the release worse.
+        live = environment.live_release.config_revision
+        missing = sorted(set(missing) - set(selectors.missing_required_keys(environment, live)))
+    if missing:
+        raise Conflict(
+            f"{environment.name} would go live without {', '.join(missing)}, which every "
+            "release must define. Set "
+            f"{'it' if len(missing) == 1 else 'them'} first.",
+            code="missing_required_keys",
+            field="required_keys",
+        )
     number = environment.release_count + 1
     release = Release.objects.create(
         environment=environment,

@@ -12,7 +12,7 @@ from .audit_log import audit_log  # noqa: F401
 from .compare import compare  # noqa: F401
 from .deployment import deployment_detail, promote  # noqa: F401
 from .deployment_list import deployment_create, deployment_list  # noqa: F401
-from .deployment_settings import deployment_delete, deployment_settings  # noqa: F401
+from .deployment_settings import deployment_delete, deployment_settings, required_keys  # noqa: F401
 from .env_import import variable_import  # noqa: F401
 from .environment import (  # noqa: F401
     binding_delete,
@@ -33,4 +33,5 @@ from .environment_delete import environment_delete  # noqa: F401
 from .environment_form import environment_create  # noqa: F401
 from .environment_history import environment_history, rollback  # noqa: F401
 from .members import member_remove, member_role, members  # noqa: F401
+from .variable_history import variable_history, variable_restore  # noqa: F401
 from .version_form import version_create  # noqa: F401

@@ -91,6 +91,7 @@ def _deployment_tabs(deployment: Deployment, role: str) -> Context:
         "can_manage_settings": has_role(role, permissions.TO_MANAGE_DOMAINS),
         "can_create_versions": has_role(role, permissions.TO_CREATE_VERSIONS),
         "can_manage_environments": has_role(role, permissions.TO_MANAGE_ENVIRONMENTS),
+        "can_see_settings": has_role(role, permissions.TO_SEE_SETTINGS),
     }
 
 

@@ -73,6 +73,10 @@ def _confirmation(request: HttpRequest, source: Environment) -> Context:
         "target_version": target.active_version,
         "comparison": comparison,
         "nothing_differs": not comparison.changed_keys and not comparison.hidden,
+        # What goes live with the version (SPEC §9): the target's pending changes, and the
+        # required keys its configuration lacks (the promotion would be refused: say so first).
+        "pending": selectors.pending_changes(target),
+        "missing": selectors.missing_required_keys(target),
     }
 
 

@@ -11,45 +11,109 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .. import forms, permissions, selectors, services
 from ..audit import Actor
 from ..errors import ServiceError
+from ..models import Deployment
 from ..permissions import has_role
 from ._common import _deployment_tabs, _deployment_url, _status, no_store
+
+
+def _settings_page(
+    request: HttpRequest,
+    deployment: Deployment,
+    *,
+    form: forms.ApexForm | None = None,
+    required_form: forms.RequiredKeysForm | None = None,
+    notice: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The settings page; with htmx after a required-keys post, its `required_keys` region."""
+    role = deployment.role
+    can_set_required = has_role(role, permissions.TO_SET_REQUIRED_KEYS)
+    context = _deployment_tabs(deployment, role) | {
+        "tab": "settings",
+        "required_keys": deployment.required_keys,
+        "can_set_required_keys": can_set_required,
+        "required_form": required_form
+        or forms.RequiredKeysForm(initial={"keys": "\n".join(deployment.required_keys)}),
+        "required_notice": notice,
+    }
+    if request.htmx and required_form is not None:
+        template = "environments/deployment_settings.html#required_keys"
+        return render(request, template, context, status=status)
+    environments = selectors.pipeline_environments(deployment)
+    context |= {
+        "form": form or forms.ApexForm(initial={"apex_domain": deployment.apex_domain}),
+        "suggestions": selectors.apex_suggestions(deployment, environments),
+        "delete_form": forms.ConfirmNameForm(expected=deployment.name),
+        "can_delete_deployment": has_role(role, permissions.TO_DELETE_DEPLOYMENT),
+    }
+    return render(request, "environments/deployment_settings.html", context, status=status)
 
 
 @no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    """Every member sees the settings; the apex domain is set by admins."""
+    need = permissions.TO_SEE_SETTINGS if request.method == "GET" else permissions.TO_MANAGE_DOMAINS
+    deployment = selectors.get_deployment_for_user(request.user, deployment_id, need=need)
+    if request.method == "GET":
+        return _settings_page(request, deployment)
+    form = forms.ApexForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            result = services.set_apex_domain(
+                deployment=deployment,
+                apex=form.cleaned_data["apex_domain"],
+                actor=Actor.from_request(request),
+                visible_deployment_ids=selectors.visible_deployment_ids(request.user),
+            )
+        except ServiceError as exc:
+            forms.add_service_error(form, exc)
+            status = _status(exc)
+        else:
+            messages.success(request, _apex_message(result))
+            return redirect(_deployment_url(deployment, "deployment_settings"))
+    return _settings_page(request, deployment, form=form, status=status)
+
+
+@no_store
+@require_POST
+@login_required
+def required_keys(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    """Set the keys every release must define (SPEC §9)."""
     deployment = selectors.get_deployment_for_user(
-        request.user, deployment_id, need=permissions.TO_MANAGE_DOMAINS
+        request.user, deployment_id, need=permissions.TO_SET_REQUIRED_KEYS
     )
-    form = forms.ApexForm(request.POST or None, initial={"apex_domain": deployment.apex_domain})
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                result = services.set_apex_domain(
-                    deployment=deployment,
-                    apex=form.cleaned_data["apex_domain"],
-                    actor=Actor.from_request(request),
-                    visible_deployment_ids=selectors.visible_deployment_ids(request.user),
+    form = forms.RequiredKeysForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            keys = services.set_required_keys(
+                deployment=deployment,
+                keys=form.cleaned_data["keys"],
+                actor=Actor.from_request(request),
+            )
+        except ServiceError as exc:
+            forms.add_service_error(form, exc)
+            status = _status(exc)
+        else:
+            notice = (
+                f"Every release must now define {', '.join(keys)}."
+                if keys
+                else "No key is required any more."
+            )
+            deployment.required_keys = keys
+            if request.htmx:
+                return _settings_page(
+                    request,
+                    deployment,
+                    required_form=forms.RequiredKeysForm(initial={"keys": "\n".join(keys)}),
+                    notice=notice,
                 )
-            except ServiceError as exc:
-                forms.add_service_error(form, exc)
-                status = _status(exc)
-            else:
-                messages.success(request, _apex_message(result))
-                return redirect(_deployment_url(deployment, "deployment_settings"))
-    environments = selectors.pipeline_environments(deployment)
-    suggestions = selectors.apex_suggestions(deployment, environments)
-    context = _deployment_tabs(deployment, deployment.role) | {
-        "tab": "settings",
-        "form": form,
-        "suggestions": suggestions,
-        "delete_form": forms.ConfirmNameForm(expected=deployment.name),
-        "can_delete_deployment": has_role(deployment.role, permissions.TO_DELETE_DEPLOYMENT),
-    }
-    return render(request, "environments/deployment_settings.html", context, status=status)
+            messages.success(request, notice)
+            return redirect(_deployment_url(deployment, "deployment_settings") + "#required-keys")
+    return _settings_page(request, deployment, required_form=form, status=status)
 
 
 def _apex_message(result: services.ApexResult) -> str:

@@ -191,6 +191,11 @@ def _environment_page(
         context |= _domains_context(environment, domain_form)
     if full or section == "tokens":
         context |= _tokens_context(environment, token_form)
+    if full:  # the instances section (issue 9): what each runtime instance booted on
+        context |= {
+            "instances": selectors.instances(environment),
+            "live_release": environment.live_release,
+        }
     if full or section == "summary":
         context |= _summary_context(
             environment,

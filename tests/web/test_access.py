@@ -48,7 +48,7 @@ CASES = [
     ("members", {}, "post", "owner"),
     ("member_role", {"user_id": "owner_id"}, "post", "owner"),
     ("member_remove", {"user_id": "owner_id"}, "post", "owner"),
-    ("deployment_settings", {}, "get", "admin"),
+    ("deployment_settings", {}, "get", "viewer"),  # issue 9: every member sees required keys
     ("deployment_settings", {}, "post", "admin"),
     ("deployment_delete", {}, "post", "owner"),
     ("version_create", {}, "get", "developer"),
@@ -102,6 +102,12 @@ CASES = [
     ("variable_import", {"name": "production"}, "post", "admin"),
     ("variable_import", {"name": "staging"}, "get", "developer"),
     ("variable_import", {"name": "staging"}, "post", "developer"),
+    # Key history, restore, required keys (issue 9)
+    ("variable_history", {"name": "production", "key": "API_URL"}, "get", "viewer"),
+    ("variable_history", {"name": "production", "key": "DATABASE_URL"}, "get", "viewer"),
+    ("variable_restore", {"name": "production", "key": "API_URL"}, "post", "admin"),
+    ("variable_restore", {"name": "staging", "key": "API_URL"}, "post", "developer"),
+    ("required_keys", {}, "post", "admin"),
 ]
 
 
@@ -133,6 +139,7 @@ def test_anonymous_users_are_sent_to_log_in(as_role, world, name, extra, method,
 
 
 GET_ONLY = ["deployment", "compare", "audit_log", "environment", "environment_history"]
+GET_ONLY_WITH_ARGS = {"variable_history": {"name": "production", "key": "API_URL"}}
 POST_ONLY = [
     "rollback",
     "member_role",
@@ -141,6 +148,8 @@ POST_ONLY = [
     "runtime_token_revoke",
     "variable_reveal",
     "promotion_target",
+    "variable_restore",
+    "required_keys",
 ]
 
 
@@ -148,6 +157,12 @@ POST_ONLY = [
 def test_pages_refuse_post(as_role, world, name):
     extra = {"name": "production"} if name.startswith("environment") else {}
     response = as_role(Role.OWNER).post(_url(name, world, **extra))
+    assert response.status_code == 405
+
+
+@pytest.mark.parametrize("name", GET_ONLY_WITH_ARGS)
+def test_key_history_refuses_post(as_role, world, name):
+    response = as_role(Role.OWNER).post(_url(name, world, **GET_ONLY_WITH_ARGS[name]))
     assert response.status_code == 405
 
 
@@ -161,6 +176,8 @@ def test_actions_refuse_get(as_role, world, name):
         "runtime_token_revoke": {"name": "production", "pk": world["token"]},
         "variable_reveal": {"name": "production", "key": "API_URL"},
         "promotion_target": {"name": "staging"},
+        "variable_restore": {"name": "production", "key": "API_URL"},
+        "required_keys": {},
     }[name]
     response = as_role(Role.OWNER).get(_url(name, world, **extra))
     assert response.status_code == 405

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
-from environments.models import Binding, Deployment, Domain, Variable
+from environments.models import Binding, ConfigEntry, Deployment, Domain, Variable
 
 from .conftest import HX
 
@@ -25,7 +25,8 @@ def demo(db):
 def _forbidden_strings() -> list[str]:
     """Secret values, and each stored ciphertext as base64, hex and latin-1 (long enough runs)."""
     found = list(DEMO_SECRET_VALUES)
-    for row in [*Variable.objects.all(), *Binding.objects.all()]:
+    history = ConfigEntry.objects.exclude(ciphertext=b"")  # old values too (issue 9)
+    for row in [*Variable.objects.all(), *Binding.objects.all(), *history]:
         blob = bytes(row.ciphertext)
         body = blob[-32:]  # the tag and the end of the body: present in any encoding of it
         found += [
@@ -74,6 +75,14 @@ def _urls(demo) -> list[str]:
         for variable in environment.variables.all():
             for view in ("variable_edit", "variable_delete"):
                 urls.append(reverse(view, kwargs={**kw, "key": variable.key}))
+        # Key history (issue 9): variables and bindings; names and revisions, never a value.
+        keys = (
+            ConfigEntry.objects.filter(environment=environment)
+            .exclude(kind=ConfigEntry.Kind.DOMAIN)
+            .values_list("key", flat=True)
+            .distinct()
+        )
+        urls += [reverse("variable_history", kwargs={**kw, "key": key}) for key in keys]
         for binding in environment.bindings.all():
             for view in ("binding_edit", "binding_delete"):
                 urls.append(reverse(view, kwargs={**kw, "pk": binding.pk}))

@@ -125,8 +125,9 @@ def _fill(environment, actor, n: int):
         services.create_runtime_token(environment=environment, name=f"t{i}", actor=actor)
 
 
-# session, user, membership+deployment, environment, variables, bindings, domains, tokens
-QUERIES = 8
+# session, user, membership+deployment, environment, variables, bindings, domains, tokens,
+# instances
+QUERIES = 9
 
 
 @pytest.mark.parametrize("n", [1, 60])

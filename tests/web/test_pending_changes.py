@@ -475,8 +475,8 @@ def _fill(environment, actor, n: int):
 
 
 # session, user, membership+deployment, environment (with its live release), variables,
-# bindings, domains, tokens, pending changes
-PAGE_QUERIES = 9
+# bindings, domains, tokens, pending changes, instances
+PAGE_QUERIES = 10
 
 
 @pytest.mark.parametrize("n", [1, 60])

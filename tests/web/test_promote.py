@@ -40,8 +40,9 @@ def test_confirmation_shows_versions_and_differing_keys(as_role, url, differing)
     assert "Promote v2 from staging to production?" in html
     assert "production now" in html and "v1" in html
     assert "LOG_LEVEL" in html and "ONLY_PROD" in html
-    # Same value: not listed among the differences (production's card lists it as pending).
-    assert "SAME" not in html.split('class="confirm-panel"', 1)[1]
+    differences = html.split("differ between")[1].split("<form")[0]
+    assert "LOG_LEVEL" in differences and "ONLY_PROD" in differences
+    assert "SAME" not in differences  # same value: not listed among the differences
     assert 'name="version" value="2"' in html
     assert 'name="target_version" value="1"' in html
 
