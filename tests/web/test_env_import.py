@@ -186,3 +186,9 @@ def test_a_developer_sees_the_import_section_on_the_page(as_role, staging):
 def test_cancel_returns_the_empty_form(as_role, staging):
     response = as_role(Role.DEVELOPER).get(_import_url(staging), **HX)
     assert response.status_code == 200 and "Preview import" in _section(response)
+
+
+def test_an_upload_that_is_not_utf8_is_400(as_role, staging):
+    upload = SimpleUploadedFile(".env", b"A=\xff\xfe\n")
+    response = as_role(Role.DEVELOPER).post(_import_url(staging), {"file": upload})
+    assert response.status_code == 400 and "not UTF-8" in _section(response)
