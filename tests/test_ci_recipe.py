@@ -72,7 +72,7 @@ def test_the_recipe_takes_a_build_to_production_and_back(live_server, make_user)
     assert second.returncode == 0, second.stderr
     assert "production runs release 2: v2" in second.stdout
 
-    back = run(rollback, env)
+    back = run(recipe.split("D=/$DEPLOYMENT")[0] + "D=/$DEPLOYMENT\n" + rollback, env)
     assert back.returncode == 0, back.stderr
     production = Environment.objects.select_related("deployment", "live_release__version").get(
         deployment=deployment, name="production"
@@ -95,5 +95,6 @@ def test_a_refusal_stops_the_recipe_with_its_message(live_server, make_user):
     }
     result = run(recipe_blocks()[0], env)
     assert result.returncode != 0
-    assert "invalid_token" in result.stdout + result.stderr
+    assert "answered 401" in result.stderr and "invalid_token" in result.stderr
+    assert "Traceback" not in result.stderr
     assert not deployment.versions.exists()
