@@ -29,7 +29,12 @@
     var region = active && active.closest ? active.closest("[data-escape]") : null;
     if (!region) region = document.querySelector("[data-escape]");
     var cancel = region && region.querySelector("[data-cancel]");
-    if (cancel) { event.preventDefault(); cancel.click(); }
+    if (!cancel) return;
+    event.preventDefault();
+    // A region swapped in a moment ago may not be initialised by htmx yet (autofocus fires
+    // first): without this, the click would follow the plain link, a same-page #fragment.
+    if (window.htmx) window.htmx.process(region);
+    cancel.click();
   });
 
   // Copy buttons (the runtime token shown once).
