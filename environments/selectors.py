@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -70,8 +71,26 @@ def visible_deployments(user) -> QuerySet[Deployment]:
     return Deployment.objects.filter(memberships__user=user)
 
 
-def get_deployment_for_user(user, deployment_id: int, *, need: str = Role.VIEWER) -> Deployment:
-    """The deployment, with `.role` set to the user's role on it."""
+class DeploymentAccess(NamedTuple):
+    """A deployment and the role the user holds on it (owner for a superuser); unpacks as
+    `deployment, role = get_deployment_for_user(...)`."""
+
+    deployment: Deployment
+    role: str
+
+
+class EnvironmentAccess(NamedTuple):
+    """An environment and the role the user holds on its deployment; unpacks as
+    `environment, role = get_environment_for_user(...)`."""
+
+    environment: Environment
+    role: str
+
+
+def get_deployment_for_user(
+    user, deployment_id: int, *, need: str = Role.VIEWER
+) -> DeploymentAccess:
+    """The deployment and the user's role on it."""
     if not user or not user.is_authenticated:
         raise Http404("No such deployment.")
     _valid_id(deployment_id)
@@ -87,8 +106,7 @@ def get_deployment_for_user(user, deployment_id: int, *, need: str = Role.VIEWER
         deployment = membership.deployment if membership else None
         role = membership.role if membership else None
     _require(role, need)
-    deployment.role = role
-    return deployment
+    return DeploymentAccess(deployment=deployment, role=role)
 
 
 def get_environment(deployment: Deployment, name: str) -> Environment:
@@ -107,15 +125,14 @@ def get_environment(deployment: Deployment, name: str) -> Environment:
 
 def get_environment_for_user(
     user, deployment_id: int, name: str, *, need: str = Role.VIEWER
-) -> Environment:
-    """The environment, with `.role` set; `need` may depend on the environment, so pass a
+) -> EnvironmentAccess:
+    """The environment and the user's role; `need` may depend on the environment, so pass a
     callable `need(environment) -> role` when it does (production needs admin to write)."""
-    deployment = get_deployment_for_user(user, deployment_id)
-    environment = get_environment(deployment, name)
+    access = get_deployment_for_user(user, deployment_id)
+    environment = get_environment(access.deployment, name)
     required = need(environment) if callable(need) else need
-    _require(deployment.role, required)
-    environment.role = deployment.role
-    return environment
+    _require(access.role, required)
+    return EnvironmentAccess(environment=environment, role=access.role)
 
 
 def get_promotion_target(source: Environment) -> Environment:

@@ -56,6 +56,21 @@ def test_the_domain_suggestion_comes_from_the_apex_unless_attached(deployment, s
     assert selectors.domain_suggestion(staging, [domain]) == ""
 
 
+def test_getters_return_the_role_beside_the_object_not_on_it(
+    deployment, production, member, make_user
+):
+    developer = member("developer")
+    deployment_access = selectors.get_deployment_for_user(developer, deployment.pk)
+    assert deployment_access == (deployment, "developer")
+    assert not hasattr(deployment_access.deployment, "role")
+    environment, role = selectors.get_environment_for_user(developer, deployment.pk, "production")
+    assert (environment, role) == (production, "developer")
+    assert not hasattr(environment, "role")
+    assert not hasattr(environment.deployment, "role")
+    root = make_user("root", superuser=True)
+    assert selectors.get_deployment_for_user(root, deployment.pk).role == "owner"
+
+
 @pytest.mark.parametrize("bad", [HUGE, -1, 0])
 def test_getters_404_on_an_id_no_row_can_have(deployment, owner, production, bad):
     for get in (

@@ -179,9 +179,9 @@ def _environments_param(request: HttpRequest, deployment: Deployment) -> list[En
 @api_endpoint("GET", "POST")
 def versions(request: HttpRequest, deployment_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     if request.method == "POST":
-        _require(deployment, permissions.TO_CREATE_VERSIONS, "Registering versions")
+        _require(role, permissions.TO_CREATE_VERSIONS, "Registering versions")
         body = read_json_object(request)
         _check_fields(body, VERSION_FIELDS)
         version = services.create_version(
@@ -215,9 +215,9 @@ def versions(request: HttpRequest, deployment_id: int) -> HttpResponse:
 @api_endpoint("GET", "POST")
 def environments(request: HttpRequest, deployment_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     if request.method == "POST":
-        return _create_environment(request, token, deployment)
+        return _create_environment(request, token, deployment, role)
     rows = selectors.environments_with_releases(deployment)
     summaries = selectors.release_summaries(rows)
     return JsonResponse(
@@ -228,8 +228,10 @@ def environments(request: HttpRequest, deployment_id: int) -> HttpResponse:
     )
 
 
-def _create_environment(request: HttpRequest, token, deployment: Deployment) -> HttpResponse:
-    _require(deployment, permissions.TO_MANAGE_ENVIRONMENTS, "Creating environments")
+def _create_environment(
+    request: HttpRequest, token, deployment: Deployment, role: str
+) -> HttpResponse:
+    _require(role, permissions.TO_MANAGE_ENVIRONMENTS, "Creating environments")
     body = read_json_object(request)
     _check_fields(body, ENVIRONMENT_FIELDS)
     if "name" not in body:
@@ -239,12 +241,12 @@ def _create_environment(request: HttpRequest, token, deployment: Deployment) -> 
     if copy_from is not None:
         # A copy holds the source's secrets: copying needs the role that may write them.
         need = permissions.to_write_variables(copy_from)
-        if not permissions.has_role(deployment.role, need):
+        if not permissions.has_role(role, need):
             raise ApiError(
                 403,
                 "forbidden",
                 f"Copying {copy_from.name} needs the {need} role or higher: the copy would "
-                f"hold its secrets. You are {deployment.role}.",
+                f"hold its secrets. You are {role}.",
                 field="copy_from",
             )
     promotes_to = _optional_environment(deployment, body, "promotes_to")
@@ -270,8 +272,8 @@ def _create_environment(request: HttpRequest, token, deployment: Deployment) -> 
 @api_endpoint("DELETE")
 def environment_detail(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
-    _require(deployment, permissions.TO_MANAGE_ENVIRONMENTS, "Deleting environments")
+    deployment, role = _deployment(token.user, deployment_id)
+    _require(role, permissions.TO_MANAGE_ENVIRONMENTS, "Deleting environments")
     try:
         name = rules.validate_environment_name(name)
     except ValidationError:
@@ -289,13 +291,11 @@ def environment_detail(request: HttpRequest, deployment_id: int, name: str) -> H
 @api_endpoint("POST")
 def deploy(request: HttpRequest, deployment_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     body = read_json_object(request)
     _check_fields(body, DEPLOY_FIELDS)
     environment = _body_environment(deployment, body)
-    _require(
-        deployment, permissions.to_deploy_into(environment), f"Deploying to {environment.name}"
-    )
+    _require(role, permissions.to_deploy_into(environment), f"Deploying to {environment.name}")
     number = _number(body, "version")
     version = selectors.find_version(deployment, number) if number <= MAX_NUMBER else None
     if version is None:
@@ -313,7 +313,7 @@ def promote(request: HttpRequest, deployment_id: int) -> HttpResponse:
     expect). `expected_version` is what the caller believes `to` runs now (null: nothing);
     left out, whatever it runs when the lock is taken is replaced."""
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     body = read_json_object(request)
     _check_fields(body, PROMOTE_FIELDS)
     if "from" not in body:
@@ -331,7 +331,7 @@ def promote(request: HttpRequest, deployment_id: int) -> HttpResponse:
                 f"{source.name} promotes to {target.name}, not {to}.",
                 field="to",
             )
-    _require(deployment, permissions.to_deploy_into(target), f"Promoting to {target.name}")
+    _require(role, permissions.to_deploy_into(target), f"Promoting to {target.name}")
     expected = _optional_number(body, "expected_version")
     if source.active_version is None:
         raise ApiError(409, "nothing_to_promote", f"Nothing is deployed in {source.name} yet.")
@@ -353,9 +353,9 @@ def promote(request: HttpRequest, deployment_id: int) -> HttpResponse:
 @api_endpoint("GET", "POST")
 def bindings(request: HttpRequest, deployment_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     if request.method == "POST":
-        _require(deployment, permissions.TO_MANAGE_BINDINGS, "Creating bindings")
+        _require(role, permissions.TO_MANAGE_BINDINGS, "Creating bindings")
         body = read_json_object(request)
         _check_fields(body, BINDING_FIELDS)
         environment = _body_environment(deployment, body)
@@ -384,8 +384,8 @@ def bindings(request: HttpRequest, deployment_id: int) -> HttpResponse:
 @api_endpoint("DELETE")
 def binding_detail(request: HttpRequest, deployment_id: int, binding_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
-    _require(deployment, permissions.TO_MANAGE_BINDINGS, "Deleting bindings")
+    deployment, role = _deployment(token.user, deployment_id)
+    _require(role, permissions.TO_MANAGE_BINDINGS, "Deleting bindings")
     binding = selectors.deployment_binding(deployment, binding_id)
     services.delete_binding(binding=binding, actor=actor_for(request, token))
     response = HttpResponse(status=204)
@@ -400,9 +400,9 @@ def binding_detail(request: HttpRequest, deployment_id: int, binding_id: int) ->
 @api_endpoint("GET", "POST")
 def domains(request: HttpRequest, deployment_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     if request.method == "POST":
-        _require(deployment, permissions.TO_MANAGE_DOMAINS, "Adding domains")
+        _require(role, permissions.TO_MANAGE_DOMAINS, "Adding domains")
         body = read_json_object(request)
         _check_fields(body, DOMAIN_FIELDS)
         environment = _body_environment(deployment, body)
@@ -423,8 +423,8 @@ def domains(request: HttpRequest, deployment_id: int) -> HttpResponse:
 @api_endpoint("DELETE")
 def domain_detail(request: HttpRequest, deployment_id: int, hostname: str) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
-    _require(deployment, permissions.TO_MANAGE_DOMAINS, "Removing domains")
+    deployment, role = _deployment(token.user, deployment_id)
+    _require(role, permissions.TO_MANAGE_DOMAINS, "Removing domains")
     try:
         hostname = rules.validate_hostname(hostname)
     except ValidationError:

@@ -80,10 +80,10 @@ def _items(request: HttpRequest) -> list[imports.ImportItem]:
 @api_endpoint("POST")
 def import_variables(request: HttpRequest, deployment_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     environment = _environment_param(request, deployment)
     _require(
-        deployment,
+        role,
         permissions.to_write_variables(environment),
         f"Importing variables into {environment.name}",
     )

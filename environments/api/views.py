@@ -50,9 +50,9 @@ def timestamp(moment: datetime) -> str:
 # Look-ups ---------------------------------------------------------------------------------
 
 
-def _deployment(user, deployment_id: int) -> Deployment:
-    """The deployment with `.role`; 404 alike for unknown ones, ones the user cannot see and
-    ids out of range (the selector guards them)."""
+def _deployment(user, deployment_id: int) -> selectors.DeploymentAccess:
+    """The deployment and the user's role on it; 404 alike for unknown ones, ones the user
+    cannot see and ids out of range (the selector guards them)."""
     return selectors.get_deployment_for_user(user, deployment_id)
 
 
@@ -121,11 +121,9 @@ def _variable_key(environment: Environment, key: str) -> str:
         ) from None
 
 
-def _require(deployment: Deployment, need: str, what: str) -> None:
-    if not permissions.has_role(deployment.role, need):
-        raise ApiError(
-            403, "forbidden", f"{what} needs the {need} role or higher; you are {deployment.role}."
-        )
+def _require(role: str, need: str, what: str) -> None:
+    if not permissions.has_role(role, need):
+        raise ApiError(403, "forbidden", f"{what} needs the {need} role or higher; you are {role}.")
 
 
 # Rows -------------------------------------------------------------------------------------
@@ -227,10 +225,10 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 @api_endpoint("GET", "POST")
 def environment_variables(request: HttpRequest, deployment_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     if request.method == "POST":
-        return _write_variables(request, token, deployment)
-    return _list_variables(request, token, deployment)
+        return _write_variables(request, token, deployment, role)
+    return _list_variables(request, token, deployment, role)
 
 
 def _reveal_requested(request: HttpRequest) -> bool:
@@ -240,7 +238,7 @@ def _reveal_requested(request: HttpRequest) -> bool:
     return reveal == "true"
 
 
-def _list_variables(request: HttpRequest, token, deployment: Deployment) -> HttpResponse:
+def _list_variables(request: HttpRequest, token, deployment: Deployment, role: str) -> HttpResponse:
     reveal = _reveal_requested(request)
     name = request.GET.get("environment")
     if name is not None:
@@ -252,7 +250,7 @@ def _list_variables(request: HttpRequest, token, deployment: Deployment) -> Http
         for each in environments:
             each.deployment = deployment
     if reveal:
-        _require(deployment, permissions.TO_REVEAL, "Revealing values")
+        _require(role, permissions.TO_REVEAL, "Revealing values")
     rows = selectors.variable_rows(environments)
     items = [_row(row) for row in rows]
     if reveal:
@@ -298,7 +296,9 @@ def _variable_input(item: dict[str, Any], *, prefix: str = "") -> services.Varia
     return services.VariableInput(key=item["key"], value=item["value"], is_secret=is_secret)
 
 
-def _write_variables(request: HttpRequest, token, deployment: Deployment) -> HttpResponse:
+def _write_variables(
+    request: HttpRequest, token, deployment: Deployment, role: str
+) -> HttpResponse:
     body = read_json_object(request)
     batch = "variables" in body
     _check_fields(body, BATCH_FIELDS if batch else SINGLE_FIELDS)
@@ -306,7 +306,7 @@ def _write_variables(request: HttpRequest, token, deployment: Deployment) -> Htt
         raise ApiError(400, "required", "environment is required.", field="environment")
     environment = _environment(deployment, _environment_name(body["environment"]))
     _require(
-        deployment,
+        role,
         permissions.to_write_variables(environment),
         f"Writing variables in {environment.name}",
     )
@@ -355,7 +355,7 @@ def _write_variables(request: HttpRequest, token, deployment: Deployment) -> Htt
 @api_endpoint("DELETE")
 def variable_detail(request: HttpRequest, deployment_id: int, key: str) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     name = request.GET.get("environment")
     if name is None:
         raise ApiError(
@@ -363,7 +363,7 @@ def variable_detail(request: HttpRequest, deployment_id: int, key: str) -> HttpR
         )
     environment = _environment(deployment, _environment_name(name))
     _require(
-        deployment,
+        role,
         permissions.to_write_variables(environment),
         f"Deleting variables in {environment.name}",
     )
@@ -378,7 +378,7 @@ def variable_detail(request: HttpRequest, deployment_id: int, key: str) -> HttpR
 @api_endpoint("GET")
 def variable_history(request: HttpRequest, deployment_id: int, key: str) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment = _deployment(token.user, deployment_id).deployment
     environment = _environment_param(request, deployment)
     key = _variable_key(environment, key)
     rows = selectors.key_history(environment, key)
@@ -411,12 +411,12 @@ def variable_history(request: HttpRequest, deployment_id: int, key: str) -> Http
 @api_endpoint("POST")
 def variable_restore(request: HttpRequest, deployment_id: int, key: str) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     body = read_json_object(request)
     _check_fields(body, RESTORE_FIELDS)
     environment = _body_environment(deployment, body)
     _require(
-        deployment,
+        role,
         permissions.to_write_variables(environment),
         f"Restoring variables in {environment.name}",
     )
@@ -439,7 +439,7 @@ def release_list(request: HttpRequest, deployment_id: int) -> HttpResponse:
     """Newest first, a page at a time: `next` is the `before` of the next page (keyset
     paging, so a page costs the same however deep it is), null on the last page."""
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment = _deployment(token.user, deployment_id).deployment
     environment = _environment_param(request, deployment)
     before = _number_param(request, "before")
     limit = _number_param(request, "limit") or RELEASE_PAGE
@@ -464,12 +464,12 @@ def release_list(request: HttpRequest, deployment_id: int) -> HttpResponse:
 @api_endpoint("POST")
 def apply_changes(request: HttpRequest, deployment_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     body = read_json_object(request)
     _check_fields(body, APPLY_FIELDS)
     environment = _body_environment(deployment, body)
     _require(
-        deployment,
+        role,
         permissions.to_deploy_into(environment),
         f"Applying changes in {environment.name}",
     )
@@ -483,12 +483,12 @@ def apply_changes(request: HttpRequest, deployment_id: int) -> HttpResponse:
 @api_endpoint("POST")
 def rollback(request: HttpRequest, deployment_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     body = read_json_object(request)
     _check_fields(body, ROLLBACK_FIELDS)
     environment = _body_environment(deployment, body)
     _require(
-        deployment,
+        role,
         permissions.to_deploy_into(environment),
         f"Rolling back {environment.name}",
     )
@@ -511,10 +511,10 @@ def rollback(request: HttpRequest, deployment_id: int) -> HttpResponse:
 @api_endpoint("GET", "PUT")
 def required_keys(request: HttpRequest, deployment_id: int) -> HttpResponse:
     token = authenticate_user(request)
-    deployment = _deployment(token.user, deployment_id)
+    deployment, role = _deployment(token.user, deployment_id)
     keys = deployment.required_keys
     if request.method == "PUT":
-        _require(deployment, permissions.TO_MANAGE_REQUIRED_KEYS, "Setting required keys")
+        _require(role, permissions.TO_MANAGE_REQUIRED_KEYS, "Setting required keys")
         body = read_json_object(request)
         _check_fields(body, REQUIRED_KEYS_FIELDS)
         if "keys" not in body:

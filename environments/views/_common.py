@@ -114,5 +114,5 @@ def _compared(
     return selectors.compare_environments(left, right, hide_secrets=hide)
 
 
-def _environment_tabs(environment: Environment) -> Context:
-    return _deployment_tabs(environment.deployment, environment.role) | {"environment": environment}
+def _environment_tabs(environment: Environment, role: str) -> Context:
+    return _deployment_tabs(environment.deployment, role) | {"environment": environment}

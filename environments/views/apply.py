@@ -21,8 +21,8 @@ from .environment import _after_write, _environment_page
 @login_required
 def pending_changes(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     """The pending changes section (the confirmation's Cancel lands here)."""
-    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
-    return _environment_page(request, environment, section="pending")
+    environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
+    return _environment_page(request, environment, role, section="pending")
 
 
 @no_store
@@ -31,16 +31,19 @@ def pending_changes(request: HttpRequest, deployment_id: int, name: str) -> Http
 def apply_changes(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     """GET: the confirmation, listing what goes live (the section with htmx, else the page).
     POST: make the pending changes live, if the configuration is still the one confirmed."""
-    environment = selectors.get_environment_for_user(
+    environment, role = selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.to_deploy_into
     )
     if request.method == "GET":
-        return _environment_page(request, environment, section="pending", confirming_apply=True)
+        return _environment_page(
+            request, environment, role, section="pending", confirming_apply=True
+        )
     form = forms.ApplyForm(request.POST)
     if not form.is_valid():
         return _environment_page(
             request,
             environment,
+            role,
             section="pending",
             status=400,
             pending_error="The apply form was incomplete: review the changes and apply again.",
@@ -55,7 +58,12 @@ def apply_changes(request: HttpRequest, deployment_id: int, name: str) -> HttpRe
         # Shown with the current state: a stale confirmation is replaced by what is pending now.
         environment = selectors.refresh_config_state(environment)
         return _environment_page(
-            request, environment, section="pending", status=_status(exc), pending_error=exc.message
+            request,
+            environment,
+            role,
+            section="pending",
+            status=_status(exc),
+            pending_error=exc.message,
         )
     notice = (
         f"Applied: {environment.name} runs release {release.number} · v{release.version.number}"
@@ -63,7 +71,9 @@ def apply_changes(request: HttpRequest, deployment_id: int, name: str) -> HttpRe
     )
     if request.htmx:
         environment = selectors.refresh_config_state(environment)
-        return _environment_page(request, environment, section="pending", pending_notice=notice)
+        return _environment_page(
+            request, environment, role, section="pending", pending_notice=notice
+        )
     messages.success(request, notice)
     return redirect(_env_url(environment) + "#pending")
 
@@ -73,7 +83,7 @@ def apply_changes(request: HttpRequest, deployment_id: int, name: str) -> HttpRe
 @login_required
 def config_changes(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     """Switch how config changes go live: immediately, or staged until applied."""
-    environment = selectors.get_environment_for_user(
+    environment, role = selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.to_deploy_into
     )
     form = forms.ConfigChangesForm(request.POST)
@@ -88,10 +98,12 @@ def config_changes(request: HttpRequest, deployment_id: int, name: str) -> HttpR
             forms.add_service_error(form, exc)
             status = _status(exc)
         else:
-            environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+            environment, role = selectors.get_environment_for_user(
+                request.user, deployment_id, name
+            )
             when = "when you apply them" if environment.is_staged else "immediately"
             notice = f"Config changes to {environment.name} now go live {when}."
-            return _after_write(request, environment, "summary", notice)
+            return _after_write(request, environment, role, "summary", notice)
     return _environment_page(
-        request, environment, section="summary", status=status, config_changes_form=form
+        request, environment, role, section="summary", status=status, config_changes_form=form
     )

@@ -17,7 +17,7 @@ AUDIT_PAGE = 100
 @require_GET
 @login_required
 def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
-    deployment = selectors.get_deployment_for_user(
+    deployment, role = selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_READ_AUDIT
     )
     actions = selectors.audit_actions(deployment)
@@ -38,7 +38,7 @@ def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
         query = request.GET.copy()
         query["before"] = events[-1].pk
         older_url = f"{request.path}?{query.urlencode()}"
-    context = _deployment_tabs(deployment, deployment.role) | {
+    context = _deployment_tabs(deployment, role) | {
         "tab": "audit",
         "form": form,
         "events": events,

@@ -15,7 +15,7 @@ from ._common import _compared, _deployment_tabs, no_store
 @require_GET
 @login_required
 def compare(request: HttpRequest, deployment_id: int) -> HttpResponse:
-    deployment = selectors.get_deployment_for_user(request.user, deployment_id)
+    deployment, role = selectors.get_deployment_for_user(request.user, deployment_id)
     environments = {e.name: e for e in selectors.environments_in_order(deployment)}
     names = list(environments)
     initial = {"left": "staging", "right": "production"}
@@ -25,8 +25,8 @@ def compare(request: HttpRequest, deployment_id: int) -> HttpResponse:
         left = environments[form.cleaned_data["left"]]
         right = environments[form.cleaned_data["right"]]
         left.deployment = right.deployment = deployment
-        comparison = _compared(request, left, right, role=deployment.role)
-    context = _deployment_tabs(deployment, deployment.role) | {
+        comparison = _compared(request, left, right, role=role)
+    context = _deployment_tabs(deployment, role) | {
         "tab": "compare",
         "form": form,
         "comparison": comparison,

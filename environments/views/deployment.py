@@ -23,6 +23,7 @@ from ._common import Context, _compared, _deployment_tabs, _deployment_url, _pag
 def _deployment_page(
     request: HttpRequest,
     deployment: Deployment,
+    role: str,
     *,
     confirm: Context | None = None,
     notice: str = "",
@@ -30,9 +31,9 @@ def _deployment_page(
     status: int = 200,
 ) -> HttpResponse:
     environments = selectors.pipeline_environments(deployment)
-    context = _deployment_tabs(deployment, deployment.role) | {
+    context = _deployment_tabs(deployment, role) | {
         "tab": "pipeline",
-        "columns": selectors.pipeline_cards(deployment, environments, role=deployment.role),
+        "columns": selectors.pipeline_cards(deployment, environments, role=role),
         "confirm": confirm,
         "notice": notice,
         "error": error,
@@ -47,25 +48,27 @@ def _deployment_page(
 @require_GET
 @login_required
 def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
-    deployment = selectors.get_deployment_for_user(request.user, deployment_id)
-    return _deployment_page(request, deployment)
+    deployment, role = selectors.get_deployment_for_user(request.user, deployment_id)
+    return _deployment_page(request, deployment, role)
 
 
-def _promotion_source(request: HttpRequest, deployment_id: int, name: str) -> Environment:
+def _promotion_source(
+    request: HttpRequest, deployment_id: int, name: str
+) -> selectors.EnvironmentAccess:
     """The source environment, if the user may deploy into its target (404 without a target)."""
-    source = selectors.get_environment_for_user(request.user, deployment_id, name)
+    source, role = selectors.get_environment_for_user(request.user, deployment_id, name)
     source.promotes_to = selectors.get_promotion_target(source)
-    if not has_role(source.role, permissions.to_deploy_into(source.promotes_to)):
+    if not has_role(role, permissions.to_deploy_into(source.promotes_to)):
         raise PermissionDenied(
             f"Promoting into {source.promotes_to.name} needs the "
             f"{permissions.to_deploy_into(source.promotes_to)} role or higher."
         )
-    return source
+    return selectors.EnvironmentAccess(source, role)
 
 
-def _confirmation(request: HttpRequest, source: Environment) -> Context:
+def _confirmation(request: HttpRequest, source: Environment, role: str) -> Context:
     target = source.promotes_to
-    comparison = _compared(request, source, target, role=source.role, via="promotion")
+    comparison = _compared(request, source, target, role=role, via="promotion")
     return {
         "source": source,
         "target": target,
@@ -84,20 +87,30 @@ def _confirmation(request: HttpRequest, source: Environment) -> Context:
 @require_http_methods(["GET", "POST"])
 @login_required
 def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
-    source = _promotion_source(request, deployment_id, name)
+    source, role = _promotion_source(request, deployment_id, name)
     target = source.promotes_to
     deployment = source.deployment
     if request.method == "GET":
         if source.active_version is None:
             return _deployment_page(
-                request, deployment, error=f"Nothing is deployed in {source.name} yet.", status=409
+                request,
+                deployment,
+                role,
+                error=f"Nothing is deployed in {source.name} yet.",
+                status=409,
             )
-        return _deployment_page(request, deployment, confirm=_confirmation(request, source))
+        return _deployment_page(
+            request, deployment, role, confirm=_confirmation(request, source, role)
+        )
 
     form = forms.PromoteForm(request.POST)
     if not form.is_valid():
         return _deployment_page(
-            request, deployment, error="The promotion form was incomplete; try again.", status=400
+            request,
+            deployment,
+            role,
+            error="The promotion form was incomplete; try again.",
+            status=400,
         )
     try:
         change = services.promote(
@@ -108,9 +121,9 @@ def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
             actor=Actor.from_request(request),
         )
     except ServiceError as exc:
-        return _deployment_page(request, deployment, error=exc.message, status=_status(exc))
+        return _deployment_page(request, deployment, role, error=exc.message, status=_status(exc))
     notice = f"{target.name} now runs v{change.version.number}, promoted from {source.name}."
     if request.htmx:
-        return _deployment_page(request, deployment, notice=notice)
+        return _deployment_page(request, deployment, role, notice=notice)
     messages.success(request, notice)
     return redirect(_deployment_url(deployment))

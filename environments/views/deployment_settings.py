@@ -19,6 +19,7 @@ from ._common import _deployment_tabs, _deployment_url, _status, no_store
 def _settings_page(
     request: HttpRequest,
     deployment: Deployment,
+    role: str,
     *,
     form: forms.ApexForm | None = None,
     required_form: forms.RequiredKeysForm | None = None,
@@ -26,7 +27,6 @@ def _settings_page(
     status: int = 200,
 ) -> HttpResponse:
     """The settings page; with htmx after a required-keys post, its `required_keys` region."""
-    role = deployment.role
     can_set_required = has_role(role, permissions.TO_SET_REQUIRED_KEYS)
     context = _deployment_tabs(deployment, role) | {
         "tab": "settings",
@@ -55,9 +55,9 @@ def _settings_page(
 def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpResponse:
     """Every member sees the settings; the apex domain is set by admins."""
     need = permissions.TO_SEE_SETTINGS if request.method == "GET" else permissions.TO_MANAGE_DOMAINS
-    deployment = selectors.get_deployment_for_user(request.user, deployment_id, need=need)
+    deployment, role = selectors.get_deployment_for_user(request.user, deployment_id, need=need)
     if request.method == "GET":
-        return _settings_page(request, deployment)
+        return _settings_page(request, deployment, role)
     form = forms.ApexForm(request.POST)
     status = 400
     if form.is_valid():
@@ -74,7 +74,7 @@ def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpRespons
         else:
             messages.success(request, _apex_message(result))
             return redirect(_deployment_url(deployment, "deployment_settings"))
-    return _settings_page(request, deployment, form=form, status=status)
+    return _settings_page(request, deployment, role, form=form, status=status)
 
 
 @no_store
@@ -82,7 +82,7 @@ def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpRespons
 @login_required
 def required_keys(request: HttpRequest, deployment_id: int) -> HttpResponse:
     """Set the keys every release must define (SPEC §9)."""
-    deployment = selectors.get_deployment_for_user(
+    deployment, role = selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_SET_REQUIRED_KEYS
     )
     form = forms.RequiredKeysForm(request.POST)
@@ -108,12 +108,13 @@ def required_keys(request: HttpRequest, deployment_id: int) -> HttpResponse:
                 return _settings_page(
                     request,
                     deployment,
+                    role,
                     required_form=forms.RequiredKeysForm(initial={"keys": "\n".join(keys)}),
                     notice=notice,
                 )
             messages.success(request, notice)
             return redirect(_deployment_url(deployment, "deployment_settings") + "#required-keys")
-    return _settings_page(request, deployment, required_form=form, status=status)
+    return _settings_page(request, deployment, role, required_form=form, status=status)
 
 
 def _apex_message(result: services.ApexResult) -> str:
@@ -135,7 +136,7 @@ def _apex_message(result: services.ApexResult) -> str:
 def deployment_delete(request: HttpRequest, deployment_id: int) -> HttpResponse:
     deployment = selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_DELETE_DEPLOYMENT
-    )
+    ).deployment
     form = forms.ConfirmNameForm(request.POST, expected=deployment.name)
     if not form.is_valid():
         messages.error(request, form.errors["confirm_name"][0])

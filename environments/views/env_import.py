@@ -24,6 +24,7 @@ SESSION_KEY = "environments.import_preview"
 def _section(
     request: HttpRequest,
     environment: Environment,
+    role: str,
     *,
     status: int = 200,
     form: forms.ImportForm | None = None,
@@ -35,6 +36,7 @@ def _section(
     return _environment_page(
         request,
         environment,
+        role,
         section="import",
         status=status,
         extra={
@@ -62,20 +64,20 @@ def _section(
 def variable_import(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     """GET: the section (a Cancel lands here). POST: preview a file, or, with `confirm`, import
     the file previewed last."""
-    environment = selectors.get_environment_for_user(
+    environment, role = selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.to_write_variables
     )
     if request.method == "GET":
-        return _section(request, environment)
+        return _section(request, environment, role)
     if request.POST.get("confirm"):
-        return _confirm(request, environment)
-    return _preview(request, environment)
+        return _confirm(request, environment, role)
+    return _preview(request, environment, role)
 
 
-def _preview(request: HttpRequest, environment: Environment) -> HttpResponse:
+def _preview(request: HttpRequest, environment: Environment, role: str) -> HttpResponse:
     form = forms.ImportForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _section(request, environment, status=400, form=form)
+        return _section(request, environment, role, status=400, form=form)
     text = form.cleaned_data["text"]
     try:
         items = imports.parse_dotenv(text)
@@ -87,15 +89,17 @@ def _preview(request: HttpRequest, environment: Environment) -> HttpResponse:
             actor=Actor.from_request(request),
         )
     except ServiceError as exc:
-        return _section(request, environment, status=_status(exc), form=form, error=exc.message)
+        return _section(
+            request, environment, role, status=_status(exc), form=form, error=exc.message
+        )
     preview = imports.seal_preview(
         text, secret_keys, user_id=request.user.pk, environment_id=environment.pk
     )
     request.session[SESSION_KEY] = preview
-    return _section(request, environment, form=form, diff=diff, preview_id=preview["id"])
+    return _section(request, environment, role, form=form, diff=diff, preview_id=preview["id"])
 
 
-def _confirm(request: HttpRequest, environment: Environment) -> HttpResponse:
+def _confirm(request: HttpRequest, environment: Environment, role: str) -> HttpResponse:
     kept = imports.open_preview(
         request.session.get(SESSION_KEY),
         request.POST.get("preview_id", ""),
@@ -106,6 +110,7 @@ def _confirm(request: HttpRequest, environment: Environment) -> HttpResponse:
         return _section(
             request,
             environment,
+            role,
             status=409,
             error="That preview is no longer the latest one; paste or upload the file again.",
         )
@@ -121,7 +126,7 @@ def _confirm(request: HttpRequest, environment: Environment) -> HttpResponse:
     except ServiceError as exc:
         # Refused now (changed meanwhile, say): the preview is spent either way.
         request.session.pop(SESSION_KEY, None)
-        return _section(request, environment, status=_status(exc), error=exc.message)
+        return _section(request, environment, role, status=_status(exc), error=exc.message)
     request.session.pop(SESSION_KEY, None)
     notice = f"Imported {len(items)} variable{'' if len(items) == 1 else 's'}."
     messages.success(request, notice + _release_notice(environment))

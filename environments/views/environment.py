@@ -20,8 +20,9 @@ from ..permissions import has_role
 from ._common import Context, _env_url, _environment_tabs, _page, _status, _unconfirmed, no_store
 
 
-def _environment_permissions(environment: Environment, *, refused_target: bool) -> Context:
-    role = environment.role
+def _environment_permissions(
+    environment: Environment, role: str, *, refused_target: bool
+) -> Context:
     return {
         "can_write_variables": has_role(role, permissions.to_write_variables(environment)),
         "can_reveal": has_role(role, permissions.TO_REVEAL),
@@ -117,6 +118,7 @@ def _pending_context(environment: Environment) -> Context:
 def _environment_page(
     request: HttpRequest,
     environment: Environment,
+    role: str,
     *,
     section: str | None = None,
     status: int = 200,
@@ -149,9 +151,9 @@ def _environment_page(
     errors, a notice, a token shown once, a revealed value.
     """
     full = not request.htmx or section is None
-    allowed = _environment_permissions(environment, refused_target=promotion_form is not None)
+    allowed = _environment_permissions(environment, role, refused_target=promotion_form is not None)
     context = (
-        _environment_tabs(environment)
+        _environment_tabs(environment, role)
         | allowed
         | {
             "tab": "environment",
@@ -217,8 +219,8 @@ def _environment_page(
 @require_GET
 @login_required
 def environment_detail(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
-    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
-    return _environment_page(request, environment)
+    environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
+    return _environment_page(request, environment, role)
 
 
 def _other_environments(environment: Environment) -> dict[str, Environment]:
@@ -234,7 +236,7 @@ def _other_environments(environment: Environment) -> dict[str, Environment]:
 @login_required
 def promotion_target(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     """Change which environment this one promotes to (or none)."""
-    environment = selectors.get_environment_for_user(
+    environment, role = selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.to_deploy_into
     )
     others = _other_environments(environment)
@@ -255,14 +257,16 @@ def promotion_target(request: HttpRequest, deployment_id: int, name: str) -> Htt
                 if target
                 else f"{environment.name} now promotes nowhere: it ends its pipeline."
             )
-            environment = selectors.get_environment_for_user(request.user, deployment_id, name)
-            return _after_write(request, environment, "summary", notice)
+            environment, role = selectors.get_environment_for_user(
+                request.user, deployment_id, name
+            )
+            return _after_write(request, environment, role, "summary", notice)
     return _environment_page(
-        request, environment, section="summary", status=status, promotion_form=form
+        request, environment, role, section="summary", status=status, promotion_form=form
     )
 
 
-def _writable(request: HttpRequest, deployment_id: int, name: str) -> Environment:
+def _writable(request: HttpRequest, deployment_id: int, name: str) -> selectors.EnvironmentAccess:
     return selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.to_write_variables
     )
@@ -271,6 +275,7 @@ def _writable(request: HttpRequest, deployment_id: int, name: str) -> Environmen
 def _after_write(
     request: HttpRequest,
     environment: Environment,
+    role: str,
     section: str,
     notice: str,
     *,
@@ -283,9 +288,9 @@ def _after_write(
     if config_changed:
         notice += _release_notice(environment)
     if request.htmx:
-        response = _environment_page(request, environment, section=section, notice=notice)
+        response = _environment_page(request, environment, role, section=section, notice=notice)
         if config_changed and environment.is_staged:
-            pending = _environment_page(request, environment, section="pending", oob=True)
+            pending = _environment_page(request, environment, role, section="pending", oob=True)
             response.content += pending.content
         return response
     messages.success(request, notice)
@@ -317,9 +322,9 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
     """GET: the variables section (htmx cancels land here). POST: add a variable; an existing
     key is refused (409), so an Add never silently replaces a value: Edit does that."""
     if request.method == "GET":
-        environment = selectors.get_environment_for_user(request.user, deployment_id, name)
-        return _environment_page(request, environment, section="variables")
-    environment = _writable(request, deployment_id, name)
+        environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
+        return _environment_page(request, environment, role, section="variables")
+    environment, role = _writable(request, deployment_id, name)
     form = forms.VariableForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -336,12 +341,23 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
             status = _status(exc)
         else:
             return _after_write(
-                request, environment, "variables", f"Added {data['key']}.", config_changed=True
+                request,
+                environment,
+                role,
+                "variables",
+                f"Added {data['key']}.",
+                config_changed=True,
             )
     else:
         status = 400
     return _environment_page(
-        request, environment, section="variables", status=status, variable_form=form, adding=True
+        request,
+        environment,
+        role,
+        section="variables",
+        status=status,
+        variable_form=form,
+        adding=True,
     )
 
 
@@ -349,7 +365,7 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
 @require_http_methods(["GET", "POST"])
 @login_required
 def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
-    environment = _writable(request, deployment_id, name)
+    environment, role = _writable(request, deployment_id, name)
     variable = selectors.get_variable(environment, key)
     form = forms.VariableEditForm(request.POST or None)
     status = 200
@@ -376,10 +392,10 @@ def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str)
                 changed = bool(value or make_secret)
                 notice = f"Updated {key}." if changed else f"{key} is unchanged."
                 return _after_write(
-                    request, environment, "variables", notice, config_changed=changed
+                    request, environment, role, "variables", notice, config_changed=changed
                 )
     return _environment_page(
-        request, environment, section="variables", status=status, editing=key, edit_form=form
+        request, environment, role, section="variables", status=status, editing=key, edit_form=form
     )
 
 
@@ -392,14 +408,14 @@ def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: st
     The reveal is audited before the value is decrypted, in one transaction: if the event
     cannot be written, the request fails and nothing is decrypted (fail-closed).
     """
-    environment = selectors.get_environment_for_user(
+    environment, role = selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.TO_REVEAL
     )
     variable = selectors.get_variable(environment, key)
     if variable.is_secret:
         error = f"{key} is a secret: its value is write-only and is never shown again."
         response = _environment_page(
-            request, environment, section="variables", status=409, error=error
+            request, environment, role, section="variables", status=409, error=error
         )
         # The Reveal button targets its row; a refusal replaces the whole section instead.
         return reswap(retarget(response, "#variables"), "outerHTML") if request.htmx else response
@@ -417,10 +433,10 @@ def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: st
         rows = selectors.variable_rows([environment], include_bindings=False)
         row = next(r for r in rows if r.key == key)
         response = _environment_page(
-            request, environment, section="variable_row", row=row, **revealed
+            request, environment, role, section="variable_row", row=row, **revealed
         )
     else:
-        response = _environment_page(request, environment, **revealed)
+        response = _environment_page(request, environment, role, **revealed)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -429,22 +445,26 @@ def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: st
 @require_http_methods(["GET", "POST"])
 @login_required
 def variable_delete(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
-    environment = _writable(request, deployment_id, name)
+    environment, role = _writable(request, deployment_id, name)
     selectors.get_variable(environment, key)
     if request.method == "GET":
-        return _environment_page(request, environment, section="variables", deleting=key)
+        return _environment_page(request, environment, role, section="variables", deleting=key)
     try:
         services.delete_variable(
             environment=environment, key=key, actor=Actor.from_request(request)
         )
     except ServiceError as exc:
         return _environment_page(
-            request, environment, section="variables", status=_status(exc), error=exc.message
+            request, environment, role, section="variables", status=_status(exc), error=exc.message
         )
-    return _after_write(request, environment, "variables", f"Deleted {key}.", config_changed=True)
+    return _after_write(
+        request, environment, role, "variables", f"Deleted {key}.", config_changed=True
+    )
 
 
-def _managing(request: HttpRequest, deployment_id: int, name: str, need: str) -> Environment:
+def _managing(
+    request: HttpRequest, deployment_id: int, name: str, need: str
+) -> selectors.EnvironmentAccess:
     return selectors.get_environment_for_user(request.user, deployment_id, name, need=need)
 
 
@@ -453,9 +473,9 @@ def _managing(request: HttpRequest, deployment_id: int, name: str, need: str) ->
 @login_required
 def bindings(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     if request.method == "GET":
-        environment = selectors.get_environment_for_user(request.user, deployment_id, name)
-        return _environment_page(request, environment, section="bindings")
-    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
+        environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
+        return _environment_page(request, environment, role, section="bindings")
+    environment, role = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
     form = forms.BindingForm(request.POST, deployment_name=environment.deployment.name)
     status = 400
     if form.is_valid():
@@ -474,12 +494,18 @@ def bindings(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
             status = _status(exc)
         else:
             notice = f"Bound {binding.name} as {binding.variable_name}."
-            return _after_write(request, environment, "bindings", notice, config_changed=True)
+            return _after_write(request, environment, role, "bindings", notice, config_changed=True)
     # A refused credential is not sent back: the URL field starts empty again.
     form.data = form.data.copy()
     form.data["url"] = ""
     return _environment_page(
-        request, environment, section="bindings", status=status, binding_form=form, adding=True
+        request,
+        environment,
+        role,
+        section="bindings",
+        status=status,
+        binding_form=form,
+        adding=True,
     )
 
 
@@ -487,7 +513,7 @@ def bindings(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 @login_required
 def binding_edit(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
-    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
+    environment, role = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
     binding = selectors.get_binding(environment, pk)
     form = forms.BindingEditForm(
         request.POST or None,
@@ -514,11 +540,13 @@ def binding_edit(request: HttpRequest, deployment_id: int, name: str, pk: int) -
                 notice = f"Updated {binding.name}." + (
                     " The credential was replaced." if data["url"] else ""
                 )
-                return _after_write(request, environment, "bindings", notice, config_changed=True)
+                return _after_write(
+                    request, environment, role, "bindings", notice, config_changed=True
+                )
         form.data = form.data.copy()
         form.data["url"] = ""
     return _environment_page(
-        request, environment, section="bindings", status=status, editing=pk, edit_form=form
+        request, environment, role, section="bindings", status=status, editing=pk, edit_form=form
     )
 
 
@@ -526,14 +554,15 @@ def binding_edit(request: HttpRequest, deployment_id: int, name: str, pk: int) -
 @require_http_methods(["GET", "POST"])
 @login_required
 def binding_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
-    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
+    environment, role = _managing(request, deployment_id, name, permissions.TO_MANAGE_BINDINGS)
     binding = selectors.get_binding(environment, pk)
     if request.method == "GET":
-        return _environment_page(request, environment, section="bindings", deleting=pk)
+        return _environment_page(request, environment, role, section="bindings", deleting=pk)
     services.delete_binding(binding=binding, actor=Actor.from_request(request))
     return _after_write(
         request,
         environment,
+        role,
         "bindings",
         f"Removed {binding.name} ({binding.variable_name}).",
         config_changed=True,
@@ -545,9 +574,9 @@ def binding_delete(request: HttpRequest, deployment_id: int, name: str, pk: int)
 @login_required
 def domains(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     if request.method == "GET":
-        environment = selectors.get_environment_for_user(request.user, deployment_id, name)
-        return _environment_page(request, environment, section="domains")
-    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_DOMAINS)
+        environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
+        return _environment_page(request, environment, role, section="domains")
+    environment, role = _managing(request, deployment_id, name, permissions.TO_MANAGE_DOMAINS)
     form = forms.DomainForm(request.POST)
     status = 400
     if form.is_valid():
@@ -563,10 +592,15 @@ def domains(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
             status = _status(exc)
         else:
             return _after_write(
-                request, environment, "domains", f"Added {domain.hostname}.", config_changed=True
+                request,
+                environment,
+                role,
+                "domains",
+                f"Added {domain.hostname}.",
+                config_changed=True,
             )
     return _environment_page(
-        request, environment, section="domains", status=status, domain_form=form
+        request, environment, role, section="domains", status=status, domain_form=form
     )
 
 
@@ -574,13 +608,13 @@ def domains(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 @login_required
 def domain_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
-    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_DOMAINS)
+    environment, role = _managing(request, deployment_id, name, permissions.TO_MANAGE_DOMAINS)
     domain = selectors.get_domain(environment, pk)
     if request.method == "GET":
-        return _environment_page(request, environment, section="domains", deleting=pk)
+        return _environment_page(request, environment, role, section="domains", deleting=pk)
     services.remove_domain(domain=domain, actor=Actor.from_request(request))
     return _after_write(
-        request, environment, "domains", f"Removed {domain.hostname}.", config_changed=True
+        request, environment, role, "domains", f"Removed {domain.hostname}.", config_changed=True
     )
 
 
@@ -589,20 +623,22 @@ def domain_delete(request: HttpRequest, deployment_id: int, name: str, pk: int) 
 @login_required
 def runtime_tokens(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
     if request.method == "GET":
-        environment = selectors.get_environment_for_user(request.user, deployment_id, name)
-        return _environment_page(request, environment, section="tokens")
-    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_RUNTIME_TOKENS)
+        environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
+        return _environment_page(request, environment, role, section="tokens")
+    environment, role = _managing(
+        request, deployment_id, name, permissions.TO_MANAGE_RUNTIME_TOKENS
+    )
     form = forms.RuntimeTokenForm(request.POST, environment_name=environment.name)
     if not form.is_valid():
         return _environment_page(
-            request, environment, section="tokens", status=400, token_form=form
+            request, environment, role, section="tokens", status=400, token_form=form
         )
     token, raw = services.create_runtime_token(
         environment=environment, name=form.cleaned_data["name"], actor=Actor.from_request(request)
     )
     # The raw token is rendered into this one response and stored nowhere: no redirect.
     response = _environment_page(
-        request, environment, section="tokens", new_token=token, raw_token=raw
+        request, environment, role, section="tokens", new_token=token, raw_token=raw
     )
     response["Cache-Control"] = "no-store"
     return response
@@ -614,7 +650,9 @@ def runtime_tokens(request: HttpRequest, deployment_id: int, name: str) -> HttpR
 def runtime_token_revoke(
     request: HttpRequest, deployment_id: int, name: str, pk: int
 ) -> HttpResponse:
-    environment = _managing(request, deployment_id, name, permissions.TO_MANAGE_RUNTIME_TOKENS)
+    environment, role = _managing(
+        request, deployment_id, name, permissions.TO_MANAGE_RUNTIME_TOKENS
+    )
     token = selectors.get_runtime_token(environment, pk)
     unconfirmed = _unconfirmed(
         request,
@@ -626,4 +664,4 @@ def runtime_token_revoke(
     if unconfirmed:
         return unconfirmed
     services.revoke_runtime_token(token=token, actor=Actor.from_request(request))
-    return _after_write(request, environment, "tokens", f"Revoked {token.name}.")
+    return _after_write(request, environment, role, "tokens", f"Revoked {token.name}.")

@@ -18,11 +18,11 @@ from ._common import _deployment_url, _environment_tabs, _status, no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def environment_delete(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
-    environment = selectors.get_environment_for_user(
+    environment, role = selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.TO_MANAGE_ENVIRONMENTS
     )
     if environment.is_protected:
-        context = _environment_tabs(environment) | {"tab": "environment", "protected": True}
+        context = _environment_tabs(environment, role) | {"tab": "environment", "protected": True}
         return render(request, "environments/environment_delete.html", context, status=409)
     form = forms.ConfirmNameForm(request.POST or None, expected=environment.name, focus=True)
     status = 200
@@ -39,7 +39,7 @@ def environment_delete(request: HttpRequest, deployment_id: int, name: str) -> H
             else:
                 messages.success(request, f"Deleted {environment.name}.")
                 return redirect(_deployment_url(environment.deployment))
-    context = _environment_tabs(environment) | {
+    context = _environment_tabs(environment, role) | {
         "tab": "environment",
         "form": form,
         "counts": selectors.delete_counts(environment),

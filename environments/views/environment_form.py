@@ -19,15 +19,13 @@ from ._common import _deployment_tabs, _env_url, _status, no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def environment_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
-    deployment = selectors.get_deployment_for_user(
+    deployment, role = selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_MANAGE_ENVIRONMENTS
     )
     environments = {e.name: e for e in selectors.environments_in_order(deployment)}
     # A copy holds the source's secrets: copying needs the role that may write them.
     copyable = [
-        e.name
-        for e in environments.values()
-        if has_role(deployment.role, permissions.to_write_variables(e))
+        e.name for e in environments.values() if has_role(role, permissions.to_write_variables(e))
     ]
     form = forms.EnvironmentForm(
         request.POST or None, environment_names=list(environments), copyable=copyable
@@ -43,7 +41,7 @@ def environment_create(request: HttpRequest, deployment_id: int) -> HttpResponse
                 form.add_error(
                     "copy_from",
                     f"Copying {copy_from.name} needs the {need} role or higher: the copy "
-                    f"would hold its secrets. You are {deployment.role}.",
+                    f"would hold its secrets. You are {role}.",
                 )
                 status = 403
             else:
@@ -61,5 +59,5 @@ def environment_create(request: HttpRequest, deployment_id: int) -> HttpResponse
                 else:
                     messages.success(request, f"Created {environment.name}.")
                     return redirect(_env_url(environment))
-    context = _deployment_tabs(deployment, deployment.role) | {"tab": "pipeline", "form": form}
+    context = _deployment_tabs(deployment, role) | {"tab": "pipeline", "form": form}
     return render(request, "environments/environment_form.html", context, status=status)

@@ -21,14 +21,15 @@ from ._common import _env_url, _environment_tabs, _page, _status, _unconfirmed, 
 def _history_page(
     request: HttpRequest,
     environment: Environment,
+    role: str,
     *,
     notice: str = "",
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    may_roll_back = has_role(environment.role, permissions.to_deploy_into(environment))
+    may_roll_back = has_role(role, permissions.to_deploy_into(environment))
     rows = selectors.release_rows(environment, may_roll_back=may_roll_back)
-    context = _environment_tabs(environment) | {
+    context = _environment_tabs(environment, role) | {
         "tab": "history",
         "rows": rows,
         "live": environment.live_release,
@@ -43,21 +44,21 @@ def _history_page(
 @require_GET
 @login_required
 def environment_history(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
-    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
-    return _history_page(request, environment)
+    environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
+    return _history_page(request, environment, role)
 
 
 @no_store
 @require_POST
 @login_required
 def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
-    environment = selectors.get_environment_for_user(
+    environment, role = selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.to_deploy_into
     )
     form = forms.RollbackForm(request.POST)
     if not form.is_valid():
         return _history_page(
-            request, environment, error="Pick a release to roll back to.", status=400
+            request, environment, role, error="Pick a release to roll back to.", status=400
         )
     number, config = form.cleaned_data["release"], form.cleaned_data["config"]
     release = selectors.get_release(environment, number)
@@ -90,13 +91,13 @@ def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
             actor=Actor.from_request(request),
         )
     except ServiceError as exc:
-        return _history_page(request, environment, error=exc.message, status=_status(exc))
+        return _history_page(request, environment, role, error=exc.message, status=_status(exc))
     notice = (
         f"{environment.name} rolled back to {what}: release {new.number} runs "
         f"v{new.version.number} with config {new.config_revision}."
     )
-    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+    environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
     if request.htmx:
-        return _history_page(request, environment, notice=notice)
+        return _history_page(request, environment, role, notice=notice)
     messages.success(request, notice)
     return redirect(_env_url(environment, "environment_history"))

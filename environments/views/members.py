@@ -21,12 +21,13 @@ from ._common import _deployment_tabs, _deployment_url, _status, _unconfirmed, n
 def _members_page(
     request: HttpRequest,
     deployment: Deployment,
+    role: str,
     *,
     form: forms.MemberForm | None = None,
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    context = _deployment_tabs(deployment, deployment.role) | {
+    context = _deployment_tabs(deployment, role) | {
         "tab": "members",
         "memberships": selectors.members(deployment),
         "form": form or forms.MemberForm(),
@@ -36,7 +37,7 @@ def _members_page(
     return render(request, "environments/members.html", context, status=status)
 
 
-def _owner_of(request: HttpRequest, deployment_id: int) -> Deployment:
+def _owner_of(request: HttpRequest, deployment_id: int) -> selectors.DeploymentAccess:
     return selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_MANAGE_MEMBERS
     )
@@ -46,9 +47,9 @@ def _owner_of(request: HttpRequest, deployment_id: int) -> Deployment:
 @require_http_methods(["GET", "POST"])
 @login_required
 def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
-    deployment = _owner_of(request, deployment_id)
+    deployment, role = _owner_of(request, deployment_id)
     if request.method == "GET":
-        return _members_page(request, deployment)
+        return _members_page(request, deployment, role)
     form = forms.MemberForm(request.POST)
     status = 400
     if form.is_valid():
@@ -69,18 +70,18 @@ def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
                 request, f"Added {user.get_username()} as {form.cleaned_data['role']}."
             )
             return redirect(_deployment_url(deployment, "members"))
-    return _members_page(request, deployment, form=form, status=status)
+    return _members_page(request, deployment, role, form=form, status=status)
 
 
 @no_store
 @require_POST
 @login_required
 def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
-    deployment = _owner_of(request, deployment_id)
+    deployment, role = _owner_of(request, deployment_id)
     membership = selectors.get_membership(deployment, user_id)
     form = forms.RoleForm(request.POST)
     if not form.is_valid():
-        return _members_page(request, deployment, error="Pick a role.", status=400)
+        return _members_page(request, deployment, role, error="Pick a role.", status=400)
     try:
         services.set_member(
             deployment=deployment,
@@ -89,7 +90,7 @@ def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpR
             actor=Actor.from_request(request),
         )
     except ServiceError as exc:
-        return _members_page(request, deployment, error=exc.message, status=_status(exc))
+        return _members_page(request, deployment, role, error=exc.message, status=_status(exc))
     messages.success(
         request, f"{membership.user.get_username()} is now {form.cleaned_data['role']}."
     )
@@ -100,7 +101,7 @@ def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpR
 @require_POST
 @login_required
 def member_remove(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
-    deployment = _owner_of(request, deployment_id)
+    deployment, role = _owner_of(request, deployment_id)
     membership = selectors.get_membership(deployment, user_id)
     unconfirmed = _unconfirmed(
         request,
@@ -115,7 +116,7 @@ def member_remove(request: HttpRequest, deployment_id: int, user_id: int) -> Htt
             deployment=deployment, user=membership.user, actor=Actor.from_request(request)
         )
     except ServiceError as exc:
-        return _members_page(request, deployment, error=exc.message, status=_status(exc))
+        return _members_page(request, deployment, role, error=exc.message, status=_status(exc))
     messages.success(request, f"Removed {membership.user.get_username()}.")
     if membership.user_id == request.user.pk and not request.user.is_superuser:
         return redirect("deployment_list")

@@ -20,6 +20,7 @@ from ._common import _env_url, _environment_tabs, _page, _status, _unconfirmed, 
 def _history_page(
     request: HttpRequest,
     environment: Environment,
+    role: str,
     key: str,
     *,
     notice: str = "",
@@ -34,13 +35,13 @@ def _history_page(
     # environment's newer value is pending until applied).
     live = environment.live_release
     in_force = next((r for r in rows if live and r.revision <= live.config_revision), None)
-    context = _environment_tabs(environment) | {
+    context = _environment_tabs(environment, role) | {
         "tab": "environment",
         "key": key,
         "rows": rows,
         "current": latest if latest.action == "set" else None,
         "live_revision": in_force.revision if in_force and in_force.action == "set" else None,
-        "can_restore": has_role(environment.role, permissions.to_write_variables(environment)),
+        "can_restore": has_role(role, permissions.to_write_variables(environment)),
         "history_url": _env_url(environment, "variable_history", key=key),
         "restore_url": _env_url(environment, "variable_restore", key=key),
         "notice": notice,
@@ -54,8 +55,8 @@ def _history_page(
 @require_GET
 @login_required
 def variable_history(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
-    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
-    return _history_page(request, environment, key)
+    environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
+    return _history_page(request, environment, role, key)
 
 
 def _restored_notice(environment: Environment, key: str, revision: int) -> str:
@@ -78,13 +79,13 @@ def _restored_notice(environment: Environment, key: str, revision: int) -> str:
 @require_POST
 @login_required
 def variable_restore(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
-    environment = selectors.get_environment_for_user(
+    environment, role = selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.to_write_variables
     )
     form = forms.RestoreForm(request.POST)
     if not form.is_valid():
         return _history_page(
-            request, environment, key, error="Pick a revision to restore.", status=400
+            request, environment, role, key, error="Pick a revision to restore.", status=400
         )
     revision = form.cleaned_data["revision"]
     unconfirmed = _unconfirmed(
@@ -104,10 +105,12 @@ def variable_restore(request: HttpRequest, deployment_id: int, name: str, key: s
             environment=environment, key=key, revision=revision, actor=Actor.from_request(request)
         )
     except ServiceError as exc:
-        return _history_page(request, environment, key, error=exc.message, status=_status(exc))
-    environment = selectors.get_environment_for_user(request.user, deployment_id, name)
+        return _history_page(
+            request, environment, role, key, error=exc.message, status=_status(exc)
+        )
+    environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
     notice = _restored_notice(environment, key, revision)
     if request.htmx:
-        return _history_page(request, environment, key, notice=notice)
+        return _history_page(request, environment, role, key, notice=notice)
     messages.success(request, notice)
     return redirect(_env_url(environment, "variable_history", key=key))

@@ -19,14 +19,12 @@ from ._common import _deployment_tabs, _deployment_url, _status, no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def version_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
-    deployment = selectors.get_deployment_for_user(
+    deployment, role = selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_CREATE_VERSIONS
     )
     environments = selectors.environments_in_order(deployment)
-    deployable = [
-        e.name for e in environments if has_role(deployment.role, permissions.to_deploy_into(e))
-    ]
-    can_create = has_role(deployment.role, permissions.TO_MANAGE_ENVIRONMENTS)
+    deployable = [e.name for e in environments if has_role(role, permissions.to_deploy_into(e))]
+    can_create = has_role(role, permissions.TO_MANAGE_ENVIRONMENTS)
     form = forms.VersionForm(
         request.POST or None,
         deployable=deployable,
@@ -57,5 +55,5 @@ def version_create(request: HttpRequest, deployment_id: int) -> HttpResponse:
                 )
                 messages.success(request, text)
                 return redirect(_deployment_url(deployment))
-    context = _deployment_tabs(deployment, deployment.role) | {"tab": "pipeline", "form": form}
+    context = _deployment_tabs(deployment, role) | {"tab": "pipeline", "form": form}
     return render(request, "environments/version_form.html", context, status=status)
