@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 
 from environments import crypto, selectors, services
-from environments.errors import Conflict, Invalid
+from environments.errors import Conflict, Invalid, TooLarge
 from environments.models import AuditEvent, Binding, ConfigEntry
+from environments.services import VariableInput
 
 PROD_URL = "postgres://app:prod-pw-canary@db.internal:5432/shop"
 STAGING_URL = "postgres://app:staging-pw-canary@db-staging.internal:5432/shop"
@@ -116,3 +117,78 @@ def test_compare_sees_different_bindings_without_values(production, staging, act
         environment=staging, kind="postgres", name="db", url=STAGING_URL, actor=actor
     )
     assert selectors.compare_environments(production, staging).different == ["DATABASE_URL"]
+
+
+def _url_of(size: int) -> str:
+    """A Postgres URL of exactly `size` bytes."""
+    base = "postgres://app:@db.internal:5432/shop"
+    return base.replace("app:@", "app:" + "p" * (size - len(base)) + "@")
+
+
+def _fill(environment, actor, size: int) -> None:
+    """Plain variables holding `size` bytes of values in all."""
+    items, left = [], size
+    while left:
+        items.append(VariableInput(f"FILL_{len(items)}", "x" * min(left, 32 * 1024)))
+        left -= len(items[-1].value)
+    services.set_variables(environment=environment, items=items, actor=actor)
+
+
+def test_a_binding_counts_toward_the_64_kib_of_an_environment(production, actor):
+    _fill(production, actor, 64 * 1024 - 100)
+    services.create_binding(
+        environment=production, kind="postgres", name="db", url=_url_of(100), actor=actor
+    )
+    with pytest.raises(TooLarge) as excinfo:
+        services.set_variable(
+            environment=production, key="ONE_MORE", value="x", is_secret=None, actor=actor
+        )
+    assert excinfo.value.code == "environment_too_large"
+
+
+def test_a_binding_is_refused_beyond_the_64_kib_without_telling_the_total(production, actor):
+    _fill(production, actor, 64 * 1024 - 100)
+    with pytest.raises(TooLarge) as excinfo:
+        services.create_binding(
+            environment=production, kind="postgres", name="db", url=_url_of(101), actor=actor
+        )
+    assert excinfo.value.code == "environment_too_large"
+    assert excinfo.value.message == (
+        "The values of production would exceed the limit of 65536 bytes (64 KiB) in total."
+    )
+    assert not Binding.objects.filter(environment=production).exists()
+
+
+def test_a_new_url_counts_its_own_size_not_the_old_one_too(production, actor):
+    _fill(production, actor, 64 * 1024 - 100)
+    binding = services.create_binding(
+        environment=production, kind="postgres", name="db", url=_url_of(90), actor=actor
+    )
+    services.update_binding(binding=binding, url=_url_of(100), actor=actor)
+    with pytest.raises(TooLarge) as excinfo:
+        services.update_binding(binding=binding, url=_url_of(101), actor=actor)
+    assert excinfo.value.code == "environment_too_large"
+    assert selectors.runtime_env(production)["DATABASE_URL"] == _url_of(100)
+
+
+def test_a_binding_counts_toward_the_500_keys_of_an_environment(production, actor):
+    services.set_variables(
+        environment=production,
+        items=[VariableInput(f"K{i}", "v") for i in range(499)],
+        actor=actor,
+    )
+    services.create_binding(
+        environment=production, kind="postgres", name="db", url=PROD_URL, actor=actor
+    )
+    with pytest.raises(TooLarge) as excinfo:
+        services.set_variable(
+            environment=production, key="ONE_MORE", value="v", is_secret=None, actor=actor
+        )
+    assert excinfo.value.code == "too_many_variables"
+    assert "500" in excinfo.value.message and "499" not in excinfo.value.message
+    with pytest.raises(TooLarge) as excinfo:
+        services.create_binding(
+            environment=production, kind="redis", name="cache", url="redis://c:6379", actor=actor
+        )
+    assert excinfo.value.code == "too_many_variables"
+    assert not Binding.objects.filter(environment=production, kind="redis").exists()

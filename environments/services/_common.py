@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..models import Environment
+from .. import crypto
+from ..models import Binding, Environment
 
 
 def lock_environment(environment: Environment) -> Environment:
@@ -22,3 +23,28 @@ def lock_environment(environment: Environment) -> Environment:
 def fingerprint_scope(deployment_id: int) -> str:
     """Fingerprints compare within a deployment, never across."""
     return f"deployment/{deployment_id}"
+
+
+def binding_totals(
+    environment: Environment, *, excluding: Binding | None = None
+) -> tuple[int, int]:
+    """How many bindings the environment has and the UTF-8 size of their URLs: they count toward
+    its 500 keys and 64 KiB (SPEC §12). Sizes are read by decrypting (an environment has a few
+    bindings), so no stored size can drift or need a backfill; a credential the keys cannot
+    decrypt counts its ciphertext's length, which is never less than the URL's."""
+    bindings = Binding.objects.filter(environment=environment).select_related("environment")
+    if excluding is not None:
+        bindings = bindings.exclude(pk=excluding.pk)
+    count = size = 0
+    keyring = crypto.get_keyring()
+    for binding in bindings:
+        count += 1
+        try:
+            size += len(
+                crypto.decrypt(
+                    binding.ciphertext, context=binding.context(), keyring=keyring
+                ).encode()
+            )
+        except crypto.DecryptionError:
+            size += len(bytes(binding.ciphertext))
+    return count, size

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Count, Sum
 
 from .. import audit, crypto, rules
 from ..audit import Actor
-from ..errors import Conflict, Invalid, Undecryptable, validated
+from ..errors import Conflict, Invalid, TooLarge, Undecryptable, validated
 from ..models import Binding, ConfigEntry, Environment, Variable
-from ._common import fingerprint_scope, lock_environment
+from ._common import binding_totals, fingerprint_scope, lock_environment
 from ._revisions import Revision
 
 
@@ -26,6 +27,30 @@ def _variable_name_free(environment: Environment, variable_name: str) -> None:
             "the same name. Pick another variable name or delete the variable first.",
             code="variable_clash",
             field="variable_name",
+        )
+
+
+def _check_bounds(
+    environment: Environment, url: str, *, new: bool, replacing: Binding | None = None
+) -> None:
+    """A binding counts toward the environment's 500 keys and 64 KiB of values (SPEC §12).
+    The messages name the limit only, never the size of what is already there."""
+    variables = Variable.objects.filter(environment=environment).aggregate(
+        count=Count("id"), size=Sum("size")
+    )
+    binding_count, binding_size = binding_totals(environment, excluding=replacing)
+    if new and variables["count"] + binding_count + 1 > rules.MAX_KEYS_PER_ENVIRONMENT:
+        raise TooLarge(
+            f"{environment.name} would have more than {rules.MAX_KEYS_PER_ENVIRONMENT} "
+            "variables and bindings; that is the limit.",
+            code="too_many_variables",
+        )
+    if (variables["size"] or 0) + binding_size + len(url.encode()) > rules.MAX_ENVIRONMENT_BYTES:
+        raise TooLarge(
+            f"The values of {environment.name} would exceed the limit of "
+            f"{rules.MAX_ENVIRONMENT_BYTES} bytes (64 KiB) in total.",
+            code="environment_too_large",
+            field="url",
         )
 
 
@@ -48,6 +73,7 @@ def create_binding(
     if len(name) > 100:
         raise Invalid("A name has at most 100 characters.", field="name")
     _variable_name_free(environment, variable_name)
+    _check_bounds(environment, url, new=True)
     keyring = crypto.get_keyring()
     binding = Binding(
         environment=environment,
@@ -113,6 +139,7 @@ def update_binding(
         changed.append("name")
     if url and url.strip():
         url = validated(lambda u: rules.validate_binding_url(binding.kind, u), url, field="url")
+        _check_bounds(environment, url, new=False, replacing=binding)
         keyring = crypto.get_keyring()
         binding.ciphertext = crypto.encrypt(url, context=binding.context(), keyring=keyring)
         binding.fingerprint = crypto.fingerprint(

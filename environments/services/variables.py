@@ -11,7 +11,7 @@ from .. import audit, crypto, rules
 from ..audit import Actor
 from ..errors import Conflict, Invalid, NotFound, TooLarge, Undecryptable, validated
 from ..models import Binding, ConfigEntry, Environment, Variable
-from ._common import fingerprint_scope, lock_environment
+from ._common import binding_totals, fingerprint_scope, lock_environment
 from ._revisions import Revision
 
 
@@ -79,15 +79,17 @@ def check_variables(
         .exclude(key__in=seen)
         .aggregate(count=Count("id"), size=Sum("size"))
     )
-    other_count = totals["count"] or 0
+    # Bindings count too (SPEC §12); their variable names never equal a key in `items`.
+    binding_count, binding_size = binding_totals(environment)
+    other_count = (totals["count"] or 0) + binding_count
     new_size = sum(len(item.value.encode()) for item in items)
     if other_count + len(items) > rules.MAX_KEYS_PER_ENVIRONMENT:
         raise TooLarge(
-            f"{environment.name} would have {other_count + len(items)} variables; the limit is "
-            f"{rules.MAX_KEYS_PER_ENVIRONMENT}.",
+            f"{environment.name} would have more than {rules.MAX_KEYS_PER_ENVIRONMENT} "
+            "variables and bindings; that is the limit.",
             code="too_many_variables",
         )
-    if (totals["size"] or 0) + new_size > rules.MAX_ENVIRONMENT_BYTES:
+    if (totals["size"] or 0) + binding_size + new_size > rules.MAX_ENVIRONMENT_BYTES:
         raise TooLarge(
             # The limit only: the total would tell the size of the other values, secrets too.
             f"The values of {environment.name} would exceed the limit of "

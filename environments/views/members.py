@@ -17,6 +17,8 @@ from ..models import (
 )
 from ._common import _deployment_tabs, _deployment_url, _status, _unconfirmed, no_store
 
+ADDED = "If that user exists, they have been added."
+
 
 def _members_page(
     request: HttpRequest,
@@ -54,21 +56,21 @@ def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
     status = 400
     if form.is_valid():
         user = selectors.find_user(form.cleaned_data["username"])
-        if user is None:
-            form.add_error("username", "There is no user with this username.")
-        elif selectors.is_member(deployment, user):
+        if user is not None and selectors.is_member(deployment, user):
+            # Members are listed on this page already: saying so discloses nothing.
             form.add_error("username", f"{user.get_username()} is already a member.")
             status = 409
         else:
-            services.set_member(
-                deployment=deployment,
-                user=user,
-                role=form.cleaned_data["role"],
-                actor=Actor.from_request(request),
-            )
-            messages.success(
-                request, f"Added {user.get_username()} as {form.cleaned_data['role']}."
-            )
+            # One answer whether or not the username exists, so this form cannot be used to
+            # probe for accounts (SPEC §12).
+            if user is not None:
+                services.set_member(
+                    deployment=deployment,
+                    user=user,
+                    role=form.cleaned_data["role"],
+                    actor=Actor.from_request(request),
+                )
+            messages.success(request, ADDED)
             return redirect(_deployment_url(deployment, "members"))
     return _members_page(request, deployment, role, form=form, status=status)
 

@@ -26,11 +26,21 @@ def test_add_by_username(owner_client, deployment, make_user):
     assert Membership.objects.get(user__username="newbie").role == "developer"
 
 
-def test_add_unknown_user_is_a_field_error(owner_client, deployment):
+def test_adding_answers_the_same_whether_or_not_the_username_exists(
+    owner_client, deployment, make_user
+):
+    make_user("newbie")
     url = reverse("members", kwargs={"deployment_id": deployment.pk})
-    response = owner_client.post(url, {"username": "ghost", "role": "viewer"})
-    assert response.status_code == 400
-    assert "There is no user with this username." in response.content.decode()
+    answers = []
+    for username in ["newbie", "ghost"]:
+        response = owner_client.post(url, {"username": username, "role": "viewer"})
+        followed = owner_client.get(response["Location"])
+        message = [str(m) for m in followed.context["messages"]]
+        answers.append((response.status_code, response["Location"], response.content, message))
+    assert answers[0] == answers[1]
+    assert answers[0][3] == ["If that user exists, they have been added."]
+    assert Membership.objects.filter(user__username="newbie").exists()
+    assert not Membership.objects.filter(user__username="ghost").exists()
 
 
 def test_change_role_and_remove(owner_client, deployment, member):
