@@ -312,6 +312,14 @@ def pipeline_order(environments: Iterable[Environment]) -> list[Environment]:
     return sorted(environments, key=lambda e: (e.pipeline_rank, e.name))
 
 
+def deployment_environments(deployment: Deployment) -> list[Environment]:
+    """Every environment of the deployment, by name, each knowing its deployment (one query)."""
+    environments = list(Environment.objects.filter(deployment=deployment).order_by("name"))
+    for environment in environments:
+        environment.deployment = deployment
+    return environments
+
+
 def environments_in_order(deployment: Deployment) -> list[Environment]:
     environments = Environment.objects.filter(deployment=deployment).only(
         "pk", "name", "deployment_id", "active_version_id", "promotes_to_id"

@@ -27,6 +27,7 @@ from .views import (
     _deployment_ref,
     _environment,
     _environment_name,
+    _environments_param,
     _live_state,
     _number,
     _number_param,
@@ -160,17 +161,6 @@ def _domain(domain: Domain) -> dict[str, Any]:
         "environment": domain.environment.name,
         "created_at": timestamp(domain.created_at),
     }
-
-
-def _environments_param(request: HttpRequest, deployment: Deployment) -> list[Environment]:
-    """?environment=<name> (that one), else every environment of the deployment."""
-    name = request.GET.get("environment")
-    if name is not None:
-        return [_environment(deployment, _environment_name(name))]
-    environments = list(deployment.environments.all())
-    for environment in environments:
-        environment.deployment = deployment
-    return environments
 
 
 # Versions ---------------------------------------------------------------------------------

@@ -84,6 +84,14 @@ def _environment_param(request: HttpRequest, deployment: Deployment) -> Environm
     return _environment(deployment, _environment_name(name))
 
 
+def _environments_param(request: HttpRequest, deployment: Deployment) -> list[Environment]:
+    """?environment=<name> (that one), else every environment of the deployment."""
+    name = request.GET.get("environment")
+    if name is not None:
+        return [_environment(deployment, _environment_name(name))]
+    return selectors.deployment_environments(deployment)
+
+
 def _body_environment(deployment: Deployment, body: dict[str, Any]) -> Environment:
     if "environment" not in body:
         raise ApiError(400, "required", "environment is required.", field="environment")
@@ -240,15 +248,8 @@ def _reveal_requested(request: HttpRequest) -> bool:
 
 def _list_variables(request: HttpRequest, token, deployment: Deployment, role: str) -> HttpResponse:
     reveal = _reveal_requested(request)
-    name = request.GET.get("environment")
-    if name is not None:
-        environment = _environment(deployment, _environment_name(name))
-        environments = [environment]
-    else:
-        environment = None
-        environments = list(deployment.environments.all())
-        for each in environments:
-            each.deployment = deployment
+    environments = _environments_param(request, deployment)
+    environment = environments[0] if request.GET.get("environment") is not None else None
     if reveal:
         _require(role, permissions.TO_REVEAL, "Revealing values")
     rows = selectors.variable_rows(environments)
