@@ -25,15 +25,19 @@ import hashlib
 import ipaddress
 import json
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import groupby
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import AuditChainHead, AuditEvent
+from . import selectors
+from .models import AuditChainHead, AuditEvent, AuditTombstone
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -197,3 +201,161 @@ def record(
         detail=json.loads(json.dumps(detail or {})),
         chain=chain_of(deployment.pk if deployment else None),
     )
+
+
+# Verification (manage.py verify_audit) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first thing wrong in a chain: where, and what."""
+
+    seq: int
+    event_id: int | None
+    what: str
+
+
+@dataclass
+class ChainReport:
+    chain: int
+    name: str = ""  # the deployment's name, as its newest checked event says
+    events: int = 0
+    pruned: int = 0
+    pruned_ranges: list[tuple[int, int]] = field(default_factory=list)
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    broken: Break | None = None
+
+
+def verify(*, chain: int | None = None) -> list[ChainReport]:
+    """Check every chain (or one) link by link, streaming the events (10⁶ of them take no more
+    memory than ten). Reports the first break of each chain: an event whose content no longer
+    hashes to its content_hash (edited), a prev_hash that is not the previous hash (a broken
+    link), a hash that is not SHA-256(prev_hash + content_hash), a gap in seq (deleted rows),
+    and a head that is ahead of the last event (the newest events deleted)."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and outermost:
+            # One snapshot for the heads and the events, whatever is appended meanwhile
+            # (SQLite's read transaction is one snapshot already).
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        heads = selectors.audit_chain_heads(chain)
+        reports = [
+            _verify_chain(number, rows, heads.pop(number, None))
+            for number, rows in groupby(selectors.audit_chain_links(chain), key=attrgetter("chain"))
+        ]
+        # Heads whose chain has no row left at all: every event was deleted.
+        reports += [_verify_chain(number, iter(()), head) for number, head in heads.items()]
+    return sorted(reports, key=attrgetter("chain"))
+
+
+def _verify_chain(
+    chain: int, rows: Iterator[AuditEvent | AuditTombstone], head: AuditChainHead | None
+) -> ChainReport:
+    report = ChainReport(chain=chain)
+    expected, running = 1, GENESIS
+    for row in rows:
+        event = row if isinstance(row, AuditEvent) else None
+        problem = ""
+        if head is not None and row.seq > head.seq:
+            problem = f"seq {row.seq} is past the chain's head (seq {head.seq}): the head was moved"
+        elif row.seq < expected:
+            problem = "two rows at this seq (an event and a pruned event's tombstone)"
+        elif row.seq > expected:
+            missing = f"{expected}" if row.seq == expected + 1 else f"{expected}–{row.seq - 1}"
+            problem = f"gap: seq {missing} missing before this event (deleted)"
+        elif event is None:
+            running = link_hash(running, row.content_hash)
+            report.pruned += 1
+            ranges = report.pruned_ranges
+            if ranges and ranges[-1][1] == row.seq - 1:
+                ranges[-1] = (ranges[-1][0], row.seq)
+            else:
+                ranges.append((row.seq, row.seq))
+        elif content_hash(event) != event.content_hash:
+            problem = "content hash mismatch: the event was changed after it was written"
+        elif event.prev_hash != running:
+            problem = "broken link: prev_hash is not the previous event's hash"
+        elif event.hash != link_hash(running, event.content_hash):
+            problem = "hash mismatch: hash is not SHA-256(prev_hash + content_hash)"
+        else:
+            running = event.hash
+            report.events += 1
+            report.name = event.deployment_name if chain != GLOBAL_CHAIN else ""
+        if problem:
+            report.broken = Break(seq=row.seq, event_id=event.pk if event else None, what=problem)
+            return report
+        expected += 1
+    last = expected - 1
+    report.head_seq, report.head_hash = last, running
+    if head is None:
+        if last:
+            report.broken = Break(seq=last, event_id=None, what="the chain's head row is missing")
+    elif head.seq > last:
+        missing = f"{last + 1}" if head.seq == last + 1 else f"{last + 1}–{head.seq}"
+        report.broken = Break(
+            seq=last + 1, event_id=None, what=f"missing tail: seq {missing} deleted"
+        )
+    elif head.hash != running:
+        report.broken = Break(
+            seq=last, event_id=None, what="the head's hash is not the last event's hash"
+        )
+    return report
+
+
+# Export and pruning ----------------------------------------------------------------------------
+
+
+def record_export(*, deployment: Deployment, fmt: str, filters: dict[str, Any], actor: Actor):
+    """The export is on record before a row of it leaves (its own transaction; fail-closed:
+    no event, no export)."""
+    with transaction.atomic(durable=True):
+        return record(
+            "audit.export",
+            actor=actor,
+            deployment=deployment,
+            target=fmt,
+            detail={"format": fmt, "filters": {k: v for k, v in filters.items() if v}},
+        )
+
+
+class TamperedEvent(Exception):
+    """prune_audit refuses to remove an event whose content no longer matches its hash: that
+    would erase the evidence. Run verify_audit."""
+
+
+PRUNE_BATCH = 2000
+
+
+def prune(*, action: str, before: datetime, actor: Actor, dry_run: bool = False) -> int:
+    """Delete the events of `action` written before `before`, leaving a tombstone (chain, seq,
+    content_hash) for each, so that every link of every chain can still be checked; the prune
+    is recorded (action, cutoff, count) in the same transaction. Returns how many events it
+    pruned (or, with `dry_run`, would prune)."""
+    if action.startswith("audit."):
+        raise ValueError("the audit log's own events (audit.*) are never pruned")
+    candidates = AuditEvent.objects.filter(action=action, created_at__lt=before)
+    if dry_run:
+        return candidates.count()
+    count, last_id = 0, 0
+    with transaction.atomic(durable=True):
+        while batch := list(candidates.filter(id__gt=last_id).order_by("id")[:PRUNE_BATCH]):
+            for event in batch:
+                if content_hash(event) != event.content_hash:
+                    raise TamperedEvent(
+                        f"event {event.pk} (chain {event.chain}, seq {event.seq}) does not match"
+                        " its hash; nothing was pruned. Run verify_audit."
+                    )
+            AuditTombstone.objects.bulk_create(
+                AuditTombstone(chain=e.chain, seq=e.seq, content_hash=e.content_hash) for e in batch
+            )
+            AuditEvent.objects.filter(id__in=[e.pk for e in batch]).delete()
+            count, last_id = count + len(batch), batch[-1].pk
+        record(
+            "audit.prune",
+            actor=actor,
+            target=action,
+            detail={"action": action, "before": before.astimezone(UTC).isoformat(), "count": count},
+        )
+    return count

@@ -106,9 +106,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "constraints": [
-                    models.UniqueConstraint(
-                        fields=("chain", "seq"), name="audit_tombstone_unique"
-                    )
+                    models.UniqueConstraint(fields=("chain", "seq"), name="audit_tombstone_unique")
                 ],
             },
         ),
