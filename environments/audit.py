@@ -222,7 +222,9 @@ class ChainReport:
     name: str = ""  # the deployment's name, as its newest checked event says
     events: int = 0
     pruned: int = 0
-    pruned_ranges: list[tuple[int, int]] = field(default_factory=list)
+    pruned_ranges: list[tuple[int, int]] = field(default_factory=list)  # the first few
+    pruned_range_count: int = 0  # runs of consecutive pruned seqs
+    _last_pruned: int = 0
     head_seq: int = 0
     head_hash: str = GENESIS
     broken: Break | None = None
@@ -251,6 +253,22 @@ def verify(*, chain: int | None = None) -> list[ChainReport]:
     return sorted(reports, key=attrgetter("chain"))
 
 
+SHOWN_RANGES = 5
+
+
+def _add_pruned(report: ChainReport, seq: int) -> None:
+    """Count runs of pruned seqs, keeping the first few (memory stays flat however many)."""
+    if report._last_pruned and report._last_pruned == seq - 1:
+        if report.pruned_range_count <= SHOWN_RANGES:
+            first, _ = report.pruned_ranges[-1]
+            report.pruned_ranges[-1] = (first, seq)
+    else:
+        report.pruned_range_count += 1
+        if report.pruned_range_count <= SHOWN_RANGES:
+            report.pruned_ranges.append((seq, seq))
+    report._last_pruned = seq
+
+
 def _verify_chain(
     chain: int, rows: Iterator[AuditEvent | AuditTombstone], head: AuditChainHead | None
 ) -> ChainReport:
@@ -258,6 +276,8 @@ def _verify_chain(
     expected, running = 1, GENESIS
     for row in rows:
         event = row if isinstance(row, AuditEvent) else None
+        if event is not None and chain != GLOBAL_CHAIN:
+            report.name = event.deployment_name
         problem = ""
         if head is not None and row.seq > head.seq:
             problem = f"seq {row.seq} is past the chain's head (seq {head.seq}): the head was moved"
@@ -269,11 +289,7 @@ def _verify_chain(
         elif event is None:
             running = link_hash(running, row.content_hash)
             report.pruned += 1
-            ranges = report.pruned_ranges
-            if ranges and ranges[-1][1] == row.seq - 1:
-                ranges[-1] = (ranges[-1][0], row.seq)
-            else:
-                ranges.append((row.seq, row.seq))
+            _add_pruned(report, row.seq)
         elif content_hash(event) != event.content_hash:
             problem = "content hash mismatch: the event was changed after it was written"
         elif event.prev_hash != running:
@@ -283,7 +299,6 @@ def _verify_chain(
         else:
             running = event.hash
             report.events += 1
-            report.name = event.deployment_name if chain != GLOBAL_CHAIN else ""
         if problem:
             report.broken = Break(seq=row.seq, event_id=event.pk if event else None, what=problem)
             return report

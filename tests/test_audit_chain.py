@@ -367,3 +367,17 @@ def test_an_event_costs_two_more_queries_than_an_insert(deployment, django_asser
     actor = Actor.system("tests")
     with django_assert_num_queries(3):  # lock the head, insert the event, move the head
         audit.record("tests.event", actor=actor, deployment=deployment)
+
+
+def test_many_pruned_ranges_are_counted_and_the_first_few_shown(deployment, staging, monkeypatch):
+    token = Actor.system("token web")
+    monkeypatch.setattr(audit, "now", lambda: datetime.now(UTC) - timedelta(days=40))
+    for _ in range(8):  # seq 2.., fetch fetch token, fetch fetch token, …
+        for action in ("runtime.fetch", "runtime.fetch", "token.create"):
+            audit.record(action, actor=token, environment=staging)
+    monkeypatch.undo()
+    first = AuditEvent.objects.filter(chain=deployment.pk, action="runtime.fetch").order_by("seq")
+    start = first[0].seq
+    assert prune("--action", "runtime.fetch", "--older-than", "30") == "16"
+    shown = ", ".join(f"{start + 3 * i}–{start + 3 * i + 1}" for i in range(5))
+    assert f"16 pruned (seq {shown} and 3 more ranges)" in verify()

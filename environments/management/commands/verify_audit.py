@@ -53,7 +53,8 @@ def _line(report: audit.ChainReport) -> str:
         return f"BROKEN {where} at seq {b.seq}{event}: {b.what}"
     pruned = ""
     if report.pruned:
-        ranges = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in report.pruned_ranges[:5])
-        more = f" and {len(report.pruned_ranges) - 5} more" if len(report.pruned_ranges) > 5 else ""
+        ranges = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in report.pruned_ranges)
+        hidden = report.pruned_range_count - len(report.pruned_ranges)
+        more = f" and {hidden} more ranges" if hidden else ""
         pruned = f", {report.pruned} pruned (seq {ranges}{more})"
     return f"OK {where}: {report.events} events{pruned}, head {report.head_seq} {report.head_hash}"
