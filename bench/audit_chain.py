@@ -15,6 +15,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -77,6 +78,39 @@ def queries_per_fetch(client: Client, headers: dict) -> int:
     return counter.count
 
 
+def concurrent(headers: dict, *, threads: int, each: int) -> None:
+    """Fetches of one environment from several threads at once (a fleet booting): the chain's
+    head lock makes their transactions take turns for the rest of the fetch."""
+    from django.db import connections
+
+    def run(results: list[float]) -> None:
+        barrier.wait()
+        results += fetch_times(Client(), headers, each)
+        connections.close_all()
+
+    walls = {}
+    for name, append in (("plain insert", plain_insert), ("hash chain", CHAINED)):
+        audit.append = append
+        barrier = threading.Barrier(threads + 1)
+        results: list[float] = []
+        workers = [threading.Thread(target=run, args=(results,)) for _ in range(threads)]
+        for w in workers:
+            w.start()
+        barrier.wait()
+        start = time.perf_counter()
+        for w in workers:
+            w.join()
+        walls[name] = time.perf_counter() - start
+        rate = threads * each / walls[name]
+        print(
+            f"{threads} threads x {each} fetches, {name}: {rate:.0f} fetches/s,"
+            f" median {statistics.median(results) * 1000:.1f} ms"
+        )
+    audit.append = CHAINED
+    AuditEvent.objects.filter(seq__gte=10**12).delete()
+    print(f"throughput ratio chain / plain: {walls['plain insert'] / walls['hash chain']:.3f}")
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     call_command("migrate", verbosity=0)
@@ -116,6 +150,9 @@ def main() -> None:
     print(f"runtime fetch, plain insert: median {med_p * 1000:.2f} ms, {plain_queries} queries")
     print(f"runtime fetch, hash chain:   median {med_c * 1000:.2f} ms, {chained_queries} queries")
     print(f"ratio chain / plain: {med_c / med_p:.3f}")
+
+    if connection.vendor == "postgresql":
+        concurrent(headers, threads=8, each=40)
 
     # verify_audit and the export over a longer chain.
     target = 20000
