@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -232,7 +233,9 @@ def test_the_page_links_to_the_filtered_export(as_role, deployment, events):
 # No value leaves ------------------------------------------------------------------------------
 
 
-def test_no_canary_value_or_ciphertext_in_either_export(as_role, deployment, production, actor):
+def test_no_canary_value_or_ciphertext_in_either_export_or_the_log(
+    as_role, deployment, production, actor, caplog
+):
     services.set_variable(
         environment=production, key="STRIPE_KEY", value=CANARY, is_secret=True, actor=actor
     )
@@ -252,9 +255,17 @@ def test_no_canary_value_or_ciphertext_in_either_export(as_role, deployment, pro
     services.fetch_runtime_env(environment=production, fmt="json", actor=actor)
     ciphertexts = [bytes(v.ciphertext) for v in production.variables.all()]
     client = as_role(Role.ADMIN)
-    for fmt in ("csv", "jsonl"):
-        text = body(client.get(url(deployment, fmt)))
-        assert "STRIPE_KEY" in text and "runtime.fetch" in text  # the events are there
-        assert CANARY not in text
-        for blob in ciphertexts:
-            assert blob.hex()[:24] not in text
+    for name in ("", "django", "django.request", "django.db.backends", "environments"):
+        caplog.set_level(logging.DEBUG, logger=name or None)
+    was, connection.force_debug_cursor = connection.force_debug_cursor, True  # SQL logged too
+    try:
+        for fmt in ("csv", "jsonl"):
+            text = body(client.get(url(deployment, fmt)))
+            assert "STRIPE_KEY" in text and "runtime.fetch" in text  # the events are there
+            assert CANARY not in text
+            for blob in ciphertexts:
+                assert blob.hex()[:24] not in text
+    finally:
+        connection.force_debug_cursor = was
+    assert "environments_auditevent" in caplog.text  # the SQL log was captured
+    assert CANARY not in caplog.text
