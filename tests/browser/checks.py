@@ -34,9 +34,12 @@ _OVERFLOW = """() => {
   const width = window.innerWidth;
   // A region that scrolls sideways inside the page hides its end (a table's actions) too.
   const scrolled = [...document.body.querySelectorAll("*")].filter(el =>
-      ["auto", "scroll"].includes(getComputedStyle(el).overflowX) && el.scrollWidth > el.clientWidth + 1);
-  if (scrolled.length) return {scrollWidth: scrolled[0].scrollWidth, width: scrolled[0].clientWidth,
-      culprits: scrolled.slice(0, 3).map(el => "a scrolling " + el.tagName.toLowerCase() + "." + el.className)};
+      ["auto", "scroll"].includes(getComputedStyle(el).overflowX) &&
+      el.scrollWidth > el.clientWidth + 1);
+  if (scrolled.length) return {
+    scrollWidth: scrolled[0].scrollWidth, width: scrolled[0].clientWidth,
+    culprits: scrolled.slice(0, 3).map(el => "a scrolling " + el.tagName + "." + el.className),
+  };
   if (document.documentElement.scrollWidth <= width) return null;
   // The innermost elements that stick out, to say where the problem is.
   const out = [];
@@ -46,7 +49,8 @@ _OVERFLOW = """() => {
         ![...el.children].some(c => c.getBoundingClientRect().right > width + 0.5)) {
       let name = el.tagName.toLowerCase();
       if (el.id) name += "#" + el.id;
-      if (el.className && typeof el.className === "string") name += "." + el.className.trim().split(/\\s+/).join(".");
+      if (el.className && typeof el.className === "string")
+        name += "." + el.className.trim().split(/\\s+/).join(".");
       out.push(name + " (right edge " + Math.round(box.right) + ")");
       if (out.length >= 5) break;
     }

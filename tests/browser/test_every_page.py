@@ -41,9 +41,8 @@ def fifty_variables(shop):
         )
         for n in range(1, 47)
     ]
-    items.append(
-        services.VariableInput("A_VERY_LONG_VARIABLE_NAME_WITHOUT_ANY_BREAK_IN_IT_AT_ALL", "x", False)
-    )
+    long_name = "A_VERY_LONG_VARIABLE_NAME_WITHOUT_ANY_BREAK_IN_IT_AT_ALL"
+    items.append(services.VariableInput(long_name, "x", False))
     items.append(services.VariableInput("ONE_LONG_VALUE", "y" * 300, False))
     services.set_variables(environment=production, items=items, actor=Actor.system("tests"))
     return production
