@@ -88,6 +88,18 @@ def _states(page, url: str, deployment_id: int):
         page.locator("#pending").get_by_role("link", name="Apply").click()
         expect(page.locator("#pending").get_by_role("button", name="Apply")).to_be_visible()
 
+    def import_preview():
+        page.goto(f"{env}/")
+        page.locator("#import-text").fill("NEW_ONE=1\nLOG_LEVEL=debug\n")
+        page.get_by_role("button", name="Preview import").click()
+        expect(page.get_by_test_id("import-diff")).to_be_visible()
+
+    def refused_page_form():
+        page.goto(f"{d}/environments/new/")
+        page.get_by_label("Name").fill("Not A Name")
+        page.get_by_role("button", name="Create environment").click()
+        expect(page.locator(".field-error").first).to_be_visible()
+
     def binding_edit():
         page.goto(f"{env}/")
         page.locator("#bindings").get_by_role("link", name="Edit shop-db").click()
@@ -116,12 +128,14 @@ def _states(page, url: str, deployment_id: int):
         ("promotion confirmation", promotion_confirmation),
         ("register a version", goto(f"{d}/versions/new/")),
         ("new environment", goto(f"{d}/environments/new/")),
+        ("new environment, refused", refused_page_form),
         ("environment, 50 variables", goto(f"{env}/")),
         ("inline edit", inline_edit),
         ("delete confirmation", delete_confirmation),
         ("reveal", reveal),
         ("form error", form_error),
         ("apply confirmation", apply_confirmation),
+        ("import preview", import_preview),
         ("binding edit", binding_edit),
         ("staging", goto(f"{d}/env/staging/")),
         ("empty preview", goto(f"{d}/env/preview/pr-42/")),
