@@ -15,9 +15,6 @@ from ..audit import Actor
 from ..errors import validated
 from ..models import ApiToken, Environment, RuntimeToken
 
-# The default of create_api_token: rules.TOKEN_DEFAULT_DAYS (pass None for no expiry).
-DEFAULT = object()
-
 
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
@@ -42,13 +39,11 @@ def _expiry_note(token: ApiToken | RuntimeToken) -> str:
 
 @transaction.atomic(durable=True)
 def create_api_token(
-    *, user, name: str, actor: Actor, expires_in_days: int | None | object = DEFAULT
+    *, user, name: str, actor: Actor, expires_in_days: int | None = rules.TOKEN_DEFAULT_DAYS
 ) -> tuple[ApiToken, str]:
     """Create a personal API token; returns (token, raw). The raw token is never stored.
 
     It expires in `expires_in_days` (1 to 365; default 90), or never when that is None."""
-    if expires_in_days is DEFAULT:
-        expires_in_days = rules.TOKEN_DEFAULT_DAYS
     expires_at = _expires_at(expires_in_days)
     name = (name or "").strip() or "API token"
     raw, digest, hint = _new_token(ApiToken.PREFIX)
