@@ -29,6 +29,10 @@ WINDOW = 60  # seconds
 KEY_TTL = WINDOW + 30
 
 
+def _now() -> float:
+    return time.time()
+
+
 def _count(key: str) -> int:
     """Add one to the window's count and answer the new count."""
     cache = caches["default"]
@@ -55,7 +59,7 @@ def enforce(kind: str, token_id: int, limit: int, *, now: float | None = None) -
     requests in the current minute. `limit` 0 (or less) means no limit, and costs nothing."""
     if limit <= 0:
         return
-    now = time.time() if now is None else now
+    now = _now() if now is None else now
     window = int(now // WINDOW)
     try:
         count = _count(f"ratelimit:{kind}:{token_id}:{window}")
