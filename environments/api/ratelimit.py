@@ -71,7 +71,7 @@ def enforce(kind: str, token_id: int, limit: int, *, now: float | None = None) -
         raise ApiError(
             429,
             "rate_limited",
-            f"This token made more than {limit} requests this minute; "
+            f"This token has used its {limit} requests for this minute; "
             f"retry in {retry_after} seconds.",
             headers={"Retry-After": str(retry_after)},
         )
