@@ -3,8 +3,8 @@ signal, which the web login and the Django admin's login both send.
 
 One event per refused attempt, outcome `denied`, deployment None: `auth.login_locked` when the
 attempt is answered with the lock page (it met a lock, or its failure set one), else
-`auth.login_failed`. The target is the username as typed (printable, at most 150 characters);
-the password typed is never read here.
+`auth.login_failed`. The target is the username as typed (login_throttle.attempted_username:
+printable, at most 150 characters); the password typed is never read here.
 """
 
 from __future__ import annotations
@@ -16,18 +16,17 @@ from typing import TYPE_CHECKING, Any
 import axes.signals  # noqa: F401
 
 from . import audit
+from .login_throttle import attempted_username
 from .models import AuditEvent
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-USERNAME_MAX = 150
-
 
 def record_failed_login(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    username = str(credentials.get("username") or "")
+    username = attempted_username(request, credentials) or ""
     locked = bool(getattr(request, "axes_locked_out", False))
     if request is not None:
         actor = audit.Actor.from_request(request)
@@ -37,7 +36,7 @@ def record_failed_login(
     audit.record(
         "auth.login_locked" if locked else "auth.login_failed",
         actor=actor,
-        target=audit.printable(username)[:USERNAME_MAX],
+        target=username,
         outcome=AuditEvent.Outcome.DENIED,
         detail=detail,
     )

@@ -22,8 +22,24 @@ from django.db.models import QuerySet, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
+from .audit import printable
+
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
+
+USERNAME_MAX = 150  # Django's usernames; axes stores at most 255 characters
+
+
+def attempted_username(request: HttpRequest | None, credentials: dict | None) -> str | None:
+    """The username typed, as counted, stored and audited: without control or format characters
+    and at most USERNAME_MAX characters. (The login forms do not bound its length, and a longer
+    one would not fit axes' column: PostgreSQL refuses it, and the login would fail with a 500.)
+    AXES_USERNAME_CALLABLE."""
+    if credentials:
+        username = credentials.get("username")
+    else:
+        username = getattr(request, "POST", {}).get("username")
+    return None if username is None else printable(str(username))[:USERNAME_MAX]
 
 
 class LoginThrottleHandler(AxesDatabaseHandler):

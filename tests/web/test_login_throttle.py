@@ -5,15 +5,26 @@ are audited, outcome `denied`; the web login and the Django admin's share the co
 
 from __future__ import annotations
 
+import http.cookiejar
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from environments.models import AuditEvent
+from project import settings as project_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +32,7 @@ PASSWORD = "pw-for-tests-only"  # make_user's
 WRONG = "canary-pw-9d41e7a2-never-stored"  # a password typed that must be stored nowhere
 LOGIN = "/login/"
 ADMIN_LOGIN = "/admin/login/"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def attempt(client, username: str, password: str, *, path: str = LOGIN, **extra):
@@ -185,13 +197,17 @@ def test_no_password_typed_is_stored_anywhere(client, make_user):
         assert WRONG not in repr(row) and PASSWORD not in repr(row)
 
 
-def test_the_username_is_audited_printable_and_bounded(client):
+def test_the_username_is_counted_and_audited_printable_and_bounded(client):
+    """The login forms do not bound the username's length; axes' column holds 255 characters
+    (PostgreSQL refuses more)."""
     typed = "mallory\x1b[31m\u202e" + "x" * 300
+    expected = ("mallory[31m" + "x" * 300)[:150]
 
-    attempt(client, typed, WRONG)
+    responses = fail(client, typed, 5)
 
-    event = AuditEvent.objects.get()
-    assert event.target == ("mallory[31m" + "x" * 300)[:150]
+    assert [r.status_code for r in responses] == [200, 200, 200, 200, 429]
+    assert AccessAttempt.objects.get().username == expected
+    assert set(AuditEvent.objects.values_list("target", flat=True)) == {expected}
 
 
 def test_the_address_behind_trusted_proxies_is_the_one_counted(client, make_user, settings):
@@ -224,3 +240,110 @@ def test_a_locked_attempt_costs_the_same_queries_however_many_failures_are_store
     assert queries_for_a_locked_attempt("192.0.2.1", 0) == queries_for_a_locked_attempt(
         "192.0.2.2", 20
     )
+
+
+# Two app servers share the lock --------------------------------------------------------------
+
+
+class AppServer:
+    """`gunicorn project.wsgi` in a process of its own, on the test database. It serves a socket
+    bound here first, so a request made before it has booted waits in the socket's backlog."""
+
+    def __init__(self, database_url: str):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        env = {
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "DEBUG": "true",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "ENCRYPTION_KEYS": settings.ENCRYPTION_KEYS,
+            "DATABASE_URL": database_url,
+        }
+        fd = self.sock.fileno()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"fd://{fd}",
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+                "project.wsgi",
+            ],
+            cwd=ROOT,
+            env=env,
+            pass_fds=[fd],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self.sock.close()  # the server holds it now
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.cookies), NoRedirect()
+        )
+
+    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        try:
+            with self.opener.open(self.url + path, data=data, timeout=60) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def log_in(self, username: str, password: str) -> tuple[int, str]:
+        status, _ = self.request(LOGIN)  # sets the CSRF cookie
+        assert status == 200
+        token = next(c.value for c in self.cookies if c.name == "csrftoken")
+        form = {"username": username, "password": password, "csrfmiddlewaretoken": token}
+        return self.request(LOGIN, form)
+
+    def stop(self) -> str:
+        self.process.terminate()
+        _, stderr = self.process.communicate(timeout=30)
+        return stderr.decode()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a 302 is the answer, not a page to follow
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    credentials = urllib.parse.quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + urllib.parse.quote(db["PASSWORD"], safe="")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def two_app_servers(transactional_db):
+    if connection.vendor != "postgresql":
+        pytest.skip("two app servers share one database: needs PostgreSQL (DATABASE_URL=…)")
+    servers = [AppServer(database_url()) for _ in range(2)]
+    yield servers
+    for server in servers:
+        stderr = server.stop()
+        assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_failures_on_one_app_server_lock_the_login_on_another(two_app_servers, make_user, settings):
+    a, b = two_app_servers
+    settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS  # what the servers verify
+    make_user("alice")
+    make_user("bob")
+
+    statuses = [a.log_in("alice", WRONG)[0] for _ in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]
+
+    status, page = b.log_in("alice", PASSWORD)
+    assert status == 429
+    assert "Try again in 15 minutes." in page
+    assert b.log_in("bob", PASSWORD)[0] == 302  # server B logs people in; alice is locked
+    assert a.process.pid != b.process.pid
