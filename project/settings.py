@@ -187,6 +187,7 @@ AXES_USERNAME_CALLABLE = "environments.login_throttle.attempted_username"
 AXES_LOCKOUT_CALLABLE = "environments.login_throttle.lockout_response"
 # Successful logins are not logged twice; failed and locked ones are audited (auth_audit.py).
 AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no start-up line in every management command's output
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "deployment_list"

@@ -6,6 +6,7 @@ are audited, outcome `denied`; the web login and the Django admin's share the co
 from __future__ import annotations
 
 import http.cookiejar
+import io
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -347,3 +349,12 @@ def test_failures_on_one_app_server_lock_the_login_on_another(two_app_servers, m
     assert "Try again in 15 minutes." in page
     assert b.log_in("bob", PASSWORD)[0] == 302  # server B logs people in; alice is locked
     assert a.process.pid != b.process.pid
+
+
+def test_an_admin_lifts_a_lock_with_axes_reset_username(client, make_user):
+    make_user("alice")
+    fail(client, "alice", 5)
+
+    call_command("axes_reset_username", "alice", stdout=io.StringIO())
+
+    assert attempt(client, "alice", PASSWORD).status_code == 302
