@@ -65,7 +65,7 @@ def test_five_failures_lock_the_username_from_that_address(client, make_user):
     locked = responses[4]
     assert "Too many failed logins" in locked.text
     assert "Try again in 15 minutes." in locked.text
-    assert locked["Retry-After"] == str(15 * 60)
+    assert 15 * 60 - 5 <= int(locked["Retry-After"]) <= 15 * 60  # seconds; slack for a slow run
     assert WRONG not in locked.text
 
 
