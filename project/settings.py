@@ -144,6 +144,30 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# The cache: Redis when REDIS_URL is set (shared by every app server: the API rate limits count
+# there), else local memory, per process (each process then counts on its own).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://.")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "miosa",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# API rate limits per token, in requests a minute (SPEC §12); 0 means no limit. Runtime tokens
+# have none by default: a whole fleet booting at once shares one token.
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=1200)
+RUNTIME_RATE_LIMIT_PER_MINUTE = env.int("RUNTIME_RATE_LIMIT_PER_MINUTE", default=0)
+for _name in ("API_RATE_LIMIT_PER_MINUTE", "RUNTIME_RATE_LIMIT_PER_MINUTE"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} is a number of requests a minute, 0 for no limit.")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Argon2 first (SPEC §12); the PBKDF2 hashers stay so older hashes still verify, and Django
