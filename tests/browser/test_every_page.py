@@ -154,6 +154,19 @@ def _states(page, url: str, deployment_id: int):
     ]
 
 
+def lock_the_login(page, url: str) -> None:
+    """Failed logins until the lock page (last: it locks this address out)."""
+    page.context.clear_cookies()
+    for _ in range(8):
+        page.goto(f"{url}/login/")
+        page.get_by_label("Username").fill("nobody")
+        page.get_by_label("Password").fill("wrong")
+        page.get_by_role("button", name="Log in").click()
+        if page.get_by_text("Too many failed logins").count():
+            return
+    raise AssertionError("eight failed logins did not lock the login")
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_page_fits_and_passes_axe(
     page, live_server, shop, admin, fifty_variables, login, width
@@ -170,7 +183,8 @@ def test_every_page_fits_and_passes_axe(
     page.goto(f"{live_server.url}/login/")
     check("login")
     login(admin)
-    for name, go in _states(page, live_server.url, shop.pk):
+    states = _states(page, live_server.url, shop.pk)
+    for name, go in [*states, ("login locked", lambda: lock_the_login(page, live_server.url))]:
         try:
             go()
         except AssertionError as exc:  # a state not reached: say which, and go on
