@@ -15,7 +15,7 @@ from django.db.migrations.loader import MigrationLoader
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("environments", "0003_environment_expires_at")]
+BEFORE = [("environments", "0004_token_expiry")]
 AFTER = [("environments", "0005_audit_chain")]
 
 

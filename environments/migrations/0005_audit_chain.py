@@ -2,9 +2,7 @@
 heads, and the tombstones `prune_audit` leaves. Existing events are chained in the order they
 were written (created_at, then id), per deployment; events whose deployment was deleted before
 this migration lost their deployment id, so they join the global chain 0 with the events that
-never had one.
-
-Depends on 0003; another branch adds 0004 in parallel (the dependency is rewired at merge)."""
+never had one."""
 
 import django.utils.timezone
 from django.db import migrations, models
@@ -46,7 +44,7 @@ def chain_existing_events(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("environments", "0003_environment_expires_at"),
+        ("environments", "0004_token_expiry"),
     ]
 
     operations = [
