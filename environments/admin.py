@@ -9,7 +9,9 @@ from . import rules, services
 from .audit import Actor
 from .models import (
     ApiToken,
+    AuditChainHead,
     AuditEvent,
+    AuditTombstone,
     Binding,
     ConfigEntry,
     Deployment,
@@ -280,6 +282,10 @@ class RuntimeTokenAdmin(TokenAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyValuesAdmin):
+    """Read-only, like every model here: an audit event is never edited or deleted from the
+    admin (prune_audit is the one way events leave, and it leaves a tombstone). The hashes shown
+    are SHA-256 of content the page shows anyway; they reveal nothing more."""
+
     list_display = [
         "created_at",
         "actor_label",
@@ -289,10 +295,20 @@ class AuditEventAdmin(ReadOnlyValuesAdmin):
         "target",
         "outcome",
         "ip",
+        "chain",
+        "seq",
     ]
     list_filter = ["action", "outcome", "deployment_name"]
     search_fields = ["actor_label", "action", "target", "environment_name"]
     date_hierarchy = "created_at"
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+@admin.register(AuditChainHead)
+class AuditChainHeadAdmin(ReadOnlyValuesAdmin):
+    list_display = ["chain", "seq", "hash"]
+
+
+@admin.register(AuditTombstone)
+class AuditTombstoneAdmin(ReadOnlyValuesAdmin):
+    list_display = ["chain", "seq", "content_hash"]
+    list_filter = ["chain"]

@@ -14,6 +14,7 @@ from environments.audit import Actor
 from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
 from environments.models import (
     ApiToken,
+    AuditChainHead,
     AuditEvent,
     Binding,
     ConfigEntry,
@@ -42,6 +43,7 @@ MODELS = [
     ApiToken,
     RuntimeToken,
     AuditEvent,
+    AuditChainHead,
 ]
 PLAIN_DEMO_VALUES = ["https://api.shop.example.com", "warning"]
 
@@ -139,3 +141,29 @@ def test_admin_is_for_superusers_only(client, make_user):
     client.force_login(make_user("plain"))
     response = client.get(reverse("admin:environments_variable_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", ["auditevent", "auditchainhead", "audittombstone"])
+def test_admin_cannot_add_change_or_delete_the_audit_trail(admin_client, model):
+    """The hash chain's rows are read-only in the admin (SPEC §12): no add, change, delete or
+    bulk delete."""
+    event = AuditEvent.objects.first()
+    pk = {"auditevent": event.pk, "auditchainhead": event.chain, "audittombstone": 1}[model]
+    assert admin_client.get(reverse(f"admin:environments_{model}_add")).status_code == 403
+    change = reverse(f"admin:environments_{model}_change", args=[pk])
+    assert admin_client.post(change, {"target": "x", "seq": 1}).status_code in (403, 302)
+    response = admin_client.post(
+        reverse(f"admin:environments_{model}_delete", args=[pk]), {"post": "yes"}
+    )
+    assert response.status_code in (403, 302)
+    response = admin_client.post(
+        reverse(f"admin:environments_{model}_changelist"),
+        {"action": "delete_selected", "_selected_action": [pk]},
+    )
+    assert response.status_code in (200, 302)
+    assert AuditEvent.objects.filter(pk=event.pk, target=event.target).exists()
+    assert AuditChainHead.objects.filter(chain=event.chain).exists()
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().startswith("OK")

@@ -334,9 +334,10 @@ def test_the_query_count_is_fixed_however_many_variables(
     services.add_domain(environment=production, hostname="shop.example", actor=actor)
     raw = runtime_token(production)
     api.get(URL, token=raw)  # the first use writes last_used_at
-    # token (+ environment, deployment, live release, version), audit event, instance upsert,
-    # the release's configuration (variables, bindings, domains in one query)
-    with django_assert_num_queries(6):
+    # token (+ environment, deployment, live release, version), audit event (lock the chain's
+    # head, insert, move the head), instance upsert, the release's configuration (variables,
+    # bindings, domains in one query)
+    with django_assert_num_queries(8):
         response = api.get(URL, token=raw, params={"format": fmt})
     assert response.status_code == 200
     if fmt == "json":
