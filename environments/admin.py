@@ -252,7 +252,7 @@ def revoke_tokens(modeladmin, request, queryset):
 
 class TokenAdmin(ReadOnlyValuesAdmin):
     search_fields = ["name", "hint"]
-    list_filter = ["revoked_at"]
+    list_filter = ["revoked_at", "expires_at"]
     actions = [revoke_tokens]
 
     def has_change_permission(self, request, obj=None):
@@ -266,17 +266,41 @@ class TokenAdmin(ReadOnlyValuesAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(TokenAdmin):
-    list_display = ["token", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "token",
+        "name",
+        "user",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_select_related = ["user"]
-    fields = ["token", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    fields = ["token", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
     readonly_fields = fields
 
 
 @admin.register(RuntimeToken)
 class RuntimeTokenAdmin(TokenAdmin):
-    list_display = ["token", "name", "environment", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "token",
+        "name",
+        "environment",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_select_related = ["environment__deployment"]
-    fields = ["token", "name", "environment", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "token",
+        "name",
+        "environment",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     readonly_fields = fields
 
 

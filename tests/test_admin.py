@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import io
 
 import pytest
@@ -167,3 +168,18 @@ def test_admin_cannot_add_change_or_delete_the_audit_trail(admin_client, model):
     out = io.StringIO()
     call_command("verify_audit", stdout=out)
     assert out.getvalue().startswith("OK")
+
+
+@pytest.mark.django_db
+def test_admin_token_lists_show_the_expiry(admin_client):
+    """The token changelists show when each token expires (SPEC §12), a runtime token's
+    'no expiry' included."""
+    token = RuntimeToken.objects.get()
+    RuntimeToken.objects.filter(pk=token.pk).update(
+        expires_at=datetime.datetime(2031, 5, 17, 12, 0, tzinfo=datetime.UTC)
+    )
+    for name in ("runtimetoken", "apitoken"):
+        page = admin_client.get(reverse(f"admin:environments_{name}_changelist")).content.decode()
+        assert "column-expires_at" in page
+    page = admin_client.get(reverse("admin:environments_runtimetoken_changelist")).content.decode()
+    assert "2031" in page
