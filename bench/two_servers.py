@@ -91,7 +91,7 @@ def run(env: dict[str, str], seeded: dict, logdir: Path, *, duration: int = 10) 
         with haproxy((app1.port, app2.port), logdir, maxconn) as proxy:
             from bench.load import app_audit_count
 
-            time.sleep(1)  # the fetches the last wrk run left in flight are audited first
+            harness.warm(proxy.url, token)
             before = app_audit_count()
             burst = harness.storm(proxy.port, token, 1000)
             time.sleep(0.5)
