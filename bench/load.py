@@ -458,6 +458,9 @@ def fetch_queries(token: str) -> tuple[int, int]:
             # What the request_started signal does under gunicorn (the test client skips it):
             # the next query on a kept connection runs its health check first.
             close_old_connections()
+            if connection.connection is None:  # it was closed (too old): a kept one, as a
+                connection.ensure_connection()  # worker has from its second request on
+                connection.health_check_done = False
             response = client.get("/api/v1/runtime/env", headers=headers)
     finally:
         del connection._commit, connection.is_usable

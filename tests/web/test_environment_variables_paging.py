@@ -178,3 +178,27 @@ def test_the_variables_section_query_count_does_not_grow(
     with django_assert_num_queries(5):
         response = client.get(_url(deployment, "variables") + "?page=5", **HX)
     assert len(_row_keys(response.content.decode())) == (1 if n == 1 else 100)
+
+
+# deployment+membership, session, user, environments (annotated), domains, pending changes
+# (one query for every environment's), versions: as tests/web/test_deployment_detail.py pins
+# it with a few variables, so with 500 in production waiting for an Apply and 500 in staging.
+PIPELINE_QUERIES = 7
+
+
+@pytest.mark.parametrize("n", [1, 500])
+def test_the_pipeline_query_count_does_not_grow_with_variables(
+    as_role, deployment, staging, production, actor, django_assert_num_queries, n
+):
+    version = services.create_version(deployment=deployment, actor=actor)
+    services.deploy_version(environment=staging, version=version, actor=actor)
+    services.promote(
+        source=staging, version_number=version.number, expected_target_version=None, actor=actor
+    )
+    _fill(staging, actor, n)
+    _fill(production, actor, n)  # staged: pending until an Apply
+    client = as_role(Role.OWNER)
+    with django_assert_num_queries(PIPELINE_QUERIES):
+        response = client.get(reverse("deployment", kwargs={"deployment_id": deployment.pk}))
+    assert response.status_code == 200
+    assert f"{n} pending change" in response.content.decode()
