@@ -57,6 +57,7 @@ def main() -> None:
     env = harness.app_environment()
     os.environ.update(env)
     harness.create_database()
+    harness.flush_redis()
     try:
         run(args, env, logdir, duration)
     finally:
@@ -202,10 +203,17 @@ def machine() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
+    from django.conf import settings
+
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    limits = (
+        "rate limits on (Redis)"
+        if hasattr(settings, "RUNTIME_RATE_LIMIT_PER_MINUTE")
+        else "no rate limits in this checkout"
+    )
     return (
         f"nproc {os.cpu_count()}, CPU {cpu}, PostgreSQL {version}, Python "
-        f"{sys.version.split()[0]}, load average {load}\n"
+        f"{sys.version.split()[0]}, {limits}, load average {load}\n"
     )
 
 

@@ -250,10 +250,7 @@ def check_rate_limits(env: dict, seeded: dict, logdir: Path, maxconn: int) -> No
         )
         return
     limited = env | {"API_RATE_LIMIT_PER_MINUTE": "20", "REDIS_URL": harness.REDIS_URL}
-    redis_cli = harness._which("redis-cli")
-    if redis_cli:  # the bench's own Redis database: no count left from an earlier run
-        db = harness.REDIS_URL.rsplit("/", 1)[-1]
-        subprocess.run([redis_cli, "-n", db, "flushdb"], check=False, capture_output=True)
+    harness.flush_redis()
     with ExitStack() as stack:
         app1 = stack.enter_context(harness.gunicorn("rl1", "project.wsgi", limited, logdir))
         app2 = stack.enter_context(harness.gunicorn("rl2", "project.wsgi", limited, logdir))
