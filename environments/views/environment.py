@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import reswap, retarget
+from django_htmx.http import push_url, reswap, retarget
 
 from .. import forms, permissions, selectors, services
 from ..audit import Actor
@@ -415,7 +415,13 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
     key is refused (409), so an Add never silently replaces a value: Edit does that."""
     if request.method == "GET":
         environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
-        return _environment_page(request, environment, role, section="variables")
+        response = _environment_page(request, environment, role, section="variables")
+        asked = {k: request.GET[k] for k in ("page", "q") if request.GET.get(k, "").strip()}
+        if request.htmx and asked:
+            # The address bar follows the pager and the filter: a reload or a copied link shows
+            # the same page of variables.
+            response = push_url(response, _env_url(environment) + "?" + urlencode(asked))
+        return response
     environment, role = _writable(request, deployment_id, name)
     form = forms.VariableForm(request.POST)
     if form.is_valid():

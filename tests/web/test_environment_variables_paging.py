@@ -79,6 +79,13 @@ def test_the_filter_matches_a_key_substring_whatever_its_case(as_role, deploymen
     assert " ".join(range_text.split()) == "1–10 of 10 matching"
 
 
+def test_the_address_bar_follows_the_pager_and_the_filter(as_role, deployment, paged):
+    client = as_role(Role.VIEWER)
+    response = client.get(_url(deployment, "variables") + "?page=2&q=KEY", **HX)
+    assert response["HX-Push-Url"] == _url(deployment) + "?page=2&q=KEY"
+    assert "HX-Push-Url" not in client.get(_url(deployment, "variables"), **HX)
+
+
 def test_the_filter_pages_its_matches_and_its_links_keep_it(as_role, deployment, paged):
     html = as_role(Role.VIEWER).get(_url(deployment) + "?q=KEY_1&page=1").content.decode()
     assert _row_keys(html) == [f"KEY_{i:03d}" for i in range(100, 200)]
