@@ -161,17 +161,21 @@ def run(args, env: dict[str, str], logdir: Path, duration: int) -> None:
     # 6. Fetch p50 with 10^6 stored values vs 10^3 (the same environment and token).
     if args.tune:
         tune(env, seeded, logdir, duration)
+    # The two measures are minutes apart: the audited floor's p50, measured alongside each
+    # (its tables do not grow), tells how much the machine's load moved in between.
     small = stored_values()
-    p50_small = fetch_p50(env, seeded, logdir, duration)
+    p50_small, floor_small = fetch_p50(env, floor_env, seeded, logdir, duration)
     target = 10**5 if args.quick else 10**6
     started = time.perf_counter()
     fill(target - small)
     print(f"seeded {target - small:,} values in {time.perf_counter() - started:.0f} s")
     large = stored_values()
-    p50_large = fetch_p50(env, seeded, logdir, duration)
+    p50_large, floor_large = fetch_p50(env, floor_env, seeded, logdir, duration)
+    drift = floor_large / floor_small
     figures["scale"] = (
         f"p50 {p50_large:.2f} ms at {large:,} values ÷ {p50_small:.2f} ms at {small:,} = "
-        f"{p50_large / p50_small:.2f}"
+        f"{p50_large / p50_small:.2f} (the audited floor's p50 meanwhile: {floor_small:.2f} → "
+        f"{floor_large:.2f} ms, {drift:.2f}x: the machine's drift)"
     )
     print(f"runtime fetch: {figures['scale']}")
 
@@ -504,21 +508,31 @@ def page_times(seeded: dict, rounds: int = 15) -> tuple[float, float]:
 # Measures over HTTP --------------------------------------------------------------------------
 
 
-def fetch_p50(env: dict, seeded: dict, logdir: Path, duration: int) -> float:
-    """Median latency (ms) of one runtime fetch at a time (wrk -t1 -c1), 2 workers: the lowest
-    of three runs (the machine may be shared)."""
-    with harness.gunicorn("p50", "project.wsgi", env, logdir, workers=2) as server:
-        harness.wrk(server.url, seeded["token"], duration=1, threads=1, connections=1)
-        return min(
-            harness.wrk(
-                server.url,
-                seeded["token"],
-                duration=max(2, duration // 2),
-                threads=1,
-                connections=1,
-            ).p50_ms
-            for _ in range(3)
-        )
+def fetch_p50(
+    env: dict, floor_env: dict, seeded: dict, logdir: Path, duration: int
+) -> tuple[float, float]:
+    """Median latency (ms) of one runtime fetch at a time (wrk -t1 -c1), 2 workers, and the
+    audited floor's beside it: the lowest of three runs each, the two servers alternated."""
+    runs: dict[str, list[float]] = {"app": [], "floor": []}
+    with (
+        harness.gunicorn("p50", "project.wsgi", env, logdir, workers=2) as app,
+        harness.gunicorn(
+            "p50-floor", "bench.floors.audited:application", env | floor_env, logdir, workers=2
+        ) as floor,
+    ):
+        for server in (app, floor):
+            harness.wrk(server.url, seeded["token"], duration=1, threads=1, connections=1)
+        for _ in range(3):
+            for name, server in (("app", app), ("floor", floor)):
+                result = harness.wrk(
+                    server.url,
+                    seeded["token"],
+                    duration=max(2, duration // 2),
+                    threads=1,
+                    connections=1,
+                )
+                runs[name].append(result.p50_ms)
+    return min(runs["app"]), min(runs["floor"])
 
 
 def tune(env: dict, seeded: dict, logdir: Path, duration: int) -> None:
