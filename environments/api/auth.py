@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 from .. import services
 from ..audit import Actor
 from ..models import ApiToken, RuntimeToken
+from . import ratelimit
 from .errors import ApiError
 
 _TOKEN_BODY = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
@@ -48,6 +50,15 @@ def _bearer(request: HttpRequest, prefix: str, kind: str) -> str:
     return raw
 
 
+def _refuse_expired(token: ApiToken | RuntimeToken) -> None:
+    if token.is_expired():
+        raise _unauthorized(
+            "token_expired",
+            f"The token {token.name} expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; "
+            "create a new one.",
+        )
+
+
 def authenticate_user(request: HttpRequest) -> ApiToken:
     """The personal API token of the request; sets `request.user` to its user."""
     raw = _bearer(request, ApiToken.PREFIX, "personal API token")
@@ -58,6 +69,8 @@ def authenticate_user(request: HttpRequest) -> ApiToken:
     )
     if token is None or not token.user.is_active:
         raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
+    _refuse_expired(token)
+    ratelimit.enforce("api", token.pk, settings.API_RATE_LIMIT_PER_MINUTE)
     services.touch_token(token)
     request.user = token.user
     return token
@@ -75,6 +88,8 @@ def authenticate_runtime(request: HttpRequest) -> RuntimeToken:
     )
     if token is None:
         raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
+    _refuse_expired(token)
+    ratelimit.enforce("runtime", token.pk, settings.RUNTIME_RATE_LIMIT_PER_MINUTE)
     services.touch_token(token)
     # A runtime acts as its token, never as whoever's browser session rides along.
     request.user = AnonymousUser()
