@@ -36,8 +36,12 @@ format: install
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
+# Issue 12's figures need wrk, HAProxy and PostgreSQL (bench/harness.py says how to install
+# what is missing). BENCH_ARGS=--quick: 10^5 stored values, shorter runs; --tune: gunicorn settings.
 bench: install
+	@$(UV) run --frozen python -c "from bench import harness; harness.require_tools()"
 	$(UV) run --frozen python bench/run.py
+	$(UV) run --frozen python bench/load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .data

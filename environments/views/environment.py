@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import bisect
+from dataclasses import dataclass, fields
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import reswap, retarget
+from django_htmx.http import push_url, reswap, retarget
 
 from .. import forms, permissions, selectors, services
 from ..audit import Actor
@@ -40,18 +45,97 @@ def _environment_permissions(
     }
 
 
+VARIABLES_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class VariableLinks:
+    """A variable row's URLs."""
+
+    history: str
+    reveal: str
+    edit: str
+    delete: str
+
+
+def _variable_links(environment: Environment, keys: list[str]) -> list[VariableLinks]:
+    """Each key's URLs, reversed once per view with a placeholder key that is then replaced:
+    reversing four URLs per row cost about 100 µs a row (docs/performance.md). The key is the
+    last path component, so the placeholder's last occurrence is the one replaced."""
+    placeholder = "_KEY_"
+    templates = {}
+    for field in fields(VariableLinks):
+        url = _env_url(environment, f"variable_{field.name}", key=placeholder)
+        templates[field.name] = url.rpartition(placeholder)[::2]  # (before, after)
+    return [
+        VariableLinks(**{name: before + key + after for name, (before, after) in templates.items()})
+        for key in keys
+    ]
+
+
+def _variables_page(
+    environment: Environment,
+    variables: list[selectors.VariableRow],
+    *,
+    page: str,
+    query: str,
+    focus: str,
+) -> Context:
+    """One page of the variables section (100 rows), filtered by a key substring.
+
+    Rendering costs about as much per row as the rest of the page: paging keeps a page of
+    500 variables within 3x an empty one (docs/performance.md). A row being edited, deleted,
+    revealed or just written (`focus`) is shown on its page, unfiltered, whatever was asked."""
+    if focus:
+        query = ""
+        position = bisect.bisect_left([r.key for r in variables], focus)
+        page = str(position // VARIABLES_PER_PAGE + 1)
+    matching = (
+        [r for r in variables if query.casefold() in r.key.casefold()] if query else variables
+    )
+    try:
+        number = max(1, int(page))
+    except ValueError:
+        number = 1
+    current = Paginator(matching, VARIABLES_PER_PAGE).get_page(number)  # past the end: the last
+
+    def page_query(number: int) -> str:
+        params = {"page": number} if number > 1 else {}
+        return "?" + urlencode(params | ({"q": query} if query else {})) if params or query else ""
+
+    links = _variable_links(environment, [r.key for r in current.object_list])
+    return {
+        "variables": current.object_list,
+        "variable_listing": list(zip(current.object_list, links, strict=True)),
+        "variable_count": len(variables),
+        # The filter box and the pager show once there is more than one page.
+        "variables_paged": len(variables) > VARIABLES_PER_PAGE or bool(query),
+        "variables_page": current,
+        "variables_query": query,
+        # The query string of this page, and of its neighbours, for links and htmx requests.
+        "variables_page_query": page_query(current.number),
+        "variables_previous_query": page_query(current.number - 1)
+        if current.has_previous()
+        else None,
+        "variables_next_query": page_query(current.number + 1) if current.has_next() else None,
+    }
+
+
 def _rows_context(
     environment: Environment,
     *,
     include_bindings: bool,
     variable_form: forms.VariableForm | None,
     binding_form: forms.BindingForm | None,
+    page: str = "",
+    query: str = "",
+    focus: str = "",
 ) -> Context:
     """The variables and bindings sections: preview rows, the keys that cannot be decrypted."""
     rows = selectors.variable_rows([environment], include_bindings=include_bindings)
     broken = [r for r in rows if r.undecryptable]
-    return {
-        "variables": [r for r in rows if r.source == "env"],
+    variables = [r for r in rows if r.source == "env"]
+    return _variables_page(environment, variables, page=page, query=query, focus=focus) | {
         "bindings": [r for r in rows if r.source == "binding"],
         "undecryptable_variables": [r.key for r in broken if r.source == "env"],
         "undecryptable_bindings": [r.key for r in broken if r.source == "binding"],
@@ -144,6 +228,7 @@ def _environment_page(
     pending_error: str = "",
     oob: bool = False,  # the pending section sent beside another section's swap
     extra: Context | None = None,  # what a section of its own adds (the import's diff)
+    focus: str = "",  # a variable just written: its page of the variables section is shown
 ) -> HttpResponse:
     """The environment page, or one of its sections when htmx asked for it.
 
@@ -185,6 +270,10 @@ def _environment_page(
             include_bindings=section != "variables",
             variable_form=variable_form,
             binding_form=binding_form,
+            page=request.GET.get("page", ""),
+            query=request.GET.get("q", "").strip()[:256],
+            focus=focus
+            or next((k for k in (editing, deleting, revealed_key) if isinstance(k, str) and k), ""),
         )
         rows_editing = [r for r in context["variables"] if r.key == editing]
         if isinstance(edit_form, forms.VariableEditForm) and any(r.is_secret for r in rows_editing):
@@ -280,6 +369,7 @@ def _after_write(
     notice: str,
     *,
     config_changed: bool = False,
+    focus: str = "",
 ) -> HttpResponse:
     """The section (htmx) or the page (a redirect) after a write, with its notice.
 
@@ -288,7 +378,9 @@ def _after_write(
     if config_changed:
         notice += _release_notice(environment)
     if request.htmx:
-        response = _environment_page(request, environment, role, section=section, notice=notice)
+        response = _environment_page(
+            request, environment, role, section=section, notice=notice, focus=focus
+        )
         if config_changed and environment.is_staged:
             pending = _environment_page(request, environment, role, section="pending", oob=True)
             response.content += pending.content
@@ -323,7 +415,13 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
     key is refused (409), so an Add never silently replaces a value: Edit does that."""
     if request.method == "GET":
         environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
-        return _environment_page(request, environment, role, section="variables")
+        response = _environment_page(request, environment, role, section="variables")
+        asked = {k: request.GET[k] for k in ("page", "q") if request.GET.get(k, "").strip()}
+        if request.htmx and asked:
+            # The address bar follows the pager and the filter: a reload or a copied link shows
+            # the same page of variables.
+            response = push_url(response, _env_url(environment) + "?" + urlencode(asked))
+        return response
     environment, role = _writable(request, deployment_id, name)
     form = forms.VariableForm(request.POST)
     if form.is_valid():
@@ -347,6 +445,7 @@ def variables(request: HttpRequest, deployment_id: int, name: str) -> HttpRespon
                 "variables",
                 f"Added {data['key']}.",
                 config_changed=True,
+                focus=data["key"],
             )
     else:
         status = 400
@@ -392,7 +491,13 @@ def variable_edit(request: HttpRequest, deployment_id: int, name: str, key: str)
                 changed = bool(value or make_secret)
                 notice = f"Updated {key}." if changed else f"{key} is unchanged."
                 return _after_write(
-                    request, environment, role, "variables", notice, config_changed=changed
+                    request,
+                    environment,
+                    role,
+                    "variables",
+                    notice,
+                    config_changed=changed,
+                    focus=key,
                 )
     return _environment_page(
         request, environment, role, section="variables", status=status, editing=key, edit_form=form
@@ -432,8 +537,11 @@ def variable_reveal(request: HttpRequest, deployment_id: int, name: str, key: st
     if request.htmx:
         rows = selectors.variable_rows([environment], include_bindings=False)
         row = next(r for r in rows if r.key == key)
+        # The row's links, and its page for the Hide link.
+        extra = _variables_page(environment, rows, page="", query="", focus=key)
+        extra["links"] = _variable_links(environment, [key])[0]
         response = _environment_page(
-            request, environment, role, section="variable_row", row=row, **revealed
+            request, environment, role, section="variable_row", row=row, extra=extra, **revealed
         )
     else:
         response = _environment_page(request, environment, role, **revealed)
@@ -458,7 +566,7 @@ def variable_delete(request: HttpRequest, deployment_id: int, name: str, key: st
             request, environment, role, section="variables", status=_status(exc), error=exc.message
         )
     return _after_write(
-        request, environment, role, "variables", f"Deleted {key}.", config_changed=True
+        request, environment, role, "variables", f"Deleted {key}.", config_changed=True, focus=key
     )
 
 
