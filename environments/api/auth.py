@@ -48,6 +48,12 @@ def _bearer(request: HttpRequest, prefix: str, kind: str) -> str:
     return raw
 
 
+def runtime_bearer(request: HttpRequest) -> str:
+    """The runtime token the request bears, not yet looked up (the runtime fetch looks it up
+    in the statement that records the fetch); 401 when there is none or it is malformed."""
+    return _bearer(request, RuntimeToken.PREFIX, "runtime token")
+
+
 def authenticate_user(request: HttpRequest) -> ApiToken:
     """The personal API token of the request; sets `request.user` to its user."""
     raw = _bearer(request, ApiToken.PREFIX, "personal API token")

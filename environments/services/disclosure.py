@@ -7,15 +7,28 @@ read back, leaves a failure event, and raises Undecryptable naming the affected 
 
 from __future__ import annotations
 
+import functools
+import sys
+import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import audit, crypto, selectors
 from ..audit import Actor
 from ..errors import NotFound, Undecryptable
-from ..models import AuditEvent, Deployment, Environment, Release, RuntimeInstance
+from ..models import (
+    AuditEvent,
+    Deployment,
+    Environment,
+    Release,
+    RuntimeInstance,
+    RuntimeToken,
+    Version,
+)
+from .tokens import touch_token
 
 
 def _disclose[T](
@@ -120,37 +133,145 @@ def reveal_plain_values(
 def fetch_runtime_env(
     *, environment: Environment, fmt: str, actor: Actor, instance: str = "", decrypt: bool = True
 ) -> selectors.RuntimeConfig:
-    """Everything a runtime instance gets at boot (the runtime endpoint): the live release's
-    configuration, never a partial one. The instance (`X-Miosa-Instance`, else the token's
-    name) is recorded with the release it booted on, in the transaction of the event.
-    `decrypt=False` (an unchanged ETag) is audited alike but decrypts nothing."""
-    release = environment.live_release
+    """Everything a runtime instance gets at boot: the live release's configuration, never a
+    partial one. The instance (`X-Miosa-Instance`, else the token's name) is recorded with the
+    release it booted on, in the transaction of the event. `decrypt=False` (an unchanged ETag)
+    is audited alike but decrypts nothing."""
     undecryptable: list[str] = []
 
     def read() -> selectors.RuntimeConfig:
-        config = selectors.runtime_config(environment, decrypt=decrypt)
-        if config.undecryptable:
-            undecryptable[:] = config.undecryptable
-            raise crypto.DecryptionError()
-        return config
+        return _runtime_read(environment, decrypt=decrypt, undecryptable=undecryptable)
 
     def record(outcome: str) -> None:
-        failed = outcome == AuditEvent.Outcome.FAILURE
-        audit.record(
-            "runtime.fetch",
-            actor=actor,
+        _record_fetch(
+            outcome,
             environment=environment,
-            target=instance[:300],
-            outcome=outcome,
-            detail={"format": fmt}
-            | ({"release": release.number} if release else {})
-            | ({"reason": "undecryptable"} if failed else {})
-            | ({} if decrypt else {"not_modified": True}),
+            fmt=fmt,
+            actor=actor,
+            decrypt=decrypt,
+            target=instance,
         )
-        if not failed:
-            _seen(environment, instance or actor.label, release, token=actor.label)
+        if outcome != AuditEvent.Outcome.FAILURE:
+            _seen(environment, instance or actor.label, environment.live_release, token=actor.label)
 
     return _disclose(read, record=record, undecryptable=lambda: undecryptable)
+
+
+def _runtime_read(
+    environment: Environment, *, decrypt: bool, undecryptable: list[str], just_read: bool = False
+) -> selectors.RuntimeConfig:
+    config = selectors.runtime_config(environment, decrypt=decrypt, just_read=just_read)
+    if config.undecryptable:
+        undecryptable[:] = config.undecryptable
+        raise crypto.DecryptionError()
+    return config
+
+
+def _record_fetch(
+    outcome: str, *, environment: Environment, fmt: str, actor: Actor, decrypt: bool, target=""
+) -> None:
+    release = environment.live_release
+    audit.record(
+        "runtime.fetch",
+        actor=actor,
+        environment=environment,
+        target=target[:300],
+        outcome=outcome,
+        detail={"format": fmt}
+        | ({"release": release.number} if release else {})
+        | ({"reason": "undecryptable"} if outcome == AuditEvent.Outcome.FAILURE else {})
+        | ({} if decrypt else {"not_modified": True}),
+    )
+
+
+@dataclass(frozen=True)
+class RuntimeFetch:
+    """A runtime fetch that was served: its token, and the configuration (without values when
+    the runtime already had it: `not_modified`)."""
+
+    token: RuntimeToken
+    config: selectors.RuntimeConfig
+    not_modified: bool
+
+
+def fetch_runtime_env_for_token(
+    *,
+    token_hash: str,
+    fmt: str,
+    instance: str,
+    actor_for: Callable[[RuntimeToken], Actor],
+    check: Callable[[RuntimeToken], None],
+    not_modified: Callable[[Environment, int], bool],
+) -> RuntimeFetch | None:
+    """The runtime endpoint's fetch by the SHA-256 of its token, in as few round trips as the
+    database allows; None when no live token has that hash.
+
+    One transaction: authenticate the token (with its environment, deployment and live
+    release), `check` it (the caller's refusals raise and roll everything back), record the
+    instance and the `runtime.fetch` event, then read the configuration. On PostgreSQL the
+    token look-up and the instance upsert are one statement (a data-modifying CTE), the event
+    is a second (`audit.record`), and the release's ciphertexts come from this process's cache:
+    two statements, whatever the number of variables. Elsewhere (SQLite) the same steps run
+    one query each. A value that cannot be decrypted rolls it all back and leaves a failure
+    event alone, as `fetch_runtime_env` does.
+    """
+    postgres = connection.vendor == "postgresql"
+    now = timezone.now()
+    token: RuntimeToken | None = None
+    undecryptable: list[str] = []
+    fresh = False
+    try:
+        with transaction.atomic(durable=True):
+            if postgres:
+                token = _authenticate_and_see(token_hash, instance=instance, now=now)
+            else:
+                token = selectors.live_runtime_token(token_hash)
+            if token is None:
+                return None
+            check(token)
+            environment = token.environment
+            fresh = not_modified(environment, selectors.served_revision(environment))
+            actor = actor_for(token)
+            _record_fetch(
+                AuditEvent.Outcome.SUCCESS,
+                environment=environment,
+                fmt=fmt,
+                actor=actor,
+                decrypt=not fresh,
+                target=instance,
+            )
+            if not postgres:
+                _seen(
+                    environment,
+                    instance or actor.label,
+                    environment.live_release,
+                    token=actor.label,
+                )
+            config = _runtime_read(
+                environment, decrypt=not fresh, undecryptable=undecryptable, just_read=True
+            )
+    except crypto.DecryptionError:
+        pass
+    else:
+        touch_token(token)
+        return RuntimeFetch(token=token, config=config, not_modified=fresh)
+    # The read's transaction rolled back with its event and instance: the attempt stays on
+    # record apart (SPEC §7).
+    touch_token(token)
+    with transaction.atomic(durable=True):
+        _record_fetch(
+            AuditEvent.Outcome.FAILURE,
+            environment=token.environment,
+            fmt=fmt,
+            actor=actor_for(token),
+            decrypt=True,
+            target=instance,
+        )
+    named = ", ".join(undecryptable) if undecryptable else "A value"
+    raise Undecryptable(
+        f"{named[:1000]} cannot be decrypted with the configured keys; nothing was returned.",
+        keys=undecryptable,
+    )
 
 
 def _seen(environment: Environment, instance: str, release: Release | None, *, token: str) -> None:
@@ -178,6 +299,124 @@ def _seen(environment: Environment, instance: str, release: Release | None, *, t
             "config_revision",
             "last_seen_at",
         ],
+    )
+
+
+@functools.cache
+def _unprintable_pattern() -> str:
+    """A PostgreSQL bracket expression of what `audit.printable` removes (control and format
+    characters), so that SQL names an instance as the Python path does. NUL cannot be in a
+    PostgreSQL string, so it is left out."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(1, sys.maxunicode + 1):
+        if unicodedata.category(chr(code)) in {"Cc", "Cf"}:
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]"
+
+
+@functools.cache
+def _authenticate_and_see_sql() -> str:
+    token, env, deployment, release, version, seen = (
+        model._meta.db_table
+        for model in (RuntimeToken, Environment, Deployment, Release, Version, RuntimeInstance)
+    )
+    # Table names from the models, never from input: the values are all parameters.
+    return f"""
+WITH token AS (
+    SELECT t.id, t.name, t.last_used_at, t.created_at,
+           e.id AS environment_id, e.name AS environment_name, e.config_revision,
+           e.created_at AS environment_created_at,
+           d.id AS deployment_id, d.name AS deployment_name,
+           r.id AS release_id, r.number AS release_number,
+           r.config_revision AS release_revision, v.id AS version_id, v.number AS version_number
+      FROM {token} t
+      JOIN {env} e ON e.id = t.environment_id
+      JOIN {deployment} d ON d.id = e.deployment_id
+      LEFT JOIN {release} r ON r.id = e.live_release_id
+      LEFT JOIN {version} v ON v.id = r.version_id
+     WHERE t.token_hash = %(hash)s AND t.revoked_at IS NULL
+), label AS (
+    SELECT left(regexp_replace('token ' || token.name, %(unprintable)s, '', 'g'), 100) AS name
+      FROM token
+), seen AS (
+    INSERT INTO {seen} AS s (environment_id, instance, token_name, release_number,
+                             version_number, config_revision, first_seen_at, last_seen_at)
+    SELECT token.environment_id, COALESCE(NULLIF(%(instance)s, ''), label.name), label.name,
+           token.release_number, token.version_number, token.release_revision,
+           %(now)s, %(now)s
+      FROM token, label
+    ON CONFLICT (environment_id, instance) DO UPDATE
+       SET token_name = EXCLUDED.token_name, release_number = EXCLUDED.release_number,
+           version_number = EXCLUDED.version_number, config_revision = EXCLUDED.config_revision,
+           last_seen_at = EXCLUDED.last_seen_at
+)
+SELECT id, name, last_used_at, created_at, environment_id, environment_name, config_revision,
+       environment_created_at, deployment_id, deployment_name, release_id, release_number,
+       release_revision, version_id, version_number
+  FROM token
+"""  # noqa: S608
+
+
+def _authenticate_and_see(token_hash: str, *, instance: str, now) -> RuntimeToken | None:
+    """PostgreSQL, one statement: the live token with that hash, its environment, deployment
+    and live release, and the instance upserted as `_seen` does (nothing when no token)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _authenticate_and_see_sql(),
+            {
+                "hash": token_hash,
+                "unprintable": _unprintable_pattern(),
+                "instance": instance[:100],
+                "now": now,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (
+        token_id,
+        name,
+        last_used_at,
+        created_at,
+        environment_id,
+        environment_name,
+        config_revision,
+        environment_created_at,
+        deployment_id,
+        deployment_name,
+        release_id,
+        release_number,
+        release_revision,
+        version_id,
+        version_number,
+    ) = row
+    deployment = Deployment(id=deployment_id, name=deployment_name)
+    release = None
+    if release_id is not None:
+        release = Release(
+            id=release_id,
+            environment_id=environment_id,
+            number=release_number,
+            config_revision=release_revision,
+            version=Version(id=version_id, deployment_id=deployment_id, number=version_number),
+        )
+    environment = Environment(
+        id=environment_id,
+        name=environment_name,
+        deployment=deployment,
+        config_revision=config_revision,
+        live_release=release,
+        created_at=environment_created_at,
+    )
+    return RuntimeToken(
+        id=token_id,
+        name=name,
+        last_used_at=last_used_at,
+        created_at=created_at,
+        environment=environment,
     )
 
 
