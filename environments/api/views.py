@@ -560,9 +560,11 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
         # A runtime acts as its token, never as whoever's browser session rides along.
         request.user = AnonymousUser()
 
+    tags: list[str] = []
+
     def not_modified(environment: Environment, revision: int) -> bool:
-        etag = runtime_etag(environment, revision, fmt)
-        return etag in etags or f"W/{etag}" in etags or "*" in etags
+        tags.append(runtime_etag(environment, revision, fmt))
+        return tags[0] in etags or f"W/{tags[0]}" in etags or "*" in etags
 
     fetch = services.fetch_runtime_env_for_token(
         token_hash=services.hash_token(raw),
@@ -601,7 +603,7 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(
             json.dumps(body, ensure_ascii=False).encode("utf-8"), content_type="application/json"
         )
-    response["ETag"] = runtime_etag(environment, config.revision, fmt)
+    response["ETag"] = tags[0]
     response["Cache-Control"] = "no-store"
     return response
 

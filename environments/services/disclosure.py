@@ -8,9 +8,8 @@ read back, leaves a failure event, and raises Undecryptable naming the affected 
 from __future__ import annotations
 
 import functools
-import sys
-import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -26,7 +25,6 @@ from ..models import (
     Release,
     RuntimeInstance,
     RuntimeToken,
-    Version,
 )
 from .tokens import touch_token
 
@@ -203,35 +201,51 @@ def fetch_runtime_env_for_token(
     check: Callable[[RuntimeToken], None],
     not_modified: Callable[[Environment, int], bool],
 ) -> RuntimeFetch | None:
-    """The runtime endpoint's fetch by the SHA-256 of its token, in as few round trips as the
-    database allows; None when no live token has that hash.
+    """The runtime endpoint's fetch by the SHA-256 of its token; None when no live token has
+    that hash. Boot storms call this (issue 12): on PostgreSQL it is two statements.
 
-    One transaction: authenticate the token (with its environment, deployment and live
-    release), `check` it (the caller's refusals raise and roll everything back), record the
-    instance and the `runtime.fetch` event, then read the configuration. On PostgreSQL the
-    token look-up and the instance upsert are one statement (a data-modifying CTE), the event
-    is a second (`audit.record`), and the release's ciphertexts come from this process's cache:
-    two statements, whatever the number of variables. Elsewhere (SQLite) the same steps run
-    one query each. A value that cannot be decrypted rolls it all back and leaves a failure
-    event alone, as `fetch_runtime_env` does.
+    1. The token, with its environment, deployment and live release (one query), then the
+       caller's `check` (its refusals raise before anything is written).
+    2. The release's configuration, decrypted from the ciphertexts this process keeps (read
+       once per release and process). A value that cannot be decrypted records a failure
+       event alone and raises Undecryptable naming the keys.
+    3. The `runtime.fetch` event (`audit.record`) and the instance upsert, together or not at
+       all: on PostgreSQL one statement (the upsert rides in a CTE of the event's INSERT) in
+       autocommit, so without BEGIN and COMMIT round trips; elsewhere one transaction. Nothing
+       is returned unless it committed (SPEC §7): the values leave only after it.
+
+    The event names the release whose values are served; a release never changes, so reading
+    its values beside the event's statement rather than in its transaction serves the same
+    bytes.
     """
-    postgres = connection.vendor == "postgresql"
-    now = timezone.now()
-    token: RuntimeToken | None = None
-    undecryptable: list[str] = []
-    fresh = False
-    try:
+    token = selectors.live_runtime_token(token_hash)
+    if token is None:
+        return None
+    check(token)
+    environment = token.environment
+    fresh = not_modified(environment, selectors.served_revision(environment))
+    actor = actor_for(token)
+    config = selectors.runtime_config(environment, decrypt=not fresh, just_read=True)
+    if config.undecryptable:
+        touch_token(token)
         with transaction.atomic(durable=True):
-            if postgres:
-                token = _authenticate_and_see(token_hash, instance=instance, now=now)
-            else:
-                token = selectors.live_runtime_token(token_hash)
-            if token is None:
-                return None
-            check(token)
-            environment = token.environment
-            fresh = not_modified(environment, selectors.served_revision(environment))
-            actor = actor_for(token)
+            _record_fetch(
+                AuditEvent.Outcome.FAILURE,
+                environment=environment,
+                fmt=fmt,
+                actor=actor,
+                decrypt=True,
+                target=instance,
+            )
+        named = ", ".join(config.undecryptable)
+        raise Undecryptable(
+            f"{named[:1000]} cannot be decrypted with the configured keys; nothing was returned.",
+            keys=config.undecryptable,
+        )
+    release = environment.live_release
+    label = instance or actor.label
+    if connection.vendor == "postgresql":
+        with _upserting_instance(environment, label, release, token=actor.label):
             _record_fetch(
                 AuditEvent.Outcome.SUCCESS,
                 environment=environment,
@@ -240,38 +254,19 @@ def fetch_runtime_env_for_token(
                 decrypt=not fresh,
                 target=instance,
             )
-            if not postgres:
-                _seen(
-                    environment,
-                    instance or actor.label,
-                    environment.live_release,
-                    token=actor.label,
-                )
-            config = _runtime_read(
-                environment, decrypt=not fresh, undecryptable=undecryptable, just_read=True
-            )
-    except crypto.DecryptionError:
-        pass
     else:
-        touch_token(token)
-        return RuntimeFetch(token=token, config=config, not_modified=fresh)
-    # The read's transaction rolled back with its event and instance: the attempt stays on
-    # record apart (SPEC §7).
+        with transaction.atomic(durable=True):
+            _record_fetch(
+                AuditEvent.Outcome.SUCCESS,
+                environment=environment,
+                fmt=fmt,
+                actor=actor,
+                decrypt=not fresh,
+                target=instance,
+            )
+            _seen(environment, label, release, token=actor.label)
     touch_token(token)
-    with transaction.atomic(durable=True):
-        _record_fetch(
-            AuditEvent.Outcome.FAILURE,
-            environment=token.environment,
-            fmt=fmt,
-            actor=actor_for(token),
-            decrypt=True,
-            target=instance,
-        )
-    named = ", ".join(undecryptable) if undecryptable else "A value"
-    raise Undecryptable(
-        f"{named[:1000]} cannot be decrypted with the configured keys; nothing was returned.",
-        keys=undecryptable,
-    )
+    return RuntimeFetch(token=token, config=config, not_modified=fresh)
 
 
 def _seen(environment: Environment, instance: str, release: Release | None, *, token: str) -> None:
@@ -303,121 +298,57 @@ def _seen(environment: Environment, instance: str, release: Release | None, *, t
 
 
 @functools.cache
-def _unprintable_pattern() -> str:
-    """A PostgreSQL bracket expression of what `audit.printable` removes (control and format
-    characters), so that SQL names an instance as the Python path does. NUL cannot be in a
-    PostgreSQL string, so it is left out."""
-    ranges: list[tuple[int, int]] = []
-    for code in range(1, sys.maxunicode + 1):
-        if unicodedata.category(chr(code)) in {"Cc", "Cf"}:
-            if ranges and ranges[-1][1] == code - 1:
-                ranges[-1] = (ranges[-1][0], code)
-            else:
-                ranges.append((code, code))
-    return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]"
-
-
-@functools.cache
-def _authenticate_and_see_sql() -> str:
-    token, env, deployment, release, version, seen = (
-        model._meta.db_table
-        for model in (RuntimeToken, Environment, Deployment, Release, Version, RuntimeInstance)
-    )
-    # Table names from the models, never from input: the values are all parameters.
-    return f"""
-WITH token AS (
-    SELECT t.id, t.name, t.last_used_at, t.created_at,
-           e.id AS environment_id, e.name AS environment_name, e.config_revision,
-           e.created_at AS environment_created_at,
-           d.id AS deployment_id, d.name AS deployment_name,
-           r.id AS release_id, r.number AS release_number,
-           r.config_revision AS release_revision, v.id AS version_id, v.number AS version_number
-      FROM {token} t
-      JOIN {env} e ON e.id = t.environment_id
-      JOIN {deployment} d ON d.id = e.deployment_id
-      LEFT JOIN {release} r ON r.id = e.live_release_id
-      LEFT JOIN {version} v ON v.id = r.version_id
-     WHERE t.token_hash = %(hash)s AND t.revoked_at IS NULL
-), label AS (
-    SELECT left(regexp_replace('token ' || token.name, %(unprintable)s, '', 'g'), 100) AS name
-      FROM token
-), seen AS (
-    INSERT INTO {seen} AS s (environment_id, instance, token_name, release_number,
-                             version_number, config_revision, first_seen_at, last_seen_at)
-    SELECT token.environment_id, COALESCE(NULLIF(%(instance)s, ''), label.name), label.name,
-           token.release_number, token.version_number, token.release_revision,
-           %(now)s, %(now)s
-      FROM token, label
+def _seen_cte() -> str:
+    table = RuntimeInstance._meta.db_table
+    # The table's name comes from the model, never from input; the values are all parameters.
+    return f"""seen AS (
+    INSERT INTO "{table}" AS s (environment_id, instance, token_name, release_number,
+                                version_number, config_revision, first_seen_at, last_seen_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (environment_id, instance) DO UPDATE
        SET token_name = EXCLUDED.token_name, release_number = EXCLUDED.release_number,
            version_number = EXCLUDED.version_number, config_revision = EXCLUDED.config_revision,
            last_seen_at = EXCLUDED.last_seen_at
-)
-SELECT id, name, last_used_at, created_at, environment_id, environment_name, config_revision,
-       environment_created_at, deployment_id, deployment_name, release_id, release_number,
-       release_revision, version_id, version_number
-  FROM token
-"""  # noqa: S608
+)"""  # noqa: S608
 
 
-def _authenticate_and_see(token_hash: str, *, instance: str, now) -> RuntimeToken | None:
-    """PostgreSQL, one statement: the live token with that hash, its environment, deployment
-    and live release, and the instance upserted as `_seen` does (nothing when no token)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _authenticate_and_see_sql(),
-            {
-                "hash": token_hash,
-                "unprintable": _unprintable_pattern(),
-                "instance": instance[:100],
-                "now": now,
-            },
+@contextmanager
+def _upserting_instance(
+    environment: Environment, instance: str, release: Release | None, *, token: str
+) -> Iterator[None]:
+    """PostgreSQL: the INSERT of the next audit event also upserts the instance as `_seen`
+    does, in one statement (a data-modifying CTE): the two commit together or not at all,
+    without a transaction's round trips. The event is still written by `audit.record`."""
+    now = timezone.now()
+    values = [
+        environment.pk,
+        instance[:100],
+        token[:100],
+        release.number if release else None,
+        release.version.number if release else None,
+        release.config_revision if release else None,
+        now,
+        now,
+    ]
+    prefix = f'INSERT INTO "{AuditEvent._meta.db_table}" '
+    done = False
+
+    def with_instance(execute, sql, params, many, context):
+        nonlocal done
+        if done or many or not sql.startswith(prefix):
+            return execute(sql, params, many, context)
+        done = True
+        return execute(
+            f"WITH {_seen_cte()}, event AS ({sql}) SELECT * FROM event",  # noqa: S608
+            [*values, *params],
+            many,
+            context,
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    (
-        token_id,
-        name,
-        last_used_at,
-        created_at,
-        environment_id,
-        environment_name,
-        config_revision,
-        environment_created_at,
-        deployment_id,
-        deployment_name,
-        release_id,
-        release_number,
-        release_revision,
-        version_id,
-        version_number,
-    ) = row
-    deployment = Deployment(id=deployment_id, name=deployment_name)
-    release = None
-    if release_id is not None:
-        release = Release(
-            id=release_id,
-            environment_id=environment_id,
-            number=release_number,
-            config_revision=release_revision,
-            version=Version(id=version_id, deployment_id=deployment_id, number=version_number),
-        )
-    environment = Environment(
-        id=environment_id,
-        name=environment_name,
-        deployment=deployment,
-        config_revision=config_revision,
-        live_release=release,
-        created_at=environment_created_at,
-    )
-    return RuntimeToken(
-        id=token_id,
-        name=name,
-        last_used_at=last_used_at,
-        created_at=created_at,
-        environment=environment,
-    )
+
+    with connection.execute_wrapper(with_instance):
+        yield
+    if not done:  # never skip the instance quietly
+        raise RuntimeError("The runtime.fetch event was not written by one INSERT.")
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from django.db import connection
 from dotenv import dotenv_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -333,10 +334,12 @@ def test_the_query_count_is_fixed_however_many_variables(
     )
     services.add_domain(environment=production, hostname="shop.example", actor=actor)
     raw = runtime_token(production)
-    api.get(URL, token=raw)  # the first use writes last_used_at
-    # token (+ environment, deployment, live release, version), audit event, instance upsert,
-    # the release's configuration (variables, bindings, domains in one query)
-    with django_assert_num_queries(6):
+    api.get(URL, token=raw)  # the first use writes last_used_at; the process keeps the ciphertexts
+    # token (+ environment, deployment, live release, version), then the audit event with the
+    # instance upsert: one statement on PostgreSQL; on SQLite the event and the upsert in a
+    # transaction (its savepoint and release counted here). The configuration's ciphertexts
+    # were read by the first fetch (issue 12).
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 5):
         response = api.get(URL, token=raw, params={"format": fmt})
     assert response.status_code == 200
     if fmt == "json":
