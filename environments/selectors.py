@@ -215,24 +215,52 @@ def live_runtime_token(token_hash: str) -> RuntimeToken | None:
         version_id,
         version_number,
     ) = row
+    db = connection.alias
+    deployment = _loaded(Deployment, db, id=deployment_id, name=deployment_name)
     release = None
     if release_id is not None:
-        release = Release(
+        version = _loaded(
+            Version, db, id=version_id, deployment_id=deployment_id, number=version_number
+        )
+        release = _loaded(
+            Release,
+            db,
             id=release_id,
             environment_id=environment_id,
             number=release_number,
+            version_id=version_id,
             config_revision=release_revision,
-            version=Version(id=version_id, deployment_id=deployment_id, number=version_number),
         )
-    environment = Environment(
+        Release.version.field.set_cached_value(release, version)
+    environment = _loaded(
+        Environment,
+        db,
         id=environment_id,
+        deployment_id=deployment_id,
         name=environment_name,
-        deployment=Deployment(id=deployment_id, name=deployment_name),
+        live_release_id=release_id,
         config_revision=config_revision,
-        live_release=release,
         created_at=environment_created_at,
     )
-    return RuntimeToken(id=token_id, name=name, last_used_at=last_used_at, environment=environment)
+    Environment.deployment.field.set_cached_value(environment, deployment)
+    Environment.live_release.field.set_cached_value(environment, release)
+    token = _loaded(
+        RuntimeToken,
+        db,
+        id=token_id,
+        name=name,
+        last_used_at=last_used_at,
+        environment_id=environment_id,
+    )
+    RuntimeToken.environment.field.set_cached_value(token, environment)
+    return token
+
+
+def _loaded(model, db: str, **values):
+    """A model instance as the ORM loads one (`from_db`: positional, fields not given left
+    deferred), cheaper than keyword construction."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(db, names, [values[name] for name in names])
 
 
 @functools.cache
