@@ -1,8 +1,11 @@
 """Reads of raw material: the web Reveal, the API's `?reveal=true` and the runtime fetch.
 
-Each one is on record before anything is decrypted, in the transaction of the read: if the
-event cannot be written, nothing leaves (SPEC §7). A value that cannot be decrypted rolls the
-read back, leaves a failure event, and raises Undecryptable naming the affected keys.
+Each one is on record before anything leaves: if the event cannot be written, nothing does
+(SPEC §7). A value that cannot be decrypted leaves a failure event alone, and raises
+Undecryptable naming the affected keys. Reveals write the event, then read, in one transaction;
+the runtime endpoint's fetch (`fetch_runtime_env_for_token`, issue 12) decrypts the live
+release's values (immutable, kept per process) first, then writes the event and the instance
+in one statement, and answers only once it committed.
 """
 
 from __future__ import annotations
@@ -216,7 +219,8 @@ def fetch_runtime_env_for_token(
 
     The event names the release whose values are served; a release never changes, so reading
     its values beside the event's statement rather than in its transaction serves the same
-    bytes.
+    bytes. Call it outside any transaction (as the view does): inside one, the event would
+    commit or roll back with the caller's.
     """
     token = selectors.live_runtime_token(token_hash)
     if token is None:
