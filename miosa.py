@@ -35,6 +35,11 @@ __version__ = "1.0"
 
 OK, REFUSED, USAGE, UNREACHABLE = 0, 1, 2, 3
 TIMEOUT = 30.0
+# A 429 (rate_limited) to a GET or HEAD is retried after the server's Retry-After, at most
+# this many times and only when the wait is at most MAX_RETRY_WAIT seconds; otherwise, and for
+# a request that changes something, the server's message is printed (exit 1).
+RATE_LIMIT_RETRIES = 3
+MAX_RETRY_WAIT = 60.0
 INSTANCE_RE = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 FORMATS = ("dotenv", "json", "shell")
 
@@ -315,12 +320,26 @@ class Client:
             request.add_header("Content-Type", content_type)
         for name, value in (headers or {}).items():
             request.add_header(name, value)
+        retries = RATE_LIMIT_RETRIES if method in ("GET", "HEAD") else 0
+        while True:
+            response = self.send(request)
+            wait = retry_after(response) if retries else None
+            if wait is None:
+                break
+            retries -= 1
+            warn(f"rate limited by the server; retrying in {wait:g} s")
+            time.sleep(wait)
+        if response.status not in accept:
+            raise refused(response)
+        return response
+
+    def send(self, request: urllib.request.Request) -> Response:
         try:
             with self.opener.open(request, timeout=self.timeout) as answer:
-                response = Response(answer.status, answer.headers, answer.read())
+                return Response(answer.status, answer.headers, answer.read())
         except urllib.error.HTTPError as error:
             try:
-                response = Response(error.code, error.headers, error.read())
+                return Response(error.code, error.headers, error.read())
             except OSError as read_error:
                 raise unreachable(self.url, read_error) from None
             finally:
@@ -328,9 +347,6 @@ class Client:
         except (OSError, ValueError, http.client.HTTPException) as error:
             # URLError (refused, DNS, TLS), socket timeouts, connections dropped mid-answer.
             raise unreachable(self.url, error) from None
-        if response.status not in accept:
-            raise refused(response)
-        return response
 
     def get(self, path: str, **kwargs) -> Response:
         return self.request("GET", path, **kwargs)
@@ -339,6 +355,18 @@ class Client:
         return self.request(
             "POST", path, body=json.dumps(payload).encode("utf-8"), accept=(200, 201), **kwargs
         )
+
+
+def retry_after(response: Response):
+    """Seconds to wait before retrying a 429, or None when it is no 429 or the wait is not
+    a number of seconds within MAX_RETRY_WAIT."""
+    if response.status != 429:
+        return None
+    try:
+        wait = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return wait if 0 <= wait <= MAX_RETRY_WAIT else None
 
 
 def unreachable(url: str, error: BaseException) -> Failure:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import math
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from . import crypto, rules
 
@@ -414,6 +417,11 @@ class Token(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # None: the token never expires. An expired token is refused with 401 token_expired.
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    # A token expiring within this many days is flagged on the token pages.
+    EXPIRY_WARNING_DAYS = 7
 
     class Meta:
         abstract = True
@@ -421,6 +429,26 @@ class Token(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    @property
+    def expired(self) -> bool:
+        return self.is_expired()
+
+    @property
+    def days_left(self) -> int | None:
+        """Whole days until expiry, rounded up (None: no expiry; 0: expired)."""
+        if self.expires_at is None:
+            return None
+        seconds = (self.expires_at - timezone.now()).total_seconds()
+        return max(0, math.ceil(seconds / 86400))
+
+    @property
+    def expires_soon(self) -> bool:
+        days = self.days_left
+        return days is not None and 0 < days <= self.EXPIRY_WARNING_DAYS and not self.expired
 
 
 class ApiToken(Token):

@@ -105,6 +105,30 @@ def validate_variable_value(value: object) -> str:
     return value
 
 
+# Tokens (SPEC §12) -----------------------------------------------------------------------
+
+TOKEN_DEFAULT_DAYS = 90  # personal API tokens; runtime tokens default to no expiry
+TOKEN_MAX_DAYS = 365
+TOKEN_NAME_MAX = 100
+
+
+def validate_token_lifetime(days: object) -> int | None:
+    """A token's lifetime in whole days, 1 to 365, or None for no expiry."""
+    if days is None:
+        return None
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise ValidationError(
+            "The expiry is a whole number of days (1 to 365), or null for no expiry.",
+            code="invalid_expiry",
+        )
+    if not 1 <= days <= TOKEN_MAX_DAYS:
+        raise ValidationError(
+            f"A token expires in 1 to {TOKEN_MAX_DAYS} days (or never); not in {days}.",
+            code="invalid_expiry",
+        )
+    return days
+
+
 def plain_preview(value: str) -> str:
     """The value itself when at most 8 characters, else its first 8 followed by '…'."""
     if len(value) <= PREVIEW_CHARS:

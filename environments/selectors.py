@@ -203,6 +203,7 @@ def live_runtime_token(token_hash: str) -> RuntimeToken | None:
         token_id,
         name,
         last_used_at,
+        expires_at,
         environment_id,
         environment_name,
         config_revision,
@@ -250,6 +251,7 @@ def live_runtime_token(token_hash: str) -> RuntimeToken | None:
         id=token_id,
         name=name,
         last_used_at=last_used_at,
+        expires_at=expires_at,
         environment_id=environment_id,
     )
     RuntimeToken.environment.field.set_cached_value(token, environment)
@@ -270,7 +272,7 @@ def _live_runtime_token_sql() -> str:
     )
     # Table names come from the models, never from input; the hash is a parameter.
     return f"""
-SELECT t.id, t.name, t.last_used_at,
+SELECT t.id, t.name, t.last_used_at, t.expires_at,
        e.id, e.name, e.config_revision, e.created_at,
        d.id, d.name,
        r.id, r.number, r.config_revision, v.id, v.number

@@ -1,5 +1,6 @@
 """Settings. The environment is read once, here, with typed casts that fail loudly."""
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "environments",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -106,6 +108,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as axes asks: it turns a locked login's response into the lock page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -142,6 +146,30 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# The cache: Redis when REDIS_URL is set (shared by every app server: the API rate limits count
+# there), else local memory, per process (each process then counts on its own).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://.")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "miosa",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# API rate limits per token, in requests a minute (SPEC §12); 0 means no limit. Runtime tokens
+# have none by default: a whole fleet booting at once shares one token.
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=1200)
+RUNTIME_RATE_LIMIT_PER_MINUTE = env.int("RUNTIME_RATE_LIMIT_PER_MINUTE", default=0)
+for _name in ("API_RATE_LIMIT_PER_MINUTE", "RUNTIME_RATE_LIMIT_PER_MINUTE"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} is a number of requests a minute, 0 for no limit.")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Argon2 first (SPEC §12); the PBKDF2 hashers stay so older hashes still verify, and Django
@@ -158,6 +186,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Axes' backend first: it refuses a locked login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Login throttling (SPEC §12), for the login page and the Django admin's: failures are counted in
+# the database (axes' database handler), so every app server sees the same count and lock. Five
+# failures for one username from one address, or thirty from one address, within 15 minutes lock
+# that pair (or address) for 15 minutes from the failure that set the lock; attempts meanwhile,
+# the right password included, get the lock page (429) and neither count nor extend the lock.
+# `manage.py axes_reset` (or axes_reset_username, axes_reset_ip) clears locks.
+LOGIN_FAILURE_LIMIT_PER_USERNAME_AND_IP = 5
+LOGIN_FAILURE_LIMIT_PER_IP = 30
+AXES_HANDLER = "environments.login_throttle.LoginThrottleHandler"
+# In this order: the handler reads the pair's count first, then the address's.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT_PER_IP
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The address the audit log records (it honours TRUSTED_PROXY_HOPS).
+AXES_CLIENT_IP_CALLABLE = "environments.audit.client_ip"
+AXES_USERNAME_CALLABLE = "environments.login_throttle.attempted_username"
+AXES_LOCKOUT_CALLABLE = "environments.login_throttle.lockout_response"
+# Successful logins are not logged twice; failed and locked ones are audited (auth_audit.py).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no start-up line in every management command's output
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "deployment_list"

@@ -16,6 +16,15 @@ CHROMIUM = "/usr/bin/chromium"
 CANARY = "canary-7f3b9c1e-do-not-leak-5a2d"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (in memory: tests/settings.py), so rate-limit
+    counts do not carry over to a token of the next test that reuses the same id."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(username: str, *, superuser: bool = False, password: str = "pw-for-tests-only"):

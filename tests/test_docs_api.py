@@ -14,6 +14,7 @@ PARAMETER = {
     "key": r"[A-Za-z_][A-Za-z0-9_]*",
     "binding_id": r"[0-9]+",
     "hostname": r"[a-z0-9.-]+",
+    "token_id": r"[0-9]+",
 }
 
 

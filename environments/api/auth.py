@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 from .. import services
 from ..audit import Actor
 from ..models import ApiToken, RuntimeToken
+from . import ratelimit
 from .errors import ApiError
 
 _TOKEN_BODY = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
@@ -50,8 +52,24 @@ def _bearer(request: HttpRequest, prefix: str, kind: str) -> str:
 
 def runtime_bearer(request: HttpRequest) -> str:
     """The runtime token the request bears, not yet looked up (the runtime fetch looks it up
-    in the statement that records the fetch); 401 when there is none or it is malformed."""
+    itself, see views.runtime_environment); 401 when there is none or it is malformed."""
     return _bearer(request, RuntimeToken.PREFIX, "runtime token")
+
+
+def _refuse_expired(token: ApiToken | RuntimeToken) -> None:
+    if token.is_expired():
+        raise _unauthorized(
+            "token_expired",
+            f"The token {token.name} expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; "
+            "create a new one.",
+        )
+
+
+def check_runtime_token(token: RuntimeToken) -> None:
+    """What a live runtime token must still pass: its expiry, then its rate limit (if a
+    setting sets one). The runtime fetch calls this once it has found the token."""
+    _refuse_expired(token)
+    ratelimit.enforce("runtime", token.pk, settings.RUNTIME_RATE_LIMIT_PER_MINUTE)
 
 
 def authenticate_user(request: HttpRequest) -> ApiToken:
@@ -64,6 +82,8 @@ def authenticate_user(request: HttpRequest) -> ApiToken:
     )
     if token is None or not token.user.is_active:
         raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
+    _refuse_expired(token)
+    ratelimit.enforce("api", token.pk, settings.API_RATE_LIMIT_PER_MINUTE)
     services.touch_token(token)
     request.user = token.user
     return token
@@ -81,6 +101,7 @@ def authenticate_runtime(request: HttpRequest) -> RuntimeToken:
     )
     if token is None:
         raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
+    check_runtime_token(token)
     services.touch_token(token)
     # A runtime acts as its token, never as whoever's browser session rides along.
     request.user = AnonymousUser()

@@ -46,7 +46,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 ERROR_DESCRIPTIONS = {
     400: "Bad input (the field is named), malformed JSON, or a token in the query string.",
-    401: "No token, or an unknown, revoked, malformed or wrong-kind token.",
+    401: "No token, or an unknown, revoked, malformed or wrong-kind token; code token_expired "
+    "for a token past its expiry.",
     403: "The token's user has a role too low for this.",
     404: "No such deployment (or not visible to this token), environment, variable, release "
     "or revision.",
@@ -56,6 +57,8 @@ ERROR_DESCRIPTIONS = {
     413: "Too large: the body (over 1 MiB), a value (32 KiB), or the environment's values "
     "(64 KiB, 500 keys).",
     415: "The body is not application/json.",
+    429: "The token made more requests this minute than its rate limit allows (code "
+    "rate_limited); Retry-After says in how many seconds the minute ends.",
     500: "An unexpected error; the body never carries details.",
     503: "A stored value cannot be decrypted with the configured keys; nothing was returned.",
 }
@@ -1439,3 +1442,127 @@ DOCUMENT["paths"]["/runtime/env"]["head"] = {
 }
 
 # --- end G ----------------------------------------------------------------------------------
+
+
+# Personal API tokens and rate limits (SPEC §12) ----------------------------------------------
+
+NULLABLE_TIMESTAMP = {**TIMESTAMP, "type": ["string", "null"]}
+API_TOKEN_PROPERTIES = {
+    "id": {"type": "integer", "minimum": 1},
+    "name": {"type": "string", "maxLength": 100},
+    "hint": {
+        "type": "string",
+        "pattern": "^mio_pat_.{4}…$",
+        "description": "The prefix and the first 4 characters, to tell tokens apart.",
+    },
+    "created_at": TIMESTAMP,
+    "last_used_at": {**NULLABLE_TIMESTAMP, "description": "Updated at most once a minute."},
+    "expires_at": {**NULLABLE_TIMESTAMP, "description": "null: the token never expires."},
+    "revoked_at": NULLABLE_TIMESTAMP,
+}
+API_TOKEN_REQUIRED = list(API_TOKEN_PROPERTIES)
+SCHEMAS.update(
+    {
+        "ApiToken": {
+            "type": "object",
+            "description": "A personal API token, without the token itself (only its hash is "
+            "stored).",
+            "required": API_TOKEN_REQUIRED,
+            "additionalProperties": False,
+            "properties": API_TOKEN_PROPERTIES,
+        },
+        "ApiTokenList": {
+            "type": "object",
+            "required": ["tokens"],
+            "additionalProperties": False,
+            "properties": {
+                "tokens": {
+                    "type": "array",
+                    "description": "Newest first, revoked ones included.",
+                    "items": _ref("ApiToken"),
+                }
+            },
+        },
+        "NewApiToken": {
+            "type": "object",
+            "description": "The new token; `token` is shown in this answer only.",
+            "required": [*API_TOKEN_REQUIRED, "token"],
+            "additionalProperties": False,
+            "properties": {
+                **API_TOKEN_PROPERTIES,
+                "token": {"type": "string", "pattern": "^mio_pat_[A-Za-z0-9_-]{16,200}$"},
+            },
+        },
+        "ApiTokenInput": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "maxLength": 100, "default": "API token"},
+                "expires_in_days": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "maximum": rules.TOKEN_MAX_DAYS,
+                    "default": rules.TOKEN_DEFAULT_DAYS,
+                    "description": "Days until the token expires; null for no expiry.",
+                },
+            },
+        },
+    }
+)
+DOCUMENT["paths"]["/tokens"] = {
+    "get": {
+        "operationId": "listApiTokens",
+        "summary": "The personal API tokens of the token's user.",
+        "responses": {
+            "200": _json(_ref("ApiTokenList"), "The user's tokens."),
+            **_errors(400, 401, 500),
+        },
+    },
+    "post": {
+        "operationId": "createApiToken",
+        "summary": "Create a personal API token for the token's user, acting with their roles. "
+        "It expires in 90 days unless expires_in_days says otherwise (1 to 365, or null for no "
+        "expiry). Audited as api_token.create.",
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("ApiTokenInput")}},
+        },
+        "responses": {
+            "201": _json(_ref("NewApiToken"), "Created; the token is shown this once."),
+            **_errors(400, 401, 413, 415, 500),
+        },
+    },
+}
+DOCUMENT["paths"]["/tokens/{token_id}"] = {
+    "parameters": [
+        {"name": "token_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    ],
+    "delete": {
+        "operationId": "revokeApiToken",
+        "summary": "Revoke one of the user's own personal API tokens (this one included). "
+        "Audited as api_token.revoke.",
+        "responses": {
+            "204": {"description": "Revoked (or already revoked)."},
+            **_errors(400, 401, 404, 500),
+        },
+    },
+}
+
+# Every operation behind a token may be answered 429 (SPEC §12): personal tokens have a limit
+# per minute; runtime tokens only when RUNTIME_RATE_LIMIT_PER_MINUTE sets one.
+RETRY_AFTER = {
+    "description": "Seconds until the current minute's window ends.",
+    "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+}
+DOCUMENT["components"]["responses"]["E429"]["headers"] = {"Retry-After": RETRY_AFTER}
+for _item in DOCUMENT["paths"].values():
+    for _method, _operation in _item.items():
+        if _method == "parameters" or _operation.get("security") == []:
+            continue
+        if _method == "head":
+            _operation["responses"]["429"] = {
+                "description": f"{ERROR_DESCRIPTIONS[429]} No body.",
+                "headers": {"Retry-After": RETRY_AFTER},
+            }
+        else:
+            _operation["responses"]["429"] = {"$ref": "#/components/responses/E429"}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import ci, imports, views
+from . import ci, imports, tokens, views
 
 urlpatterns = [
     path("openapi.json", views.openapi_document, name="api_openapi"),
@@ -41,6 +41,9 @@ urlpatterns = [
         name="api_required_keys",
     ),
     path("runtime/env", views.runtime_environment, name="api_runtime_env"),
+    # The caller's own personal API tokens (SPEC §12).
+    path("tokens", tokens.tokens, name="api_token_list"),
+    path("tokens/<int:token_id>", tokens.token_detail, name="api_token_detail"),
     # Whatever else is under /api/ is a JSON 404: see project/urls.py.
 ]
 

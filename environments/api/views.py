@@ -22,7 +22,7 @@ from ..errors import validated
 from ..models import Deployment, Environment, Release, RuntimeToken, Variable
 from ..services.releases import ROLLBACK_CONFIG
 from . import envfile, openapi
-from .auth import actor_for, authenticate_user, runtime_bearer
+from .auth import actor_for, authenticate_user, check_runtime_token, runtime_bearer
 from .errors import ApiError, api_endpoint
 from .payload import read_json_object
 
@@ -546,8 +546,9 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
     etags = parse_etags(request.headers.get("If-None-Match", ""))
 
     def check(token: RuntimeToken) -> None:
-        """Refusals once the token is known (an unknown token is a 401 first); raising rolls
-        the fetch back. Token checks (expiry, rate limit) belong here too."""
+        """Refusals once the token is known (an unknown token is a 401 first), before
+        anything is recorded."""
+        check_runtime_token(token)
         if fmt not in ("json", *TEXT_FORMATS):
             raise ApiError(400, "invalid", "format is json, dotenv or shell.", field="format")
         if bad_instance:

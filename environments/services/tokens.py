@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import audit
+from .. import audit, rules
 from ..audit import Actor
+from ..errors import validated
 from ..models import ApiToken, Environment, RuntimeToken
 
 
@@ -25,13 +26,39 @@ def _new_token(prefix: str) -> tuple[str, str, str]:
     return raw, hash_token(raw), body[:4]
 
 
+def _expires_at(expires_in_days: object) -> datetime | None:
+    days = validated(rules.validate_token_lifetime, expires_in_days, field="expires_in_days")
+    return None if days is None else timezone.now() + timedelta(days=days)
+
+
+def _expiry_note(token: ApiToken | RuntimeToken) -> str:
+    if token.expires_at is None:
+        return " (no expiry)"
+    return f" (expires {token.expires_at:%Y-%m-%d %H:%M} UTC)"
+
+
 @transaction.atomic(durable=True)
-def create_api_token(*, user, name: str, actor: Actor) -> tuple[ApiToken, str]:
-    """Create a personal API token; returns (token, raw). The raw token is never stored."""
+def create_api_token(
+    *, user, name: str, actor: Actor, expires_in_days: int | None = rules.TOKEN_DEFAULT_DAYS
+) -> tuple[ApiToken, str]:
+    """Create a personal API token; returns (token, raw). The raw token is never stored.
+
+    It expires in `expires_in_days` (1 to 365; default 90), or never when that is None."""
+    expires_at = _expires_at(expires_in_days)
     name = (name or "").strip() or "API token"
     raw, digest, hint = _new_token(ApiToken.PREFIX)
-    token = ApiToken.objects.create(user=user, name=name[:100], token_hash=digest, hint=hint)
-    audit.record("api_token.create", actor=actor, target=f"{user.get_username()}: {token.name}")
+    token = ApiToken.objects.create(
+        user=user,
+        name=name[: rules.TOKEN_NAME_MAX],
+        token_hash=digest,
+        hint=hint,
+        expires_at=expires_at,
+    )
+    audit.record(
+        "api_token.create",
+        actor=actor,
+        target=f"{user.get_username()}: {token.name}{_expiry_note(token)}",
+    )
     return token, raw
 
 
@@ -45,18 +72,26 @@ def revoke_api_token(*, token: ApiToken, actor: Actor) -> None:
 
 @transaction.atomic(durable=True)
 def create_runtime_token(
-    *, environment: Environment, name: str, actor: Actor
+    *, environment: Environment, name: str, actor: Actor, expires_in_days: int | None = None
 ) -> tuple[RuntimeToken, str]:
+    """Create a runtime token; it never expires unless `expires_in_days` (1 to 365) says so."""
+    expires_at = _expires_at(expires_in_days)
     name = (name or "").strip() or f"{environment.name} runtime"
     raw, digest, hint = _new_token(RuntimeToken.PREFIX)
     token = RuntimeToken.objects.create(
         environment=environment,
-        name=name[:100],
+        name=name[: rules.TOKEN_NAME_MAX],
         token_hash=digest,
         hint=hint,
         created_by=actor.user,
+        expires_at=expires_at,
     )
-    audit.record("runtime_token.create", actor=actor, environment=environment, target=token.name)
+    audit.record(
+        "runtime_token.create",
+        actor=actor,
+        environment=environment,
+        target=f"{token.name}{_expiry_note(token)}",
+    )
     return token, raw
 
 

@@ -48,7 +48,10 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _api_tokens_page(request, form=form, status=400)
     token, raw = services.create_api_token(
-        user=request.user, name=form.cleaned_data["name"], actor=Actor.from_request(request)
+        user=request.user,
+        name=form.cleaned_data["name"],
+        expires_in_days=form.cleaned_data["expires_in_days"],
+        actor=Actor.from_request(request),
     )
     # The raw token is rendered into this one response and stored nowhere: no redirect.
     response = _api_tokens_page(request, new_token=token, raw_token=raw)

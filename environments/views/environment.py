@@ -634,7 +634,10 @@ def runtime_tokens(request: HttpRequest, deployment_id: int, name: str) -> HttpR
             request, environment, role, section="tokens", status=400, token_form=form
         )
     token, raw = services.create_runtime_token(
-        environment=environment, name=form.cleaned_data["name"], actor=Actor.from_request(request)
+        environment=environment,
+        name=form.cleaned_data["name"],
+        expires_in_days=form.cleaned_data["expires_in_days"],
+        actor=Actor.from_request(request),
     )
     # The raw token is rendered into this one response and stored nowhere: no redirect.
     response = _environment_page(

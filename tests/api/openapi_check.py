@@ -40,6 +40,9 @@ TEMPLATES = {
     "api_domain_detail": "/deployments/{deployment_id}/domains/{hostname}",
     # --- G ---
     "api_env_import": "/deployments/{deployment_id}/env/import",
+    # Personal API tokens (SPEC §12)
+    "api_token_list": "/tokens",
+    "api_token_detail": "/tokens/{token_id}",
 }
 
 

@@ -143,6 +143,10 @@ ALL_ENDPOINTS = [
     ("GET", "/api/v1/openapi.json"),
     # --- G ---
     ("POST", "/api/v1/deployments/{id}/env/import"),
+    # Personal API tokens (SPEC §12).
+    ("GET", "/api/v1/tokens"),
+    ("POST", "/api/v1/tokens"),
+    ("DELETE", "/api/v1/tokens/1"),
 ]
 # The JSON API for CI (SPEC §10).
 ALL_ENDPOINTS += [

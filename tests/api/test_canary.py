@@ -95,6 +95,13 @@ def _exercise_every_endpoint(api, deployment, production, actor, role_token, run
     ]
     answers += _exercise_release_endpoints(api, deployment, production, actor, owner, env)
     answers += _exercise_import(api, env, owner)  # G
+    # Personal tokens (SPEC §12): a token named after the canary is still no secret, but its
+    # list, create and revoke answers go through the same checks.
+    created = api.post("/api/v1/tokens", {"name": "tokens", "expires_in_days": 30}, token=owner)
+    answers += [
+        api.get("/api/v1/tokens", token=owner),
+        api.delete(f"/api/v1/tokens/{created.json()['id']}", token=owner),
+    ]
     assert [a.status_code for a in answers[:10]] == [
         201,
         200,

@@ -52,6 +52,8 @@ METHODS.update(
         "domain": ["DELETE"],
     }
 )
+# Personal API tokens (SPEC §12).
+METHODS.update({"tokens": ["GET", "POST"], "token": ["DELETE"]})
 ENDPOINTS = list(METHODS)
 # (endpoint, status) -> how many answers; the report shows every operation was reached.
 ANSWERS: Counter[tuple[str, int]] = Counter()
@@ -193,6 +195,16 @@ NEAR_VALID_BODIES.update(
             optional={"name": st.text(max_size=20), "variable_name": keys},
         ),
         "domains": st.fixed_dictionaries({"environment": names, "hostname": hostnames}),
+        # Personal API tokens (SPEC §12).
+        "tokens": st.fixed_dictionaries(
+            {},
+            optional={
+                "name": st.one_of(st.text(max_size=110), json_values),
+                "expires_in_days": st.one_of(
+                    st.none(), st.integers(-2, 400), st.sampled_from([90, 365]), json_values
+                ),
+            },
+        ),
     }
 )
 bodies = st.one_of(
@@ -378,6 +390,8 @@ def test_no_input_makes_the_api_fail_or_lie(
         "domains": f"{base}/domains",
         "domain": f"{base}/domains/{quote(data.draw(hostnames), safe='')}",
         "import": f"{base}/env/import",  # G
+        "tokens": "/api/v1/tokens",
+        "token": f"/api/v1/tokens/{data.draw(st.one_of(st.integers(0, 12), st.just(key)))}",
     }[endpoint]
     headers = {}
     if auth in tokens:

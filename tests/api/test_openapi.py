@@ -13,7 +13,9 @@ from environments.api.openapi import DOCUMENT
 from environments.models import AuditEvent, ConfigEntry, Variable
 from tests.api.openapi_check import TEMPLATES
 from tests.api.openapi_lint import lint
+from tests.api.ratelimited import hit_every_operation_past_its_limit
 from tests.api.test_openapi_ci import CI_TEMPLATES
+from tests.api.test_openapi_tokens import TOKEN_TEMPLATES
 from tests.stored import replace_stored
 
 
@@ -87,7 +89,7 @@ def _documented() -> set[tuple[str, str, str]]:
 
 
 def test_every_documented_response_is_really_given(
-    api, deployment, production, staging, actor, role_token, runtime_token, monkeypatch
+    api, deployment, production, staging, actor, role_token, runtime_token, monkeypatch, settings
 ):
     """Produce each documented (path, method, status); `api` validates each body."""
     seen: set[tuple[str, str, str]] = set()
@@ -342,8 +344,23 @@ def test_every_documented_response_is_really_given(
     monkeypatch.setattr(selectors, "get_deployment_for_user", refuse)
     hit("/deployments/{deployment_id}/required-keys", "get", required, token=viewer)
 
-    # The CI endpoints have their own scenario (tests/api/test_openapi_ci.py).
-    documented = {d for d in _documented() if d[0] not in CI_TEMPLATES}
+    # 429: past the rate limit (SPEC §12).
+    monkeypatch.undo()
+    hit_every_operation_past_its_limit(
+        hit,
+        [t for t in DOCUMENT["paths"] if t not in CI_TEMPLATES and t not in TOKEN_TEMPLATES],
+        personal=role_token("owner"),
+        runtime=runtime_token(production),
+        settings=settings,
+        monkeypatch=monkeypatch,
+        deployment_id=str(deployment.pk),
+    )
+
+    # The CI and token endpoints have their own scenarios (tests/api/test_openapi_ci.py,
+    # tests/api/test_openapi_tokens.py).
+    documented = {
+        d for d in _documented() if d[0] not in CI_TEMPLATES and d[0] not in TOKEN_TEMPLATES
+    }
     assert documented - seen == set(), "documented but never given"
     assert seen - documented == set(), "given but not documented"
 

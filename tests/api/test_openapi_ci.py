@@ -6,6 +6,7 @@ from __future__ import annotations
 from environments import selectors, services
 from environments.api.openapi import DOCUMENT
 from environments.models import AuditEvent, Variable
+from tests.api.ratelimited import hit_every_operation_past_its_limit
 from tests.stored import replace_stored
 
 CI_TEMPLATES = frozenset(
@@ -36,7 +37,7 @@ def _documented() -> set[tuple[str, str, str]]:
 
 
 def test_every_documented_ci_response_is_really_given(
-    api, deployment, production, staging, actor, role_token, monkeypatch
+    api, deployment, production, staging, actor, role_token, runtime_token, monkeypatch, settings
 ):
     seen: set[tuple[str, str, str]] = set()
 
@@ -182,6 +183,18 @@ def test_every_documented_ci_response_is_really_given(
     hit("/deployments/{deployment_id}/environments", "get", environments, token=viewer)
     hit("/deployments/{deployment_id}/bindings", "get", bindings, token=viewer)
     hit("/deployments/{deployment_id}/domains", "get", domains, token=viewer)
+
+    # 429: past the rate limit (SPEC §12).
+    monkeypatch.undo()
+    hit_every_operation_past_its_limit(
+        hit,
+        sorted(CI_TEMPLATES),
+        personal=role_token("owner"),
+        runtime=runtime_token(production),
+        settings=settings,
+        monkeypatch=monkeypatch,
+        deployment_id=str(deployment.pk),
+    )
 
     assert _documented() - seen == set(), "documented but never given"
     assert seen - _documented() == set(), "given but not documented"

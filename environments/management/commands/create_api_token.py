@@ -1,8 +1,10 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from environments import services
+from environments import rules, services
 from environments.audit import Actor
+
+from ._lifetime import add_lifetime_arguments, lifetime
 
 
 class Command(BaseCommand):
@@ -11,12 +13,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--name", default="CLI token", help="A name to recognise the token by.")
+        add_lifetime_arguments(parser, default=rules.TOKEN_DEFAULT_DAYS)
 
     def handle(self, *args, username: str, name: str, **options):
+        days = lifetime(options, default=rules.TOKEN_DEFAULT_DAYS)
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user named {username!r}.")
         _, raw = services.create_api_token(
-            user=user, name=name, actor=Actor.system("manage.py create_api_token")
+            user=user,
+            name=name,
+            expires_in_days=days,
+            actor=Actor.system("manage.py create_api_token"),
         )
         self.stdout.write(raw)

@@ -1,0 +1,42 @@
+"""Failed and locked logins in the audit log (SPEC §7, §12), from Django's `user_login_failed`
+signal, which the web login and the Django admin's login both send.
+
+One event per refused attempt, outcome `denied`, deployment None: `auth.login_locked` when the
+attempt is answered with the lock page (it met a lock, or its failure set one), else
+`auth.login_failed`. The target is the username as typed (login_throttle.attempted_username:
+printable, at most 150 characters); the password typed is never read here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+# Imported first so that axes' own `user_login_failed` receiver is connected before ours, and
+# has marked the request (`axes_locked_out`) by the time ours runs.
+import axes.signals  # noqa: F401
+
+from . import audit
+from .login_throttle import attempted_username
+from .models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+
+def record_failed_login(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    username = attempted_username(request, credentials) or ""
+    locked = bool(getattr(request, "axes_locked_out", False))
+    if request is not None:
+        actor = audit.Actor.from_request(request)
+        detail = {"path": audit.printable(request.path)[:200]}
+    else:
+        actor, detail = audit.Actor.system("anonymous"), {}
+    audit.record(
+        "auth.login_locked" if locked else "auth.login_failed",
+        actor=actor,
+        target=username,
+        outcome=AuditEvent.Outcome.DENIED,
+        detail=detail,
+    )
