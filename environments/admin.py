@@ -9,7 +9,9 @@ from . import rules, services
 from .audit import Actor
 from .models import (
     ApiToken,
+    AuditChainHead,
     AuditEvent,
+    AuditTombstone,
     Binding,
     ConfigEntry,
     Deployment,
@@ -250,7 +252,7 @@ def revoke_tokens(modeladmin, request, queryset):
 
 class TokenAdmin(ReadOnlyValuesAdmin):
     search_fields = ["name", "hint"]
-    list_filter = ["revoked_at"]
+    list_filter = ["revoked_at", "expires_at"]
     actions = [revoke_tokens]
 
     def has_change_permission(self, request, obj=None):
@@ -264,22 +266,50 @@ class TokenAdmin(ReadOnlyValuesAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(TokenAdmin):
-    list_display = ["token", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "token",
+        "name",
+        "user",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_select_related = ["user"]
-    fields = ["token", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    fields = ["token", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
     readonly_fields = fields
 
 
 @admin.register(RuntimeToken)
 class RuntimeTokenAdmin(TokenAdmin):
-    list_display = ["token", "name", "environment", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "token",
+        "name",
+        "environment",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_select_related = ["environment__deployment"]
-    fields = ["token", "name", "environment", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "token",
+        "name",
+        "environment",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     readonly_fields = fields
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyValuesAdmin):
+    """Read-only, like every model here: an audit event is never edited or deleted from the
+    admin (prune_audit is the one way events leave, and it leaves a tombstone). The hashes shown
+    are SHA-256 of content the page shows anyway; they reveal nothing more."""
+
     list_display = [
         "created_at",
         "actor_label",
@@ -289,10 +319,20 @@ class AuditEventAdmin(ReadOnlyValuesAdmin):
         "target",
         "outcome",
         "ip",
+        "chain",
+        "seq",
     ]
     list_filter = ["action", "outcome", "deployment_name"]
     search_fields = ["actor_label", "action", "target", "environment_name"]
     date_hierarchy = "created_at"
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+@admin.register(AuditChainHead)
+class AuditChainHeadAdmin(ReadOnlyValuesAdmin):
+    list_display = ["chain", "seq", "hash"]
+
+
+@admin.register(AuditTombstone)
+class AuditTombstoneAdmin(ReadOnlyValuesAdmin):
+    list_display = ["chain", "seq", "content_hash"]
+    list_filter = ["chain"]

@@ -4,9 +4,10 @@ that is too low; list queries run a fixed number of SQL queries however many row
 from __future__ import annotations
 
 import functools
+import heapq
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -33,7 +34,9 @@ from django.utils import timezone
 from . import crypto, permissions, rules
 from .models import (
     ApiToken,
+    AuditChainHead,
     AuditEvent,
+    AuditTombstone,
     Binding,
     ConfigEntry,
     Deployment,
@@ -810,6 +813,15 @@ def audit_events(
 ) -> list[AuditEvent]:
     """Newest first; `before` (an event id) pages back through older events (keyset paging,
     so a page costs the same however deep it is)."""
+    events = _filtered_audit_events(
+        deployment, action=action, environment=environment, actor=actor, before=before
+    )
+    return list(events.order_by("-id")[:limit])
+
+
+def _filtered_audit_events(
+    deployment: Deployment, *, action: str, environment: str, actor: str, before: int | None
+) -> QuerySet[AuditEvent]:
     events = AuditEvent.objects.filter(deployment=deployment)
     if before:
         events = events.filter(id__lt=before)
@@ -819,7 +831,63 @@ def audit_events(
         events = events.filter(environment_name=environment)
     if actor:
         events = events.filter(actor_label__icontains=actor)
-    return list(events.order_by("-id")[:limit])
+    return events
+
+
+AUDIT_CHUNK = 2000  # rows per fetch when streaming the log: memory stays flat however long
+
+
+def audit_events_for_export(
+    deployment: Deployment,
+    *,
+    action: str = "",
+    environment: str = "",
+    actor: str = "",
+    before: int | None = None,
+) -> Iterator[AuditEvent]:
+    """The audit page's events with the page's filters, newest first, all of them, streamed:
+    one query, fetched AUDIT_CHUNK rows at a time (a server-side cursor on PostgreSQL)."""
+    events = _filtered_audit_events(
+        deployment, action=action, environment=environment, actor=actor, before=before
+    )
+    return events.order_by("-id").iterator(chunk_size=AUDIT_CHUNK)
+
+
+def audit_chain_heads(chain: int | None = None) -> dict[int, AuditChainHead]:
+    """Every chain's head (one row per deployment that ever had an event, plus chain 0)."""
+    heads = AuditChainHead.objects.all()
+    if chain is not None:
+        heads = heads.filter(chain=chain)
+    return {head.chain: head for head in heads}
+
+
+def audit_chain_links(chain: int | None = None) -> Iterator[AuditEvent | AuditTombstone]:
+    """Every event and tombstone of every chain (or of one), in chain order (chain, seq),
+    streamed: the two tables are read by two cursors and merged, so memory stays flat."""
+    events = AuditEvent.objects.order_by("chain", "seq").defer("actor", "deployment")
+    tombstones = AuditTombstone.objects.order_by("chain", "seq")
+    if chain is not None:
+        events, tombstones = events.filter(chain=chain), tombstones.filter(chain=chain)
+    return heapq.merge(
+        events.iterator(chunk_size=AUDIT_CHUNK),
+        tombstones.iterator(chunk_size=AUDIT_CHUNK),
+        key=lambda row: (row.chain, row.seq),
+    )
+
+
+def audit_chain_named(name: str) -> int | None:
+    """The chain of deployment `name`: its id, or, once it is deleted, the chain its last
+    events were written to."""
+    deployment = Deployment.objects.filter(name=name).values_list("pk", flat=True).first()
+    if deployment is not None:
+        return deployment
+    return (
+        AuditEvent.objects.filter(deployment_name=name)
+        .exclude(chain=0)
+        .order_by("-id")
+        .values_list("chain", flat=True)
+        .first()
+    )
 
 
 # Releases, config revisions, pending changes (SPEC §9) ------------------------------------

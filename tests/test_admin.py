@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import io
 
 import pytest
@@ -14,6 +15,7 @@ from environments.audit import Actor
 from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
 from environments.models import (
     ApiToken,
+    AuditChainHead,
     AuditEvent,
     Binding,
     ConfigEntry,
@@ -42,6 +44,7 @@ MODELS = [
     ApiToken,
     RuntimeToken,
     AuditEvent,
+    AuditChainHead,
 ]
 PLAIN_DEMO_VALUES = ["https://api.shop.example.com", "warning"]
 
@@ -139,3 +142,44 @@ def test_admin_is_for_superusers_only(client, make_user):
     client.force_login(make_user("plain"))
     response = client.get(reverse("admin:environments_variable_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", ["auditevent", "auditchainhead", "audittombstone"])
+def test_admin_cannot_add_change_or_delete_the_audit_trail(admin_client, model):
+    """The hash chain's rows are read-only in the admin (SPEC §12): no add, change, delete or
+    bulk delete."""
+    event = AuditEvent.objects.first()
+    pk = {"auditevent": event.pk, "auditchainhead": event.chain, "audittombstone": 1}[model]
+    assert admin_client.get(reverse(f"admin:environments_{model}_add")).status_code == 403
+    change = reverse(f"admin:environments_{model}_change", args=[pk])
+    assert admin_client.post(change, {"target": "x", "seq": 1}).status_code in (403, 302)
+    response = admin_client.post(
+        reverse(f"admin:environments_{model}_delete", args=[pk]), {"post": "yes"}
+    )
+    assert response.status_code in (403, 302)
+    response = admin_client.post(
+        reverse(f"admin:environments_{model}_changelist"),
+        {"action": "delete_selected", "_selected_action": [pk]},
+    )
+    assert response.status_code in (200, 302)
+    assert AuditEvent.objects.filter(pk=event.pk, target=event.target).exists()
+    assert AuditChainHead.objects.filter(chain=event.chain).exists()
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().startswith("OK")
+
+
+@pytest.mark.django_db
+def test_admin_token_lists_show_the_expiry(admin_client):
+    """The token changelists show when each token expires (SPEC §12), a runtime token's
+    'no expiry' included."""
+    token = RuntimeToken.objects.get()
+    RuntimeToken.objects.filter(pk=token.pk).update(
+        expires_at=datetime.datetime(2031, 5, 17, 12, 0, tzinfo=datetime.UTC)
+    )
+    for name in ("runtimetoken", "apitoken"):
+        page = admin_client.get(reverse(f"admin:environments_{name}_changelist")).content.decode()
+        assert "column-expires_at" in page
+    page = admin_client.get(reverse("admin:environments_runtimetoken_changelist")).content.decode()
+    assert "2031" in page

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .api_tokens import api_token_revoke, api_tokens  # noqa: F401
 from .apply import apply_changes, config_changes, pending_changes  # noqa: F401
-from .audit_log import audit_log  # noqa: F401
+from .audit_log import audit_export, audit_log  # noqa: F401
 from .compare import compare  # noqa: F401
 from .deployment import deployment_detail, promote  # noqa: F401
 from .deployment_list import deployment_create, deployment_list  # noqa: F401

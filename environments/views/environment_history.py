@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -18,6 +20,42 @@ from ..permissions import has_role
 from ._common import _env_url, _environment_tabs, _page, _status, _unconfirmed, no_store
 
 
+@dataclass(frozen=True)
+class RollbackQuestion:
+    """What a rollback confirmation asks: on the history page (htmx) or on its own page."""
+
+    release: int
+    version: int
+    config: str
+    question: str
+    detail: str
+    label: str
+
+
+def _rollback_question(environment: Environment, number: int, config: str) -> RollbackQuestion:
+    release = selectors.get_release(environment, number)
+    what = f"release {number} (v{release.version.number})"
+    if config == "restore":
+        detail = (
+            f"It will run v{release.version.number} with the configuration it had then "
+            f"(config {release.config_revision}): variables, secrets, bindings and domains. "
+            "Nothing is deleted; later changes stay in the history."
+        )
+    else:
+        detail = (
+            f"It will run v{release.version.number} with the current configuration "
+            f"(config {environment.config_revision})."
+        )
+    return RollbackQuestion(
+        release=number,
+        version=release.version.number,
+        config=config,
+        question=f"Roll {environment.name} back to {what}?",
+        detail=detail,
+        label=f"Roll back to release {number}",
+    )
+
+
 def _history_page(
     request: HttpRequest,
     environment: Environment,
@@ -29,12 +67,21 @@ def _history_page(
 ) -> HttpResponse:
     may_roll_back = has_role(role, permissions.to_deploy_into(environment))
     rows = selectors.release_rows(environment, may_roll_back=may_roll_back)
+    confirming = None
+    if may_roll_back and "release" in request.GET:
+        # The row's Roll back button (htmx) asks here, in place, before anything is posted.
+        form = forms.RollbackForm(request.GET)
+        if form.is_valid():
+            confirming = _rollback_question(
+                environment, form.cleaned_data["release"], form.cleaned_data["config"]
+            )
     context = _environment_tabs(environment, role) | {
         "tab": "history",
         "rows": rows,
         "live": environment.live_release,
         "notice": notice,
         "error": error,
+        "confirming": confirming,
     }
     template = _page(request, "environments/environment_history.html", "history")
     return render(request, template, context, status=status)
@@ -61,24 +108,13 @@ def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
             request, environment, role, error="Pick a release to roll back to.", status=400
         )
     number, config = form.cleaned_data["release"], form.cleaned_data["config"]
-    release = selectors.get_release(environment, number)
-    what = f"release {number} (v{release.version.number})"
-    if config == "restore":
-        detail = (
-            f"It will run v{release.version.number} with the configuration it had then "
-            f"(config {release.config_revision}): variables, secrets, bindings and domains. "
-            "Nothing is deleted; later changes stay in the history."
-        )
-    else:
-        detail = (
-            f"It will run v{release.version.number} with the current configuration "
-            f"(config {environment.config_revision})."
-        )
+    asked = _rollback_question(environment, number, config)
+    what = f"release {number} (v{asked.version})"
     unconfirmed = _unconfirmed(
         request,
-        question=f"Roll {environment.name} back to {what}?",
-        detail=detail,
-        label=f"Roll back to release {number}",
+        question=asked.question,
+        detail=asked.detail,
+        label=asked.label,
         cancel_url=_env_url(environment, "environment_history"),
     )
     if unconfirmed:

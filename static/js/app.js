@@ -22,6 +22,46 @@
     toast("The server could not be reached. Check your connection and try again.");
   });
 
+  // After an htmx swap, say what happened and put focus somewhere useful.
+  // A live region swapped in with its message already inside is not announced: each swapped
+  // region's own status region (role=status, aria-live) is emptied and refilled a moment later,
+  // which screen readers announce. Focus lost with the old content moves into the swapped
+  // region: to its autofocus button or field, its first invalid field (its error is named by
+  // aria-describedby), its [data-focus] element, its heading, or its first control.
+  var CONTROLS = "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea";
+  var reannounce = function (live) {
+    var nodes = Array.prototype.slice.call(live.childNodes);
+    if (!live.textContent.trim()) return;
+    nodes.forEach(function (node) { live.removeChild(node); });
+    setTimeout(function () { nodes.forEach(function (node) { live.appendChild(node); }); }, 100);
+  };
+  var focusInto = function (region) {
+    var active = document.activeElement;
+    if (active && active !== document.body && document.body.contains(active)) return;
+    var target = region.querySelector("[autofocus]") || region.querySelector("[aria-invalid=true]") ||
+      region.querySelector("[data-focus]") || region.querySelector("h1, h2, h3") || region.querySelector(CONTROLS);
+    if (!target) return;
+    if (!target.matches(CONTROLS) && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus();
+  };
+  var settled = [];
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || elt.nodeType !== 1) return;
+    settled.push(elt);
+    if (settled.length > 1) return;
+    // One swap settles its out-of-band elements first, then its target: handle them together.
+    setTimeout(function () {
+      var regions = settled.filter(function (el) { return document.body.contains(el); });
+      settled = [];
+      regions.forEach(function (region) {
+        var lives = region.matches("[aria-live]") ? [region] : [];
+        lives.concat(Array.prototype.slice.call(region.querySelectorAll("[aria-live]"))).forEach(reannounce);
+      });
+      if (regions.length) focusInto(regions[regions.length - 1]);
+    }, 0);
+  });
+
   // Escape cancels an inline edit or a confirmation: it follows the region's Cancel link.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;

@@ -19,9 +19,11 @@ from tests.conftest import CANARY
 
 URL = "/api/v1/runtime/env"
 SECRETS = 20
-# On PostgreSQL: the token look-up with the instance upsert (one CTE), and the audit event.
-# Elsewhere (SQLite): the token look-up, the event and the upsert.
-STATEMENTS = {"postgresql": 2, "sqlite": 3}
+# On PostgreSQL: the token look-up, and the audit event with the instance upsert in one
+# statement; elsewhere (SQLite) the upsert apart. Plus, either way, the audit chain's two
+# (lock its head, move it: audit.append).
+STATEMENTS = {"postgresql": 2 + 2, "sqlite": 3 + 2}
+CHAIN_HEAD = '"environments_auditchainhead"'
 
 
 def _fill(environment, actor, count: int) -> None:
@@ -75,26 +77,31 @@ def test_the_statement_count_is_fixed_for_1_and_50_variables(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("count", [1, 50])
-def test_on_postgresql_a_fetch_is_two_statements(
+def test_on_postgresql_a_fetch_is_two_statements_besides_the_audit_chain(
     client, production, actor, live, runtime_token, count
 ):
-    """Outside a test transaction, so that nothing but the fetch's own SQL is counted (its
-    BEGIN and COMMIT are the driver's, not statements)."""
+    """Outside a test transaction, so that nothing but the fetch's own SQL is counted. The
+    audit chain (audit.append) adds its head's lock and update, in a transaction of its own."""
     skip_unless_postgres()
     _fill(production, actor, count)
     live()
     raw = runtime_token(production)
     with CaptureQueriesContext(connection) as first:
         assert _fetch(client, raw).status_code == 200
-    # The first fetch of a release in a process also reads its ciphertexts, and the token's
-    # first use writes its last_used_at (then at most once a minute).
-    assert len(first.captured_queries) == 4
+    # The first fetch of a release in a process also reads its ciphertexts (and the token's
+    # first use writes its last_used_at, then at most once a minute); later ones do not.
+    assert any("environments_configentry" in q["sql"] for q in first.captured_queries)
     with CaptureQueriesContext(connection) as captured:
         response = _fetch(client, raw, **{"X-Miosa-Instance": "web-1"})
     assert response.status_code == 200
     assert len(response.json()["env"]) == count + 4
-    sql = [q["sql"] for q in captured.captured_queries]
+    sql = [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    # The audit chain's own: lock the deployment's chain head, then move it (audit.append).
+    chain = [statement for statement in sql if CHAIN_HEAD in statement]
+    assert len(chain) == 2
+    sql = [statement for statement in sql if CHAIN_HEAD not in statement]
     assert len(sql) == 2
+    assert not any("environments_configentry" in statement for statement in sql)
     assert "environments_runtimetoken" in sql[0] and sql[0].lstrip().startswith("SELECT")
     # The event's INSERT (audit.record's) with the instance upsert in a CTE: one statement.
     assert sql[1].startswith("WITH seen AS (")
@@ -233,6 +240,7 @@ def test_a_bad_format_with_a_good_token_records_nothing(client, production, runt
     assert not AuditEvent.objects.filter(action="runtime.fetch").exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the refused write ends a real transaction
 def test_when_the_event_cannot_be_written_no_instance_is_recorded(
     client, production, actor, live, runtime_token, monkeypatch
 ):

@@ -68,3 +68,15 @@ def login(page, live_server):
         return page
 
     return go
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The axe-core violations that do not fail a test (impact moderate or minor), by rule, with
+    the states they were seen in: to read, and fix when they are worth it."""
+    from .checks import seen_minor
+
+    if not seen_minor:
+        return
+    terminalreporter.section("axe-core: moderate and minor violations (not failing)")
+    for rule, states in sorted(seen_minor.items()):
+        terminalreporter.write_line(f"{rule}: {', '.join(sorted(states))}")

@@ -47,13 +47,16 @@ def test_rolling_back_with_configuration_gives_the_runtime_the_old_value_and_ver
     login(shop_member(Role.ADMIN))
     page.goto(f"{live_server.url}/deployments/{shop.pk}/env/production/-/history/")
     page.evaluate("window.__noReload = true")
-    page.on("dialog", lambda dialog: dialog.accept())
     row = page.locator(
         "tr", has=page.get_by_role("button", name=f"Roll back to release {ran_v16} ")
     )
     expect(row.get_by_label("What to roll back")).to_have_value("restore")  # the default
     row.get_by_label("What to roll back").select_option(label="Version and its configuration")
     row.get_by_role("button", name=f"Roll back to release {ran_v16}").click()
+    # The question replaces the row, in place (issue 13: no browser dialog).
+    question = page.locator("#history tr.confirming")
+    expect(question).to_contain_text(f"Roll production back to release {ran_v16} (v16)?")
+    question.get_by_role("button", name=f"Roll back to release {ran_v16}").click()
 
     expect(page.get_by_text(f"production rolled back to release {ran_v16} (v16)")).to_be_visible()
     assert page.evaluate("window.__noReload") is True
@@ -94,7 +97,7 @@ def test_a_secret_is_restored_from_its_history_without_being_shown(
     ).to_be_visible()
     shows_no_secret()
 
-    first = page.get_by_role("button", name=f"Restore STRIPE_SECRET_KEY to revision {revision}")
+    first = page.get_by_role("button", name=f"Restore revision {revision} of STRIPE_SECRET_KEY")
     page.evaluate("window.__noReload = true")
     questions = []
 

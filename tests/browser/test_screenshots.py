@@ -27,5 +27,13 @@ def test_screenshots_of_the_main_pages(page, live_server, shop, shop_member, log
     page.goto(f"{live_server.url}/deployments/{shop.pk}/env/production/")
     page.screenshot(path=DOCS / "environment.png", full_page=True)
 
-    for name in ("deployment.png", "promote-confirmation.png", "environment.png"):
+    # On a phone (issue 13): nothing scrolls sideways, every action is in view.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/")
+    page.screenshot(path=DOCS / "phone-deployment.png", full_page=True)
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/production/")
+    page.screenshot(path=DOCS / "phone-environment.png", full_page=True)
+
+    shots = ("deployment.png", "promote-confirmation.png", "environment.png")
+    for name in (*shots, "phone-deployment.png", "phone-environment.png"):
         assert (DOCS / name).stat().st_size > 10_000

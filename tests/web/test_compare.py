@@ -63,9 +63,9 @@ def test_compare_query_count_is_fixed(
     )
     client = as_role(Role.VIEWER)
     url = reverse("compare", kwargs={"deployment_id": deployment.pk})
-    # session, user, membership, environments, the audit event (savepoint, insert, release),
-    # 2 x (variables, bindings)
-    with django_assert_num_queries(11):
+    # session, user, membership, environments, the audit event (savepoint, lock the chain's
+    # head, insert, move the head, release), 2 x (variables, bindings)
+    with django_assert_num_queries(13):
         client.get(url, {"left": "staging", "right": "production"})
 
 

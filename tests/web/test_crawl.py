@@ -94,6 +94,12 @@ def _urls(demo) -> list[str]:
     urls += [
         f"{reverse('compare', args=[d])}?left={a}&right={b}" for a in names for b in names if a != b
     ]
+    # The audit log's exports (SPEC §12), whole and filtered: streamed CSV and JSON Lines.
+    urls += [
+        f"{reverse(view, args=[d])}{query}"
+        for view in ("audit_export_csv", "audit_export_jsonl")
+        for query in ("", "?environment=production")
+    ]
     return urls
 
 
@@ -102,14 +108,21 @@ def test_no_secret_or_ciphertext_in_any_page_or_partial(client, make_user, demo)
     forbidden = _forbidden_strings()
     urls = _urls(demo)
     assert len(urls) > 40
+    exported: dict[str, int] = {}
     for url in urls:
         for headers in ({}, HX):
             response = client.get(url, **headers)
             assert response.status_code == 200, (url, response.status_code)
-            body = response.content.decode()
+            if response.streaming:
+                body = b"".join(response.streaming_content).decode()
+                exported[url] = len(body.splitlines())
+            else:
+                body = response.content.decode()
             for text in forbidden:
                 assert text not in body, (url, "leaks a secret or ciphertext")
-    # The crawl saw the masked forms.
+    # The exports held the demo's events (more than a CSV header), and the crawl saw the
+    # masked forms.
+    assert len(exported) == 4 and min(exported.values()) > 5, exported
     page = client.get(
         reverse("environment", kwargs={"deployment_id": demo.pk, "name": "production"})
     )

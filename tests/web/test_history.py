@@ -38,6 +38,25 @@ def test_rollback_with_htmx(as_role, deployment, staging, versions):
     assert Release.objects.filter(environment=staging).first().kind == "rollback"
 
 
+def test_the_rollback_question_is_asked_in_place_and_changes_nothing(
+    as_role, deployment, staging, versions
+):
+    """The row's Roll back button (htmx) gets the history section back with the question in
+    the row's place; the confirmation posts `confirmed=yes`."""
+    url = _url(deployment, "environment_history", "staging")
+    client = as_role(Role.DEVELOPER)
+    html = client.get(url, {"release": 1, "config": "keep"}, **HX).content.decode()
+    assert "Roll staging back to release 1 (v1)?" in html
+    assert "with the current configuration" in html
+    assert 'name="config" value="keep"' in html and 'name="confirmed" value="yes"' in html
+    assert html.count("data-escape") == 1
+    staging.refresh_from_db()
+    assert staging.active_version == versions[2]  # nothing happened
+    # A viewer may not roll back: no question; a release that is not there: plain history.
+    assert "Roll staging back" not in as_role(Role.VIEWER).get(url, {"release": 1}).content.decode()
+    assert "Roll staging back" not in client.get(url, {"release": "x"}).content.decode()
+
+
 def test_rollback_without_javascript_asks_first_then_redirects(
     as_role, deployment, staging, versions
 ):
