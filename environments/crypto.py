@@ -192,6 +192,50 @@ def decrypt(blob: bytes, *, context: str, keyring: Keyring | None = None) -> str
         raise DecryptionError() from None
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """A stored value split once for repeated decryption (the runtime fetch keeps these per
+    process): the AEAD of its key, nonce, body and associated data. Never the plaintext."""
+
+    aead: ChaCha20Poly1305 | None  # None: unknown key or malformed; decrypt() raises
+    nonce: bytes
+    body: bytes
+    associated: bytes
+    reason: str = ""
+
+    def __repr__(self) -> str:
+        return "Sealed(…)"
+
+    def decrypt(self) -> str:
+        if self.aead is None:
+            raise DecryptionError(self.reason)
+        try:
+            return self.aead.decrypt(self.nonce, self.body, self.associated).decode("utf-8")
+        except (InvalidTag, UnicodeDecodeError):
+            raise DecryptionError() from None
+
+
+def seal_for_reading(blob: bytes, *, context: str, keyring: Keyring) -> Sealed:
+    """`blob` ready to decrypt as `decrypt(blob, context=…, keyring=…)` would, with the same
+    errors, at the cost of one AEAD call."""
+    associated = context.encode("utf-8")
+    try:
+        key_id = key_id_of(blob)
+    except DecryptionError as exc:
+        return Sealed(None, b"", b"", associated, exc.reason)
+    blob = bytes(blob)
+    key = keyring.key(key_id)
+    if key is None:
+        return Sealed(
+            None, b"", b"", associated, f"encrypted under key {key_id!r}, which is not configured"
+        )
+    start = 2 + len(key_id)
+    nonce, body = blob[start : start + NONCE_SIZE], blob[start + NONCE_SIZE :]
+    if len(nonce) != NONCE_SIZE or len(body) < 16:
+        return Sealed(None, b"", b"", associated, "stored value is truncated")
+    return Sealed(_aead(key), nonce, body, associated)
+
+
 def fingerprint(plaintext: str, *, scope: str, keyring: Keyring | None = None) -> bytes:
     """Keyed HMAC-SHA256 of a value within a scope (the deployment).
 

@@ -3,7 +3,10 @@ that is too low; list queries run a fixed number of SQL queries however many row
 
 from __future__ import annotations
 
+import functools
 import heapq
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -11,6 +14,7 @@ from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import (
     Count,
     F,
@@ -178,6 +182,110 @@ def get_runtime_token(environment: Environment, pk: int) -> RuntimeToken:
     token = get_object_or_404(RuntimeToken, environment=environment, pk=_valid_id(pk))
     token.environment = environment
     return token
+
+
+def live_runtime_token(token_hash: str) -> RuntimeToken | None:
+    """The unrevoked runtime token with that SHA-256, with its environment, deployment and
+    live release (and its version), in one query. On PostgreSQL in plain SQL: the runtime
+    fetch runs it for every instance of a fleet, and compiling the ORM's query cost more
+    than running it."""
+    if connection.vendor != "postgresql":
+        return (
+            RuntimeToken.objects.select_related(
+                "environment__deployment", "environment__live_release__version"
+            )
+            .filter(token_hash=token_hash, revoked_at__isnull=True)
+            .first()
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_live_runtime_token_sql(), [token_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (
+        token_id,
+        name,
+        last_used_at,
+        expires_at,
+        environment_id,
+        environment_name,
+        config_revision,
+        environment_created_at,
+        deployment_id,
+        deployment_name,
+        release_id,
+        release_number,
+        release_revision,
+        version_id,
+        version_number,
+    ) = row
+    db = connection.alias
+    deployment = _loaded(Deployment, db, id=deployment_id, name=deployment_name)
+    release = None
+    if release_id is not None:
+        version = _loaded(
+            Version, db, id=version_id, deployment_id=deployment_id, number=version_number
+        )
+        release = _loaded(
+            Release,
+            db,
+            id=release_id,
+            environment_id=environment_id,
+            number=release_number,
+            version_id=version_id,
+            config_revision=release_revision,
+        )
+        Release.version.field.set_cached_value(release, version)
+    environment = _loaded(
+        Environment,
+        db,
+        id=environment_id,
+        deployment_id=deployment_id,
+        name=environment_name,
+        live_release_id=release_id,
+        config_revision=config_revision,
+        created_at=environment_created_at,
+    )
+    Environment.deployment.field.set_cached_value(environment, deployment)
+    Environment.live_release.field.set_cached_value(environment, release)
+    token = _loaded(
+        RuntimeToken,
+        db,
+        id=token_id,
+        name=name,
+        last_used_at=last_used_at,
+        expires_at=expires_at,
+        environment_id=environment_id,
+    )
+    RuntimeToken.environment.field.set_cached_value(token, environment)
+    return token
+
+
+def _loaded(model, db: str, **values):
+    """A model instance as the ORM loads one (`from_db`: positional, fields not given left
+    deferred), cheaper than keyword construction."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(db, names, [values[name] for name in names])
+
+
+@functools.cache
+def _live_runtime_token_sql() -> str:
+    token, environment, deployment, release, version = (
+        model._meta.db_table for model in (RuntimeToken, Environment, Deployment, Release, Version)
+    )
+    # Table names come from the models, never from input; the hash is a parameter.
+    return f"""
+SELECT t.id, t.name, t.last_used_at, t.expires_at,
+       e.id, e.name, e.config_revision, e.created_at,
+       d.id, d.name,
+       r.id, r.number, r.config_revision, v.id, v.number
+  FROM "{token}" t
+  JOIN "{environment}" e ON e.id = t.environment_id
+  JOIN "{deployment}" d ON d.id = e.deployment_id
+  LEFT JOIN "{release}" r ON r.id = e.live_release_id
+  LEFT JOIN "{version}" v ON v.id = r.version_id
+ WHERE t.token_hash = %s AND t.revoked_at IS NULL
+"""  # noqa: S608
 
 
 def get_api_token(user, pk: int) -> ApiToken:
@@ -821,52 +929,101 @@ class RuntimeConfig:
     undecryptable: list[str]  # keys that cannot be decrypted (never their values)
 
 
-def runtime_config(environment: Environment, *, decrypt: bool = True) -> RuntimeConfig:
+# The encrypted configuration of an environment at a committed config revision never changes
+# (a write makes the next revision; key rotation re-encrypts in place, but what it replaced still
+# decrypts until its key leaves the keyring, which makes another keyring). So each process keeps
+# the ciphertexts of the revisions it serves, keyed by everything that names them, and a fetch
+# only decrypts and serialises. Plaintext is never kept.
+RUNTIME_ENTRIES_KEPT = 256
+_runtime_entries: OrderedDict[tuple, RuntimeEntries] = OrderedDict()
+_runtime_entries_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RuntimeEntries:
+    """What a runtime gets at one config revision, still encrypted: (key, sealed value) in the
+    order the env is built, and the domains."""
+
+    values: tuple[tuple[str, crypto.Sealed], ...]
+    hosts: tuple[str, ...]
+
+
+def runtime_entries(
+    environment: Environment, revision: int | None, keyring: crypto.Keyring
+) -> RuntimeEntries:
+    """The entries alive at `revision`, from this process's cache or in one query; with
+    `revision=None`, the live entries as they are now, read and not kept.
+
+    The key holds the environment's creation time besides its id (SQLite reuses the id of a
+    rolled-back row) and the keyring (a removed key makes a re-read, of what rotation wrote).
+    """
+    cache_key = (environment.pk, environment.created_at, revision, keyring)
+    if revision is not None:
+        with _runtime_entries_lock:
+            cached = _runtime_entries.get(cache_key)
+            if cached is not None:
+                _runtime_entries.move_to_end(cache_key)
+                return cached
+    values: list[tuple[str, crypto.Sealed]] = []
+    hosts: list[str] = []
+    rows = (
+        entries_at(environment, revision)
+        if revision is not None
+        else ConfigEntry.objects.filter(environment=environment, end_revision__isnull=True)
+    )
+    rows = rows.order_by("kind", "key").values_list("kind", "key", "set_revision", "ciphertext")
+    for kind, key, set_revision, ciphertext in rows:
+        if kind == ConfigEntry.Kind.DOMAIN:
+            hosts.append(key)
+            continue
+        context = crypto.entry_context(
+            environment.deployment_id, environment.pk, kind, key, set_revision
+        )
+        values.append((key, crypto.seal_for_reading(ciphertext, context=context, keyring=keyring)))
+    entries = RuntimeEntries(values=tuple(values), hosts=tuple(sorted(hosts)))
+    if revision is None:
+        return entries
+    with _runtime_entries_lock:
+        _runtime_entries[cache_key] = entries
+        while len(_runtime_entries) > RUNTIME_ENTRIES_KEPT:
+            _runtime_entries.popitem(last=False)
+    return entries
+
+
+def runtime_config(
+    environment: Environment, *, decrypt: bool = True, just_read: bool = False
+) -> RuntimeConfig:
     """What a runtime instance gets at boot: the live release's configuration and version.
 
     `environment` comes with its deployment and live release (and its version). One query
-    for the entries, whatever the history holds; only the live release's values are
-    decrypted. With `decrypt=False` the values are left out (a 304 decrypts nothing).
+    for the entries, whatever the history holds, unless this process has read that revision
+    already (none then); only the live release's values are decrypted. With `decrypt=False`
+    the values are left out (a 304 decrypts nothing). Before any release, the current
+    configuration: kept only when the caller `just_read` the environment (so that its
+    config_revision is the current one).
     """
     release = environment.live_release
     revision = served_revision(environment)
-    if release is None:  # nothing released: the current configuration
-        entries = ConfigEntry.objects.filter(environment=environment, end_revision__isnull=True)
-    else:
-        entries = entries_at(environment, revision)
-    entries = entries.order_by("kind", "key")
     keyring = crypto.get_keyring()
+    entries = runtime_entries(
+        environment, revision if release is not None or just_read else None, keyring
+    )
     env: dict[str, str] = {}
-    hosts: list[str] = []
     undecryptable: list[str] = []
-    for entry in entries:
-        if entry.kind == ConfigEntry.Kind.DOMAIN:
-            hosts.append(entry.key)
-            continue
-        if not decrypt:
-            continue
-        try:
-            env[entry.key] = crypto.decrypt(
-                entry.ciphertext,
-                context=crypto.entry_context(
-                    environment.deployment_id,
-                    environment.pk,
-                    entry.kind,
-                    entry.key,
-                    entry.set_revision,
-                ),
-                keyring=keyring,
-            )
-        except crypto.DecryptionError:
-            undecryptable.append(entry.key)
+    if decrypt:
+        for key, sealed in entries.values:
+            try:
+                env[key] = sealed.decrypt()
+            except crypto.DecryptionError:
+                undecryptable.append(key)
     env = dict(sorted(env.items()))
     env["MIOSA_DEPLOYMENT"] = environment.deployment.name
     env["MIOSA_ENVIRONMENT"] = environment.name
     if release is not None:
         env["MIOSA_VERSION"] = str(release.version.number)
         env["MIOSA_RELEASE"] = str(release.number)
-    if hosts:
-        env["MIOSA_DOMAINS"] = ",".join(sorted(hosts))
+    if entries.hosts:
+        env["MIOSA_DOMAINS"] = ",".join(entries.hosts)
     return RuntimeConfig(
         release=release, revision=revision, env=env, undecryptable=sorted(undecryptable)
     )

@@ -50,6 +50,12 @@ def _bearer(request: HttpRequest, prefix: str, kind: str) -> str:
     return raw
 
 
+def runtime_bearer(request: HttpRequest) -> str:
+    """The runtime token the request bears, not yet looked up (the runtime fetch looks it up
+    itself, see views.runtime_environment); 401 when there is none or it is malformed."""
+    return _bearer(request, RuntimeToken.PREFIX, "runtime token")
+
+
 def _refuse_expired(token: ApiToken | RuntimeToken) -> None:
     if token.is_expired():
         raise _unauthorized(
@@ -57,6 +63,13 @@ def _refuse_expired(token: ApiToken | RuntimeToken) -> None:
             f"The token {token.name} expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; "
             "create a new one.",
         )
+
+
+def check_runtime_token(token: RuntimeToken) -> None:
+    """What a live runtime token must still pass: its expiry, then its rate limit (if a
+    setting sets one). The runtime fetch calls this once it has found the token."""
+    _refuse_expired(token)
+    ratelimit.enforce("runtime", token.pk, settings.RUNTIME_RATE_LIMIT_PER_MINUTE)
 
 
 def authenticate_user(request: HttpRequest) -> ApiToken:
@@ -88,8 +101,7 @@ def authenticate_runtime(request: HttpRequest) -> RuntimeToken:
     )
     if token is None:
         raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
-    _refuse_expired(token)
-    ratelimit.enforce("runtime", token.pk, settings.RUNTIME_RATE_LIMIT_PER_MINUTE)
+    check_runtime_token(token)
     services.touch_token(token)
     # A runtime acts as its token, never as whoever's browser session rides along.
     request.user = AnonymousUser()

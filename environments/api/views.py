@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import salted_hmac
@@ -18,10 +19,10 @@ from django.utils.http import parse_etags
 
 from .. import permissions, rules, selectors, services
 from ..errors import validated
-from ..models import Deployment, Environment, Release, Variable
+from ..models import Deployment, Environment, Release, RuntimeToken, Variable
 from ..services.releases import ROLLBACK_CONFIG
 from . import envfile, openapi
-from .auth import actor_for, authenticate_runtime, authenticate_user
+from .auth import actor_for, authenticate_user, check_runtime_token, runtime_bearer
 from .errors import ApiError, api_endpoint
 from .payload import read_json_object
 
@@ -532,42 +533,59 @@ TEXT_FORMATS = {"dotenv": envfile.render, "shell": envfile.render_shell}
 
 @api_endpoint("GET", "HEAD")
 def runtime_environment(request: HttpRequest) -> HttpResponse:
-    """GET, or HEAD: the same answer, headers, ETag and audit event, without the body."""
-    token = authenticate_runtime(request)
+    """GET, or HEAD: the same answer, headers, ETag and audit event, without the body.
+
+    Boot storms hit this endpoint (issue 12): it reaches it past the middleware it does not
+    use (runtime.RuntimeFetchMiddleware) and fetches in one service call (two statements on
+    PostgreSQL, see services.fetch_runtime_env_for_token).
+    """
+    raw = runtime_bearer(request)
     fmt = request.GET.get("format", "json")
-    if fmt not in ("json", *TEXT_FORMATS):
-        raise ApiError(400, "invalid", "format is json, dotenv or shell.", field="format")
     instance = request.headers.get("X-Miosa-Instance", "")
-    if instance and not INSTANCE_RE.fullmatch(instance):
-        raise ApiError(
-            400,
-            "invalid",
-            "X-Miosa-Instance is 1 to 100 letters, digits, '.', '_', ':' or '-'.",
-            field="X-Miosa-Instance",
-        )
-    environment = token.environment
-    release = environment.live_release
-    revision = selectors.served_revision(environment)
-    # The tag names the release (or, before any, the revision) and the format: it changes when
-    # what is live changes, not on a pending edit, and a 304 needs nothing decrypted. Keyed, so
-    # that it says nothing to whoever sees headers.
-    etag = '"{}"'.format(
-        salted_hmac(
-            "environments.api.runtime-etag",
-            f"{environment.pk}/{release.number if release else 0}/{revision}/{fmt}",
-            algorithm="sha256",
-        ).hexdigest()
-    )
-    if_none_match = parse_etags(request.headers.get("If-None-Match", ""))
-    fresh = etag in if_none_match or f"W/{etag}" in if_none_match or "*" in if_none_match
-    config = services.fetch_runtime_env(
-        environment=environment,
+    bad_instance = bool(instance) and not INSTANCE_RE.fullmatch(instance)
+    etags = parse_etags(request.headers.get("If-None-Match", ""))
+
+    def check(token: RuntimeToken) -> None:
+        """Refusals once the token is known (an unknown token is a 401 first), before
+        anything is recorded."""
+        check_runtime_token(token)
+        if fmt not in ("json", *TEXT_FORMATS):
+            raise ApiError(400, "invalid", "format is json, dotenv or shell.", field="format")
+        if bad_instance:
+            raise ApiError(
+                400,
+                "invalid",
+                "X-Miosa-Instance is 1 to 100 letters, digits, '.', '_', ':' or '-'.",
+                field="X-Miosa-Instance",
+            )
+        # A runtime acts as its token, never as whoever's browser session rides along.
+        request.user = AnonymousUser()
+
+    tags: list[str] = []
+
+    def not_modified(environment: Environment, revision: int) -> bool:
+        tags.append(runtime_etag(environment, revision, fmt))
+        return tags[0] in etags or f"W/{tags[0]}" in etags or "*" in etags
+
+    fetch = services.fetch_runtime_env_for_token(
+        token_hash=services.hash_token(raw),
         fmt=fmt,
-        actor=actor_for(request, token),
-        instance=instance,
-        decrypt=not fresh,
+        instance="" if bad_instance else instance,
+        actor_for=lambda token: actor_for(request, token),
+        check=check,
+        not_modified=not_modified,
     )
-    if fresh:
+    if fetch is None:
+        raise ApiError(
+            401,
+            "invalid_token",
+            "The token is unknown or has been revoked.",
+            headers={"WWW-Authenticate": 'Bearer realm="miosa"'},
+        )
+    config = fetch.config
+    environment = fetch.token.environment
+    release = config.release
+    if fetch.not_modified:
         response = HttpResponse(status=304)
     elif fmt in TEXT_FORMATS:
         response = HttpResponse(
@@ -586,9 +604,23 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(
             json.dumps(body, ensure_ascii=False).encode("utf-8"), content_type="application/json"
         )
-    response["ETag"] = etag
+    response["ETag"] = tags[0]
     response["Cache-Control"] = "no-store"
     return response
+
+
+def runtime_etag(environment: Environment, revision: int, fmt: str) -> str:
+    """The tag names the release (or, before any, the revision) and the format: it changes when
+    what is live changes, not on a pending edit, and a 304 needs nothing decrypted. Keyed, so
+    that it says nothing to whoever sees headers."""
+    release = environment.live_release
+    return '"{}"'.format(
+        salted_hmac(
+            "environments.api.runtime-etag",
+            f"{environment.pk}/{release.number if release else 0}/{revision}/{fmt}",
+            algorithm="sha256",
+        ).hexdigest()
+    )
 
 
 @api_endpoint("GET")

@@ -9,7 +9,14 @@ re-exported here, so callers write `services.set_variable(...)`.
 from ..audit import Actor
 from .bindings import create_binding, delete_binding, update_binding
 from .deployments import create_deployment, delete_deployment
-from .disclosure import fetch_runtime_env, record_compare, reveal_plain_values, reveal_variable
+from .disclosure import (
+    RuntimeFetch,
+    fetch_runtime_env,
+    fetch_runtime_env_for_token,
+    record_compare,
+    reveal_plain_values,
+    reveal_variable,
+)
 from .domains import ApexResult, add_domain, remove_domain, set_apex_domain
 from .environments import (
     create_environment,
@@ -53,6 +60,7 @@ __all__ = [
     "ApexResult",
     "ImportDiff",
     "RotationResult",
+    "RuntimeFetch",
     "VariableInput",
     "add_domain",
     "add_variable",
@@ -70,6 +78,7 @@ __all__ = [
     "delete_variable",
     "deploy_version",
     "fetch_runtime_env",
+    "fetch_runtime_env_for_token",
     "hash_token",
     "import_variables",
     "mark_variable_secret",

@@ -1,21 +1,35 @@
 """Reads of raw material: the web Reveal, the API's `?reveal=true` and the runtime fetch.
 
-Each one is on record before anything is decrypted, in the transaction of the read: if the
-event cannot be written, nothing leaves (SPEC §7). A value that cannot be decrypted rolls the
-read back, leaves a failure event, and raises Undecryptable naming the affected keys.
+Each one is on record before anything leaves: if the event cannot be written, nothing does
+(SPEC §7). A value that cannot be decrypted leaves a failure event alone, and raises
+Undecryptable naming the affected keys. Reveals write the event, then read, in one transaction;
+the runtime endpoint's fetch (`fetch_runtime_env_for_token`, issue 12) decrypts the live
+release's values (immutable, kept per process) first, then writes the event and the instance
+in one statement, and answers only once it committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import audit, crypto, selectors
 from ..audit import Actor
 from ..errors import NotFound, Undecryptable
-from ..models import AuditEvent, Deployment, Environment, Release, RuntimeInstance
+from ..models import (
+    AuditEvent,
+    Deployment,
+    Environment,
+    Release,
+    RuntimeInstance,
+    RuntimeToken,
+)
+from .tokens import touch_token
 
 
 def _disclose[T](
@@ -120,37 +134,143 @@ def reveal_plain_values(
 def fetch_runtime_env(
     *, environment: Environment, fmt: str, actor: Actor, instance: str = "", decrypt: bool = True
 ) -> selectors.RuntimeConfig:
-    """Everything a runtime instance gets at boot (the runtime endpoint): the live release's
-    configuration, never a partial one. The instance (`X-Miosa-Instance`, else the token's
-    name) is recorded with the release it booted on, in the transaction of the event.
-    `decrypt=False` (an unchanged ETag) is audited alike but decrypts nothing."""
-    release = environment.live_release
+    """Everything a runtime instance gets at boot: the live release's configuration, never a
+    partial one. The instance (`X-Miosa-Instance`, else the token's name) is recorded with the
+    release it booted on, in the transaction of the event. `decrypt=False` (an unchanged ETag)
+    is audited alike but decrypts nothing."""
     undecryptable: list[str] = []
 
     def read() -> selectors.RuntimeConfig:
-        config = selectors.runtime_config(environment, decrypt=decrypt)
-        if config.undecryptable:
-            undecryptable[:] = config.undecryptable
-            raise crypto.DecryptionError()
-        return config
+        return _runtime_read(environment, decrypt=decrypt, undecryptable=undecryptable)
 
     def record(outcome: str) -> None:
-        failed = outcome == AuditEvent.Outcome.FAILURE
-        audit.record(
-            "runtime.fetch",
-            actor=actor,
+        _record_fetch(
+            outcome,
             environment=environment,
-            target=instance[:300],
-            outcome=outcome,
-            detail={"format": fmt}
-            | ({"release": release.number} if release else {})
-            | ({"reason": "undecryptable"} if failed else {})
-            | ({} if decrypt else {"not_modified": True}),
+            fmt=fmt,
+            actor=actor,
+            decrypt=decrypt,
+            target=instance,
         )
-        if not failed:
-            _seen(environment, instance or actor.label, release, token=actor.label)
+        if outcome != AuditEvent.Outcome.FAILURE:
+            _seen(environment, instance or actor.label, environment.live_release, token=actor.label)
 
     return _disclose(read, record=record, undecryptable=lambda: undecryptable)
+
+
+def _runtime_read(
+    environment: Environment, *, decrypt: bool, undecryptable: list[str], just_read: bool = False
+) -> selectors.RuntimeConfig:
+    config = selectors.runtime_config(environment, decrypt=decrypt, just_read=just_read)
+    if config.undecryptable:
+        undecryptable[:] = config.undecryptable
+        raise crypto.DecryptionError()
+    return config
+
+
+def _record_fetch(
+    outcome: str, *, environment: Environment, fmt: str, actor: Actor, decrypt: bool, target=""
+) -> None:
+    release = environment.live_release
+    audit.record(
+        "runtime.fetch",
+        actor=actor,
+        environment=environment,
+        target=target[:300],
+        outcome=outcome,
+        detail={"format": fmt}
+        | ({"release": release.number} if release else {})
+        | ({"reason": "undecryptable"} if outcome == AuditEvent.Outcome.FAILURE else {})
+        | ({} if decrypt else {"not_modified": True}),
+    )
+
+
+@dataclass(frozen=True)
+class RuntimeFetch:
+    """A runtime fetch that was served: its token, and the configuration (without values when
+    the runtime already had it: `not_modified`)."""
+
+    token: RuntimeToken
+    config: selectors.RuntimeConfig
+    not_modified: bool
+
+
+def fetch_runtime_env_for_token(
+    *,
+    token_hash: str,
+    fmt: str,
+    instance: str,
+    actor_for: Callable[[RuntimeToken], Actor],
+    check: Callable[[RuntimeToken], None],
+    not_modified: Callable[[Environment, int], bool],
+) -> RuntimeFetch | None:
+    """The runtime endpoint's fetch by the SHA-256 of its token; None when no live token has
+    that hash. Boot storms call this (issue 12): on PostgreSQL it is two statements.
+
+    1. The token, with its environment, deployment and live release (one query), then the
+       caller's `check` (its refusals raise before anything is written).
+    2. The release's configuration, decrypted from the ciphertexts this process keeps (read
+       once per release and process). A value that cannot be decrypted records a failure
+       event alone and raises Undecryptable naming the keys.
+    3. The `runtime.fetch` event (`audit.record`) and the instance upsert, together or not at
+       all: on PostgreSQL one statement (the upsert rides in a CTE of the event's INSERT) in
+       autocommit, so without BEGIN and COMMIT round trips; elsewhere one transaction. Nothing
+       is returned unless it committed (SPEC §7): the values leave only after it.
+
+    The event names the release whose values are served; a release never changes, so reading
+    its values beside the event's statement rather than in its transaction serves the same
+    bytes. Call it outside any transaction (as the view does): inside one, the event would
+    commit or roll back with the caller's.
+    """
+    token = selectors.live_runtime_token(token_hash)
+    if token is None:
+        return None
+    check(token)
+    environment = token.environment
+    fresh = not_modified(environment, selectors.served_revision(environment))
+    actor = actor_for(token)
+    config = selectors.runtime_config(environment, decrypt=not fresh, just_read=True)
+    if config.undecryptable:
+        touch_token(token)
+        with transaction.atomic(durable=True):
+            _record_fetch(
+                AuditEvent.Outcome.FAILURE,
+                environment=environment,
+                fmt=fmt,
+                actor=actor,
+                decrypt=True,
+                target=instance,
+            )
+        named = ", ".join(config.undecryptable)
+        raise Undecryptable(
+            f"{named[:1000]} cannot be decrypted with the configured keys; nothing was returned.",
+            keys=config.undecryptable,
+        )
+    release = environment.live_release
+    label = instance or actor.label
+    if connection.vendor == "postgresql":
+        with _upserting_instance(environment, label, release, token=actor.label):
+            _record_fetch(
+                AuditEvent.Outcome.SUCCESS,
+                environment=environment,
+                fmt=fmt,
+                actor=actor,
+                decrypt=not fresh,
+                target=instance,
+            )
+    else:
+        with transaction.atomic(durable=True):
+            _record_fetch(
+                AuditEvent.Outcome.SUCCESS,
+                environment=environment,
+                fmt=fmt,
+                actor=actor,
+                decrypt=not fresh,
+                target=instance,
+            )
+            _seen(environment, label, release, token=actor.label)
+    touch_token(token)
+    return RuntimeFetch(token=token, config=config, not_modified=fresh)
 
 
 def _seen(environment: Environment, instance: str, release: Release | None, *, token: str) -> None:
@@ -179,6 +299,60 @@ def _seen(environment: Environment, instance: str, release: Release | None, *, t
             "last_seen_at",
         ],
     )
+
+
+@functools.cache
+def _seen_cte() -> str:
+    table = RuntimeInstance._meta.db_table
+    # The table's name comes from the model, never from input; the values are all parameters.
+    return f"""seen AS (
+    INSERT INTO "{table}" AS s (environment_id, instance, token_name, release_number,
+                                version_number, config_revision, first_seen_at, last_seen_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (environment_id, instance) DO UPDATE
+       SET token_name = EXCLUDED.token_name, release_number = EXCLUDED.release_number,
+           version_number = EXCLUDED.version_number, config_revision = EXCLUDED.config_revision,
+           last_seen_at = EXCLUDED.last_seen_at
+)"""  # noqa: S608
+
+
+@contextmanager
+def _upserting_instance(
+    environment: Environment, instance: str, release: Release | None, *, token: str
+) -> Iterator[None]:
+    """PostgreSQL: the INSERT of the next audit event also upserts the instance as `_seen`
+    does, in one statement (a data-modifying CTE): the two commit together or not at all,
+    without a transaction's round trips. The event is still written by `audit.record`."""
+    now = timezone.now()
+    values = [
+        environment.pk,
+        instance[:100],
+        token[:100],
+        release.number if release else None,
+        release.version.number if release else None,
+        release.config_revision if release else None,
+        now,
+        now,
+    ]
+    prefix = f'INSERT INTO "{AuditEvent._meta.db_table}" '
+    done = False
+
+    def with_instance(execute, sql, params, many, context):
+        nonlocal done
+        if done or many or not sql.startswith(prefix):
+            return execute(sql, params, many, context)
+        done = True
+        return execute(
+            f"WITH {_seen_cte()}, event AS ({sql}) SELECT * FROM event",  # noqa: S608
+            [*values, *params],
+            many,
+            context,
+        )
+
+    with connection.execute_wrapper(with_instance):
+        yield
+    if not done:  # never skip the instance quietly
+        raise RuntimeError("The runtime.fetch event was not written by one INSERT.")
 
 
 @transaction.atomic
