@@ -20,6 +20,7 @@ from environments import audit, selectors, services
 from environments.audit import Actor
 from environments.models import AuditEvent, Role
 from tests.conftest import CANARY
+from tests.refuse_audit import refuse_audit_writes
 
 from .conftest import HX
 
@@ -171,7 +172,7 @@ def test_no_export_leaves_when_it_cannot_be_audited(deployment, member, events, 
     def refuse(*args, **kwargs):
         raise RuntimeError("audit store is down")
 
-    monkeypatch.setattr(AuditEvent.objects, "create", refuse)
+    refuse_audit_writes(monkeypatch, refuse)
     response = client.get(url(deployment, fmt))
     assert response.status_code == 500
     assert not response.streaming and "variable.create" not in response.content.decode()
