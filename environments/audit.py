@@ -17,8 +17,8 @@ database sets them to NULL when a user or deployment is deleted, and the labels 
 what the record says. The row id is left out (the database assigns it on insert), and so are
 `chain` and `seq`: the links already fix each event's place (an event moved elsewhere no
 longer follows its prev_hash), and a content hash that does not depend on the place can be
-computed before the chain's head is locked, so the append could become one SQL statement
-(see `append`). Never change this format without a new version number: old chains verify
+computed before the chain's head is locked, and the append is one SQL statement on
+PostgreSQL (see `append`). Never change this format without a new version number: old chains verify
 with the old one.
 """
 
