@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
+import time
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.test import Client
 
-from environments import audit
+from environments import audit, services
 from environments.models import AuditChainHead, AuditEvent, RuntimeInstance
 from environments.services.disclosure import _seen_in_statement
 from tests.concurrently import run_concurrently, skip_unless_postgres
@@ -95,8 +97,6 @@ def test_a_fetch_whose_statement_fails_in_the_database_serves_nothing_and_writes
     """The chain's head row is gone (its events are not): the append restarts the chain at seq 1,
     which collides with the stored seq 1 inside the statement. The instance upsert of the same
     statement is rolled back with it, and no value leaves."""
-    from environments import services
-
     services.set_variable(
         environment=production, key="STRIPE_KEY", value=CANARY, is_secret=True, actor=actor
     )
@@ -128,3 +128,46 @@ def test_a_boot_storm_leaves_a_chain_that_verifies(production, actor, runtime_to
     assert RuntimeInstance.objects.count() == 6
     events = AuditEvent.objects.filter(chain=production.deployment_id).count()
     assert f"(shop): {events} events" in _verified("--deployment", "shop")
+
+
+def test_first_writers_of_a_chain_with_also_steps_each_write_both(production):
+    """Chain 0 has no head: 24 threads in autocommit race to append its first event, each with
+    an instance upsert; each statement without a head fails whole and is retried once the head
+    exists. Every event and every instance is there once; the chain verifies."""
+    assert not AuditChainHead.objects.filter(chain=audit.GLOBAL_CHAIN).exists()
+
+    def append(i: int):
+        return lambda: _record_global_with_instance(production, f"web-{i}").seq
+
+    results = run_concurrently([append(i) for i in range(24)])
+    assert sorted(results) == list(range(1, 25)), results
+    assert RuntimeInstance.objects.count() == 24
+    assert AuditEvent.objects.filter(chain=audit.GLOBAL_CHAIN).count() == 24
+    assert "OK chain 0 (global): 24 events" in _verified("--global")
+
+
+def test_an_append_that_waited_for_the_head_links_to_the_event_that_held_it(deployment):
+    """READ COMMITTED: the statement's FOR UPDATE waits for the holder's commit, then reads the
+    head's newest version, and its UPDATE moves that version (not the one of its snapshot):
+    the waiting event links to the holder's event, whatever the snapshot said."""
+    system = audit.Actor.system("tests")
+    waited: list[AuditEvent] = []
+
+    def second() -> None:
+        try:
+            waited.append(audit.record("tests.second", actor=system, deployment=deployment))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        held = audit.record("tests.first", actor=system, deployment=deployment)
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.5)
+        assert thread.is_alive() and not waited  # blocked on the head's row lock
+    thread.join(timeout=30)
+    (event,) = waited
+    assert (event.seq, event.prev_hash) == (held.seq + 1, held.hash)
+    assert AuditChainHead.objects.get(chain=deployment.pk).hash == event.hash
+    report = _verified("--deployment", "shop")
+    assert "OK chain" in report and "(shop):" in report
