@@ -17,13 +17,14 @@ database sets them to NULL when a user or deployment is deleted, and the labels 
 what the record says. The row id is left out (the database assigns it on insert), and so are
 `chain` and `seq`: the links already fix each event's place (an event moved elsewhere no
 longer follows its prev_hash), and a content hash that does not depend on the place can be
-computed before the chain's head is locked, so the append could become one SQL statement
-(see `append`). Never change this format without a new version number: old chains verify
+computed before the chain's head is locked, and the append is one SQL statement on
+PostgreSQL (see `append`). Never change this format without a new version number: old chains verify
 with the old one.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -36,7 +37,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from . import selectors
@@ -146,25 +147,50 @@ def now() -> datetime:
     return timezone.now().astimezone(UTC)
 
 
-def append(**fields: Any) -> AuditEvent:
+@dataclass(frozen=True)
+class Cte:
+    """One more data-modifying step for the PostgreSQL statement that appends an event: `sql`
+    is a CTE (`name AS (INSERT ... / UPDATE ...)`) with `%s` placeholders for `params`. It
+    commits with the event or not at all (one statement). Its SQL must come from code (table
+    names from models' `_meta`), never from input: every value goes in `params`."""
+
+    sql: str
+    params: list[Any]
+
+
+def append(*, also: Cte | None = None, **fields: Any) -> AuditEvent:
     """Insert an event (its content in `fields`, `chain` included) at the end of its chain.
 
-    Three statements once the chain exists: lock the head row, insert the event, move the head.
-    The head row lock (held to the end of the caller's transaction) makes concurrent writers
-    to one chain take turns, so no two events get the same seq or link to the same hash. The
-    whole step could be one SQL statement (a CTE updating the head and inserting the event,
-    with PostgreSQL's sha256()); it stays here, in one place, until then.
+    The head row of the chain is locked (held to the end of the caller's transaction), so
+    concurrent writers to one chain take turns and no two events get the same seq or link to
+    the same hash. On PostgreSQL that is ONE statement (`_append_in_one_statement`): lock the
+    head, move it (PostgreSQL's sha256() computes the link) and insert the event, plus the
+    caller's `also` step; in autocommit it is its own transaction, without BEGIN and COMMIT.
+    Elsewhere (SQLite), three statements in a transaction: lock the head, insert, move the head
+    (`also` is PostgreSQL-only: the caller writes its row beside, in its transaction).
     """
-    chain = fields["chain"]
     fields["content_hash"] = content_hash(AuditEvent(**fields))  # before the lock: not held long
+    if connection.vendor == "postgresql":
+        if also is not None and connection.in_atomic_block:
+            # A failed statement would abort the caller's transaction: make sure of the head.
+            _create_head(fields["chain"])
+        event = _append_in_one_statement(fields, also)
+        if event is not None:
+            return event
+        # The chain has no head yet: create it, then append as usual.
+        with transaction.atomic(savepoint=False):
+            _create_head(fields["chain"])
+            event = _append_in_one_statement(fields, also)
+        if event is None:  # pragma: no cover - the head was just created and locked
+            raise RuntimeError(f"audit chain {fields['chain']} has no head")
+        return event
+    if also is not None:
+        raise ValueError("audit.append(also=...) is for PostgreSQL only")
+    chain = fields["chain"]
     with transaction.atomic(savepoint=False):  # select_for_update needs a transaction
         head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
         if head is None:
-            # First event of this chain: create the head race-free (a concurrent first writer
-            # makes this a no-op), then lock whichever row won.
-            AuditChainHead.objects.bulk_create(
-                [AuditChainHead(chain=chain, seq=0, hash=GENESIS)], ignore_conflicts=True
-            )
+            _create_head(chain)
             head = AuditChainHead.objects.select_for_update().get(chain=chain)
         fields |= {"seq": head.seq + 1, "prev_hash": head.hash}
         fields["hash"] = link_hash(fields["prev_hash"], fields["content_hash"])
@@ -172,6 +198,79 @@ def append(**fields: Any) -> AuditEvent:
         head.seq, head.hash = event.seq, event.hash
         head.save(update_fields=["seq", "hash"])
     return event
+
+
+def _create_head(chain: int) -> None:
+    """The first event of a chain creates its head race-free: a concurrent first writer makes
+    this a no-op, and the caller then locks whichever row won."""
+    AuditChainHead.objects.bulk_create(
+        [AuditChainHead(chain=chain, seq=0, hash=GENESIS)], ignore_conflicts=True
+    )
+
+
+_LINK_FIELDS = ("id", "seq", "prev_hash", "hash")  # what the statement computes
+
+
+@functools.cache
+def _content_fields() -> tuple[Any, ...]:
+    return tuple(f for f in AuditEvent._meta.concrete_fields if f.name not in _LINK_FIELDS)
+
+
+@functools.cache
+def _append_sql(also: str) -> str:
+    """The one-statement append (PostgreSQL). In READ COMMITTED, `old`'s FOR UPDATE waits for a
+    concurrent appender's commit and then returns the head's newest version; the UPDATE of
+    `head` finds that version too (a row updated since the statement's snapshot is re-read
+    before it is updated), and takes seq and prev_hash from `old`: the link is to the last
+    event, never to a stale one. The event's values are all parameters; the names come from
+    the models. Without a head row, `head` is empty: without `also`, nothing is written and no
+    row comes back; with it, the event's seq is NULL and the statement fails whole (NOT NULL),
+    so that `also` is never written without the event."""
+    quote = connection.ops.quote_name
+    heads, events = quote(AuditChainHead._meta.db_table), quote(AuditEvent._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in _content_fields())
+    values = ", ".join("%s" for _ in _content_fields())
+    source = "(VALUES (1)) AS one LEFT JOIN head ON TRUE" if also else "head"
+    return f"""WITH old AS (SELECT seq, hash FROM {heads} WHERE chain = %s FOR UPDATE),
+head AS (
+    UPDATE {heads} AS h
+       SET seq = old.seq + 1, hash = encode(sha256(convert_to(old.hash || %s, 'UTF8')), 'hex')
+      FROM old WHERE h.chain = %s
+    RETURNING h.seq, h.hash, old.hash AS prev_hash
+){", " + also if also else ""}
+INSERT INTO {events} ({columns}, seq, prev_hash, hash)
+SELECT {values}, head.seq, head.prev_hash, head.hash FROM {source}
+RETURNING id, seq, prev_hash, hash"""  # noqa: S608
+
+
+def _append_in_one_statement(fields: dict[str, Any], also: Cte | None) -> AuditEvent | None:
+    """The event appended by one statement (PostgreSQL), or None if its chain has no head."""
+    event = AuditEvent(**fields)
+    chain = fields["chain"]
+    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _content_fields()]
+    params = [chain, event.content_hash, chain, *(also.params if also else ()), *values]
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(_append_sql(also.sql if also else ""), params)
+        except IntegrityError as error:
+            if also is None or connection.in_atomic_block or not _no_head(error):
+                raise
+            return None  # in autocommit: the statement was rolled back whole
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    event.id, event.seq, event.prev_hash, event.hash = row
+    event._state.adding, event._state.db = False, connection.alias
+    return event
+
+
+def _no_head(error: IntegrityError) -> bool:
+    """The statement failed because the chain has no head (the event's seq came out NULL)."""
+    diag = getattr(error.__cause__, "diag", None)
+    return (
+        getattr(diag, "table_name", None) == AuditEvent._meta.db_table
+        and getattr(diag, "column_name", None) == "seq"
+    )
 
 
 def record(
@@ -183,7 +282,9 @@ def record(
     target: str = "",
     outcome: str = AuditEvent.Outcome.SUCCESS,
     detail: dict[str, Any] | None = None,
+    also: Cte | None = None,
 ) -> AuditEvent:
+    """Append the event of `action` to its chain (see `append`; `also`: PostgreSQL only)."""
     if environment is not None and deployment is None:
         deployment = environment.deployment
     return append(
@@ -201,6 +302,7 @@ def record(
         # What the database gives back (JSON types, string keys), so the hash matches on reading.
         detail=json.loads(json.dumps(detail or {})),
         chain=chain_of(deployment.pk if deployment else None),
+        also=also,
     )
 
 

@@ -8,6 +8,7 @@ from environments.errors import Conflict, Invalid, NotFound, TooLarge
 from environments.models import AuditEvent, Environment, Variable
 from environments.services import VariableInput
 from tests.conftest import CANARY
+from tests.refuse_audit import refuse_audit_writes
 
 
 def test_creating_a_deployment_creates_production_and_staging(deployment):
@@ -168,7 +169,7 @@ def test_audit_failure_rolls_the_write_back(production, actor, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr(AuditEvent.objects, "create", broken)
+    refuse_audit_writes(monkeypatch, broken)
     with pytest.raises(RuntimeError):
         services.set_variable(
             environment=production, key="K", value=CANARY, is_secret=True, actor=actor

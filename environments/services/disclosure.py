@@ -11,8 +11,7 @@ in one statement, and answers only once it committed.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -169,7 +168,14 @@ def _runtime_read(
 
 
 def _record_fetch(
-    outcome: str, *, environment: Environment, fmt: str, actor: Actor, decrypt: bool, target=""
+    outcome: str,
+    *,
+    environment: Environment,
+    fmt: str,
+    actor: Actor,
+    decrypt: bool,
+    target="",
+    also: audit.Cte | None = None,
 ) -> None:
     release = environment.live_release
     audit.record(
@@ -182,6 +188,7 @@ def _record_fetch(
         | ({"release": release.number} if release else {})
         | ({"reason": "undecryptable"} if outcome == AuditEvent.Outcome.FAILURE else {})
         | ({} if decrypt else {"not_modified": True}),
+        also=also,
     )
 
 
@@ -213,8 +220,9 @@ def fetch_runtime_env_for_token(
        once per release and process). A value that cannot be decrypted records a failure
        event alone and raises Undecryptable naming the keys.
     3. The `runtime.fetch` event (`audit.record`) and the instance upsert, together or not at
-       all: on PostgreSQL one statement (the upsert rides in a CTE of the event's INSERT) in
-       autocommit, so without BEGIN and COMMIT round trips; elsewhere one transaction. Nothing
+       all: on PostgreSQL one statement in autocommit (`audit.append` locks and moves the
+       chain's head and inserts the event, the upsert is its `also` step), so without BEGIN
+       and COMMIT round trips; elsewhere one transaction. Nothing
        is returned unless it committed (SPEC §7): the values leave only after it.
 
     The event names the release whose values are served; a release never changes, so reading
@@ -249,15 +257,15 @@ def fetch_runtime_env_for_token(
     release = environment.live_release
     label = instance or actor.label
     if connection.vendor == "postgresql":
-        with _upserting_instance(environment, label, release, token=actor.label):
-            _record_fetch(
-                AuditEvent.Outcome.SUCCESS,
-                environment=environment,
-                fmt=fmt,
-                actor=actor,
-                decrypt=not fresh,
-                target=instance,
-            )
+        _record_fetch(
+            AuditEvent.Outcome.SUCCESS,
+            environment=environment,
+            fmt=fmt,
+            actor=actor,
+            decrypt=not fresh,
+            target=instance,
+            also=_seen_in_statement(environment, label, release, token=actor.label),
+        )
     else:
         with transaction.atomic(durable=True):
             _record_fetch(
@@ -316,43 +324,26 @@ def _seen_cte() -> str:
 )"""  # noqa: S608
 
 
-@contextmanager
-def _upserting_instance(
+def _seen_in_statement(
     environment: Environment, instance: str, release: Release | None, *, token: str
-) -> Iterator[None]:
-    """PostgreSQL: the INSERT of the next audit event also upserts the instance as `_seen`
-    does, in one statement (a data-modifying CTE): the two commit together or not at all,
-    without a transaction's round trips. The event is still written by `audit.record`."""
+) -> audit.Cte:
+    """PostgreSQL: the instance upsert of `_seen`, as a step of the statement that appends the
+    `runtime.fetch` event (`audit.append`): the two commit together or not at all, in one
+    statement, without a transaction's round trips."""
     now = timezone.now()
-    values = [
-        environment.pk,
-        instance[:100],
-        token[:100],
-        release.number if release else None,
-        release.version.number if release else None,
-        release.config_revision if release else None,
-        now,
-        now,
-    ]
-    prefix = f'INSERT INTO "{AuditEvent._meta.db_table}" '
-    done = False
-
-    def with_instance(execute, sql, params, many, context):
-        nonlocal done
-        if done or many or not sql.startswith(prefix):
-            return execute(sql, params, many, context)
-        done = True
-        return execute(
-            f"WITH {_seen_cte()}, event AS ({sql}) SELECT * FROM event",  # noqa: S608
-            [*values, *params],
-            many,
-            context,
-        )
-
-    with connection.execute_wrapper(with_instance):
-        yield
-    if not done:  # never skip the instance quietly
-        raise RuntimeError("The runtime.fetch event was not written by one INSERT.")
+    return audit.Cte(
+        _seen_cte(),
+        [
+            environment.pk,
+            instance[:100],
+            token[:100],
+            release.number if release else None,
+            release.version.number if release else None,
+            release.config_revision if release else None,
+            now,
+            now,
+        ],
+    )
 
 
 @transaction.atomic

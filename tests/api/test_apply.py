@@ -6,6 +6,7 @@ import pytest
 
 from environments import services
 from environments.models import AuditEvent, Environment, Release
+from tests.refuse_audit import refuse_audit_writes
 
 
 def _url(deployment) -> str:
@@ -165,7 +166,7 @@ def test_an_apply_fails_closed_when_the_audit_event_cannot_be_written(
     api, deployment, pending, production, role_token, monkeypatch, served
 ):
     raw = role_token("owner")
-    monkeypatch.setattr(AuditEvent.objects, "create", lambda *a, **k: 1 / 0)
+    refuse_audit_writes(monkeypatch, lambda *a, **k: 1 / 0)
     response = api.post(_url(deployment), {"environment": "production"}, token=raw)
     assert response.status_code == 500
     monkeypatch.undo()

@@ -8,6 +8,7 @@ from environments import services
 from environments.models import AuditEvent, Variable
 from environments.services import VariableInput
 from tests.conftest import CANARY, ROLES
+from tests.refuse_audit import refuse_audit_writes
 
 DB_URL = "postgres://app:hunter2-db-password@db.internal:5432/shop"
 
@@ -177,7 +178,7 @@ def test_reveal_fails_closed_when_the_audit_event_cannot_be_written(
     def refuse(*args, **kwargs):
         raise RuntimeError("audit store is down")
 
-    monkeypatch.setattr(AuditEvent.objects, "create", refuse)
+    refuse_audit_writes(monkeypatch, refuse)
     response = api.get(env_url, token=raw, params={"reveal": "true"})
     assert response.status_code == 500
     assert b"api.example.com" not in response.content

@@ -7,6 +7,7 @@ import pytest
 from environments import selectors, services
 from environments.models import AuditEvent, Environment, Variable
 from tests.conftest import CANARY
+from tests.refuse_audit import refuse_audit_writes
 
 
 def _single(environment="staging", key="API_URL", value="https://api.example.com", **more):
@@ -340,7 +341,7 @@ def test_a_write_fails_closed_when_the_audit_event_cannot_be_written(
     def refuse(*args, **kwargs):
         raise RuntimeError("audit store is down")
 
-    monkeypatch.setattr(AuditEvent.objects, "create", refuse)
+    refuse_audit_writes(monkeypatch, refuse)
     response = api.post(env_url, _single(key="TOKEN", value=CANARY, is_secret=True), token=raw)
     assert response.status_code == 500
     assert CANARY.encode() not in response.content

@@ -10,12 +10,13 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from environments import selectors, services
 from environments.api import urls as api_urls
 from environments.api.openapi import DOCUMENT
-from environments.models import AuditEvent, ConfigEntry, Variable
+from environments.models import ConfigEntry, Variable
 from tests.api.openapi_check import TEMPLATES
 from tests.api.openapi_lint import lint
 from tests.api.ratelimited import hit_every_operation_past_its_limit
 from tests.api.test_openapi_ci import CI_TEMPLATES
 from tests.api.test_openapi_tokens import TOKEN_TEMPLATES
+from tests.refuse_audit import refuse_audit_writes
 from tests.stored import replace_stored
 
 
@@ -273,7 +274,7 @@ def test_every_documented_response_is_really_given(
     def refuse(*args, **kwargs):
         raise RuntimeError("audit store is down")
 
-    monkeypatch.setattr(AuditEvent.objects, "create", refuse)
+    refuse_audit_writes(monkeypatch, refuse)
     monkeypatch.setattr(selectors, "deployments_for_user", refuse)
     hit("/deployments", "get", "/api/v1/deployments", token=viewer)
     hit("/deployments/{deployment_id}/env", "get", env, token=owner, params={"reveal": "true"})

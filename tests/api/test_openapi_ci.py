@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from environments import selectors, services
 from environments.api.openapi import DOCUMENT
-from environments.models import AuditEvent, Variable
+from environments.models import Variable
 from tests.api.ratelimited import hit_every_operation_past_its_limit
+from tests.refuse_audit import refuse_audit_writes
 from tests.stored import replace_stored
 
 CI_TEMPLATES = frozenset(
@@ -144,7 +145,7 @@ def test_every_documented_ci_response_is_really_given(
     binding_id = staging.bindings.get().pk
     v2 = services.create_version(deployment=deployment, actor=actor)
     services.deploy_version(environment=staging, version=v2, actor=actor)
-    monkeypatch.setattr(AuditEvent.objects, "create", refuse)
+    refuse_audit_writes(monkeypatch, refuse)
     for method, template, path, body in [
         ("post", "/deployments/{deployment_id}/versions", versions, {}),
         ("post", "/deployments/{deployment_id}/environments", environments, {"name": "z"}),

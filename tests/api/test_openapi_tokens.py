@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from environments import selectors
 from environments.api.openapi import DOCUMENT
-from environments.models import AuditEvent
 from tests.api.ratelimited import hit_every_operation_past_its_limit
+from tests.refuse_audit import refuse_audit_writes
 
 TOKEN_TEMPLATES = frozenset({"/tokens", "/tokens/{token_id}"})
 TOO_LARGE = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
@@ -55,7 +55,7 @@ def test_every_documented_token_response_is_really_given(
         raise RuntimeError("audit store is down")
 
     spare = api.post("/api/v1/tokens", {"name": "spare"}, token=mine).json()["id"]
-    monkeypatch.setattr(AuditEvent.objects, "create", refuse)
+    refuse_audit_writes(monkeypatch, refuse)
     monkeypatch.setattr(selectors, "api_tokens", refuse)
     hit("/tokens", "get", "/api/v1/tokens", token=mine)
     hit("/tokens", "post", "/api/v1/tokens", token=mine, json={})

@@ -5,8 +5,10 @@ plaintext), with every guarantee of tests/api/test_runtime_env.py intact."""
 from __future__ import annotations
 
 import base64
+import io
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -16,13 +18,15 @@ from environments.models import AuditEvent, RuntimeInstance
 from environments.services import VariableInput
 from tests.concurrently import run_concurrently, skip_unless_postgres
 from tests.conftest import CANARY
+from tests.refuse_audit import refuse_audit_writes
 
 URL = "/api/v1/runtime/env"
 SECRETS = 20
-# On PostgreSQL: the token look-up, and the audit event with the instance upsert in one
-# statement; elsewhere (SQLite) the upsert apart. Plus, either way, the audit chain's two
-# (lock its head, move it: audit.append).
-STATEMENTS = {"postgresql": 2 + 2, "sqlite": 3 + 2}
+# Inside a transaction (a test's): on PostgreSQL the token look-up, the chain head made sure of
+# (audit.append: a failed statement would abort the transaction) and the one statement that
+# appends the event with the instance upsert; on SQLite the token, the chain's three (lock its
+# head, insert the event, move the head) and the upsert apart.
+STATEMENTS = {"postgresql": 3, "sqlite": 3 + 2}
 CHAIN_HEAD = '"environments_auditchainhead"'
 
 
@@ -77,11 +81,13 @@ def test_the_statement_count_is_fixed_for_1_and_50_variables(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("count", [1, 50])
-def test_on_postgresql_a_fetch_is_two_statements_besides_the_audit_chain(
+def test_on_postgresql_a_fetch_is_two_statements(
     client, production, actor, live, runtime_token, count
 ):
-    """Outside a test transaction, so that nothing but the fetch's own SQL is counted. The
-    audit chain (audit.append) adds its head's lock and update, in a transaction of its own."""
+    """Outside a test transaction, as in production (autocommit), so that everything the fetch
+    sends is counted: the token, then one statement that locks and moves the chain's head,
+    inserts the event and upserts the instance (audit.append with its `also` step); no BEGIN,
+    no COMMIT."""
     skip_unless_postgres()
     _fill(production, actor, count)
     live()
@@ -95,20 +101,20 @@ def test_on_postgresql_a_fetch_is_two_statements_besides_the_audit_chain(
         response = _fetch(client, raw, **{"X-Miosa-Instance": "web-1"})
     assert response.status_code == 200
     assert len(response.json()["env"]) == count + 4
-    sql = [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
-    # The audit chain's own: lock the deployment's chain head, then move it (audit.append).
-    chain = [statement for statement in sql if CHAIN_HEAD in statement]
-    assert len(chain) == 2
-    sql = [statement for statement in sql if CHAIN_HEAD not in statement]
-    assert len(sql) == 2
-    assert not any("environments_configentry" in statement for statement in sql)
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert len(sql) == 2, sql
     assert "environments_runtimetoken" in sql[0] and sql[0].lstrip().startswith("SELECT")
-    # The event's INSERT (audit.record's) with the instance upsert in a CTE: one statement.
-    assert sql[1].startswith("WITH seen AS (")
-    assert 'INSERT INTO "environments_runtimeinstance"' in sql[1]
-    assert 'INSERT INTO "environments_auditevent"' in sql[1]
+    statement = sql[1]
+    assert statement.startswith("WITH old AS (")
+    assert f"FROM {CHAIN_HEAD} WHERE chain = " in statement and "FOR UPDATE" in statement
+    assert f"UPDATE {CHAIN_HEAD} AS h" in statement
+    assert 'INSERT INTO "environments_runtimeinstance"' in statement
+    assert 'INSERT INTO "environments_auditevent"' in statement
     assert RuntimeInstance.objects.filter(instance="web-1").count() == 1
     assert AuditEvent.objects.filter(action="runtime.fetch").count() == 2
+    out = io.StringIO()
+    call_command("verify_audit", "--deployment", "shop", stdout=out)
+    assert "OK chain" in out.getvalue() and "(shop)" in out.getvalue()
 
 
 # The kept ciphertexts -------------------------------------------------------------------------
@@ -253,7 +259,7 @@ def test_when_the_event_cannot_be_written_no_instance_is_recorded(
     def refuse(*args, **kwargs):
         raise RuntimeError("audit store is down")
 
-    monkeypatch.setattr(AuditEvent.objects, "create", refuse)
+    refuse_audit_writes(monkeypatch, refuse)
     response = _fetch(client, raw, **{"X-Miosa-Instance": "web-1"})
     assert response.status_code == 500
     assert CANARY.encode() not in response.content

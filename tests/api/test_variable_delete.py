@@ -6,6 +6,7 @@ import pytest
 
 from environments import services
 from environments.models import AuditEvent, Variable
+from tests.refuse_audit import refuse_audit_writes
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_a_delete_fails_closed_when_the_audit_event_cannot_be_written(
     api, deployment, variables, role_token, monkeypatch
 ):
     raw = role_token("admin")
-    monkeypatch.setattr(AuditEvent.objects, "create", lambda *a, **k: 1 / 0)
+    refuse_audit_writes(monkeypatch, lambda *a, **k: 1 / 0)
     response = api.delete(_url(deployment), token=raw, params={"environment": "staging"})
     assert response.status_code == 500
     assert Variable.objects.count() == 2

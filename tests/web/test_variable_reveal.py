@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from environments import services
 from environments.models import AuditEvent, Role, Variable
+from tests.refuse_audit import refuse_audit_writes
 
 from .conftest import HX, expected_status
 
@@ -134,7 +135,7 @@ def test_no_value_leaves_when_the_audit_event_cannot_be_written(
 
     client = Client(raise_request_exception=False)
     client.force_login(member(Role.ADMIN))
-    monkeypatch.setattr(AuditEvent.objects, "create", refuse)
+    refuse_audit_writes(monkeypatch, refuse)
     for headers in ({}, HX):
         response = client.post(_url(deployment), **headers)
         assert response.status_code == 500
