@@ -2,10 +2,11 @@
 
 A fixed window per token and minute: the key `ratelimit:<kind>:<token id>:<minute>` counts the
 token's requests in that minute and expires soon after it. With RedisCache the count is one
-pipelined INCR + EXPIRE, so the check costs one round trip to Redis and every app server shares
-the count. Any other cache (local memory without REDIS_URL) counts with add + incr in the
-process itself: there, each process has its own count, so the effective limit is the setting
-times the number of processes (README, "Rate limits").
+EVAL of a three-line script (INCR, and EXPIRE on the window's first request), so the check costs
+one round trip to Redis and every app server shares the count. Any other cache (local memory
+without REDIS_URL) counts with add + incr in the process itself: there, each process has its
+own count, so the effective limit is the setting times the number of processes (README, "Rate
+limits").
 
 A cache that cannot be reached does not take the API down: the request goes through and a
 warning is logged (the limit protects the service; the runtime boot must never depend on it).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
@@ -29,8 +31,31 @@ WINDOW = 60  # seconds
 KEY_TTL = WINDOW + 30
 
 
+# INCR, then give a new key its expiry: one command, so one round trip and no pipeline object.
+_INCR_WITH_EXPIRY = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+# Django's RedisCache builds a new redis.Redis client (and its table of ~170 response callbacks)
+# on every get_client(): a quarter of a millisecond per request, more than the round trip
+# itself (issue 12). The client is only a handle on the cache's connection pool, so one per
+# cache client is kept. Each thread has its own cache client (django.core.cache.caches), hence
+# its own entry; the entry goes with it.
+_writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _now() -> float:
     return time.time()
+
+
+def _writer(cache: RedisCache, name: str):
+    cache_client = cache._cache
+    writer = _writers.get(cache_client)
+    if writer is None:
+        writer = _writers[cache_client] = cache_client.get_client(name, write=True)
+    return writer
 
 
 def _count(key: str) -> int:
@@ -38,12 +63,7 @@ def _count(key: str) -> int:
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         name = cache.make_and_validate_key(key)
-        client = cache._cache.get_client(name, write=True)
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(name)
-        pipe.expire(name, KEY_TTL)
-        count, _ = pipe.execute()  # one round trip
-        return int(count)
+        return int(_writer(cache, name).eval(_INCR_WITH_EXPIRY, 1, name, KEY_TTL))  # one trip
     # Local memory (or another backend): incr raises ValueError while the key is missing.
     if cache.add(key, 1, timeout=KEY_TTL):
         return 1
