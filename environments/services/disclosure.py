@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from .. import audit, crypto, selectors
@@ -230,7 +230,7 @@ def fetch_runtime_env_for_token(
     bytes. Call it outside any transaction (as the view does): inside one, the event would
     commit or roll back with the caller's.
     """
-    token = selectors.live_runtime_token(token_hash)
+    token = _first_read(selectors.live_runtime_token, token_hash)
     if token is None:
         return None
     check(token)
@@ -279,6 +279,31 @@ def fetch_runtime_env_for_token(
             _seen(environment, label, release, token=actor.label)
     touch_token(token)
     return RuntimeFetch(token=token, config=config, not_modified=fresh)
+
+
+def _first_read[T](read: Callable[[str], T], token_hash: str) -> T:
+    """`read(token_hash)` as the kept connection's health check (issue 12: a round trip less).
+
+    With CONN_HEALTH_CHECKS, Django sends a `SELECT 1` before a request's first statement on a
+    kept connection, and reconnects if it fails. The fetch's first statement is a read that
+    writes nothing, so it can be the check itself: the `SELECT 1` is skipped, and if the read
+    finds the connection gone (the database restarted, a pooler dropped it), the connection is
+    closed and the read run once more on a new one, which is what the check would have done.
+    Inside a transaction (tests), or when the check is off or done, the read runs as it is."""
+    pending_check = (
+        connection.health_check_enabled
+        and not connection.health_check_done
+        and connection.connection is not None
+        and not connection.in_atomic_block
+    )
+    if not pending_check:
+        return read(token_hash)
+    connection.health_check_done = True
+    try:
+        return read(token_hash)
+    except (OperationalError, InterfaceError):
+        connection.close()
+        return read(token_hash)
 
 
 def _seen(environment: Environment, instance: str, release: Release | None, *, token: str) -> None:
