@@ -264,44 +264,21 @@ class TokenAdmin(ReadOnlyValuesAdmin):
         return f"{obj.PREFIX}{obj.hint}…"
 
 
+def _token_fields(owner: str) -> list[str]:
+    """A token's list columns and (read-only) fields, its owner (user or environment) third."""
+    return ["token", "name", owner, "created_at", "expires_at", "last_used_at", "revoked_at"]
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(TokenAdmin):
-    list_display = [
-        "token",
-        "name",
-        "user",
-        "created_at",
-        "expires_at",
-        "last_used_at",
-        "revoked_at",
-    ]
+    list_display = fields = readonly_fields = _token_fields("user")
     list_select_related = ["user"]
-    fields = ["token", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
 
 
 @admin.register(RuntimeToken)
 class RuntimeTokenAdmin(TokenAdmin):
-    list_display = [
-        "token",
-        "name",
-        "environment",
-        "created_at",
-        "expires_at",
-        "last_used_at",
-        "revoked_at",
-    ]
+    list_display = fields = readonly_fields = _token_fields("environment")
     list_select_related = ["environment__deployment"]
-    fields = [
-        "token",
-        "name",
-        "environment",
-        "created_at",
-        "expires_at",
-        "last_used_at",
-        "revoked_at",
-    ]
-    readonly_fields = fields
 
 
 @admin.register(AuditEvent)

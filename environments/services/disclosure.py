@@ -256,26 +256,20 @@ def fetch_runtime_env_for_token(
         )
     release = environment.live_release
     label = instance or actor.label
+    record_served = functools.partial(
+        _record_fetch,
+        AuditEvent.Outcome.SUCCESS,
+        environment=environment,
+        fmt=fmt,
+        actor=actor,
+        decrypt=not fresh,
+        target=instance,
+    )
     if connection.vendor == "postgresql":
-        _record_fetch(
-            AuditEvent.Outcome.SUCCESS,
-            environment=environment,
-            fmt=fmt,
-            actor=actor,
-            decrypt=not fresh,
-            target=instance,
-            also=_seen_in_statement(environment, label, release, token=actor.label),
-        )
+        record_served(also=_seen_in_statement(environment, label, release, token=actor.label))
     else:
         with transaction.atomic(durable=True):
-            _record_fetch(
-                AuditEvent.Outcome.SUCCESS,
-                environment=environment,
-                fmt=fmt,
-                actor=actor,
-                decrypt=not fresh,
-                target=instance,
-            )
+            record_served()
             _seen(environment, label, release, token=actor.label)
     touch_token(token)
     return RuntimeFetch(token=token, config=config, not_modified=fresh)
