@@ -42,9 +42,12 @@ def create_deployment(*, name: str, actor: Actor, owner=None) -> Deployment:
 
 @transaction.atomic(durable=True)
 def delete_deployment(*, deployment: Deployment, actor: Actor) -> None:
-    audit.record("deployment.delete", actor=actor, deployment=deployment, target=deployment.name)
+    # The environments' rows first, then the audit chain's head (in audit.record): the order
+    # every other writer takes them in (lock_environment, then record), so a delete racing a
+    # write waits for it rather than deadlocking with it.
     Environment.objects.filter(deployment=deployment).update(
         active_version=None, promotes_to=None, live_release=None
     )
+    audit.record("deployment.delete", actor=actor, deployment=deployment, target=deployment.name)
     Release.objects.filter(environment__deployment=deployment).delete()
     deployment.delete()
