@@ -8,10 +8,9 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 
-from environments import services
-from environments.audit import Actor
 from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
 from environments.models import (
     ApiToken,
@@ -52,13 +51,16 @@ PLAIN_DEMO_VALUES = ["https://api.shop.example.com", "warning"]
 @pytest.fixture
 def admin_client(client, make_user):
     call_command("seed_demo", stdout=io.StringIO())
-    call_command("create_runtime_token", "shop", "production", stdout=io.StringIO())
-    production = Environment.objects.select_related("deployment", "live_release__version").get(
-        name="production"
+    printed = io.StringIO()
+    call_command("create_runtime_token", "shop", "production", stdout=printed)
+    fetched = Client().get(
+        "/api/v1/runtime/env",
+        headers={
+            "Authorization": f"Bearer {printed.getvalue().strip()}",
+            "X-Miosa-Instance": "web-1",
+        },
     )
-    services.fetch_runtime_env(
-        environment=production, fmt="json", actor=Actor.system("token web"), instance="web-1"
-    )
+    assert fetched.status_code == 200
     make_user("ci-bot")
     call_command("create_api_token", "ci-bot", stdout=io.StringIO())
     client.force_login(make_user("root", superuser=True))

@@ -100,13 +100,26 @@ def test_every_undecryptable_disclosure_is_on_record_as_a_failure(
     assert [e.outcome for e in events] == ["failure"]
 
 
+def _fetch_at_boot(environment, actor):
+    """The runtime endpoint's service call, with a fresh token of `environment`."""
+    _, raw = services.create_runtime_token(environment=environment, name="web", actor=actor)
+    return services.fetch_runtime_env_for_token(
+        token_hash=services.hash_token(raw),
+        fmt="json",
+        instance="",
+        actor_for=lambda token: actor,
+        check=lambda token: None,
+        not_modified=lambda environment, revision: False,
+    )
+
+
 def test_the_runtime_failure_names_every_affected_key_and_no_value(filled, actor):
     binding = Binding.objects.get(environment=filled)
     blob = bytes(binding.ciphertext)
     replace_stored(binding, blob[:2] + b"zz" + blob[4:])
     _tamper("API_URL")
     with pytest.raises(Undecryptable) as excinfo:
-        services.fetch_runtime_env(environment=filled, fmt="json", actor=actor)
+        _fetch_at_boot(filled, actor)
     assert excinfo.value.keys == ["API_URL", "DATABASE_URL"]
     assert "API_URL, DATABASE_URL cannot be decrypted" in excinfo.value.message
     assert CANARY not in excinfo.value.message and PLAIN not in excinfo.value.message
@@ -143,4 +156,4 @@ def test_revealing_a_variable_deleted_meanwhile_reveals_nothing_and_records_noth
 def test_a_disclosure_refuses_to_run_inside_another_transaction(filled, actor):
     """Inside a caller's transaction, the failure event would roll back with the caller."""
     with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
-        services.fetch_runtime_env(environment=filled, fmt="json", actor=actor)
+        services.reveal_variable(environment=filled, key="API_URL", actor=actor)

@@ -11,7 +11,6 @@ from .bindings import create_binding, delete_binding, update_binding
 from .deployments import create_deployment, delete_deployment
 from .disclosure import (
     RuntimeFetch,
-    fetch_runtime_env,
     fetch_runtime_env_for_token,
     record_compare,
     reveal_plain_values,
@@ -77,7 +76,6 @@ __all__ = [
     "delete_environment",
     "delete_variable",
     "deploy_version",
-    "fetch_runtime_env",
     "fetch_runtime_env_for_token",
     "hash_token",
     "import_variables",

@@ -130,43 +130,6 @@ def reveal_plain_values(
     )
 
 
-def fetch_runtime_env(
-    *, environment: Environment, fmt: str, actor: Actor, instance: str = "", decrypt: bool = True
-) -> selectors.RuntimeConfig:
-    """Everything a runtime instance gets at boot: the live release's configuration, never a
-    partial one. The instance (`X-Miosa-Instance`, else the token's name) is recorded with the
-    release it booted on, in the transaction of the event. `decrypt=False` (an unchanged ETag)
-    is audited alike but decrypts nothing."""
-    undecryptable: list[str] = []
-
-    def read() -> selectors.RuntimeConfig:
-        return _runtime_read(environment, decrypt=decrypt, undecryptable=undecryptable)
-
-    def record(outcome: str) -> None:
-        _record_fetch(
-            outcome,
-            environment=environment,
-            fmt=fmt,
-            actor=actor,
-            decrypt=decrypt,
-            target=instance,
-        )
-        if outcome != AuditEvent.Outcome.FAILURE:
-            _seen(environment, instance or actor.label, environment.live_release, token=actor.label)
-
-    return _disclose(read, record=record, undecryptable=lambda: undecryptable)
-
-
-def _runtime_read(
-    environment: Environment, *, decrypt: bool, undecryptable: list[str], just_read: bool = False
-) -> selectors.RuntimeConfig:
-    config = selectors.runtime_config(environment, decrypt=decrypt, just_read=just_read)
-    if config.undecryptable:
-        undecryptable[:] = config.undecryptable
-        raise crypto.DecryptionError()
-    return config
-
-
 def _record_fetch(
     outcome: str,
     *,

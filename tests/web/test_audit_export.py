@@ -254,7 +254,9 @@ def test_no_canary_value_or_ciphertext_in_either_export_or_the_log(
     services.reveal_plain_values(
         deployment=deployment, environments=[production], keys=["PLAIN"], actor=actor
     )
-    services.fetch_runtime_env(environment=production, fmt="json", actor=actor)
+    _, raw = services.create_runtime_token(environment=production, name="web", actor=actor)
+    fetched = Client().get("/api/v1/runtime/env", headers={"Authorization": f"Bearer {raw}"})
+    assert fetched.status_code == 200
     ciphertexts = [bytes(v.ciphertext) for v in production.variables.all()]
     client = as_role(Role.ADMIN)
     for name in ("", "django", "django.request", "django.db.backends", "environments"):
