@@ -184,6 +184,15 @@ def get_runtime_token(environment: Environment, pk: int) -> RuntimeToken:
     return token
 
 
+def live_api_token(token_hash: str) -> ApiToken | None:
+    """The unrevoked personal API token with that SHA-256, with its user."""
+    return (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=token_hash, revoked_at__isnull=True)
+        .first()
+    )
+
+
 def live_runtime_token(token_hash: str) -> RuntimeToken | None:
     """The unrevoked runtime token with that SHA-256, with its environment, deployment and
     live release (and its version), in one query. On PostgreSQL in plain SQL: the runtime

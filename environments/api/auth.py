@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from .. import services
+from .. import selectors, services
 from ..audit import Actor
 from ..models import ApiToken, RuntimeToken
 from . import ratelimit
@@ -75,36 +74,13 @@ def check_runtime_token(token: RuntimeToken) -> None:
 def authenticate_user(request: HttpRequest) -> ApiToken:
     """The personal API token of the request; sets `request.user` to its user."""
     raw = _bearer(request, ApiToken.PREFIX, "personal API token")
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(token_hash=services.hash_token(raw), revoked_at__isnull=True)
-        .first()
-    )
+    token = selectors.live_api_token(services.hash_token(raw))
     if token is None or not token.user.is_active:
         raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
     _refuse_expired(token)
     ratelimit.enforce("api", token.pk, settings.API_RATE_LIMIT_PER_MINUTE)
     services.touch_token(token)
     request.user = token.user
-    return token
-
-
-def authenticate_runtime(request: HttpRequest) -> RuntimeToken:
-    """The runtime token of the request, with its environment, deployment and live release."""
-    raw = _bearer(request, RuntimeToken.PREFIX, "runtime token")
-    token = (
-        RuntimeToken.objects.select_related(
-            "environment__deployment", "environment__live_release__version"
-        )
-        .filter(token_hash=services.hash_token(raw), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None:
-        raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
-    check_runtime_token(token)
-    services.touch_token(token)
-    # A runtime acts as its token, never as whoever's browser session rides along.
-    request.user = AnonymousUser()
     return token
 
 
