@@ -458,7 +458,7 @@ class PromoteForm(PageForm):
 
 
 class RollbackForm(PageForm):
-    release = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    release = forms.IntegerField(min_value=1, max_value=rules.MAX_NUMBER)
     config = forms.ChoiceField(
         choices=[("restore", "Version and its configuration"), ("keep", "Version only")],
         initial="restore",
@@ -523,7 +523,7 @@ class CompareForm(PageForm):
 class ApplyForm(PageForm):
     """The revision the confirmation showed: a change made meanwhile is refused (stale)."""
 
-    expected_revision = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    expected_revision = forms.IntegerField(min_value=1, max_value=rules.MAX_NUMBER)
 
 
 class ConfigChangesForm(PageForm):
@@ -587,7 +587,7 @@ class ImportForm(PageForm):
 class RestoreForm(PageForm):
     """The revision whose value a key goes back to."""
 
-    revision = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    revision = forms.IntegerField(min_value=1, max_value=rules.MAX_NUMBER)
 
 
 class RequiredKeysForm(PageForm):

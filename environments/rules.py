@@ -29,6 +29,8 @@ MAX_KEYS_PER_ENVIRONMENT = 500
 MAX_VERSION_LABEL = 200
 MAX_ENVIRONMENTS_PER_DEPLOYMENT = 200
 MAX_VERSION_NOTES_BYTES = 4 * 1024
+# Numbers in paths and bodies (versions, releases, revisions, ids) are PostgreSQL integers.
+MAX_NUMBER = 2**31 - 1
 
 SECRET_PREVIEW = "••••"
 PREVIEW_CHARS = 8

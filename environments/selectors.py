@@ -1184,7 +1184,7 @@ def get_release(environment: Environment, number: int) -> Release:
         Release.objects.filter(environment=environment, number=number)
         .select_related("version")
         .first()
-        if 0 < number <= 2**31
+        if 0 < number <= rules.MAX_NUMBER
         else None
     )
     if release is None:

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "environments",
     "axes",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +215,15 @@ AXES_LOCKOUT_CALLABLE = "environments.login_throttle.lockout_response"
 # Successful logins are not logged twice; failed and locked ones are audited (auth_audit.py).
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False  # no start-up line in every management command's output
+
+# Background work (data services, rotation, webhooks) runs on Django's Tasks framework with a
+# database-backed queue; `manage.py db_worker` is the worker (`make run` starts one).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "deployment_list"

@@ -322,14 +322,17 @@ def promote(request: HttpRequest, deployment_id: int) -> HttpResponse:
                 field="to",
             )
     _require(role, permissions.to_deploy_into(target), f"Promoting to {target.name}")
-    expected = _optional_number(body, "expected_version")
+    expected = (
+        _optional_number(body, "expected_version")
+        if "expected_version" in body
+        else services.ANY_VERSION
+    )
     if source.active_version is None:
         raise ApiError(409, "nothing_to_promote", f"Nothing is deployed in {source.name} yet.")
     release = services.promote(
         source=source,
         version_number=source.active_version.number,
         expected_target_version=expected,
-        check_target_version="expected_version" in body,
         target_id=target.pk,
         actor=actor_for(request, token),
     )

@@ -30,7 +30,7 @@ from .payload import read_json_object
 INSTANCE_RE = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 # Release and revision numbers are 32-bit; a larger one names nothing.
-MAX_NUMBER = 2**31 - 1
+MAX_NUMBER = rules.MAX_NUMBER
 NUMBER_PARAM_RE = re.compile(r"[1-9][0-9]{0,18}")
 RELEASE_PAGE = 50
 MAX_RELEASE_PAGE = 100

@@ -26,6 +26,8 @@ from .environments import (
 from .imports import ImportDiff, import_variables, preview_import
 from .members import remove_member, set_member
 from .releases import (
+    ANY_VERSION,
+    AnyVersion,
     apply_changes,
     create_version,
     deploy_version,
@@ -55,7 +57,9 @@ from .variables import (
 )
 
 __all__ = [
+    "ANY_VERSION",
     "Actor",
+    "AnyVersion",
     "ApexResult",
     "ImportDiff",
     "RotationResult",

@@ -12,8 +12,17 @@ from ._common import lock_environment
 from ._revisions import record_release
 from .environments import create_environment
 
+
+class AnyVersion:
+    """The type of ANY_VERSION: promote over whatever the target runs (no stale check)."""
+
+    def __repr__(self) -> str:
+        return "ANY_VERSION"
+
+
+ANY_VERSION = AnyVersion()
+
 ROLLBACK_CONFIG = ("restore", "keep")
-MAX_RELEASE_NUMBER = 2**31 - 1
 
 
 @transaction.atomic
@@ -154,16 +163,15 @@ def promote(
     source: Environment,
     version_number: int,
     actor: Actor,
-    expected_target_version: int | None,
+    expected_target_version: int | AnyVersion | None,
     target_id: int | None = None,
-    check_target_version: bool = True,
 ) -> Release:
     """Copy the source's active version into its target; only the version moves.
 
     `version_number` is the version the user saw on the source, and the target must still run
     `expected_target_version` (None: nothing): a stale button, clicked after another admin
-    promoted, is refused instead of silently promoting twice. `check_target_version=False`
-    promotes over whatever the target runs when the lock is taken (a CI job that did not say).
+    promoted, is refused instead of silently promoting twice. `ANY_VERSION` promotes over
+    whatever the target runs when the lock is taken (a CI job that did not say).
     `target_id` is the target the caller checked permissions against: if the source was
     re-pointed meanwhile (say, at production), the promotion is refused, not escalated.
     """
@@ -188,7 +196,7 @@ def promote(
             code="stale",
         )
     current = target.active_version.number if target.active_version else None
-    if check_target_version and current != expected_target_version:
+    if expected_target_version is not ANY_VERSION and current != expected_target_version:
         shown = f"v{expected_target_version}" if expected_target_version else "nothing"
         now = f"v{current}" if current else "nothing"
         raise Conflict(
@@ -208,7 +216,7 @@ def rollback(*, environment: Environment, release: int, config: str, actor: Acto
     release; nothing is rewritten, and no value is shown."""
     if config not in ROLLBACK_CONFIG:
         raise Invalid("config is restore or keep.", field="config")
-    if not 1 <= release <= MAX_RELEASE_NUMBER:
+    if not 1 <= release <= rules.MAX_NUMBER:
         # Beyond what the column holds (SQLite cannot even compare it): no such release.
         raise NotFound(f"{environment.name} has no release {release}.", field="release")
     environment = lock_environment(environment)
