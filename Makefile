@@ -10,10 +10,14 @@ run: install .env
 	$(MANAGE) migrate --noinput -v 0
 	$(MANAGE) seed_demo
 	@$(MANAGE) ensure_local_admin
+	@# The worker (background tasks: data services, rotation, webhooks) runs beside the server;
+	@# Ctrl-C stops both, and the worker goes when the server exits.
+	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(MANAGE) db_worker -v 1 & worker=$$!; \
 	$(MANAGE) runserver 127.0.0.1:8000
 
 test: install
-	$(UV) run --frozen pytest -q
+	$(UV) run --frozen pytest -q -n auto
 
 install: .venv/.installed
 
