@@ -223,9 +223,10 @@ def _ensure_login(
 ) -> None:
     """Login role `which` with LOGIN and `password`, or NOLOGIN without one when it is None."""
     role = names.login(which)
+    # SUPERUSER, REPLICATION and BYPASSRLS are off when created; naming them in ALTER ROLE is
+    # for superusers only (and a CREATEROLE admin cannot turn them on).
     attributes = sql.SQL(
-        "{login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
-        " CONNECTION LIMIT {limit} PASSWORD {password}"
+        "{login} NOCREATEDB NOCREATEROLE INHERIT CONNECTION LIMIT {limit} PASSWORD {password}"
     ).format(
         login=sql.SQL("LOGIN" if password is not None else "NOLOGIN"),
         limit=sql.Literal(int(connection_limit)),
@@ -234,7 +235,10 @@ def _ensure_login(
     created = False
     if not _exists(conn, "role", role):
         try:
-            conn.execute(sql.SQL("CREATE ROLE {} ").format(_q(role)) + attributes)
+            conn.execute(
+                sql.SQL("CREATE ROLE {} NOSUPERUSER NOREPLICATION NOBYPASSRLS ").format(_q(role))
+                + attributes
+            )
             created = True
         except errors.DuplicateObject:
             pass
@@ -307,15 +311,21 @@ def copy(admin_url: str, source: Names, target: Names) -> Literal["template", "d
             if _exists(conn, "database", target.database):
                 return "exists"
             _drop_database(conn, target.copying)
-            method: Literal["template", "dump"] = "template"
-            try:
-                conn.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
-                        _q(target.copying), _q(source.database), _q(target.owner)
+            # CREATE DATABASE waits 5 s for a template's sessions to end before it gives up;
+            # don't wait when there are some (one may still connect in between: then it fails).
+            in_use = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [source.database]
+            ).fetchone()[0]
+            method: Literal["template", "dump"] = "dump" if in_use else "template"
+            if method == "template":
+                try:
+                    conn.execute(
+                        sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+                            _q(target.copying), _q(source.database), _q(target.owner)
+                        )
                     )
-                )
-            except errors.ObjectInUse:
-                method = "dump"  # somebody is connected to the source
+                except errors.ObjectInUse:
+                    method = "dump"
             if method == "template":
                 try:
                     reowned = _reown(admin, source, target)
