@@ -8,6 +8,7 @@ destroyed service's keys. Never FLUSHALL: other services share the server.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,12 +141,19 @@ def _rules(names: Names) -> list[str]:
     ]
 
 
+def _hashed(password: str) -> str:
+    """What Redis stores of a password: `#<sha256>` sets it without sending it in clear."""
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
 def provision(admin_url: str, names: Names, password: str) -> str:
     """Create (or complete) the ACL user, `on >PASSWORD ~P &P +@all -@admin -@dangerous`
     where P is the key pattern; return its URL. Idempotent."""
     admin = _parse(admin_url)
     with _connect(admin) as client, step("create_user"):
-        client.execute_command("ACL", "SETUSER", names.user, *_rules(names), f">{password}")
+        client.execute_command(
+            "ACL", "SETUSER", names.user, *_rules(names), f"#{_hashed(password)}"
+        )
     return service_url(admin_url, names, password)
 
 
@@ -156,9 +164,9 @@ def add_password(admin_url: str, names: Names, password: str) -> str:
     """A second password on the same user (the first keeps working); return its URL."""
     admin = _parse(admin_url)
     with _connect(admin) as client, step("add_password"):
-        if not client.execute_command("ACL", "GETUSER", names.user):
+        if not client.acl_getuser(names.user):
             raise DataServerError("add_password", "NoSuchUser")
-        client.execute_command("ACL", "SETUSER", names.user, f">{password}")
+        client.execute_command("ACL", "SETUSER", names.user, f"#{_hashed(password)}")
     return service_url(admin_url, names, password)
 
 
@@ -167,8 +175,9 @@ def remove_password(admin_url: str, names: Names, password: str) -> None:
     already authenticated with it stay open (Redis cannot tell them from the new password's)."""
     admin = _parse(admin_url)
     with _connect(admin) as client, step("remove_password"):
-        if client.execute_command("ACL", "GETUSER", names.user):
-            client.execute_command("ACL", "SETUSER", names.user, f"<{password}")
+        user = client.acl_getuser(names.user)
+        if user and _hashed(password) in user["passwords"]:
+            client.execute_command("ACL", "SETUSER", names.user, f"!{_hashed(password)}")
 
 
 # Destroy
