@@ -11,6 +11,7 @@ IAM users, their inline policies and access keys.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,11 @@ from .core import DataServerError, Health, ServerURL, derived_base, parse_url, s
 
 SCHEMES = ("s3",)
 POLICY_NAME = "miosa-bucket-access"
+
+# One session for every client: it loads the services' models once (a new session per call
+# costs a fraction of a second each). Sessions are not thread-safe, hence the lock.
+_SESSION = boto3.session.Session()
+_SESSION_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,8 @@ def _clients(admin: ServerURL) -> tuple[Any, Any]:
             retries={"max_attempts": 2},
         ),
     }
-    session = boto3.session.Session()
-    return session.client("s3", **options), session.client("iam", **options)
+    with _SESSION_LOCK:
+        return _SESSION.client("s3", **options), _SESSION.client("iam", **options)
 
 
 def policy(bucket: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ privileged admin and to sweep up afterwards; the drivers under test use that adm
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -177,14 +178,21 @@ def _set_moto_auth(endpoint: str, count: str) -> None:
     import urllib.request
 
     request = urllib.request.Request(
-        f"http://{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST"
+        f"http://{endpoint}/moto-api/reset-auth",
+        data=count.encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
 
 
+_SESSION = boto3.session.Session()
+
+
+@functools.cache
 def moto_client(service: str, endpoint: str, key: str, secret: str):
-    return boto3.session.Session().client(
+    return _SESSION.client(
         service,
         endpoint_url=f"http://{endpoint}",
         aws_access_key_id=key,
