@@ -101,6 +101,17 @@ def _connect(admin: ServerURL, database: str | None = None) -> Iterator[psycopg.
         conn.close()
 
 
+@contextmanager
+def _connect_locked(admin: ServerURL, names: Names) -> Iterator[psycopg.Connection]:
+    """An admin connection holding the service's advisory lock: two workers running steps of
+    the same service take turns (the catalogs' unique indexes would fail one of them)."""
+    key = int.from_bytes(hashlib.sha256(names.database.encode()).digest()[:8], "big", signed=True)
+    with _connect(admin) as conn:
+        with step("lock"):
+            conn.execute("SELECT pg_advisory_lock(%s)", [key])
+        yield conn
+
+
 def service_url(admin_url: str, names: Names, which: Which, password: str) -> str:
     """The URL a login connects with: postgres://USER:PASSWORD@HOST:PORT/DB."""
     admin = _parse(admin_url)
@@ -164,10 +175,10 @@ def provision(
     that service's (see `copy`). Once the service is ready, use the rotation functions instead:
     provisioning again resets login `_b` to NOLOGIN."""
     admin = _parse(admin_url)
-    with _connect(admin) as conn:
+    with _connect_locked(admin, names) as conn:
         _ensure_owner(conn, names)
         if copy_from is not None:
-            copy(admin_url, copy_from, names)
+            _copy(conn, admin, copy_from, names)
         with step("create_database"):
             if not _exists(conn, "database", names.database):
                 with suppress(errors.DuplicateDatabase):  # another worker ran this step
@@ -264,7 +275,7 @@ def enable_login(
 ) -> str:
     """Give login `which` LOGIN and `password`; return its URL. Idempotent."""
     admin = _parse(admin_url)
-    with _connect(admin) as conn, step("enable_login"):
+    with _connect_locked(admin, names) as conn, step("enable_login"):
         _ensure_login(conn, names, which, password, connection_limit=connection_limit)
     return service_url(admin_url, names, which, password)
 
@@ -274,7 +285,7 @@ def disable_login(admin_url: str, names: Names, which: Which) -> int:
     for them to drain first is the caller's business). Returns how many sessions were ended."""
     admin = _parse(admin_url)
     role = names.login(which)
-    with _connect(admin) as conn, step("disable_login"):
+    with _connect_locked(admin, names) as conn, step("disable_login"):
         if not _exists(conn, "role", role):
             return 0
         conn.execute(
@@ -305,52 +316,56 @@ def copy(admin_url: str, source: Names, target: Names) -> Literal["template", "d
     ("template"); otherwise, or when the source holds objects of kinds not re-owned here,
     `pg_dump | pg_restore` ("dump"). The source is only read."""
     admin = _parse(admin_url)
-    with _connect(admin) as conn:
-        _ensure_owner(conn, target)
-        with step("copy"):
-            if _exists(conn, "database", target.database):
-                return "exists"
-            _drop_database(conn, target.copying)
-            # CREATE DATABASE waits 5 s for a template's sessions to end before it gives up;
-            # don't wait when there are some (one may still connect in between: then it fails).
-            in_use = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [source.database]
-            ).fetchone()[0]
-            method: Literal["template", "dump"] = "dump" if in_use else "template"
-            if method == "template":
-                try:
-                    conn.execute(
-                        sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
-                            _q(target.copying), _q(source.database), _q(target.owner)
-                        )
-                    )
-                except errors.ObjectInUse:
-                    method = "dump"
-            if method == "template":
-                try:
-                    reowned = _reown(admin, source, target)
-                except Exception:
-                    # Left behind, the copy's objects would keep the source's roles from
-                    # being dropped.
-                    _drop_database(conn, target.copying)
-                    raise
-                if not reowned:
-                    _drop_database(conn, target.copying)
-                    method = "dump"
-            if method == "dump":
+    with _connect_locked(admin, target) as conn:
+        return _copy(conn, admin, source, target)
+
+
+def _copy(
+    conn: psycopg.Connection, admin: ServerURL, source: Names, target: Names
+) -> Literal["template", "dump", "exists"]:
+    _ensure_owner(conn, target)
+    with step("copy"):
+        if _exists(conn, "database", target.database):
+            return "exists"
+        _drop_database(conn, target.copying)
+        # CREATE DATABASE waits 5 s for a template's sessions to end before it gives up;
+        # don't wait when there are some (one may still connect in between: then it fails).
+        in_use = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [source.database]
+        ).fetchone()[0]
+        method: Literal["template", "dump"] = "dump" if in_use else "template"
+        if method == "template":
+            try:
                 conn.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        _q(target.copying), _q(target.owner)
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+                        _q(target.copying), _q(source.database), _q(target.owner)
                     )
                 )
-                _dump_restore(admin, source.database, target)
-        _restrict_connect(conn, target.copying, target)
-        with step("copy"):
+            except errors.ObjectInUse:
+                method = "dump"
+        if method == "template":
+            try:
+                reowned = _reown(admin, source, target)
+            except Exception:
+                # Left behind, the copy's objects would keep the source's roles from
+                # being dropped.
+                _drop_database(conn, target.copying)
+                raise
+            if not reowned:
+                _drop_database(conn, target.copying)
+                method = "dump"
+        if method == "dump":
             conn.execute(
-                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                    _q(target.copying), _q(target.database)
-                )
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(_q(target.copying), _q(target.owner))
             )
+            _dump_restore(admin, source.database, target)
+    _restrict_connect(conn, target.copying, target)
+    with step("copy"):
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                _q(target.copying), _q(target.database)
+            )
+        )
     return method
 
 
@@ -471,7 +486,7 @@ def destroy(admin_url: str, names: Names) -> None:
     """End the service's sessions, drop its database (and any unfinished copy) and its roles.
     Removes whatever exists, so it is safe on a half-created service and when run twice."""
     admin = _parse(admin_url)
-    with _connect(admin) as conn, step("destroy"):
+    with _connect_locked(admin, names) as conn, step("destroy"):
         for database in (names.database, names.copying):
             _drop_database(conn, database)
         for role in (names.login_a, names.login_b, names.owner):

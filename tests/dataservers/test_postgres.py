@@ -4,6 +4,8 @@ and no SUPERUSER. Each privilege claim of SPEC §13 is tried, not read from the 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
+import threading
 import time
 import traceback
 
@@ -239,7 +241,9 @@ def assert_copy_holds_the_rows_and_nothing_of_the_source(url: str, source, targe
             "  WHERE typnamespace = 'public'::regnamespace"
         ).fetchall()
         assert owners == [(target.owner,)]
-        leftovers = conn.execute(postgres._LEFTOVERS, [[source.owner, source.login_a]])
+        leftovers = conn.execute(
+            postgres._LEFTOVERS, [[source.owner, source.login_a, source.login_b]]
+        )
         assert leftovers.fetchone()[0] == 0
 
 
@@ -355,3 +359,39 @@ def test_names_stay_within_the_identifier_limit():
     assert long.database != other.database
     with pytest.raises(ValueError):
         postgres.Names.for_service('x"; DROP TABLE', prefix="miosa")
+
+
+def test_two_workers_provisioning_the_same_service_create_it_once(pg_admin, pg_names):
+    names = pg_names()
+    password = new_password()
+    start = threading.Barrier(2)
+
+    def work() -> str:
+        start.wait()
+        return postgres.provision(pg_admin, names, password)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        urls = [f.result() for f in [pool.submit(work) for _ in range(2)]]
+
+    assert urls[0] == urls[1]
+    assert databases_like(names.database) == [names.database]
+    assert roles_like(names.database) == sorted([names.owner, names.login_a, names.login_b])
+
+
+def test_a_source_granting_to_its_own_logins_is_copied_through_pg_dump(pg_admin, pg_names):
+    source, target = pg_names(), pg_names()
+    source_url = postgres.provision(pg_admin, source, new_password())
+    fill_source(source_url, 10_000)
+    with connect_as(source_url) as conn:
+        conn.execute(sql.SQL("GRANT SELECT ON orders TO {}").format(sql.Identifier(source.login_b)))
+        conn.execute(
+            sql.SQL("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {}").format(
+                sql.Identifier(source.login_a)
+            )
+        )
+
+    method = postgres.copy(pg_admin, source, target)
+
+    assert method == "dump"  # a template copy would keep grants to the source's roles
+    url = postgres.provision(pg_admin, target, new_password())
+    assert_copy_holds_the_rows_and_nothing_of_the_source(url, source, target)
