@@ -140,7 +140,9 @@ def check(admin_url: str) -> Health:
 def provision(admin_url: str, names: Names) -> str:
     """Create (or complete) the bucket, the user and its policy, and return a URL with a new
     access key. Idempotent: the user ends with exactly one key, the one returned (keys left by
-    an earlier attempt were never handed out and are deleted). Once ready, rotate instead."""
+    an earlier attempt were never handed out and are deleted). Once ready, rotate instead.
+    Unlike PostgreSQL's, two concurrent runs for the same service may each replace the other's
+    key: the caller runs one at a time per service (the task's row lock)."""
     admin = _parse(admin_url)
     s3, iam = _clients(admin)
     with step("create_bucket"):

@@ -3,7 +3,9 @@
 second password to the same user and later removes the first (SPEC §14).
 
 The admin user needs `ACL SETUSER`/`DELUSER`, and `SCAN` and `UNLINK` on every key to remove a
-destroyed service's keys. Never FLUSHALL: other services share the server.
+destroyed service's keys (and `ACL SAVE` when the server keeps its users in an ACL file). Never
+FLUSHALL: other services share the server. Passwords reach the server as SHA-256 (`#<hash>`,
+which Redis stores the same as `>password`), never in clear.
 """
 
 from __future__ import annotations
@@ -122,6 +124,17 @@ def check(admin_url: str) -> Health:
     return Health(version=version)
 
 
+def _persist(client: redis.Redis) -> None:
+    """Write the ACL to the server's ACL file, when it has one: otherwise the users made here
+    would be gone after a restart. A server without an ACL file keeps users in memory only
+    (or in redis.conf through CONFIG REWRITE, which is the operator's business)."""
+    try:
+        client.execute_command("ACL", "SAVE")
+    except redis.ResponseError as exc:
+        if "ACL file" not in str(exc):
+            raise
+
+
 # Provisioning
 
 
@@ -154,6 +167,7 @@ def provision(admin_url: str, names: Names, password: str) -> str:
         client.execute_command(
             "ACL", "SETUSER", names.user, *_rules(names), f"#{_hashed(password)}"
         )
+        _persist(client)
     return service_url(admin_url, names, password)
 
 
@@ -167,6 +181,7 @@ def add_password(admin_url: str, names: Names, password: str) -> str:
         if not client.acl_getuser(names.user):
             raise DataServerError("add_password", "NoSuchUser")
         client.execute_command("ACL", "SETUSER", names.user, f"#{_hashed(password)}")
+        _persist(client)
     return service_url(admin_url, names, password)
 
 
@@ -178,6 +193,7 @@ def remove_password(admin_url: str, names: Names, password: str) -> None:
         user = client.acl_getuser(names.user)
         if user and _hashed(password) in user["passwords"]:
             client.execute_command("ACL", "SETUSER", names.user, f"!{_hashed(password)}")
+            _persist(client)
 
 
 # Destroy
@@ -190,6 +206,7 @@ def destroy(admin_url: str, names: Names) -> int:
     removed = 0
     with _connect(admin) as client, step("destroy"):
         client.execute_command("ACL", "DELUSER", names.user)
+        _persist(client)
         batch: list[str] = []
         for key in client.scan_iter(match=names.pattern, count=_SCAN_BATCH):
             batch.append(key)
