@@ -3,6 +3,9 @@ with IAM accounts; moto in tests): a bucket, an IAM user whose inline policy all
 bucket and its objects, and an access key of that user (SPEC §13). Rotation creates a second
 access key and later deletes the first (SPEC §14).
 
+MinIO and Cloudflare R2 speak S3 but not the IAM API (MinIO manages users and policies through
+its admin API, R2 through Cloudflare API tokens): they would need a driver of their own.
+
 Admin URL: `s3://ACCESS_KEY:SECRET_KEY@HOST:PORT` (`?secure=false` for plain HTTP,
 `?region=` when it is not us-east-1). The admin key needs to create and delete buckets and
 IAM users, their inline policies and access keys.

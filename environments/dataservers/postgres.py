@@ -431,7 +431,7 @@ def _dump_restore(admin: ServerURL, source_database: str, target: Names) -> None
     credentials go through a password file, never a command line."""
     tools = {name: shutil.which(name) for name in ("pg_dump", "pg_restore")}
     if not all(tools.values()):
-        raise DataServerError("copy", "ObjectInUse", "the source is in use and pg_dump is missing")
+        raise DataServerError("copy", "PgDumpMissing", "pg_dump and pg_restore are not installed")
     with tempfile.TemporaryDirectory(prefix="miosa-copy-") as tmp:
         passfile = os.path.join(tmp, "pgpass")
         with open(os.open(passfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
