@@ -70,28 +70,34 @@ def _sweep_pg(prefix: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_admin(run: str) -> Iterator[str]:
+def pg_run(run: str) -> Iterator[str]:
+    """The run's prefix; every database and role starting with it is dropped at the end."""
+    try:
+        yield run
+    finally:
+        _sweep_pg(run)
+
+
+@pytest.fixture(scope="session")
+def pg_admin(pg_run: str) -> str:
     """The admin URL of a role with CREATEDB and CREATEROLE and nothing more."""
-    role = f"{run}_admin"
+    role = f"{pg_run}_admin"
     with superuser_pg() as conn:
         conn.execute(
             sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER CREATEDB CREATEROLE").format(
                 sql.Identifier(role)
             )
         )
-    try:
-        yield pg_url(role, CANARY)
-    finally:
-        _sweep_pg(run)
+    return pg_url(role, CANARY)
 
 
 @pytest.fixture
-def pg_names(run: str, pg_admin: str) -> Iterator[Callable[[], postgres.Names]]:
+def pg_names(pg_run: str, pg_admin: str) -> Iterator[Callable[[], postgres.Names]]:
     """pg_names() -> the names of a new service, destroyed after the test."""
     made: list[postgres.Names] = []
 
     def make() -> postgres.Names:
-        names = postgres.Names.for_service(secrets.token_hex(4), prefix=run)
+        names = postgres.Names.for_service(secrets.token_hex(4), prefix=pg_run)
         made.append(names)
         return names
 
@@ -115,25 +121,32 @@ def default_redis() -> redis_py.Redis:
 
 
 @pytest.fixture(scope="session")
-def redis_prefix(run: str) -> str:
+def dashed_run(run: str) -> str:
+    """The run's prefix with '-' for '_' (Redis users, buckets, IAM users)."""
     return run.replace("_", "-")
 
 
 @pytest.fixture(scope="session")
-def redis_admin(redis_prefix: str) -> Iterator[str]:
-    """The admin URL of an ACL user of this run's own (all keys and commands)."""
-    user = f"{redis_prefix}-admin"
-    client = default_redis()
-    client.execute_command("ACL", "SETUSER", user, "on", f">{CANARY}", "~*", "&*", "+@all")
+def redis_prefix(dashed_run: str) -> Iterator[str]:
+    """The run's prefix; every ACL user and key starting with it is removed at the end."""
     try:
-        yield f"redis://{user}:{CANARY}@{REDIS_HOST}:{REDIS_PORT}/0"
+        yield dashed_run
     finally:
+        client = default_redis()
         for name in client.acl_users():
-            if name.startswith(redis_prefix):
+            if name.startswith(dashed_run):
                 client.acl_deluser(name)
-        for key in client.scan_iter(match=f"{redis_prefix}*", count=1000):
+        for key in client.scan_iter(match=f"{dashed_run}*", count=1000):
             client.unlink(key)
         client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_admin(redis_prefix: str) -> str:
+    """The admin URL of an ACL user of this run's own (all keys and commands)."""
+    user = f"{redis_prefix}-admin"
+    default_redis().execute_command("ACL", "SETUSER", user, "on", f">{CANARY}", "~*", "&*", "+@all")
+    return f"redis://{user}:{CANARY}@{REDIS_HOST}:{REDIS_PORT}/0"
 
 
 @pytest.fixture
@@ -216,15 +229,15 @@ ALLOW_ALL = {
 
 
 @pytest.fixture(scope="session")
-def moto_keys(moto_endpoint: str, redis_prefix: str) -> dict[str, tuple[str, str]]:
+def moto_keys(moto_endpoint: str, dashed_run: str) -> dict[str, tuple[str, str]]:
     """IAM users made before enforcement starts: an admin allowed everything, and one allowed
     S3 alone (for the health check's refusal)."""
     iam = moto_client("iam", moto_endpoint, "bootstrap", "bootstrap")
     keys = {
-        "admin": _moto_user(iam, f"{redis_prefix}-admin", ALLOW_ALL),
+        "admin": _moto_user(iam, f"{dashed_run}-admin", ALLOW_ALL),
         "s3_only": _moto_user(
             iam,
-            f"{redis_prefix}-s3-only",
+            f"{dashed_run}-s3-only",
             {
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
@@ -248,11 +261,11 @@ def bucket_admin(moto_endpoint: str, moto_keys: dict[str, tuple[str, str]]) -> s
 
 
 @pytest.fixture
-def bucket_names(redis_prefix: str, bucket_admin: str) -> Iterator[Callable[[], bucket.Names]]:
+def bucket_names(dashed_run: str, bucket_admin: str) -> Iterator[Callable[[], bucket.Names]]:
     made: list[bucket.Names] = []
 
     def make() -> bucket.Names:
-        names = bucket.Names.for_service(secrets.token_hex(4), prefix=redis_prefix)
+        names = bucket.Names.for_service(secrets.token_hex(4), prefix=dashed_run)
         made.append(names)
         return names
 

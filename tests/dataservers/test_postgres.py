@@ -48,8 +48,8 @@ def test_check_returns_the_server_version(pg_admin):
         assert health.version == conn.execute("SHOW server_version").fetchone()[0]
 
 
-def test_check_names_the_missing_privilege(run):
-    role = f"{run}_weak_admin"
+def test_check_names_the_missing_privilege(pg_run):
+    role = f"{pg_run}_weak_admin"
     with superuser_pg() as conn:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(role)))
 
@@ -303,8 +303,8 @@ def test_the_password_reaches_the_server_as_a_scram_verifier(pg_admin, pg_names)
     assert password not in stored
 
 
-def test_scram_verifier_matches_what_postgresql_computes(run):
-    role = f"{run}_scram"
+def test_scram_verifier_matches_what_postgresql_computes(pg_run):
+    role = f"{pg_run}_scram"
     with superuser_pg() as conn:
         conn.execute("SET password_encryption = 'scram-sha-256'")
         conn.execute(
@@ -325,8 +325,8 @@ def test_scram_verifier_matches_what_postgresql_computes(run):
     )
 
 
-def test_errors_name_the_step_and_class_never_the_password(run, pg_names):
-    role = f"{run}_no_createrole"
+def test_errors_name_the_step_and_class_never_the_password(pg_run, pg_names):
+    role = f"{pg_run}_no_createrole"
     with superuser_pg() as conn:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(role)))
 
