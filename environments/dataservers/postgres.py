@@ -314,7 +314,9 @@ def copy(admin_url: str, source: Names, target: Names) -> Literal["template", "d
     renamed when complete, so a retry after a crash starts over and a retry after success does
     nothing ("exists"). `CREATE DATABASE … TEMPLATE` when nobody is connected to the source
     ("template"); otherwise, or when the source holds objects of kinds not re-owned here,
-    `pg_dump | pg_restore` ("dump"). The source is only read."""
+    `pg_dump | pg_restore` ("dump"). The source is only read. A target database that already
+    exists is taken for the finished copy: copy before provisioning (or through
+    `provision(copy_from=…)`), never after."""
     admin = _parse(admin_url)
     with _connect_locked(admin, target) as conn:
         return _copy(conn, admin, source, target)

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .core import DataServerError, Health, ServerURL, derived_base, parse_url, step
 
@@ -62,6 +64,8 @@ def _connect(admin: ServerURL) -> Iterator[redis.Redis]:
             socket_timeout=10,
             socket_connect_timeout=10,
             decode_responses=True,
+            # Fail at once: the task that called us retries transient errors itself.
+            retry=Retry(NoBackoff(), 0),
         )
         client.ping()
     try:
