@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from .. import permissions, selectors, services
+from .. import permissions, rules, selectors, services
 from ..audit import Actor
 from ..permissions import has_role
 from . import forms
@@ -29,7 +29,7 @@ def version_create(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse
         request.POST or None,
         deployable=deployable,
         can_create=can_create,
-        initial={"deploy_to": "staging" if "staging" in deployable else ""},
+        initial={"deploy_to": rules.STAGING if rules.STAGING in deployable else ""},
     )
     status = 200
     if request.method == "POST":
