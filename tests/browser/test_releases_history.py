@@ -53,7 +53,7 @@ def test_rolling_back_with_configuration_gives_the_runtime_the_old_value_and_ver
     expect(row.get_by_label("What to roll back")).to_have_value("restore")  # the default
     row.get_by_label("What to roll back").select_option(label="Version and its configuration")
     row.get_by_role("button", name=f"Roll back to release {ran_v16}").click()
-    # The question replaces the row, in place (issue 13: no browser dialog).
+    # The question replaces the row, in place (no browser dialog).
     question = page.locator("#history tr.confirming")
     expect(question).to_contain_text(f"Roll production back to release {ran_v16} (v16)?")
     question.get_by_role("button", name=f"Roll back to release {ran_v16}").click()
