@@ -1,4 +1,10 @@
-"""Screenshots of the real pages for the README, saved in docs/."""
+"""Screenshots of the real pages for the README, saved in docs/ (tracked files).
+
+Not a test module (its name does not match test_*.py), so `make test` never rewrites the
+screenshots; `make screenshots` runs it on purpose:
+
+    uv run --frozen pytest -q tests/browser/screenshots.py
+"""
 
 from pathlib import Path
 
@@ -27,7 +33,7 @@ def test_screenshots_of_the_main_pages(page, live_server, shop, shop_member, log
     page.goto(f"{live_server.url}/deployments/{shop.pk}/env/production/")
     page.screenshot(path=DOCS / "environment.png", full_page=True)
 
-    # On a phone (issue 13): nothing scrolls sideways, every action is in view.
+    # On a phone: nothing scrolls sideways, every action is in view.
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/deployments/{shop.pk}/")
     page.screenshot(path=DOCS / "phone-deployment.png", full_page=True)
