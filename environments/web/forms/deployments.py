@@ -79,8 +79,8 @@ class VersionForm(PageForm):
 class PromoteForm(PageForm):
     """The versions the confirmation showed: the source's, and the target's (blank: none)."""
 
-    version = forms.IntegerField(min_value=1)
-    target_version = forms.IntegerField(min_value=1, required=False)
+    version = forms.IntegerField(min_value=1, max_value=rules.MAX_NUMBER)
+    target_version = forms.IntegerField(min_value=1, max_value=rules.MAX_NUMBER, required=False)
 
 
 class MemberForm(PageForm):
