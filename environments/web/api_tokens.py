@@ -46,14 +46,18 @@ def api_tokens(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _api_tokens_page(request)
     form = forms.ApiTokenForm(request.POST)
-    if not form.is_valid():
-        return _api_tokens_page(request, form=form, status=400)
-    token, raw = services.create_api_token(
-        user=request.user,
-        name=form.cleaned_data["name"],
-        expires_in_days=form.cleaned_data["expires_in_days"],
-        actor=Actor.from_request(request),
+    done = forms.submit(
+        form,
+        lambda data: services.create_api_token(
+            user=request.user,
+            name=data["name"],
+            expires_in_days=data["expires_in_days"],
+            actor=Actor.from_request(request),
+        ),
     )
+    if done.result is None:
+        return _api_tokens_page(request, form=form, status=done.status)
+    token, raw = done.result
     # The raw token is rendered into this one response and stored nowhere: no redirect.
     response = _api_tokens_page(request, new_token=token, raw_token=raw)
     response["Cache-Control"] = "no-store"
