@@ -128,6 +128,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The web front door's template tags: Django finds an app's libraries in
+            # `<app>/templatetags/` only, and they live in environments/web/.
+            "libraries": {"times": "environments.web.templatetags.times"},
         },
     },
 ]

@@ -9,7 +9,7 @@ urlpatterns = [
     # Any other /api/ URL (another version, a typo, a newline or a NUL in the path) is a JSON
     # 404 too, never an HTML page. No `.*$`: `.` stops at a newline.
     re_path(r"^api/", handlers.api_not_found, name="api_not_found"),
-    path("", include("environments.urls")),
+    path("", include("environments.web.urls")),
 ]
 
 handler400 = "environments.handlers.bad_request"

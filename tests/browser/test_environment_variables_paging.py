@@ -1,4 +1,4 @@
-"""The environment page's pager and key filter in a real browser (issue 12): htmx swaps the
+"""The environment page's pager and key filter in a real browser: htmx swaps the
 variables section in place and the address bar follows."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Keyboard alone (issue 13): promote staging to production, edit a variable and roll back with
+"""Keyboard alone: promote staging to production, edit a variable and roll back with
 Tab, Enter, Space and Escape, no click. After each htmx swap focus is inside the swapped region,
 the result is announced through a live region, and the state passes axe-core."""
 

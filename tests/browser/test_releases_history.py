@@ -53,7 +53,7 @@ def test_rolling_back_with_configuration_gives_the_runtime_the_old_value_and_ver
     expect(row.get_by_label("What to roll back")).to_have_value("restore")  # the default
     row.get_by_label("What to roll back").select_option(label="Version and its configuration")
     row.get_by_role("button", name=f"Roll back to release {ran_v16}").click()
-    # The question replaces the row, in place (issue 13: no browser dialog).
+    # The question replaces the row, in place (no browser dialog).
     question = page.locator("#history tr.confirming")
     expect(question).to_contain_text(f"Roll production back to release {ran_v16} (v16)?")
     question.get_by_role("button", name=f"Roll back to release {ran_v16}").click()
@@ -114,35 +114,3 @@ def test_a_secret_is_restored_from_its_history_without_being_shown(
     assert "the value is not shown" in questions[0]
     shows_no_secret()
     assert runtime(page, live_server, staging)["env"]["STRIPE_SECRET_KEY"] == original
-
-
-def test_screenshots_of_the_history_pages(page, live_server, shop, shop_member, login):
-    """docs/variable-history.png and docs/release-history.png, for the README."""
-    from pathlib import Path
-
-    docs = Path(__file__).resolve().parents[2] / "docs"
-    production = shop.environments.get(name="production")
-    ops = Actor.system("ops")
-    for value in ("sk_live_rotated_canary_1", "sk_live_demo_51HsPr0dCanary7Q2"):
-        services.set_variable(
-            environment=production, key="STRIPE_SECRET_KEY", value=value, is_secret=None, actor=ops
-        )
-    services.apply_changes(environment=production, actor=ops)
-    services.set_variable(
-        environment=production,
-        key="STRIPE_SECRET_KEY",
-        value="sk_live_r2",
-        is_secret=None,
-        actor=ops,
-    )
-    page.set_viewport_size({"width": 1400, "height": 800})
-    login(shop_member(Role.OWNER, "olivia"))
-    base = f"{live_server.url}/deployments/{shop.pk}/env/production/-/"
-    page.goto(base + "variables/STRIPE_SECRET_KEY/history/")
-    expect(page.get_by_role("cell", name="same value as revision")).to_be_visible()
-    page.screenshot(path=docs / "variable-history.png", full_page=True)
-    page.goto(base + "history/")
-    expect(page.get_by_text("Releases of production")).to_be_visible()
-    page.screenshot(path=docs / "release-history.png", full_page=True)
-    for name in ("variable-history.png", "release-history.png"):
-        assert (docs / name).stat().st_size > 10_000

@@ -48,7 +48,7 @@ CASES = [
     ("members", {}, "post", "owner"),
     ("member_role", {"user_id": "owner_id"}, "post", "owner"),
     ("member_remove", {"user_id": "owner_id"}, "post", "owner"),
-    ("deployment_settings", {}, "get", "viewer"),  # issue 9: every member sees required keys
+    ("deployment_settings", {}, "get", "viewer"),  # every member sees the required keys
     ("deployment_settings", {}, "post", "admin"),
     ("deployment_delete", {}, "post", "owner"),
     ("version_create", {}, "get", "developer"),
@@ -97,12 +97,12 @@ CASES = [
     ("apply_changes", {"name": "staging"}, "post", "developer"),
     ("config_changes", {"name": "production"}, "post", "admin"),
     ("config_changes", {"name": "staging"}, "post", "developer"),
-    # --- G: Import .env ---
+    # Import .env
     ("variable_import", {"name": "production"}, "get", "admin"),
     ("variable_import", {"name": "production"}, "post", "admin"),
     ("variable_import", {"name": "staging"}, "get", "developer"),
     ("variable_import", {"name": "staging"}, "post", "developer"),
-    # Key history, restore, required keys (issue 9)
+    # Key history, restore, required keys
     ("variable_history", {"name": "production", "key": "API_URL"}, "get", "viewer"),
     ("variable_history", {"name": "production", "key": "DATABASE_URL"}, "get", "viewer"),
     ("variable_restore", {"name": "production", "key": "API_URL"}, "post", "admin"),
@@ -217,7 +217,7 @@ def test_pending_change_routes_refuse_other_methods(as_role, world, name, method
     assert getattr(as_role(Role.OWNER), method)(url).status_code == 405
 
 
-# --- G ---
+# Import .env
 @pytest.mark.parametrize("method", ["put", "delete"])
 def test_the_import_refuses_other_methods(as_role, world, method):
     url = _url("variable_import", world, name="staging")

@@ -25,7 +25,7 @@ def demo(db):
 def _forbidden_strings() -> list[str]:
     """Secret values, and each stored ciphertext as base64, hex and latin-1 (long enough runs)."""
     found = list(DEMO_SECRET_VALUES)
-    history = ConfigEntry.objects.exclude(ciphertext=b"")  # old values too (issue 9)
+    history = ConfigEntry.objects.exclude(ciphertext=b"")  # old values too
     for row in [*Variable.objects.all(), *Binding.objects.all(), *history]:
         blob = bytes(row.ciphertext)
         body = blob[-32:]  # the tag and the end of the body: present in any encoding of it
@@ -75,7 +75,7 @@ def _urls(demo) -> list[str]:
         for variable in environment.variables.all():
             for view in ("variable_edit", "variable_delete"):
                 urls.append(reverse(view, kwargs={**kw, "key": variable.key}))
-        # Key history (issue 9): variables and bindings; names and revisions, never a value.
+        # Key history: variables and bindings; names and revisions, never a value.
         keys = (
             ConfigEntry.objects.filter(environment=environment)
             .exclude(kind=ConfigEntry.Kind.DOMAIN)

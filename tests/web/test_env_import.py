@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from environments import selectors, services
 from environments.models import AuditEvent, Role, Variable
-from environments.views.env_import import SESSION_KEY
+from environments.web.env_import import SESSION_KEY
 from tests.conftest import CANARY
 
 from .conftest import HX

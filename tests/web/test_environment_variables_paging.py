@@ -1,5 +1,5 @@
 """The environment page's variables: 100 a page, a key filter, the row being worked on shown on
-its page, and a query count that does not grow with the number of variables (issue 12)."""
+its page, and a query count that does not grow with the number of variables."""
 
 import re
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
-from environments import urls
 from environments.models import Role
+from environments.web import urls
 
 HUGE = 99999999999999999999999  # beyond a 64-bit integer: an OverflowError if it reaches SQL
 SENTINEL = 987654321

@@ -1,4 +1,4 @@
-"""Login throttling (SPEC §12, issue 11): 5 failures for one username from one address, or 30 from
+"""Login throttling (SPEC §12): 5 failures for one username from one address, or 30 from
 one address, within 15 minutes lock that pair (or address) for 15 minutes; the lock page says so
 (429) with the time left; the right password does not get in meanwhile; failed and locked logins
 are audited, outcome `denied`; the web login and the Django admin's share the count."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
-from environments import services, urls
+from environments import services
 from environments.models import Role
+from environments.web import urls
 
 
 def _names(patterns) -> list[str]:

@@ -134,6 +134,14 @@ def test_an_incomplete_form_is_400(as_role, url, versions):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("field", ["version", "target_version"])
+@pytest.mark.parametrize("number", [str(2**31), "99999999999999999999999"])
+def test_a_version_number_beyond_32_bits_is_400(as_role, url, versions, field, number):
+    form = {"version": "2", "target_version": "1"} | {field: number}
+    response = as_role(Role.ADMIN).post(url, form, **HX)
+    assert response.status_code == 400
+
+
 def test_developer_may_promote_a_preview_to_staging(as_role, deployment, staging, actor, versions):
     preview = services.create_environment(deployment=deployment, name="preview/pr-1", actor=actor)
     v3 = services.create_version(deployment=deployment, label="b3", actor=actor)

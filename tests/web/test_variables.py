@@ -184,6 +184,21 @@ def test_add_without_javascript_refuses_an_existing_key_on_the_page(
     assert _value(staging, "A") == "first"
 
 
+def test_a_refused_add_without_javascript_still_lists_the_bindings(dev, deployment, staging, actor):
+    """The whole page after a refusal shows every section's rows, not the variables' alone."""
+    services.create_binding(
+        environment=staging,
+        kind="postgres",
+        name="shop-db",
+        url="postgres://app:pw@db.internal:5432/shop",
+        actor=actor,
+    )
+    response = dev.post(_url(deployment, "variables"), {"key": "1BAD", "value": "x"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "shop-db" in html and "No data services bound" not in html
+
+
 def test_edit_still_replaces(dev, deployment, staging, actor):
     services.set_variable(environment=staging, key="A", value="first", is_secret=False, actor=actor)
     response = dev.post(_url(deployment, "variable_edit", key="A"), {"value": "second"}, **HX)

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import forms, permissions, selectors, services
+from .. import permissions, selectors, services
 from ..audit import Actor
-from ..errors import ServiceError
 from ..models import Deployment
 from ..permissions import has_role
-from ._common import _deployment_tabs, _deployment_url, _status, no_store
+from . import forms
+from .pages import HtmxHttpRequest, deployment_tabs, deployment_url, no_store
 
 
 def _settings_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     deployment: Deployment,
     role: str,
     *,
@@ -28,7 +28,7 @@ def _settings_page(
 ) -> HttpResponse:
     """The settings page; with htmx after a required-keys post, its `required_keys` region."""
     can_set_required = has_role(role, permissions.TO_SET_REQUIRED_KEYS)
-    context = _deployment_tabs(deployment, role) | {
+    context = deployment_tabs(deployment, role) | {
         "tab": "settings",
         "required_keys": deployment.required_keys,
         "can_set_required_keys": can_set_required,
@@ -52,69 +52,62 @@ def _settings_page(
 @no_store
 @require_http_methods(["GET", "POST"])
 @login_required
-def deployment_settings(request: HttpRequest, deployment_id: int) -> HttpResponse:
+def deployment_settings(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
     """Every member sees the settings; the apex domain is set by admins."""
     need = permissions.TO_SEE_SETTINGS if request.method == "GET" else permissions.TO_MANAGE_DOMAINS
     deployment, role = selectors.get_deployment_for_user(request.user, deployment_id, need=need)
     if request.method == "GET":
         return _settings_page(request, deployment, role)
     form = forms.ApexForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            result = services.set_apex_domain(
-                deployment=deployment,
-                apex=form.cleaned_data["apex_domain"],
-                actor=Actor.from_request(request),
-                visible_deployment_ids=selectors.visible_deployment_ids(request.user),
-            )
-        except ServiceError as exc:
-            forms.add_service_error(form, exc)
-            status = _status(exc)
-        else:
-            messages.success(request, _apex_message(result))
-            return redirect(_deployment_url(deployment, "deployment_settings"))
-    return _settings_page(request, deployment, role, form=form, status=status)
+    done = forms.submit(
+        form,
+        lambda data: services.set_apex_domain(
+            deployment=deployment,
+            apex=data["apex_domain"],
+            actor=Actor.from_request(request),
+            visible_deployment_ids=selectors.visible_deployment_ids(request.user),
+        ),
+    )
+    if done.result is None:
+        return _settings_page(request, deployment, role, form=form, status=done.status)
+    messages.success(request, _apex_message(done.result))
+    return redirect(deployment_url(deployment, "deployment_settings"))
 
 
 @no_store
 @require_POST
 @login_required
-def required_keys(request: HttpRequest, deployment_id: int) -> HttpResponse:
+def required_keys(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
     """Set the keys every release must define (SPEC §9)."""
     deployment, role = selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_SET_REQUIRED_KEYS
     )
     form = forms.RequiredKeysForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            keys = services.set_required_keys(
-                deployment=deployment,
-                keys=form.cleaned_data["keys"],
-                actor=Actor.from_request(request),
-            )
-        except ServiceError as exc:
-            forms.add_service_error(form, exc)
-            status = _status(exc)
-        else:
-            notice = (
-                f"Every release must now define {', '.join(keys)}."
-                if keys
-                else "No key is required any more."
-            )
-            deployment.required_keys = keys
-            if request.htmx:
-                return _settings_page(
-                    request,
-                    deployment,
-                    role,
-                    required_form=forms.RequiredKeysForm(initial={"keys": "\n".join(keys)}),
-                    notice=notice,
-                )
-            messages.success(request, notice)
-            return redirect(_deployment_url(deployment, "deployment_settings") + "#required-keys")
-    return _settings_page(request, deployment, role, required_form=form, status=status)
+    done = forms.submit(
+        form,
+        lambda data: services.set_required_keys(
+            deployment=deployment, keys=data["keys"], actor=Actor.from_request(request)
+        ),
+    )
+    if done.result is None:
+        return _settings_page(request, deployment, role, required_form=form, status=done.status)
+    keys = done.result
+    notice = (
+        f"Every release must now define {', '.join(keys)}."
+        if keys
+        else "No key is required any more."
+    )
+    deployment.required_keys = keys
+    if request.htmx:
+        return _settings_page(
+            request,
+            deployment,
+            role,
+            required_form=forms.RequiredKeysForm(initial={"keys": "\n".join(keys)}),
+            notice=notice,
+        )
+    messages.success(request, notice)
+    return redirect(deployment_url(deployment, "deployment_settings") + "#required-keys")
 
 
 def _apex_message(result: services.ApexResult) -> str:
@@ -133,14 +126,14 @@ def _apex_message(result: services.ApexResult) -> str:
 @no_store
 @require_POST
 @login_required
-def deployment_delete(request: HttpRequest, deployment_id: int) -> HttpResponse:
+def deployment_delete(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
     deployment = selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_DELETE_DEPLOYMENT
     ).deployment
     form = forms.ConfirmNameForm(request.POST, expected=deployment.name)
     if not form.is_valid():
         messages.error(request, form.errors["confirm_name"][0])
-        return redirect(_deployment_url(deployment, "deployment_settings"))
+        return redirect(deployment_url(deployment, "deployment_settings"))
     services.delete_deployment(deployment=deployment, actor=Actor.from_request(request))
     messages.success(request, f"Deleted {deployment.name}.")
     return redirect("deployment_list")

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import forms, selectors, services
+from .. import selectors, services
 from ..audit import Actor
 from ..models import (
     ApiToken,
 )
-from ._common import _page, _unconfirmed, no_store
+from . import forms
+from .pages import HtmxHttpRequest, no_store, template_for, unconfirmed
 
 
 def _api_tokens_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     *,
     form: forms.ApiTokenForm | None = None,
     status: int = 200,
@@ -33,26 +34,30 @@ def _api_tokens_page(
         "new_token": new_token,
         "raw_token": raw_token,
     }
-    template = _page(request, "environments/api_tokens.html", "tokens")
+    template = template_for(request, "environments/api_tokens.html", "tokens")
     return render(request, template, context, status=status)
 
 
 @no_store
 @require_http_methods(["GET", "POST"])
 @login_required
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: HtmxHttpRequest) -> HttpResponse:
     """The logged-in user's personal API tokens, for the JSON API."""
     if request.method == "GET":
         return _api_tokens_page(request)
     form = forms.ApiTokenForm(request.POST)
-    if not form.is_valid():
-        return _api_tokens_page(request, form=form, status=400)
-    token, raw = services.create_api_token(
-        user=request.user,
-        name=form.cleaned_data["name"],
-        expires_in_days=form.cleaned_data["expires_in_days"],
-        actor=Actor.from_request(request),
+    done = forms.submit(
+        form,
+        lambda data: services.create_api_token(
+            user=request.user,
+            name=data["name"],
+            expires_in_days=data["expires_in_days"],
+            actor=Actor.from_request(request),
+        ),
     )
+    if done.result is None:
+        return _api_tokens_page(request, form=form, status=done.status)
+    token, raw = done.result
     # The raw token is rendered into this one response and stored nowhere: no redirect.
     response = _api_tokens_page(request, new_token=token, raw_token=raw)
     response["Cache-Control"] = "no-store"
@@ -62,17 +67,17 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 @no_store
 @require_POST
 @login_required
-def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def api_token_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     token = selectors.get_api_token(request.user, pk)
-    unconfirmed = _unconfirmed(
+    asking = unconfirmed(
         request,
         question=f"Revoke {token.name}?",
         detail="Scripts and CI jobs using this token can no longer call the API.",
         label="Revoke",
         cancel_url=reverse("api_tokens"),
     )
-    if unconfirmed:
-        return unconfirmed
+    if asking:
+        return asking
     services.revoke_api_token(token=token, actor=Actor.from_request(request))
     notice = f"Revoked {token.name}."
     if request.htmx:

@@ -6,62 +6,39 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from .. import forms, imports, permissions, selectors, services
+from .. import imports, permissions, selectors, services
 from ..audit import Actor
 from ..errors import ServiceError
 from ..models import Environment
-from ._common import _env_url, _status, no_store
-from .environment import _environment_page, _release_notice
+from . import forms
+from .environment_page import EnvironmentPage, ImportStep, release_notice, render_environment
+from .pages import HtmxHttpRequest, env_url, no_store
 
 SESSION_KEY = "environments.import_preview"
 
 
 def _section(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     environment: Environment,
     role: str,
     *,
     status: int = 200,
-    form: forms.ImportForm | None = None,
     error: str = "",
-    diff: services.ImportDiff | None = None,
-    preview_id: str = "",
+    step: ImportStep | None = None,
 ) -> HttpResponse:
-    secret_keys = form.data.get("secret_keys", "") if form is not None else ""
-    return _environment_page(
-        request,
-        environment,
-        role,
-        section="import",
-        status=status,
-        extra={
-            # The pasted text is never given back; the secret keys are names only.
-            "import_form": forms.ImportForm(initial={"secret_keys": secret_keys[:2000]}),
-            "import_form_errors": form.non_field_errors() if form is not None else [],
-            "import_error": error,
-            "import_diff": diff,
-            "import_groups": [
-                ("Added", diff.added),
-                ("Changed", diff.changed),
-                ("Unchanged", diff.unchanged),
-            ]
-            if diff
-            else [],
-            "import_count": len(diff.added + diff.changed + diff.unchanged) if diff else 0,
-            "import_preview_id": preview_id,
-        },
-    )
+    page = EnvironmentPage(environment, role, "import", status=status, error=error, imported=step)
+    return render_environment(request, page)
 
 
 @no_store
 @require_http_methods(["GET", "POST"])
 @login_required
-def variable_import(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+def variable_import(request: HtmxHttpRequest, deployment_id: int, name: str) -> HttpResponse:
     """GET: the section (a Cancel lands here). POST: preview a file, or, with `confirm`, import
     the file previewed last."""
     environment, role = selectors.get_environment_for_user(
@@ -74,10 +51,10 @@ def variable_import(request: HttpRequest, deployment_id: int, name: str) -> Http
     return _preview(request, environment, role)
 
 
-def _preview(request: HttpRequest, environment: Environment, role: str) -> HttpResponse:
+def _preview(request: HtmxHttpRequest, environment: Environment, role: str) -> HttpResponse:
     form = forms.ImportForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _section(request, environment, role, status=400, form=form)
+        return _section(request, environment, role, status=400, step=ImportStep(form=form))
     text = form.cleaned_data["text"]
     try:
         items = imports.parse_dotenv(text)
@@ -90,16 +67,21 @@ def _preview(request: HttpRequest, environment: Environment, role: str) -> HttpR
         )
     except ServiceError as exc:
         return _section(
-            request, environment, role, status=_status(exc), form=form, error=exc.message
+            request,
+            environment,
+            role,
+            status=forms.refusal_status(exc),
+            error=exc.message,
+            step=ImportStep(form=form),
         )
     preview = imports.seal_preview(
         text, secret_keys, user_id=request.user.pk, environment_id=environment.pk
     )
     request.session[SESSION_KEY] = preview
-    return _section(request, environment, role, form=form, diff=diff, preview_id=preview["id"])
+    return _section(request, environment, role, step=ImportStep(form, diff, preview["id"]))
 
 
-def _confirm(request: HttpRequest, environment: Environment, role: str) -> HttpResponse:
+def _confirm(request: HtmxHttpRequest, environment: Environment, role: str) -> HttpResponse:
     kept = imports.open_preview(
         request.session.get(SESSION_KEY),
         request.POST.get("preview_id", ""),
@@ -126,10 +108,12 @@ def _confirm(request: HttpRequest, environment: Environment, role: str) -> HttpR
     except ServiceError as exc:
         # Refused now (changed meanwhile, say): the preview is spent either way.
         request.session.pop(SESSION_KEY, None)
-        return _section(request, environment, role, status=_status(exc), error=exc.message)
+        return _section(
+            request, environment, role, status=forms.refusal_status(exc), error=exc.message
+        )
     request.session.pop(SESSION_KEY, None)
     notice = f"Imported {len(items)} variable{'' if len(items) == 1 else 's'}."
-    messages.success(request, notice + _release_notice(environment))
+    messages.success(request, notice + release_notice(environment))
     # The variables, the pending changes and the summary all changed: show the whole page.
-    url = _env_url(environment) + "#variables"
+    url = env_url(environment) + "#variables"
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import forms, permissions, selectors, services
+from .. import permissions, selectors, services
 from ..audit import Actor
 from ..errors import ServiceError
 from ..models import (
     Deployment,
     Role,
 )
-from ._common import _deployment_tabs, _deployment_url, _status, _unconfirmed, no_store
+from . import forms
+from .pages import HtmxHttpRequest, deployment_tabs, deployment_url, no_store, unconfirmed
 
 ADDED = "If that user exists, they have been added."
 
 
 def _members_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     deployment: Deployment,
     role: str,
     *,
@@ -29,7 +30,7 @@ def _members_page(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    context = _deployment_tabs(deployment, role) | {
+    context = deployment_tabs(deployment, role) | {
         "tab": "members",
         "memberships": selectors.members(deployment),
         "form": form or forms.MemberForm(),
@@ -39,7 +40,7 @@ def _members_page(
     return render(request, "environments/members.html", context, status=status)
 
 
-def _owner_of(request: HttpRequest, deployment_id: int) -> selectors.DeploymentAccess:
+def _owner_of(request: HtmxHttpRequest, deployment_id: int) -> selectors.DeploymentAccess:
     return selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_MANAGE_MEMBERS
     )
@@ -48,7 +49,7 @@ def _owner_of(request: HttpRequest, deployment_id: int) -> selectors.DeploymentA
 @no_store
 @require_http_methods(["GET", "POST"])
 @login_required
-def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
+def members(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
     deployment, role = _owner_of(request, deployment_id)
     if request.method == "GET":
         return _members_page(request, deployment, role)
@@ -71,14 +72,14 @@ def members(request: HttpRequest, deployment_id: int) -> HttpResponse:
                     actor=Actor.from_request(request),
                 )
             messages.success(request, ADDED)
-            return redirect(_deployment_url(deployment, "members"))
+            return redirect(deployment_url(deployment, "members"))
     return _members_page(request, deployment, role, form=form, status=status)
 
 
 @no_store
 @require_POST
 @login_required
-def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
+def member_role(request: HtmxHttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
     deployment, role = _owner_of(request, deployment_id)
     membership = selectors.get_membership(deployment, user_id)
     form = forms.RoleForm(request.POST)
@@ -92,34 +93,38 @@ def member_role(request: HttpRequest, deployment_id: int, user_id: int) -> HttpR
             actor=Actor.from_request(request),
         )
     except ServiceError as exc:
-        return _members_page(request, deployment, role, error=exc.message, status=_status(exc))
+        return _members_page(
+            request, deployment, role, error=exc.message, status=forms.refusal_status(exc)
+        )
     messages.success(
         request, f"{membership.user.get_username()} is now {form.cleaned_data['role']}."
     )
-    return redirect(_deployment_url(deployment, "members"))
+    return redirect(deployment_url(deployment, "members"))
 
 
 @no_store
 @require_POST
 @login_required
-def member_remove(request: HttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
+def member_remove(request: HtmxHttpRequest, deployment_id: int, user_id: int) -> HttpResponse:
     deployment, role = _owner_of(request, deployment_id)
     membership = selectors.get_membership(deployment, user_id)
-    unconfirmed = _unconfirmed(
+    asking = unconfirmed(
         request,
         question=f"Remove {membership.user.get_username()} from {deployment.name}?",
         label="Remove",
-        cancel_url=_deployment_url(deployment, "members"),
+        cancel_url=deployment_url(deployment, "members"),
     )
-    if unconfirmed:
-        return unconfirmed
+    if asking:
+        return asking
     try:
         services.remove_member(
             deployment=deployment, user=membership.user, actor=Actor.from_request(request)
         )
     except ServiceError as exc:
-        return _members_page(request, deployment, role, error=exc.message, status=_status(exc))
+        return _members_page(
+            request, deployment, role, error=exc.message, status=forms.refusal_status(exc)
+        )
     messages.success(request, f"Removed {membership.user.get_username()}.")
     if membership.user_id == request.user.pk and not request.user.is_superuser:
         return redirect("deployment_list")
-    return redirect(_deployment_url(deployment, "members"))
+    return redirect(deployment_url(deployment, "members"))

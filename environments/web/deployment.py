@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import forms, permissions, selectors, services
+from .. import permissions, selectors, services
 from ..audit import Actor
 from ..errors import ServiceError
 from ..models import (
@@ -17,11 +17,13 @@ from ..models import (
     Environment,
 )
 from ..permissions import has_role
-from ._common import Context, _compared, _deployment_tabs, _deployment_url, _page, _status, no_store
+from . import forms
+from .compare import compared
+from .pages import Context, HtmxHttpRequest, deployment_tabs, deployment_url, no_store, template_for
 
 
 def _deployment_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     deployment: Deployment,
     role: str,
     *,
@@ -31,7 +33,7 @@ def _deployment_page(
     status: int = 200,
 ) -> HttpResponse:
     environments = selectors.pipeline_environments(deployment)
-    context = _deployment_tabs(deployment, role) | {
+    context = deployment_tabs(deployment, role) | {
         "tab": "pipeline",
         "columns": selectors.pipeline_cards(deployment, environments, role=role),
         "confirm": confirm,
@@ -40,20 +42,20 @@ def _deployment_page(
     }
     if not request.htmx:
         context["versions"] = selectors.recent_versions(deployment, environments)
-    template = _page(request, "environments/deployment.html", "pipeline")
+    template = template_for(request, "environments/deployment.html", "pipeline")
     return render(request, template, context, status=status)
 
 
 @no_store
 @require_GET
 @login_required
-def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
+def deployment_detail(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
     deployment, role = selectors.get_deployment_for_user(request.user, deployment_id)
     return _deployment_page(request, deployment, role)
 
 
 def _promotion_source(
-    request: HttpRequest, deployment_id: int, name: str
+    request: HtmxHttpRequest, deployment_id: int, name: str
 ) -> selectors.EnvironmentAccess:
     """The source environment, if the user may deploy into its target (404 without a target)."""
     source, role = selectors.get_environment_for_user(request.user, deployment_id, name)
@@ -66,9 +68,9 @@ def _promotion_source(
     return selectors.EnvironmentAccess(source, role)
 
 
-def _confirmation(request: HttpRequest, source: Environment, role: str) -> Context:
+def _confirmation(request: HtmxHttpRequest, source: Environment, role: str) -> Context:
     target = source.promotes_to
-    comparison = _compared(request, source, target, role=role, via="promotion")
+    comparison = compared(request, source, target, role=role, via="promotion")
     return {
         "source": source,
         "target": target,
@@ -86,7 +88,7 @@ def _confirmation(request: HttpRequest, source: Environment, role: str) -> Conte
 @no_store
 @require_http_methods(["GET", "POST"])
 @login_required
-def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+def promote(request: HtmxHttpRequest, deployment_id: int, name: str) -> HttpResponse:
     source, role = _promotion_source(request, deployment_id, name)
     target = source.promotes_to
     deployment = source.deployment
@@ -121,9 +123,11 @@ def promote(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse
             actor=Actor.from_request(request),
         )
     except ServiceError as exc:
-        return _deployment_page(request, deployment, role, error=exc.message, status=_status(exc))
+        return _deployment_page(
+            request, deployment, role, error=exc.message, status=forms.refusal_status(exc)
+        )
     notice = f"{target.name} now runs v{change.version.number}, promoted from {source.name}."
     if request.htmx:
         return _deployment_page(request, deployment, role, notice=notice)
     messages.success(request, notice)
-    return redirect(_deployment_url(deployment))
+    return redirect(deployment_url(deployment))

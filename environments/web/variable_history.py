@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import forms, permissions, selectors, services
+from .. import permissions, selectors, services
 from ..audit import Actor
 from ..errors import ServiceError
 from ..models import Environment
 from ..permissions import has_role
-from ._common import _env_url, _environment_tabs, _page, _status, _unconfirmed, no_store
+from . import forms
+from .pages import HtmxHttpRequest, env_url, environment_tabs, no_store, template_for, unconfirmed
 
 
 def _history_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     environment: Environment,
     role: str,
     key: str,
@@ -35,26 +36,28 @@ def _history_page(
     # environment's newer value is pending until applied).
     live = environment.live_release
     in_force = next((r for r in rows if live and r.revision <= live.config_revision), None)
-    context = _environment_tabs(environment, role) | {
+    context = environment_tabs(environment, role) | {
         "tab": "environment",
         "key": key,
         "rows": rows,
         "current": latest if latest.action == "set" else None,
         "live_revision": in_force.revision if in_force and in_force.action == "set" else None,
         "can_restore": has_role(role, permissions.to_write_variables(environment)),
-        "history_url": _env_url(environment, "variable_history", key=key),
-        "restore_url": _env_url(environment, "variable_restore", key=key),
+        "history_url": env_url(environment, "variable_history", key=key),
+        "restore_url": env_url(environment, "variable_restore", key=key),
         "notice": notice,
         "error": error,
     }
-    template = _page(request, "environments/variable_history.html", "key_history")
+    template = template_for(request, "environments/variable_history.html", "key_history")
     return render(request, template, context, status=status)
 
 
 @no_store
 @require_GET
 @login_required
-def variable_history(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
+def variable_history(
+    request: HtmxHttpRequest, deployment_id: int, name: str, key: str
+) -> HttpResponse:
     environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
     return _history_page(request, environment, role, key)
 
@@ -78,7 +81,9 @@ def _restored_notice(environment: Environment, key: str, revision: int) -> str:
 @no_store
 @require_POST
 @login_required
-def variable_restore(request: HttpRequest, deployment_id: int, name: str, key: str) -> HttpResponse:
+def variable_restore(
+    request: HtmxHttpRequest, deployment_id: int, name: str, key: str
+) -> HttpResponse:
     environment, role = selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.to_write_variables
     )
@@ -88,7 +93,7 @@ def variable_restore(request: HttpRequest, deployment_id: int, name: str, key: s
             request, environment, role, key, error="Pick a revision to restore.", status=400
         )
     revision = form.cleaned_data["revision"]
-    unconfirmed = _unconfirmed(
+    asking = unconfirmed(
         request,
         question=f"Restore {key} in {environment.name} to its value at revision {revision}?",
         detail=(
@@ -96,21 +101,21 @@ def variable_restore(request: HttpRequest, deployment_id: int, name: str, key: s
             "revisions stay in the history."
         ),
         label=f"Restore revision {revision}",
-        cancel_url=_env_url(environment, "variable_history", key=key),
+        cancel_url=env_url(environment, "variable_history", key=key),
     )
-    if unconfirmed:
-        return unconfirmed
+    if asking:
+        return asking
     try:
         services.restore_variable(
             environment=environment, key=key, revision=revision, actor=Actor.from_request(request)
         )
     except ServiceError as exc:
         return _history_page(
-            request, environment, role, key, error=exc.message, status=_status(exc)
+            request, environment, role, key, error=exc.message, status=forms.refusal_status(exc)
         )
     environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
     notice = _restored_notice(environment, key, revision)
     if request.htmx:
         return _history_page(request, environment, role, key, notice=notice)
     messages.success(request, notice)
-    return redirect(_env_url(environment, "variable_history", key=key))
+    return redirect(env_url(environment, "variable_history", key=key))

@@ -9,15 +9,16 @@ from datetime import UTC
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from .. import audit, forms, permissions, selectors
+from .. import audit, permissions, selectors
 from ..audit import Actor
 from ..models import AuditEvent, Deployment
-from ._common import _deployment_tabs, _page, no_store
+from . import forms
+from .pages import HtmxHttpRequest, deployment_tabs, no_store, template_for
 
 AUDIT_PAGE = 100
 FILTERS = ("action", "environment", "actor")  # what an export keeps of the page's query
@@ -26,7 +27,7 @@ FILTERS = ("action", "environment", "actor")  # what an export keeps of the page
 @no_store
 @require_GET
 @login_required
-def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
+def audit_log(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
     deployment, role = selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_READ_AUDIT
     )
@@ -50,7 +51,7 @@ def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
     for name in list(export_query):
         if name not in FILTERS:
             del export_query[name]
-    context = _deployment_tabs(deployment, role) | {
+    context = deployment_tabs(deployment, role) | {
         "tab": "audit",
         "form": form,
         "events": events,
@@ -59,10 +60,10 @@ def audit_log(request: HttpRequest, deployment_id: int) -> HttpResponse:
         "paged": bool(filters.get("before")),
         "filtered": any(v for k, v in filters.items() if k != "before"),
     }
-    return render(request, _page(request, "environments/audit_log.html", "events"), context)
+    return render(request, template_for(request, "environments/audit_log.html", "events"), context)
 
 
-def _filter_form(request: HttpRequest, deployment: Deployment) -> forms.AuditFilterForm:
+def _filter_form(request: HtmxHttpRequest, deployment: Deployment) -> forms.AuditFilterForm:
     actions = selectors.audit_actions(deployment)
     names = [e.name for e in selectors.environments_in_order(deployment)]
     return forms.AuditFilterForm(request.GET or None, actions=actions, environment_names=names)
@@ -94,7 +95,7 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; c
 @no_store
 @require_GET
 @login_required
-def audit_export(request: HttpRequest, deployment_id: int, fmt: str) -> HttpResponse:
+def audit_export(request: HtmxHttpRequest, deployment_id: int, fmt: str) -> HttpResponse:
     """The audit page's events, with its filters, as CSV or JSON Lines, all of them, streamed
     (flat memory however long the log). The export is on record before its first row leaves."""
     deployment, _ = selectors.get_deployment_for_user(

@@ -1,4 +1,5 @@
-"""Shared by the pages: confirmation, tabs, URLs, the no-store decorator."""
+"""What every page shares: the typed request, the no-store decorator, the template or partial to
+render, the confirmation page without JavaScript, the page URLs and the tabs."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django_htmx.middleware import HtmxDetails
 
-from .. import permissions, selectors, services
-from ..audit import Actor
-from ..errors import ServiceError
-from ..models import (
-    Deployment,
-    Environment,
-)
+from .. import permissions
+from ..models import Deployment, Environment
 from ..permissions import has_role
 
 Context = dict[str, Any]
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request through django-htmx's middleware (django-htmx's documented type hint)."""
+
+    htmx: HtmxDetails
 
 
 def no_store(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -36,13 +39,13 @@ def no_store(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapped
 
 
-def _status(exc: ServiceError) -> int:
-    """The status a refused form answers with (htmx is configured to swap these)."""
-    return exc.status if exc.status in (400, 409, 413) else 400
+def template_for(request: HtmxHttpRequest, template: str, partial: str | None) -> str:
+    """The page's template, or one of its partials when htmx asked for a region."""
+    return f"{template}#{partial}" if request.htmx and partial else template
 
 
-def _unconfirmed(
-    request: HttpRequest, *, question: str, label: str, cancel_url: str, detail: str = ""
+def unconfirmed(
+    request: HtmxHttpRequest, *, question: str, label: str, cancel_url: str, detail: str = ""
 ) -> HttpResponse | None:
     """Without JavaScript, a consequential one-button POST first shows a confirmation page.
 
@@ -67,22 +70,21 @@ def _unconfirmed(
     return render(request, "environments/confirm.html", context)
 
 
-def _page(request: HttpRequest, template: str, partial: str | None) -> str:
-    return f"{template}#{partial}" if request.htmx and partial else template
+# Page URLs and tabs
 
 
-def _env_url(environment: Environment, view: str = "environment", **kwargs: Any) -> str:
+def env_url(environment: Environment, view: str = "environment", **kwargs: Any) -> str:
     return reverse(
         view,
         kwargs={"deployment_id": environment.deployment_id, "name": environment.name, **kwargs},
     )
 
 
-def _deployment_url(deployment: Deployment, view: str = "deployment") -> str:
+def deployment_url(deployment: Deployment, view: str = "deployment") -> str:
     return reverse(view, kwargs={"deployment_id": deployment.pk})
 
 
-def _deployment_tabs(deployment: Deployment, role: str) -> Context:
+def deployment_tabs(deployment: Deployment, role: str) -> Context:
     return {
         "deployment": deployment,
         "role": role,
@@ -95,24 +97,5 @@ def _deployment_tabs(deployment: Deployment, role: str) -> Context:
     }
 
 
-def _may_write_both(role: str, left: Environment, right: Environment) -> bool:
-    """Whether same/different on secrets and bindings may be shown (SPEC §3)."""
-    return has_role(role, permissions.to_write_variables(left)) and has_role(
-        role, permissions.to_write_variables(right)
-    )
-
-
-def _compared(
-    request: HttpRequest, left: Environment, right: Environment, *, role: str, via: str = ""
-) -> selectors.Comparison:
-    """Compare two environments, audited first (if the event cannot be written, nothing is
-    compared)."""
-    hide = not _may_write_both(role, left, right)
-    services.record_compare(
-        left=left, right=right, secrets_hidden=hide, actor=Actor.from_request(request), via=via
-    )
-    return selectors.compare_environments(left, right, hide_secrets=hide)
-
-
-def _environment_tabs(environment: Environment, role: str) -> Context:
-    return _deployment_tabs(environment.deployment, role) | {"environment": environment}
+def environment_tabs(environment: Environment, role: str) -> Context:
+    return deployment_tabs(environment.deployment, role) | {"environment": environment}

@@ -6,18 +6,19 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import forms, permissions, selectors, services
+from .. import permissions, selectors, services
 from ..audit import Actor
 from ..errors import ServiceError
 from ..models import (
     Environment,
 )
 from ..permissions import has_role
-from ._common import _env_url, _environment_tabs, _page, _status, _unconfirmed, no_store
+from . import forms
+from .pages import HtmxHttpRequest, env_url, environment_tabs, no_store, template_for, unconfirmed
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def _rollback_question(environment: Environment, number: int, config: str) -> Ro
 
 
 def _history_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     environment: Environment,
     role: str,
     *,
@@ -75,7 +76,7 @@ def _history_page(
             confirming = _rollback_question(
                 environment, form.cleaned_data["release"], form.cleaned_data["config"]
             )
-    context = _environment_tabs(environment, role) | {
+    context = environment_tabs(environment, role) | {
         "tab": "history",
         "rows": rows,
         "live": environment.live_release,
@@ -83,14 +84,14 @@ def _history_page(
         "error": error,
         "confirming": confirming,
     }
-    template = _page(request, "environments/environment_history.html", "history")
+    template = template_for(request, "environments/environment_history.html", "history")
     return render(request, template, context, status=status)
 
 
 @no_store
 @require_GET
 @login_required
-def environment_history(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+def environment_history(request: HtmxHttpRequest, deployment_id: int, name: str) -> HttpResponse:
     environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
     return _history_page(request, environment, role)
 
@@ -98,7 +99,7 @@ def environment_history(request: HttpRequest, deployment_id: int, name: str) -> 
 @no_store
 @require_POST
 @login_required
-def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpResponse:
+def rollback(request: HtmxHttpRequest, deployment_id: int, name: str) -> HttpResponse:
     environment, role = selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.to_deploy_into
     )
@@ -110,15 +111,15 @@ def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
     number, config = form.cleaned_data["release"], form.cleaned_data["config"]
     asked = _rollback_question(environment, number, config)
     what = f"release {number} (v{asked.version})"
-    unconfirmed = _unconfirmed(
+    asking = unconfirmed(
         request,
         question=asked.question,
         detail=asked.detail,
         label=asked.label,
-        cancel_url=_env_url(environment, "environment_history"),
+        cancel_url=env_url(environment, "environment_history"),
     )
-    if unconfirmed:
-        return unconfirmed
+    if asking:
+        return asking
     try:
         new = services.rollback(
             environment=environment,
@@ -127,7 +128,9 @@ def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
             actor=Actor.from_request(request),
         )
     except ServiceError as exc:
-        return _history_page(request, environment, role, error=exc.message, status=_status(exc))
+        return _history_page(
+            request, environment, role, error=exc.message, status=forms.refusal_status(exc)
+        )
     notice = (
         f"{environment.name} rolled back to {what}: release {new.number} runs "
         f"v{new.version.number} with config {new.config_revision}."
@@ -136,4 +139,4 @@ def rollback(request: HttpRequest, deployment_id: int, name: str) -> HttpRespons
     if request.htmx:
         return _history_page(request, environment, role, notice=notice)
     messages.success(request, notice)
-    return redirect(_env_url(environment, "environment_history"))
+    return redirect(env_url(environment, "environment_history"))

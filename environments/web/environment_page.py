@@ -1,0 +1,412 @@
+"""The environment page (templates/environments/environment.html) and its sections.
+
+A response shows the whole page, or one section when htmx asked for it. What it shows besides
+the rows (a notice, a bound form with its errors, the key being edited, a token shown once, a
+revealed value) is an `EnvironmentPage`; `SECTIONS` says what each section adds to the
+template's context. The views of the sections' own modules (variables, bindings, domains,
+runtime tokens, apply, import) render through `render_environment` and `after_write`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from urllib.parse import urlencode
+
+from django import forms as django_forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+
+from .. import permissions, selectors, services
+from ..models import Environment, RuntimeToken
+from ..permissions import has_role
+from . import forms
+from .pages import Context, HtmxHttpRequest, env_url, environment_tabs, template_for
+
+TEMPLATE = "environments/environment.html"
+VARIABLES_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """A plain variable's whole value, shown to an admin in this response only."""
+
+    key: str
+    value: str | None  # None: it cannot be decrypted with the configured keys
+
+
+@dataclass(frozen=True)
+class ImportStep:
+    """The import section after a post: the refused form, or the dry run's diff to confirm."""
+
+    form: forms.ImportForm | None = None
+    diff: services.ImportDiff | None = None
+    preview_id: str = ""
+
+
+@dataclass(frozen=True)
+class EnvironmentPage:
+    """What one response of the environment page shows besides its rows.
+
+    `section` is the region a write or a Cancel belongs to: htmx gets that region alone, a
+    request without htmx the whole page. The notice and the error are that section's.
+    """
+
+    environment: Environment
+    role: str
+    section: str | None = None
+    status: int = 200
+    notice: str = ""
+    error: str = ""
+    form: django_forms.Form | None = None  # a bound form, with its errors, in its section
+    adding: bool = False  # the add form stays open (a refused add)
+    editing: str | int | None = None  # the variable key or binding id being edited
+    deleting: str | int | None = None  # the variable key, binding or domain id being deleted
+    focus: str = ""  # a variable just written: its page of the variables section is shown
+    revealed: Revealed | None = None
+    new_token: tuple[RuntimeToken, str] | None = None  # the raw token, shown once
+    confirming_apply: bool = False
+    oob: bool = False  # the pending section, sent beside another section's swap
+    imported: ImportStep | None = None
+
+    def bound[F: django_forms.Form](self, kind: type[F]) -> F | None:
+        """The page's bound form if it is one of `kind`'s."""
+        return self.form if isinstance(self.form, kind) else None
+
+
+# What the sections add to the context
+
+
+def _may_deploy(page: EnvironmentPage) -> bool:
+    return has_role(page.role, permissions.to_deploy_into(page.environment))
+
+
+def _permissions(page: EnvironmentPage) -> Context:
+    environment, role = page.environment, page.role
+    return {
+        "can_write_variables": has_role(role, permissions.to_write_variables(environment)),
+        "can_reveal": has_role(role, permissions.TO_REVEAL),
+        # Production is the end of the pipeline: no target to pick, unless a refusal is shown.
+        "can_set_target": _may_deploy(page)
+        and (not environment.is_production or page.bound(forms.PromotionTargetForm) is not None),
+        "can_manage_bindings": has_role(role, permissions.TO_MANAGE_BINDINGS),
+        "can_manage_domains": has_role(role, permissions.TO_MANAGE_DOMAINS),
+        "can_manage_tokens": has_role(role, permissions.TO_MANAGE_RUNTIME_TOKENS),
+        "can_delete": not environment.is_protected
+        and has_role(role, permissions.TO_MANAGE_ENVIRONMENTS),
+        # Pending changes and how config changes go live (SPEC §9): who may deploy there.
+        "can_apply": _may_deploy(page),
+        "can_set_config_changes": _may_deploy(page),
+    }
+
+
+@dataclass(frozen=True)
+class VariableLinks:
+    """A variable row's URLs."""
+
+    history: str
+    reveal: str
+    edit: str
+    delete: str
+
+
+def _variable_links(environment: Environment, keys: list[str]) -> list[VariableLinks]:
+    """Each key's URLs, reversed once per view with a placeholder key that is then replaced:
+    reversing four URLs per row cost about 100 µs a row (docs/performance.md). The key is the
+    last path component, so the placeholder's last occurrence is the one replaced."""
+    placeholder = "_KEY_"
+    templates = {}
+    for field in fields(VariableLinks):
+        url = env_url(environment, f"variable_{field.name}", key=placeholder)
+        templates[field.name] = url.rpartition(placeholder)[::2]  # (before, after)
+    return [
+        VariableLinks(**{name: before + key + after for name, (before, after) in templates.items()})
+        for key in keys
+    ]
+
+
+def _variables_page(
+    environment: Environment,
+    variables: list[selectors.VariableRow],
+    *,
+    page: str,
+    query: str,
+    focus: str,
+) -> Context:
+    """One page of the variables section (100 rows), filtered by a key substring.
+
+    Rendering costs about as much per row as the rest of the page: paging keeps a page of
+    500 variables within 3x an empty one (docs/performance.md). A row being edited, deleted,
+    revealed or just written (`focus`) is shown on its page, unfiltered, whatever was asked."""
+    if focus:
+        query = ""
+        position = bisect.bisect_left([r.key for r in variables], focus)
+        page = str(position // VARIABLES_PER_PAGE + 1)
+    matching = (
+        [r for r in variables if query.casefold() in r.key.casefold()] if query else variables
+    )
+    try:
+        number = max(1, int(page))
+    except ValueError:
+        number = 1
+    current = Paginator(matching, VARIABLES_PER_PAGE).get_page(number)  # past the end: the last
+
+    def page_query(number: int) -> str:
+        params = {"page": number} if number > 1 else {}
+        return "?" + urlencode(params | ({"q": query} if query else {})) if params or query else ""
+
+    links = _variable_links(environment, [r.key for r in current.object_list])
+    return {
+        "variables": current.object_list,
+        "variable_listing": list(zip(current.object_list, links, strict=True)),
+        "variable_count": len(variables),
+        # The filter box and the pager show once there is more than one page.
+        "variables_paged": len(variables) > VARIABLES_PER_PAGE or bool(query),
+        "variables_page": current,
+        "variables_query": query,
+        # The query string of this page, and of its neighbours, for links and htmx requests.
+        "variables_page_query": page_query(current.number),
+        "variables_previous_query": page_query(current.number - 1)
+        if current.has_previous()
+        else None,
+        "variables_next_query": page_query(current.number + 1) if current.has_next() else None,
+    }
+
+
+def _rows(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    """The variables and bindings sections: preview rows, the keys that cannot be decrypted."""
+    environment = page.environment
+    variables_alone = request.htmx and page.section == "variables"
+    rows = selectors.variable_rows([environment], include_bindings=not variables_alone)
+    broken = [r for r in rows if r.undecryptable]
+    variables = [r for r in rows if r.source == "env"]
+    shown = (page.editing, page.deleting, page.revealed.key if page.revealed else "")
+    focus = page.focus or next((k for k in shown if isinstance(k, str) and k), "")
+    context = _variables_page(
+        environment,
+        variables,
+        page=request.GET.get("page", ""),
+        query=request.GET.get("q", "").strip()[:256],
+        focus=focus,
+    ) | {
+        "bindings": [r for r in rows if r.source == "binding"],
+        "undecryptable_variables": [r.key for r in broken if r.source == "env"],
+        "undecryptable_bindings": [r.key for r in broken if r.source == "binding"],
+        "variable_form": page.bound(forms.VariableForm) or forms.VariableForm(),
+        "binding_form": page.bound(forms.BindingForm)
+        or forms.BindingForm(deployment_name=environment.deployment.name),
+    }
+    edit_form = page.bound(forms.VariableEditForm)
+    if edit_form and any(r.is_secret for r in context["variables"] if r.key == page.editing):
+        edit_form.withhold_value()  # a secret's typed value is never given back
+    return context
+
+
+def _revealed_row(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    """One variable's row with its value revealed, with its links and its page (for Hide)."""
+    environment, key = page.environment, page.revealed.key if page.revealed else ""
+    rows = selectors.variable_rows([environment], include_bindings=False)
+    return _variables_page(environment, rows, page="", query="", focus=key) | {
+        "row": next(r for r in rows if r.key == key),
+        "links": _variable_links(environment, [key])[0],
+    }
+
+
+def _domains(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    domains = selectors.domains(page.environment)
+    suggestion = selectors.domain_suggestion(page.environment, domains)
+    return {
+        "domains": domains,
+        "suggested_hostname": suggestion,
+        "domain_form": page.bound(forms.DomainForm)
+        or forms.DomainForm(initial={"hostname": suggestion}),
+    }
+
+
+def _tokens(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    new_token, raw_token = page.new_token or (None, "")
+    return {
+        "tokens": selectors.runtime_tokens(page.environment),
+        "token_form": page.bound(forms.RuntimeTokenForm)
+        or forms.RuntimeTokenForm(environment_name=page.environment.name),
+        "new_token": new_token,
+        "raw_token": raw_token,  # shown once, in this response only
+    }
+
+
+def _instances(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    """What each runtime instance booted on."""
+    return {
+        "instances": selectors.instances(page.environment),
+        "live_release": page.environment.live_release,
+    }
+
+
+def other_environments(environment: Environment) -> dict[str, Environment]:
+    """The environments this one may promote to, in pipeline order."""
+    return {
+        e.name: e
+        for e in selectors.environments_in_order(environment.deployment)
+        if e.pk != environment.pk
+    }
+
+
+def _summary(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    environment = page.environment
+    target = environment.promotes_to
+    promotion_form = page.bound(forms.PromotionTargetForm)
+    if promotion_form is None and _may_deploy(page) and not environment.is_production:
+        promotion_form = forms.PromotionTargetForm(
+            environment_names=list(other_environments(environment)),
+            initial={"promotes_to": target.name if target else ""},
+        )
+    config_changes_form = page.bound(forms.ConfigChangesForm)
+    if config_changes_form is None and _may_deploy(page):
+        config_changes_form = forms.ConfigChangesForm(
+            initial={"config_changes": environment.config_changes}
+        )
+    return {
+        "target_environment": target,
+        "promotion_form": promotion_form,
+        "config_changes_form": config_changes_form,
+    }
+
+
+def _pending(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    """What changed since the live release (names only), and the Apply confirmation."""
+    pending = selectors.pending_changes(page.environment)
+    own = page.section == "pending"
+    return {
+        "pending": pending,
+        # The configuration moved on from the live release's (even if no key differs).
+        "has_pending": pending.live_revision is not None
+        and pending.revision != pending.live_revision,
+        "live_release": page.environment.live_release,
+        "confirming_apply": page.confirming_apply,
+        "pending_notice": page.notice if own else "",
+        "pending_error": page.error if own else "",
+        "oob": page.oob,
+    }
+
+
+def _import(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    """The "Import .env" section. The pasted text is never given back; the secret keys are
+    names only."""
+    step = page.imported or ImportStep()
+    secret_keys = step.form.data.get("secret_keys", "") if step.form is not None else ""
+    diff = step.diff
+    return {
+        "import_form": forms.ImportForm(initial={"secret_keys": secret_keys[:2000]}),
+        "import_form_errors": step.form.non_field_errors() if step.form is not None else [],
+        "import_error": page.error if page.section == "import" else "",
+        "import_diff": diff,
+        "import_groups": [
+            ("Added", diff.added),
+            ("Changed", diff.changed),
+            ("Unchanged", diff.unchanged),
+        ]
+        if diff
+        else [],
+        "import_count": len(diff.added + diff.changed + diff.unchanged) if diff else 0,
+        "import_preview_id": step.preview_id,
+    }
+
+
+@dataclass(frozen=True)
+class Section:
+    """A region of the page: what it adds to the context, and whether the whole page shows it
+    (a revealed row is only ever sent alone; on the page it is a row of `variables`)."""
+
+    context: Callable[[HtmxHttpRequest, EnvironmentPage], Context]
+    on_page: bool = True
+
+
+SECTIONS: dict[str, Section] = {
+    "summary": Section(_summary),
+    "pending": Section(_pending),
+    "variables": Section(_rows),
+    "variable_row": Section(_revealed_row, on_page=False),
+    "import": Section(_import),
+    "bindings": Section(_rows),
+    "domains": Section(_domains),
+    "tokens": Section(_tokens),
+    "instances": Section(_instances),
+}
+
+# Sections whose notice and error have a place of their own, not the rows' status line.
+OWN_MESSAGES = ("pending", "import")
+
+
+def render_environment(request: HtmxHttpRequest, page: EnvironmentPage) -> HttpResponse:
+    """The environment page, or `page.section` alone when htmx asked for it."""
+    environment = page.environment
+    if request.htmx and page.section is not None:
+        builders = [SECTIONS[page.section].context]
+    else:  # each once: the variables and bindings share theirs
+        builders = list(dict.fromkeys(s.context for s in SECTIONS.values() if s.on_page))
+    shared = page.section not in OWN_MESSAGES
+    context = (
+        environment_tabs(environment, page.role)
+        | _permissions(page)
+        | {
+            "tab": "environment",
+            "section": page.section,
+            # Reversed once here, not once per row: a page of 500 variables would otherwise
+            # reverse thousands of URLs (variable URLs are these plus `<key>/edit/` and so on).
+            "environment_url": env_url(environment),
+            "variables_url": env_url(environment, "variables"),
+            "notice": page.notice if shared else "",
+            "error": page.error if shared else "",
+            "adding": page.adding,
+            "editing": page.editing,
+            "deleting": page.deleting,
+            "edit_form": page.bound(forms.VariableEditForm) or page.bound(forms.BindingEditForm),
+            "revealed_key": page.revealed.key if page.revealed else "",
+            "revealed_value": page.revealed.value if page.revealed else None,
+        }
+    )
+    for build in builders:
+        context |= build(request, page)
+    template = template_for(request, TEMPLATE, page.section)
+    return render(request, template, context, status=page.status)
+
+
+def after_write(
+    request: HtmxHttpRequest, page: EnvironmentPage, *, config_changed: bool = False
+) -> HttpResponse:
+    """The section (htmx) or the page (a redirect) after a write, with its notice.
+
+    `config_changed`: the write changed what a runtime gets, so the notice says whether it is
+    live or pending, and htmx also gets the pending changes section (out of band)."""
+    environment = page.environment
+    if config_changed:
+        page = replace(page, notice=page.notice + release_notice(environment))
+    if request.htmx:
+        response = render_environment(request, page)
+        if config_changed and environment.is_staged:
+            pending = EnvironmentPage(environment, page.role, section="pending", oob=True)
+            response.content += render_environment(request, pending).content
+        return response
+    messages.success(request, page.notice)
+    return redirect(env_url(environment) + f"#{page.section}")
+
+
+def release_notice(environment: Environment) -> str:
+    """Whether a change just committed is live or waits for an Apply (SPEC §9)."""
+    environment = selectors.refresh_config_state(environment)
+    release = environment.live_release
+    if release is None:  # nothing deployed: the configuration goes live with the first deploy
+        return ""
+    if environment.is_staged:
+        count = selectors.pending_changes(environment).count
+        return (
+            f" {environment.name} stages its config changes: this goes live when you apply "
+            f"them ({count} pending change{'' if count == 1 else 's'})."
+        )
+    return (
+        f" Live in release {release.number} (v{release.version.number} · config "
+        f"{release.config_revision})."
+    )

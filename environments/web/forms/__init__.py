@@ -1,0 +1,70 @@
+"""Forms for the web pages, one module per resource. They only validate and normalise; the
+services assign and save.
+
+Validation rules (keys, hostnames, URLs, names) live in `rules`; the forms call them so that a
+page shows the same message as the API, next to the field it belongs to.
+"""
+
+from .bindings import BindingEditForm, BindingForm, KindSelect
+from .deployments import (
+    NEW_ENVIRONMENT,
+    ApexForm,
+    AuditFilterForm,
+    CompareForm,
+    ConfirmNameForm,
+    DeploymentForm,
+    MemberForm,
+    PromoteForm,
+    RoleForm,
+    VersionForm,
+)
+from .environments import (
+    ApplyForm,
+    ConfigChangesForm,
+    DomainForm,
+    EnvironmentForm,
+    PromotionTargetForm,
+    RollbackForm,
+)
+from .fields import PageField, PageForm, ValueTextarea
+from .submission import Submission, add_service_error, refusal_status, submit
+from .tokens import NO_EXPIRY, TOKEN_LIFETIMES, ApiTokenForm, RuntimeTokenForm
+from .variables import ImportForm, RequiredKeysForm, RestoreForm, VariableEditForm, VariableForm
+
+__all__ = [
+    "NEW_ENVIRONMENT",
+    "NO_EXPIRY",
+    "TOKEN_LIFETIMES",
+    "ApexForm",
+    "ApiTokenForm",
+    "ApplyForm",
+    "AuditFilterForm",
+    "BindingEditForm",
+    "BindingForm",
+    "CompareForm",
+    "ConfigChangesForm",
+    "ConfirmNameForm",
+    "DeploymentForm",
+    "DomainForm",
+    "EnvironmentForm",
+    "ImportForm",
+    "KindSelect",
+    "MemberForm",
+    "PageField",
+    "PageForm",
+    "PromoteForm",
+    "PromotionTargetForm",
+    "RequiredKeysForm",
+    "RestoreForm",
+    "RoleForm",
+    "RollbackForm",
+    "RuntimeTokenForm",
+    "Submission",
+    "ValueTextarea",
+    "VariableEditForm",
+    "VariableForm",
+    "VersionForm",
+    "add_service_error",
+    "refusal_status",
+    "submit",
+]

@@ -1,0 +1,93 @@
+"""An environment: create it, its domains, where it promotes to, how its config changes go live,
+apply them, roll it back."""
+
+from __future__ import annotations
+
+from django import forms
+
+from ... import rules
+from ...models import Environment
+from ...services.releases import ROLLBACK_CONFIG
+from .fields import PageForm, by_rule, text_input
+
+
+class DomainForm(PageForm):
+    hostname = forms.CharField(
+        max_length=300,
+        strip=True,
+        widget=text_input(id="domain-host", placeholder="app.example.com"),
+    )
+
+    def clean_hostname(self) -> str:
+        return by_rule(rules.validate_hostname, self.cleaned_data["hostname"])
+
+
+class EnvironmentForm(PageForm):
+    name = forms.CharField(max_length=127, strip=True)
+    copy_from = forms.ChoiceField(required=False, label="Start with")
+    promotes_to = forms.ChoiceField(required=False, label="Promotes to")
+
+    def __init__(self, *args, environment_names: list[str], copyable: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        copy_from = self.fields["copy_from"]
+        copy_from.choices = [("", "No variables (empty)")] + [
+            (n, f"A copy of {n}'s variables") for n in environment_names
+        ]
+        # Only the environments the user may copy are offered; the view explains why another
+        # one is refused, rather than a bare "not one of the available choices".
+        copy_from.widget.choices = [c for c in copy_from.choices if c[0] in ("", *copyable)]
+        self.fields["promotes_to"].choices = [("", "Default (previews promote to staging)")] + [
+            (n, n) for n in environment_names
+        ]
+
+    def clean_name(self) -> str:
+        return by_rule(rules.validate_environment_name, self.cleaned_data["name"])
+
+
+class PromotionTargetForm(PageForm):
+    promotes_to = forms.ChoiceField(
+        required=False, label="Promotes to", widget=forms.Select(attrs={"id": "promotes-to"})
+    )
+
+    def __init__(self, *args, environment_names: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["promotes_to"].choices = [("", "Nothing (end of the pipeline)")] + [
+            (n, n) for n in environment_names
+        ]
+
+
+# What each of the services' rollback modes is called on the page (KeyError: a mode without one).
+ROLLBACK_LABELS = {"restore": "Version and its configuration", "keep": "Version only"}
+
+
+class RollbackForm(PageForm):
+    release = forms.IntegerField(min_value=1, max_value=rules.MAX_NUMBER)
+    config = forms.ChoiceField(
+        choices=[(mode, ROLLBACK_LABELS[mode]) for mode in ROLLBACK_CONFIG],
+        initial=ROLLBACK_CONFIG[0],
+        required=False,
+    )
+
+    def clean_config(self) -> str:
+        return self.cleaned_data["config"] or ROLLBACK_CONFIG[0]
+
+
+class ApplyForm(PageForm):
+    """The revision the confirmation showed: a change made meanwhile is refused (stale)."""
+
+    expected_revision = forms.IntegerField(min_value=1, max_value=rules.MAX_NUMBER)
+
+
+# The end of the sentence "Config changes go live …" for each of the model's modes.
+GO_LIVE = {
+    Environment.ConfigChanges.IMMEDIATE: "immediately",
+    Environment.ConfigChanges.STAGED: "when applied (staged)",
+}
+
+
+class ConfigChangesForm(PageForm):
+    config_changes = forms.ChoiceField(
+        label="Config changes go live",
+        choices=[(mode.value, GO_LIVE[mode]) for mode in Environment.ConfigChanges],
+        widget=forms.Select(attrs={"id": "config-changes"}),
+    )

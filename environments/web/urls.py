@@ -1,0 +1,119 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, register_converter
+
+from . import (
+    api_tokens,
+    apply,
+    audit_log,
+    bindings,
+    compare,
+    deployment,
+    deployment_list,
+    deployment_settings,
+    domains,
+    env_import,
+    environment,
+    environment_delete,
+    environment_form,
+    environment_history,
+    members,
+    runtime_tokens,
+    variable_history,
+    variables,
+    version_form,
+)
+
+
+class EnvironmentNameConverter:
+    """Environment names, which may hold one '/' (preview/pr-42).
+
+    Pages under an environment sit behind "/-/" (as on GitLab): no name part starts with "-",
+    so /env/preview/pr-42/-/history/ cannot be read as an environment named "pr-42/history".
+    """
+
+    regex = r"[a-z0-9][a-z0-9-]{0,62}(?:/[a-z0-9][a-z0-9._-]{0,62})?"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class VariableKeyConverter:
+    regex = r"[A-Za-z_][A-Za-z0-9_]{0,255}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(EnvironmentNameConverter, "env")
+register_converter(VariableKeyConverter, "key")
+
+environment_urls = [
+    path("", environment.environment_detail, name="environment"),
+    path("-/history/", environment_history.environment_history, name="environment_history"),
+    path("-/rollback/", environment_history.rollback, name="rollback"),
+    path("-/promote/", deployment.promote, name="promote"),
+    path("-/delete/", environment_delete.environment_delete, name="environment_delete"),
+    path("-/variables/", variables.variables, name="variables"),
+    path("-/variables/<key:key>/edit/", variables.variable_edit, name="variable_edit"),
+    path("-/variables/<key:key>/delete/", variables.variable_delete, name="variable_delete"),
+    path("-/variables/<key:key>/reveal/", variables.variable_reveal, name="variable_reveal"),
+    path("-/promotion-target/", environment.promotion_target, name="promotion_target"),
+    path("-/bindings/", bindings.bindings, name="bindings"),
+    path("-/bindings/<int:pk>/edit/", bindings.binding_edit, name="binding_edit"),
+    path("-/bindings/<int:pk>/delete/", bindings.binding_delete, name="binding_delete"),
+    path("-/domains/", domains.domains, name="domains"),
+    path("-/domains/<int:pk>/delete/", domains.domain_delete, name="domain_delete"),
+    path("-/tokens/", runtime_tokens.runtime_tokens, name="runtime_tokens"),
+    path(
+        "-/tokens/<int:pk>/revoke/",
+        runtime_tokens.runtime_token_revoke,
+        name="runtime_token_revoke",
+    ),
+    # Pending changes, Apply, how config changes go live (SPEC §9)
+    path("-/pending/", apply.pending_changes, name="pending_changes"),
+    path("-/apply/", apply.apply_changes, name="apply_changes"),
+    path("-/config-changes/", apply.config_changes, name="config_changes"),
+    # Import a .env file
+    path("-/import/", env_import.variable_import, name="variable_import"),
+    # Key history and restore
+    path(
+        "-/variables/<key:key>/history/", variable_history.variable_history, name="variable_history"
+    ),
+    path(
+        "-/variables/<key:key>/restore/", variable_history.variable_restore, name="variable_restore"
+    ),
+]
+
+deployment_urls = [
+    path("", deployment.deployment_detail, name="deployment"),
+    path("versions/new/", version_form.version_create, name="version_create"),
+    path("environments/new/", environment_form.environment_create, name="environment_create"),
+    path("compare/", compare.compare, name="compare"),
+    path("audit/", audit_log.audit_log, name="audit_log"),
+    path("audit/export.csv", audit_log.audit_export, {"fmt": "csv"}, name="audit_export_csv"),
+    path("audit/export.jsonl", audit_log.audit_export, {"fmt": "jsonl"}, name="audit_export_jsonl"),
+    path("members/", members.members, name="members"),
+    path("members/<int:user_id>/role/", members.member_role, name="member_role"),
+    path("members/<int:user_id>/remove/", members.member_remove, name="member_remove"),
+    path("settings/", deployment_settings.deployment_settings, name="deployment_settings"),
+    path("delete/", deployment_settings.deployment_delete, name="deployment_delete"),
+    path("env/<env:name>/", include(environment_urls)),
+    # Required keys
+    path("settings/required-keys/", deployment_settings.required_keys, name="required_keys"),
+]
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", deployment_list.deployment_list, name="deployment_list"),
+    path("deployments/new/", deployment_list.deployment_create, name="deployment_create"),
+    path("account/tokens/", api_tokens.api_tokens, name="api_tokens"),
+    path("account/tokens/<int:pk>/revoke/", api_tokens.api_token_revoke, name="api_token_revoke"),
+    path("deployments/<int:deployment_id>/", include(deployment_urls)),
+]
