@@ -6,7 +6,7 @@ import datetime as dt
 from django.template import Context, Template
 from django.utils import timezone
 
-from environments.templatetags.times import relative
+from environments.web.templatetags.times import relative
 
 
 def _render(source: str, **context) -> str:
