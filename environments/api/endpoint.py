@@ -38,8 +38,6 @@ PERSONAL = "personal"  # a personal API token (mio_pat_…): the wrapper authent
 RUNTIME = "runtime"
 PUBLIC = "public"  # no token (the OpenAPI document)
 
-WITHOUT_BODY = frozenset({"GET", "HEAD", "DELETE"})
-
 
 @dataclasses.dataclass(frozen=True)
 class ApiRequest:
