@@ -51,7 +51,7 @@ def _bearer(request: HttpRequest, prefix: str, kind: str) -> str:
 
 def runtime_bearer(request: HttpRequest) -> str:
     """The runtime token the request bears, not yet looked up (the runtime fetch looks it up
-    itself, see views.runtime_environment); 401 when there is none or it is malformed."""
+    itself, see runtime.runtime_environment); 401 when there is none or it is malformed."""
     return _bearer(request, RuntimeToken.PREFIX, "runtime token")
 
 

@@ -1,4 +1,4 @@
-"""The API's error answers and the wrapper every endpoint goes through.
+"""The API's error answers (the wrapper that turns errors into them is endpoint.api_endpoint).
 
 Every error is `{"error": {"code", "message", "field"?}}` (SPEC §4). Messages are written here
 or by the services and never contain a value. An unexpected exception becomes a JSON 500 with
@@ -7,18 +7,7 @@ a fixed message: its text is neither returned nor logged (it might quote a value
 
 from __future__ import annotations
 
-import functools
-import logging
-import traceback
-from collections.abc import Callable
-
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-
-from ..errors import ServiceError
-
-logger = logging.getLogger("environments.api")
+from django.http import HttpRequest, JsonResponse
 
 # Query parameters that look like an attempt to authenticate (only the header counts).
 TOKEN_PARAMETERS = frozenset(
@@ -88,59 +77,3 @@ def refuse_token_in_query(request: HttpRequest) -> None:
                 "URL; treat a token that was put in a URL as leaked and revoke it.",
                 field=name[:100],
             )
-
-
-def api_endpoint(*methods: str) -> Callable:
-    """Wrap an API view: CSRF-exempt (bearer auth only), methods checked, tokens in the query
-    string refused, and every error answered as JSON, 500 included."""
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            try:
-                refuse_token_in_query(request)
-                if request.method not in methods:
-                    raise ApiError(
-                        405,
-                        "method_not_allowed",
-                        f"{request.method} is not allowed here; use {' or '.join(methods)}.",
-                        headers={"Allow": ", ".join(methods)},
-                    )
-                response = view(request, *args, **kwargs)
-            except ApiError as exc:
-                response = error_response(
-                    exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers
-                )
-            except ServiceError as exc:
-                response = error_response(exc.status, exc.code, exc.message, field=exc.field)
-            except Http404:
-                response = error_response(404, "not_found", "There is no such thing here.")
-            except PermissionDenied as exc:
-                response = error_response(
-                    403, "forbidden", str(exc) or "Your role does not allow this."
-                )
-            except SuspiciousOperation:
-                response = error_response(400, "bad_request", "The request is malformed.")
-            except Exception as exc:
-                # Type and frames only: an exception's text may quote a value.
-                logger.error(
-                    "Unhandled %s in %s %s\n%s",
-                    type(exc).__name__,
-                    request.method,
-                    request.path,
-                    "".join(traceback.format_tb(exc.__traceback__)),
-                )
-                response = error_response(
-                    500, "server_error", "Something went wrong on our side; nothing was returned."
-                )
-            if not response.has_header("Cache-Control"):
-                response["Cache-Control"] = "no-store"
-            if request.method == "HEAD":
-                # As GET would answer, without the body (the length says what it would be).
-                response["Content-Length"] = str(len(response.content))
-                response.content = b""
-            return response
-
-        return csrf_exempt(wrapped)
-
-    return decorator

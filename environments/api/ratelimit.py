@@ -40,7 +40,7 @@ return count
 
 # Django's RedisCache builds a new redis.Redis client (and its table of ~170 response callbacks)
 # on every get_client(): a quarter of a millisecond per request, more than the round trip
-# itself (issue 12). The client is only a handle on the cache's connection pool, so one per
+# itself. The client is only a handle on the cache's connection pool, so one per
 # cache client is kept. Each thread has its own cache client (django.core.cache.caches), hence
 # its own entry; the entry goes with it.
 _writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -58,7 +58,7 @@ def _writer(cache: RedisCache, name: str):
     return writer
 
 
-def _count(key: str) -> int:
+def increment(key: str) -> int:
     """Add one to the window's count and answer the new count."""
     cache = caches["default"]
     if isinstance(cache, RedisCache):
@@ -82,7 +82,7 @@ def enforce(kind: str, token_id: int, limit: int, *, now: float | None = None) -
     now = _now() if now is None else now
     window = int(now // WINDOW)
     try:
-        count = _count(f"ratelimit:{kind}:{token_id}:{window}")
+        count = increment(f"ratelimit:{kind}:{token_id}:{window}")
     except Exception as exc:  # the cache is down: let the request through
         logger.warning("Rate limit not checked: the cache answered %s", type(exc).__name__)
         return

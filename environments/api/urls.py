@@ -1,78 +1,70 @@
 from django.urls import path
 
-from . import ci, imports, tokens, views
+from . import (
+    bindings,
+    deployments,
+    domains,
+    env_import,
+    environments,
+    openapi,
+    releases,
+    required_keys,
+    runtime,
+    tokens,
+    variables,
+    versions,
+)
+
+DEPLOYMENT = "deployments/<int:deployment_id>"
 
 urlpatterns = [
-    path("openapi.json", views.openapi_document, name="api_openapi"),
-    path("deployments", views.deployment_list, name="api_deployments"),
+    path("openapi.json", openapi.openapi_document, name="api_openapi"),
+    path("deployments", deployments.deployment_list, name="api_deployments"),
+    # Variables; env/import before env/<key>, which would take "import" as a key.
+    path(f"{DEPLOYMENT}/env", variables.environment_variables, name="api_environment_variables"),
+    path(f"{DEPLOYMENT}/env/import", env_import.import_variables, name="api_env_import"),
+    path(f"{DEPLOYMENT}/env/<str:key>", variables.variable_detail, name="api_variable_detail"),
     path(
-        "deployments/<int:deployment_id>/env",
-        views.environment_variables,
-        name="api_environment_variables",
-    ),
-    # --- G: import (before env/<key>, which would take "import" as a key) ---
-    path(
-        "deployments/<int:deployment_id>/env/import",
-        imports.import_variables,
-        name="api_env_import",
-    ),
-    # --- end G ---
-    path(
-        "deployments/<int:deployment_id>/env/<str:key>",
-        views.variable_detail,
-        name="api_variable_detail",
-    ),
-    path(
-        "deployments/<int:deployment_id>/env/<str:key>/history",
-        views.variable_history,
+        f"{DEPLOYMENT}/env/<str:key>/history",
+        variables.variable_history,
         name="api_variable_history",
     ),
     path(
-        "deployments/<int:deployment_id>/env/<str:key>/restore",
-        views.variable_restore,
+        f"{DEPLOYMENT}/env/<str:key>/restore",
+        variables.variable_restore,
         name="api_variable_restore",
     ),
-    path("deployments/<int:deployment_id>/releases", views.release_list, name="api_releases"),
-    path("deployments/<int:deployment_id>/apply", views.apply_changes, name="api_apply"),
-    path("deployments/<int:deployment_id>/rollback", views.rollback, name="api_rollback"),
+    # Releases.
+    path(f"{DEPLOYMENT}/releases", releases.release_list, name="api_releases"),
+    path(f"{DEPLOYMENT}/deploy", releases.deploy, name="api_deploy"),
+    path(f"{DEPLOYMENT}/promote", releases.promote, name="api_promote"),
+    path(f"{DEPLOYMENT}/apply", releases.apply_changes, name="api_apply"),
+    path(f"{DEPLOYMENT}/rollback", releases.rollback, name="api_rollback"),
+    path(f"{DEPLOYMENT}/required-keys", required_keys.required_keys, name="api_required_keys"),
+    path(f"{DEPLOYMENT}/versions", versions.versions, name="api_versions"),
+    # Environments; <path:…> as the name may hold one '/', as in preview/pr-42.
+    path(f"{DEPLOYMENT}/environments", environments.environments, name="api_environments"),
     path(
-        "deployments/<int:deployment_id>/required-keys",
-        views.required_keys,
-        name="api_required_keys",
+        f"{DEPLOYMENT}/environments/<path:name>",
+        environments.environment_detail,
+        name="api_environment_detail",
     ),
-    path("runtime/env", views.runtime_environment, name="api_runtime_env"),
+    path(f"{DEPLOYMENT}/bindings", bindings.bindings, name="api_bindings"),
+    path(
+        f"{DEPLOYMENT}/bindings/<int:binding_id>",
+        bindings.binding_detail,
+        name="api_binding_detail",
+    ),
+    path(f"{DEPLOYMENT}/domains", domains.domains, name="api_domains"),
+    path(
+        f"{DEPLOYMENT}/domains/<str:hostname>",
+        domains.domain_detail,
+        name="api_domain_detail",
+    ),
+    # The runtime fetch; RuntimeFetchMiddleware answers it before URL resolution.
+    path("runtime/env", runtime.runtime_environment, name="api_runtime_env"),
     # The caller's own personal API tokens (SPEC §12).
     path("tokens", tokens.tokens, name="api_token_list"),
     path("tokens/<int:token_id>", tokens.token_detail, name="api_token_detail"),
     # Whatever else is under /api/ is a JSON 404: see project/urls.py.
-]
-
-# The JSON API for CI (SPEC §10): versions, environments, deploy, promote, bindings, domains.
-urlpatterns += [
-    path("deployments/<int:deployment_id>/versions", ci.versions, name="api_versions"),
-    path(
-        "deployments/<int:deployment_id>/environments",
-        ci.environments,
-        name="api_environments",
-    ),
-    # <path:…>: the name may hold one '/', as in preview/pr-42.
-    path(
-        "deployments/<int:deployment_id>/environments/<path:name>",
-        ci.environment_detail,
-        name="api_environment_detail",
-    ),
-    path("deployments/<int:deployment_id>/deploy", ci.deploy, name="api_deploy"),
-    path("deployments/<int:deployment_id>/promote", ci.promote, name="api_promote"),
-    path("deployments/<int:deployment_id>/bindings", ci.bindings, name="api_bindings"),
-    path(
-        "deployments/<int:deployment_id>/bindings/<int:binding_id>",
-        ci.binding_detail,
-        name="api_binding_detail",
-    ),
-    path("deployments/<int:deployment_id>/domains", ci.domains, name="api_domains"),
-    path(
-        "deployments/<int:deployment_id>/domains/<str:hostname>",
-        ci.domain_detail,
-        name="api_domain_detail",
-    ),
 ]

@@ -11,39 +11,12 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from environments.api.openapi import DOCUMENT
+from tests.api.endpoints import TEMPLATES
 
 ROOT = "urn:miosa-openapi"
 REGISTRY = Registry().with_resource(
     ROOT, Resource.from_contents(DOCUMENT, default_specification=DRAFT202012)
 )
-TEMPLATES = {
-    "api_openapi": "/openapi.json",
-    "api_deployments": "/deployments",
-    "api_environment_variables": "/deployments/{deployment_id}/env",
-    "api_variable_detail": "/deployments/{deployment_id}/env/{key}",
-    "api_variable_history": "/deployments/{deployment_id}/env/{key}/history",
-    "api_variable_restore": "/deployments/{deployment_id}/env/{key}/restore",
-    "api_releases": "/deployments/{deployment_id}/releases",
-    "api_apply": "/deployments/{deployment_id}/apply",
-    "api_rollback": "/deployments/{deployment_id}/rollback",
-    "api_required_keys": "/deployments/{deployment_id}/required-keys",
-    "api_runtime_env": "/runtime/env",
-    # The JSON API for CI (SPEC §10)
-    "api_versions": "/deployments/{deployment_id}/versions",
-    "api_environments": "/deployments/{deployment_id}/environments",
-    "api_environment_detail": "/deployments/{deployment_id}/environments/{name}",
-    "api_deploy": "/deployments/{deployment_id}/deploy",
-    "api_promote": "/deployments/{deployment_id}/promote",
-    "api_bindings": "/deployments/{deployment_id}/bindings",
-    "api_binding_detail": "/deployments/{deployment_id}/bindings/{binding_id}",
-    "api_domains": "/deployments/{deployment_id}/domains",
-    "api_domain_detail": "/deployments/{deployment_id}/domains/{hostname}",
-    # --- G ---
-    "api_env_import": "/deployments/{deployment_id}/env/import",
-    # Personal API tokens (SPEC §12)
-    "api_token_list": "/tokens",
-    "api_token_detail": "/tokens/{token_id}",
-}
 
 
 def _pointer(*parts: str) -> str:

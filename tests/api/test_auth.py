@@ -7,45 +7,15 @@ from django.utils import timezone
 
 from environments import services
 from environments.models import ApiToken, AuditEvent, RuntimeToken
+from tests.api import endpoints
 
-DEPLOYMENT_ENDPOINTS = [
-    ("GET", "/deployments"),
-    ("GET", "/env"),
-    ("POST", "/env"),
-    ("DELETE", "/env/API_URL?environment=staging"),
-    ("GET", "/env/API_URL/history?environment=staging"),
-    ("POST", "/env/API_URL/restore"),
-    ("GET", "/releases?environment=staging"),
-    ("POST", "/apply"),
-    ("POST", "/rollback"),
-    ("GET", "/required-keys"),
-    ("PUT", "/required-keys"),
-    # --- G ---
-    ("POST", "/env/import?environment=staging"),
-]
-# The JSON API for CI (SPEC §10).
-CI_ENDPOINTS = [
-    ("GET", "/versions"),
-    ("POST", "/versions"),
-    ("GET", "/environments"),
-    ("POST", "/environments"),
-    ("DELETE", "/environments/preview/pr-42"),
-    ("POST", "/deploy"),
-    ("POST", "/promote"),
-    ("GET", "/bindings"),
-    ("POST", "/bindings"),
-    ("DELETE", "/bindings/1"),
-    ("GET", "/domains"),
-    ("POST", "/domains"),
-    ("DELETE", "/domains/a.example"),
-]
-DEPLOYMENT_ENDPOINTS += CI_ENDPOINTS
+# Every operation behind a personal token, with the query string it requires ({id}: the
+# deployment's id), from the document and the URL resolver.
+DEPLOYMENT_ENDPOINTS = [(op.method, op.path() + op.query()) for op in endpoints.PERSONAL]
 
 
-def _url(deployment, suffix: str) -> str:
-    if suffix == "/deployments":
-        return "/api/v1/deployments"
-    return f"/api/v1/deployments/{deployment.pk}{suffix}"
+def _url(deployment, path: str) -> str:
+    return path.format(id=deployment.pk)
 
 
 @pytest.mark.parametrize(("method", "suffix"), DEPLOYMENT_ENDPOINTS)
@@ -127,31 +97,8 @@ def test_a_browser_session_does_not_authenticate_the_api(api, client, owner, dep
     assert api.get(f"/api/v1/deployments/{deployment.pk}/env").status_code == 401
 
 
-ALL_ENDPOINTS = [
-    ("GET", "/api/v1/deployments"),
-    ("GET", "/api/v1/deployments/{id}/env"),
-    ("POST", "/api/v1/deployments/{id}/env"),
-    ("DELETE", "/api/v1/deployments/{id}/env/API_URL"),
-    ("GET", "/api/v1/deployments/{id}/env/API_URL/history"),
-    ("POST", "/api/v1/deployments/{id}/env/API_URL/restore"),
-    ("GET", "/api/v1/deployments/{id}/releases"),
-    ("POST", "/api/v1/deployments/{id}/apply"),
-    ("POST", "/api/v1/deployments/{id}/rollback"),
-    ("GET", "/api/v1/deployments/{id}/required-keys"),
-    ("PUT", "/api/v1/deployments/{id}/required-keys"),
-    ("GET", "/api/v1/runtime/env"),
-    ("GET", "/api/v1/openapi.json"),
-    # --- G ---
-    ("POST", "/api/v1/deployments/{id}/env/import"),
-    # Personal API tokens (SPEC §12).
-    ("GET", "/api/v1/tokens"),
-    ("POST", "/api/v1/tokens"),
-    ("DELETE", "/api/v1/tokens/1"),
-]
-# The JSON API for CI (SPEC §10).
-ALL_ENDPOINTS += [
-    (method, f"/api/v1/deployments/{{id}}{suffix}") for method, suffix in DEPLOYMENT_ENDPOINTS[-13:]
-]
+# Every operation ({id}: the deployment's id); HEAD answers without the body that would say why.
+ALL_ENDPOINTS = [(op.method, op.path()) for op in endpoints.WITHOUT_HEAD]
 
 
 def test_head_on_the_runtime_endpoint_refuses_a_token_in_the_query_string(

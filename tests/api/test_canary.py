@@ -94,7 +94,7 @@ def _exercise_every_endpoint(api, deployment, production, actor, role_token, run
         api.delete(f"{env}/STRIPE_KEY", token=developer, params={"environment": "staging"}),
     ]
     answers += _exercise_release_endpoints(api, deployment, production, actor, owner, env)
-    answers += _exercise_import(api, env, owner)  # G
+    answers += _exercise_import(api, env, owner)
     # Personal tokens (SPEC §12): a token named after the canary is still no secret, but its
     # list, create and revoke answers go through the same checks.
     created = api.post("/api/v1/tokens", {"name": "tokens", "expires_in_days": 30}, token=owner)
@@ -124,7 +124,7 @@ def _exercise_every_endpoint(api, deployment, production, actor, role_token, run
         "/api/v1/runtime/env", token=runtime_token(production), params={"format": "dotenv"}
     )
     assert CANARY.encode() in dotenv.content
-    # --- G: the shell format carries it; HEAD does not ---
+    # The shell format carries it; HEAD does not.
     shell = api.get(
         "/api/v1/runtime/env", token=runtime_token(production), params={"format": "shell"}
     )
@@ -209,7 +209,7 @@ def _exercise_release_endpoints(api, deployment, production, actor, owner, env):
     return answers
 
 
-# --- G ---------------------------------------------------------------------------------------
+# Imports ------------------------------------------------------------------------------------
 
 
 def _exercise_import(api, env, owner):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from urllib.parse import quote
 
@@ -16,44 +17,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from environments import services
+from environments.api.openapi import DOCUMENT
 from environments.services import VariableInput
+from tests.api.endpoints import TEMPLATES
 from tests.conftest import CANARY
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 RUN: dict[str, int] = {"examples": 0}
-# Each endpoint with the methods it answers.
+# Each endpoint (its URL name) with the methods it answers, from the resolver and the document;
+# "other" is any other path under /api/v1/.
 METHODS = {
-    "deployments": ["GET"],
-    "env": ["GET", "POST"],
-    "env_key": ["DELETE"],
-    "history": ["GET"],
-    "restore": ["POST"],
-    "releases": ["GET"],
-    "apply": ["POST"],
-    "rollback": ["POST"],
-    "required_keys": ["GET", "PUT"],
-    "runtime": ["GET", "HEAD"],
-    "openapi": ["GET"],
-    "other": ["GET"],
-    # --- G ---
-    "import": ["POST"],
-}
-# The JSON API for CI (SPEC §10).
-METHODS.update(
-    {
-        "versions": ["GET", "POST"],
-        "environments": ["GET", "POST"],
-        "environment": ["DELETE"],
-        "deploy": ["POST"],
-        "promote": ["POST"],
-        "bindings": ["GET", "POST"],
-        "binding": ["DELETE"],
-        "domains": ["GET", "POST"],
-        "domain": ["DELETE"],
-    }
-)
-# Personal API tokens (SPEC §12).
-METHODS.update({"tokens": ["GET", "POST"], "token": ["DELETE"]})
+    name: [m.upper() for m in DOCUMENT["paths"][template] if m != "parameters"]
+    for name, template in TEMPLATES.items()
+} | {"other": ["GET"]}
 ENDPOINTS = list(METHODS)
 # (endpoint, status) -> how many answers; the report shows every operation was reached.
 ANSWERS: Counter[tuple[str, int]] = Counter()
@@ -80,7 +56,7 @@ variable_items = st.fixed_dictionaries(
     {"key": keys, "value": st.one_of(st.text(max_size=60), json_values)},
     optional={"is_secret": st.one_of(st.booleans(), json_values)},
 )
-# --- G: import bodies: dotenv text (near-valid and broken) and JSON objects ---
+# Import bodies: dotenv text (near-valid and broken) and JSON objects.
 dotenv_lines = st.one_of(
     st.builds(lambda k, v: f"{k}={v}", keys, st.text(max_size=30)),
     st.builds(lambda k, v: f"export {k}='{v}'", keys, st.text(max_size=30)),
@@ -99,7 +75,6 @@ import_objects = st.one_of(
     st.dictionaries(good_keys, st.text(max_size=30), max_size=4),
     st.dictionaries(keys, st.one_of(st.text(max_size=30), json_values), max_size=5),
 )
-# --- end G ---
 write_bodies = st.one_of(
     st.fixed_dictionaries(
         {"environment": st.one_of(names, json_values)},
@@ -142,18 +117,20 @@ release_bodies = st.one_of(
 )
 # The body an endpoint expects, with plausible and implausible values.
 NEAR_VALID_BODIES = {
-    "env": write_bodies,
-    "restore": st.fixed_dictionaries(
+    "api_environment_variables": write_bodies,
+    "api_variable_restore": st.fixed_dictionaries(
         {"environment": names, "revision": st.one_of(st.sampled_from([2, 3]), numbers)}
     ),
-    "apply": st.fixed_dictionaries({"environment": names}, optional={"expected_revision": numbers}),
-    "rollback": st.fixed_dictionaries(
+    "api_apply": st.fixed_dictionaries(
+        {"environment": names}, optional={"expected_revision": numbers}
+    ),
+    "api_rollback": st.fixed_dictionaries(
         {"environment": names, "release": st.one_of(st.integers(1, 3), numbers)},
         optional={"config": st.sampled_from(["restore", "keep", "maybe"])},
     ),
-    "required_keys": st.fixed_dictionaries({"keys": st.lists(keys, max_size=4)}),
+    "api_required_keys": st.fixed_dictionaries({"keys": st.lists(keys, max_size=4)}),
 }
-# The JSON API for CI (SPEC §10): near-valid bodies of its writes.
+# Near-valid bodies of the CI writes (SPEC §10).
 hostnames = st.one_of(
     st.sampled_from(["a.shop.example", "staging.shop.example", "bücher.example", "localhost"]),
     st.text(max_size=30),
@@ -164,10 +141,10 @@ times = st.one_of(
 )
 NEAR_VALID_BODIES.update(
     {
-        "versions": st.fixed_dictionaries(
+        "api_versions": st.fixed_dictionaries(
             {}, optional={"label": st.text(max_size=210), "notes": st.text(max_size=60)}
         ),
-        "environments": st.fixed_dictionaries(
+        "api_environments": st.fixed_dictionaries(
             {"name": st.one_of(names, st.sampled_from(["preview/pr-7", "qa-2", "a..b"]))},
             optional={
                 "copy_from": st.one_of(names, st.none()),
@@ -176,14 +153,14 @@ NEAR_VALID_BODIES.update(
                 "expires_at": times,
             },
         ),
-        "deploy": st.fixed_dictionaries(
+        "api_deploy": st.fixed_dictionaries(
             {"environment": names, "version": st.one_of(st.integers(1, 3), numbers)}
         ),
-        "promote": st.fixed_dictionaries(
+        "api_promote": st.fixed_dictionaries(
             {"from": names},
             optional={"to": names, "expected_version": st.one_of(st.none(), numbers)},
         ),
-        "bindings": st.fixed_dictionaries(
+        "api_bindings": st.fixed_dictionaries(
             {
                 "environment": names,
                 "kind": st.sampled_from(["postgres", "redis", "bucket", "mysql"]),
@@ -194,9 +171,9 @@ NEAR_VALID_BODIES.update(
             },
             optional={"name": st.text(max_size=20), "variable_name": keys},
         ),
-        "domains": st.fixed_dictionaries({"environment": names, "hostname": hostnames}),
+        "api_domains": st.fixed_dictionaries({"environment": names, "hostname": hostnames}),
         # Personal API tokens (SPEC §12).
-        "tokens": st.fixed_dictionaries(
+        "api_token_list": st.fixed_dictionaries(
             {},
             optional={
                 "name": st.one_of(st.text(max_size=110), json_values),
@@ -213,7 +190,7 @@ bodies = st.one_of(
     json_values.map(lambda v: json.dumps(v).encode()),
     st.binary(max_size=80),
     st.just(b""),
-    dotenv_texts.map(str.encode),  # G
+    dotenv_texts.map(str.encode),
 )
 params = st.dictionaries(
     st.sampled_from(
@@ -332,7 +309,7 @@ def test_no_input_makes_the_api_fail_or_lie(
         # services: a method the endpoint answers, a member's token, JSON, an environment.
         method = data.draw(st.sampled_from(METHODS[endpoint]))
         roles = ["owner", "owner", "admin", "developer", "viewer", "outsider"]
-        auth = "runtime" if endpoint == "runtime" else data.draw(st.sampled_from(roles))
+        auth = "runtime" if endpoint == "api_runtime_env" else data.draw(st.sampled_from(roles))
         content_type, content_length = "application/json", None
         body = json.dumps(data.draw(NEAR_VALID_BODIES.get(endpoint, release_bodies))).encode()
         query = {"environment": data.draw(names)} | data.draw(
@@ -342,8 +319,8 @@ def test_no_input_makes_the_api_fail_or_lie(
                 max_size=2,
             )
         )
-    if near_valid and endpoint == "import":
-        # --- G: a dotenv file or a JSON object, a dry run or not, secret keys or not ---
+    if near_valid and endpoint == "api_env_import":
+        # A dotenv file or a JSON object, a dry run or not, secret keys or not.
         if data.draw(st.booleans(), label="dotenv"):
             content_type = "text/plain; charset=utf-8"
             body = data.draw(dotenv_texts).encode()
@@ -365,34 +342,20 @@ def test_no_input_makes_the_api_fail_or_lie(
     if near_valid:
         deployment_id = world["deployment"].pk
         key = data.draw(st.sampled_from(["API_URL", "SECRET", "DATABASE_URL", "NEVER"]))
-    base = f"/api/v1/deployments/{deployment_id}"
-    path = {
-        "deployments": "/api/v1/deployments",
-        "env": f"{base}/env",
-        "env_key": f"{base}/env/{key}",
-        "history": f"{base}/env/{key}/history",
-        "restore": f"{base}/env/{key}/restore",
-        "releases": f"{base}/releases",
-        "apply": f"{base}/apply",
-        "rollback": f"{base}/rollback",
-        "required_keys": f"{base}/required-keys",
-        "runtime": "/api/v1/runtime/env",
-        "openapi": "/api/v1/openapi.json",
-        "other": f"/api/v1/{key}",
-        # The JSON API for CI (SPEC §10).
-        "versions": f"{base}/versions",
-        "environments": f"{base}/environments",
-        "environment": f"{base}/environments/{data.draw(st.one_of(names, st.just(key)))}",
-        "deploy": f"{base}/deploy",
-        "promote": f"{base}/promote",
-        "bindings": f"{base}/bindings",
-        "binding": f"{base}/bindings/{data.draw(st.one_of(st.integers(0, 4), st.just(key)))}",
-        "domains": f"{base}/domains",
-        "domain": f"{base}/domains/{quote(data.draw(hostnames), safe='')}",
-        "import": f"{base}/env/import",  # G
-        "tokens": "/api/v1/tokens",
-        "token": f"/api/v1/tokens/{data.draw(st.one_of(st.integers(0, 12), st.just(key)))}",
-    }[endpoint]
+    arguments = {
+        "deployment_id": str(deployment_id),
+        "key": key,
+        "name": data.draw(st.one_of(names, st.just(key))),
+        "binding_id": str(data.draw(st.one_of(st.integers(0, 4), st.just(key)))),
+        "hostname": quote(data.draw(hostnames), safe=""),
+        "token_id": str(data.draw(st.one_of(st.integers(0, 12), st.just(key)))),
+    }
+    if endpoint == "other":
+        path = f"/api/v1/{key}"
+    else:
+        path = "/api/v1" + re.sub(
+            r"\{(\w+)\}", lambda m: arguments[m.group(1)], TEMPLATES[endpoint]
+        )
     headers = {}
     if auth in tokens:
         headers["Authorization"] = f"Bearer {tokens[auth]}"
@@ -417,7 +380,7 @@ def test_no_input_makes_the_api_fail_or_lie(
         transaction.savepoint_rollback(savepoint)
     ANSWERS[(endpoint, response.status_code)] += 1
     assert response.status_code < 500, response.content[:300]
-    if endpoint != "runtime":
+    if endpoint != "api_runtime_env":
         assert CANARY.encode() not in response.content
 
 

@@ -123,7 +123,6 @@ def test_every_documented_response_is_really_given(
         ("/deployments/{deployment_id}/required-keys", "get", required),
         ("/deployments/{deployment_id}/required-keys", "put", required),
         ("/runtime/env", "get", "/api/v1/runtime/env"),
-        # --- G ---
         ("/runtime/env", "head", "/api/v1/runtime/env"),
         ("/deployments/{deployment_id}/env/import", "post", f"{env}/import"),
     ]:
@@ -157,7 +156,7 @@ def test_every_documented_response_is_really_given(
     etag = hit(t, "get", "/api/v1/runtime/env", token=rt)["ETag"]
     hit(t, "get", "/api/v1/runtime/env", token=rt, params={"format": "dotenv"})
     hit(t, "get", "/api/v1/runtime/env", token=rt, headers={"If-None-Match": etag})  # 304
-    # --- G: HEAD, the shell format, import ---
+    # HEAD, the shell format, import.
     hit(t, "head", "/api/v1/runtime/env", token=rt, params={"format": "shell"})  # 200
     hit(t, "head", "/api/v1/runtime/env", token=rt, headers={"If-None-Match": etag})  # 304
     t, imp = "/deployments/{deployment_id}/env/import", f"{env}/import"
@@ -169,7 +168,6 @@ def test_every_documented_response_is_really_given(
     hit(t, "post", imp, token=developer, params={"environment": "qa"}, json={"A": "1"})
     hit(t, "post", imp, token=developer, params=staged, json={"A": "x" * 40_000})  # 413
     hit(t, "post", imp, token=developer, params=staged, body="A=1", content_type="text/csv")
-    # --- end G ---
 
     # Releases (SPEC §9, §10): staging and production run v1; production stages its changes.
     version = services.create_version(deployment=deployment, actor=actor)
@@ -209,7 +207,7 @@ def test_every_documented_response_is_really_given(
     ConfigEntry.objects.filter(pk=old.pk).update(ciphertext=b"\x01\x02zz" + b"\x00" * 40)
     hit(t, "post", f"{env}/OLD/restore", token=developer, json={**back, "revision": was + 3})
 
-    # G: importing a binding's key is a 409.
+    # importing a binding's key is a 409.
     hit(
         "/deployments/{deployment_id}/env/import",
         "post",
@@ -262,7 +260,7 @@ def test_every_documented_response_is_really_given(
     services.apply_changes(environment=production, actor=actor)  # production stages it
     replace_stored(Variable.objects.get(key="BROKEN"), b"\x01\x02zz" + b"\x00" * 40)
     hit("/runtime/env", "get", "/api/v1/runtime/env", token=rt)
-    hit("/runtime/env", "head", "/api/v1/runtime/env", token=rt)  # G
+    hit("/runtime/env", "head", "/api/v1/runtime/env", token=rt)
     hit("/deployments/{deployment_id}/env", "get", env, token=owner, params={"reveal": "true"})
     Variable.objects.filter(key="BROKEN").delete()
     # A pending change for the apply that fails below.
@@ -287,7 +285,6 @@ def test_every_documented_response_is_really_given(
         params={"environment": "staging"},
     )
     hit("/runtime/env", "get", "/api/v1/runtime/env", token=rt)
-    # --- G ---
     hit("/runtime/env", "head", "/api/v1/runtime/env", token=rt)
     hit(
         "/deployments/{deployment_id}/env/import",
@@ -297,7 +294,6 @@ def test_every_documented_response_is_really_given(
         params={"environment": "staging"},
         json={"A": "2"},
     )
-    # --- end G ---
     hit(
         "/deployments/{deployment_id}/env/{key}/restore",
         "post",

@@ -138,7 +138,7 @@ def test_a_cache_that_is_down_lets_requests_through_and_says_so(
     def down(key):
         raise ConnectionError("cache at 10.0.0.9:6379 refused")
 
-    monkeypatch.setattr(ratelimit, "_count", down)
+    monkeypatch.setattr(ratelimit, "increment", down)
     raw = token_for(owner)
     with caplog.at_level(logging.WARNING, logger="environments.api"):
         for _ in range(3):

@@ -152,18 +152,26 @@ def test_an_append_that_waited_for_the_head_links_to_the_event_that_held_it(depl
     the waiting event links to the holder's event, whatever the snapshot said."""
     system = audit.Actor.system("tests")
     waited: list[AuditEvent] = []
+    backend: list[int] = []
+    connected = threading.Event()
 
     def second() -> None:
         try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backend.append(cursor.fetchone()[0])
+            connected.set()
             waited.append(audit.record("tests.second", actor=system, deployment=deployment))
         finally:
+            connected.set()
             connections.close_all()
 
     with transaction.atomic():
         held = audit.record("tests.first", actor=system, deployment=deployment)
         thread = threading.Thread(target=second)
         thread.start()
-        time.sleep(0.5)
+        assert connected.wait(timeout=30) and backend
+        _wait_for_a_lock(backend[0])
         assert thread.is_alive() and not waited  # blocked on the head's row lock
     thread.join(timeout=30)
     (event,) = waited
@@ -171,3 +179,15 @@ def test_an_append_that_waited_for_the_head_links_to_the_event_that_held_it(depl
     assert AuditChainHead.objects.get(chain=deployment.pk).hash == event.hash
     report = _verified("--deployment", "shop")
     assert "OK chain" in report and "(shop):" in report
+
+
+def _wait_for_a_lock(pid: int, *, timeout: float = 30) -> None:
+    """Return once the backend `pid` waits for a lock (a row of pg_locks not granted): the
+    moment a sleep would only guess at."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", [pid])
+            if cursor.fetchone()[0]:
+                return
+    raise AssertionError(f"backend {pid} never waited for a lock")

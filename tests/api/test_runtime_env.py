@@ -20,7 +20,7 @@ from tests.refuse_audit import refuse_audit_writes
 from tests.stored import replace_stored
 
 URL = "/api/v1/runtime/env"
-# A fetch's statements once the process keeps the release's ciphertexts (issue 12).
+# A fetch's statements once the process keeps the release's ciphertexts.
 QUERIES = {"postgresql": 3, "sqlite": 7}
 PROD_DB = "postgres://app:prod-pw@db-prod.internal:5432/shop"
 STAGING_DB = "postgres://app:staging-pw@db-staging.internal:5432/shop"
@@ -343,7 +343,7 @@ def test_the_query_count_is_fixed_however_many_variables(
     # moves the head, inserts the event and upserts the instance; on SQLite the audit event
     # (lock the chain's head, insert, move the head) and the upsert apart, in the transaction
     # (its savepoint and release counted here). The configuration's ciphertexts were read by
-    # the first fetch (issue 12).
+    # the first fetch.
     with django_assert_num_queries(QUERIES[connection.vendor]):
         response = api.get(URL, token=raw, params={"format": fmt})
     assert response.status_code == 200

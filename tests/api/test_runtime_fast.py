@@ -1,4 +1,4 @@
-"""The runtime fetch at the audited floor (issue 12): a fixed, small number of statements however
+"""The runtime fetch at the audited floor: a fixed, small number of statements however
 many variables, past the middleware it does not use, from ciphertexts kept per process (never
 plaintext), with every guarantee of tests/api/test_runtime_env.py intact."""
 

@@ -1,4 +1,4 @@
-"""The runtime fetch's first read stands in for the kept connection's health check (issue 12):
+"""The runtime fetch's first read stands in for the kept connection's health check:
 no `SELECT 1` round trip before it, and a connection the database dropped is replaced, as the
 check would have replaced it, without failing the fetch."""
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from environments import services
-from environments.api import envfile, views
+from environments.api import envfile, runtime
 from environments.models import AuditEvent
 
 URL = "/api/v1/runtime/env"
@@ -143,7 +143,7 @@ def test_head_sends_no_body_even_before_the_server_strips_it(production, runtime
     request = RequestFactory().head(
         URL, headers={"Authorization": f"Bearer {runtime_token(production)}"}
     )
-    response = views.runtime_environment(request)
+    response = runtime.runtime_environment(request)
     assert response.status_code == 200 and response.content == b""
     assert int(response["Content-Length"]) > 0
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from environments import services
 from environments.audit import Actor
 from environments.models import ApiToken, AuditEvent, RuntimeToken
-from tests.api.test_auth import ALL_ENDPOINTS
+from tests.api import endpoints
 
 URL = "/api/v1/tokens"
 
@@ -129,11 +129,7 @@ def test_a_runtime_token_cannot_manage_personal_tokens(
 
 
 # Every endpoint a personal token opens (the runtime endpoint's tokens are tested below).
-PERSONAL_ENDPOINTS = [
-    (method, path)
-    for method, path in ALL_ENDPOINTS
-    if path not in ("/api/v1/runtime/env", "/api/v1/openapi.json")
-]
+PERSONAL_ENDPOINTS = [(op.method, op.path()) for op in endpoints.PERSONAL]
 
 
 @pytest.mark.parametrize(("method", "path"), PERSONAL_ENDPOINTS)
