@@ -23,9 +23,22 @@ def client_command(*args: str, python: str = sys.executable) -> list[str]:
     return [python, "-I", "-S", str(MIOSA), *args]
 
 
+# Where the clients started by the tests keep their fallbacks (SPEC §18): never ~/.cache.
+CACHE: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def client_cache_directory(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("miosa-cache")
+    CACHE["dir"] = str(path)
+    return path
+
+
 def client_environment(url: str | None, token: str | None, **extra: str) -> dict[str, str]:
     """A small environment of its own: nothing of the test process's leaks in."""
     environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    if "dir" in CACHE:
+        environ["MIOSA_CACHE_DIR"] = CACHE["dir"]
     if url is not None:
         environ["MIOSA_URL"] = url
     if token is not None:
