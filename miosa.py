@@ -1051,8 +1051,9 @@ class ChildEnvironment:
     def __init__(self, token: str, token_file: str | None, preserve: list) -> None:
         self.token = token
         self.paths = set()
-        if token_file:
-            self.paths = {token_file, os.path.abspath(token_file), os.path.realpath(token_file)}
+        for path in (token_file, os.environ.get("MIOSA_TOKEN_FILE")):
+            if path:
+                self.paths |= {path, os.path.abspath(path), os.path.realpath(path)}
         self.preserve = preserve
 
     def build(self, payload: dict) -> dict:
