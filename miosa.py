@@ -148,7 +148,9 @@ def build_parser() -> Parser:
         parents=[common],
         help="run a command with the environment (runtime token)",
         description="Fetch the runtime environment and run CMD with it merged over the "
-        "current one. CMD does not start if the fetch fails.",
+        "current one (without MIOSA_TOKEN). An unreachable server is retried for "
+        "--boot-timeout, then CMD boots from the sealed fallback of the last fetch; CMD does "
+        "not start if the fetch is refused or there is no fallback.",
     )
     run.add_argument(
         "--watch",
