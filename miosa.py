@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import hmac
 import http.client
+import importlib
+import ipaddress
 import json
 import os
+import random
 import re
+import select
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -40,21 +47,42 @@ TIMEOUT = 30.0
 # a request that changes something, the server's message is printed (exit 1).
 RATE_LIMIT_RETRIES = 3
 MAX_RETRY_WAIT = 60.0
+# `run` retries its first fetch this long (SPEC §18), with jittered exponential backoff.
+BOOT_TIMEOUT = 60.0
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 10.0
+# The longest Retry-After a watch poll waits for.
+MAX_POLL_WAIT = 3600.0
 INSTANCE_RE = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 FORMATS = ("dotenv", "json", "shell")
 
 
 class Failure(Exception):
-    """Ends the command: `message` on one line to stderr, then exit `code`."""
+    """Ends the command: `message` on one line to stderr, then exit `code`. A server's answer
+    also gives its HTTP `status` and the seconds of its Retry-After (`retry_after`), if any."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(
+        self, code: int, message: str, *, status: int | None = None, retry_after=None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """Worth another try: unreachable, or a 429 or 5xx answer (a balancer's 502/503)."""
+        return self.code == UNREACHABLE or self.status == 429 or (self.status or 0) >= 500
+
+
+# C0 and C1 control characters and the bidirectional overrides: a server's message must not
+# drive the terminal it is printed on (colours, cursor moves, a title, text shown reversed).
+CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    return CONTROL_RE.sub("", " ".join(str(text).split()))
 
 
 # Command line -----------------------------------------------------------------------------
@@ -120,7 +148,9 @@ def build_parser() -> Parser:
         parents=[common],
         help="run a command with the environment (runtime token)",
         description="Fetch the runtime environment and run CMD with it merged over the "
-        "current one. CMD does not start if the fetch fails.",
+        "current one (without MIOSA_TOKEN). An unreachable server is retried for "
+        "--boot-timeout, then CMD boots from the sealed fallback of the last fetch; CMD does "
+        "not start if the fetch is refused or there is no fallback.",
     )
     run.add_argument(
         "--watch",
@@ -139,6 +169,33 @@ def build_parser() -> Parser:
         "--instance",
         metavar="ID",
         help="this instance's id, sent as X-Miosa-Instance (default: the hostname)",
+    )
+    run.add_argument(
+        "--boot-timeout",
+        type=non_negative,
+        default=BOOT_TIMEOUT,
+        metavar="SECONDS",
+        help="retry an unreachable server (or its 429 and 5xx answers) this long before "
+        f"booting from the fallback (default {BOOT_TIMEOUT:g}; 0: one try)",
+    )
+    run.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="neither keep nor use the sealed fallback copy of the environment",
+    )
+    run.add_argument(
+        "--preserve-env",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help="keep these variables' local values over the fetched ones (NAME,NAME works too)",
+    )
+    run.add_argument(
+        "--command",
+        dest="shell_command",
+        metavar="'COMMAND'",
+        help="run COMMAND through sh -c instead of CMD",
     )
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...")
     run.set_defaults(handler=cmd_run)
@@ -307,6 +364,8 @@ class Client:
         content_type: str = "application/json",
         headers: dict | None = None,
         accept=(200, 201),
+        retries: int | None = None,
+        timeout: float | None = None,
     ) -> Response:
         url = self.url + path
         if params:
@@ -320,22 +379,23 @@ class Client:
             request.add_header("Content-Type", content_type)
         for name, value in (headers or {}).items():
             request.add_header(name, value)
-        retries = RATE_LIMIT_RETRIES if method in ("GET", "HEAD") else 0
+        if retries is None:
+            retries = RATE_LIMIT_RETRIES if method in ("GET", "HEAD") else 0
         while True:
-            response = self.send(request)
+            response = self.send(request, timeout or self.timeout)
             wait = retry_after(response) if retries else None
             if wait is None:
                 break
             retries -= 1
             warn(f"rate limited by the server; retrying in {wait:g} s")
-            time.sleep(wait)
+            SIGNALS.pause(wait)
         if response.status not in accept:
             raise refused(response)
         return response
 
-    def send(self, request: urllib.request.Request) -> Response:
+    def send(self, request: urllib.request.Request, timeout: float) -> Response:
         try:
-            with self.opener.open(request, timeout=self.timeout) as answer:
+            with self.opener.open(request, timeout=timeout) as answer:
                 return Response(answer.status, answer.headers, answer.read())
         except urllib.error.HTTPError as error:
             try:
@@ -362,11 +422,17 @@ def retry_after(response: Response):
     a number of seconds within MAX_RETRY_WAIT."""
     if response.status != 429:
         return None
+    wait = retry_after_seconds(response)
+    return wait if wait is not None and wait <= MAX_RETRY_WAIT else None
+
+
+def retry_after_seconds(response: Response):
+    """The answer's Retry-After as a number of seconds, or None (absent, or an HTTP date)."""
     try:
         wait = float(response.headers.get("Retry-After", ""))
     except ValueError:
         return None
-    return wait if 0 <= wait <= MAX_RETRY_WAIT else None
+    return wait if 0 <= wait < 1e9 else None
 
 
 def unreachable(url: str, error: BaseException) -> Failure:
@@ -398,7 +464,9 @@ def refused(response: Response) -> Failure:
         message = f"{message} ({code}, HTTP {status})"
     else:
         message = f"{message} (HTTP {status})"
-    return Failure(REFUSED, one_line(message))
+    return Failure(
+        REFUSED, one_line(message), status=status, retry_after=retry_after_seconds(response)
+    )
 
 
 def connect(args) -> Client:
@@ -411,8 +479,26 @@ def connect(args) -> Client:
         raise Failure(USAGE, f"MIOSA_URL must be an http:// or https:// URL, not {url!r}")
     if parts.query or parts.fragment:
         raise Failure(USAGE, "MIOSA_URL takes no query string or fragment")
+    if "@" in parts.netloc:
+        raise Failure(USAGE, "MIOSA_URL takes no user:password@: set MIOSA_TOKEN instead")
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+        warn(
+            f"{url} is plain http:// to another machine: the token and every value cross the "
+            "network unencrypted (use https://)"
+        )
     timeout = getattr(args, "timeout", None) or TIMEOUT
     return Client(url, read_token(args), timeout)
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, *.localhost (RFC 6761), 127.0.0.0/8 or ::1."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def read_token(args) -> str:
@@ -433,6 +519,13 @@ def token_text(args) -> str:
             raise Failure(USAGE, f"cannot read the token file {path}: {one_line(error)}") from None
         if not token:
             raise Failure(USAGE, f"the token file {path} has no token on its first line")
+        with contextlib.suppress(OSError):
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            if mode & 0o044:
+                warn(
+                    f"the token file {path} is readable by other users (mode {mode:04o}): "
+                    f"chmod 600 {path}"
+                )
         return token
     token = os.environ.get("MIOSA_TOKEN", "").strip()
     if not token:
@@ -455,7 +548,7 @@ def deployment_id(client: Client, given: str) -> int:
 
 
 def say(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(CONTROL_RE.sub("", text) + "\n")
     sys.stdout.flush()
 
 
@@ -595,7 +688,7 @@ def show_imported(result: dict) -> None:
 
 
 def fetch_runtime(
-    client: Client, fmt: str, instance: str | None, etag: str | None = None
+    client: Client, fmt: str, instance: str | None, etag: str | None = None, **kwargs
 ) -> Response:
     headers = {}
     if instance:
@@ -603,25 +696,100 @@ def fetch_runtime(
     if etag:
         headers["If-None-Match"] = etag
     return client.get(
-        "/api/v1/runtime/env", params={"format": fmt}, headers=headers, accept=(200, 304)
+        "/api/v1/runtime/env",
+        params={"format": fmt},
+        headers=headers,
+        accept=(200, 304),
+        **kwargs,
     )
+
+
+# Where `env pull -o` writes ---------------------------------------------------------------
+
+# This process's own open files: /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N.
+OWN_FILES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+OWN_FILE_RE = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]{1,9})")
+SYSTEM_DIRECTORIES = ("/dev", "/proc", "/sys")
+
+
+def output_target(path: str) -> tuple[str, str]:
+    """How `env pull -o PATH` writes, decided before anything is written:
+
+    - ("stdout", "-"): "-", /dev/stdout, /dev/fd/1;
+    - ("fd", "N"): another of this process's open files (/dev/stderr, /dev/fd/N);
+    - ("through", PATH): a device, a FIFO, a socket, or anything in /dev, /proc or /sys (through
+      a symbolic link too) is opened and written, never replaced: as root, a rename over
+      /dev/null would break the whole machine;
+    - ("replace", TARGET): a regular file, or none yet, replaced atomically; through a symbolic
+      link that is the link's final target, replaced in its own directory (the link stays).
+    """
+    if path == "-":
+        return ("stdout", "-")
+    absolute = os.path.abspath(path)
+    number = OWN_FILES.get(absolute)
+    own = OWN_FILE_RE.fullmatch(absolute)
+    if own:
+        number = int(own.group(1))
+    if number == 1:
+        return ("stdout", "-")
+    if number is not None:
+        return ("fd", str(number))
+    target = os.path.realpath(path)
+    if any(inside(name, SYSTEM_DIRECTORIES) for name in (absolute, target)):
+        return ("through", path)
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return ("replace", target)  # none yet (or unreadable: the write says why)
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return ("replace", target)  # a directory: os.replace refuses it
+    return ("through", path)
+
+
+def inside(path: str, directories: tuple) -> bool:
+    return any(path == name or path.startswith(name + "/") for name in directories)
+
+
+def write_all(fd: int, body: bytes) -> None:
+    view = memoryview(body)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def write_through(path: str, body: bytes) -> None:
+    """Open an existing device or FIFO and write: no O_CREAT, no chmod, no rename."""
+    fd = os.open(path, os.O_WRONLY | os.O_NOCTTY)
+    try:
+        write_all(fd, body)
+    finally:
+        os.close(fd)
 
 
 def cmd_env_pull(args) -> int:
     instance = checked_instance(args.instance) if args.instance else None
     client = connect(args)
     body = fetch_runtime(client, args.format, instance).body
-    if args.output in (None, "-"):
+    how, target = output_target(args.output or "-")
+    if how == "stdout":
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
         return OK
-    write_private(args.output, body)
+    try:
+        if how == "fd":
+            write_all(int(target), body)
+        elif how == "through":
+            write_through(target, body)
+        else:
+            write_private(target, body)
+    except OSError as error:
+        raise Failure(USAGE, f"cannot write {args.output}: {one_line(error)}") from None
     return OK
 
 
 def write_private(path: str, body: bytes) -> None:
-    """Write `body` to `path` with mode 0600, replacing it atomically: the file is whole or
-    absent, and no other user can read it at any moment."""
+    """Write `body` to the regular file `path` with mode 0600, replacing it atomically: the
+    file is whole or absent, and no other user can read it at any moment. Never renames over
+    anything but a regular file (OSError)."""
     directory = os.path.dirname(os.path.abspath(path))
     name = os.path.basename(path)
     temporary = None
@@ -641,10 +809,12 @@ def write_private(path: str, body: bytes) -> None:
             file.write(body)
             file.flush()
             os.fsync(file.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            # Checked again at the last moment: it may have changed since it was chosen.
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise OSError(f"{path} is not a regular file: not replaced")
         os.replace(temporary, path)
         temporary = None
-    except OSError as error:
-        raise Failure(USAGE, f"cannot write {path}: {one_line(error)}") from None
     finally:
         if temporary is not None:
             with contextlib.suppress(OSError):
@@ -673,33 +843,283 @@ def runtime_env(response: Response) -> dict:
     return payload
 
 
+# The sealed fallback ----------------------------------------------------------------------
+
+# A fallback file: MAGIC, the algorithm (one byte), its nonce, then the sealed record. The
+# header and the URL are authenticated with it, so a file moved to another URL does not open.
+FALLBACK_MAGIC = b"MIOSAFB1"
+CHACHA, HMAC_CTR = b"C", b"H"
+NONCE_SIZE = {CHACHA: 12, HMAC_CTR: 16}
+TAG_SIZE = {CHACHA: 16, HMAC_CTR: 32}
+DOES_NOT_OPEN = "it does not open with this token (tampered with, truncated, or another token's)"
+
+
+class SealError(Exception):
+    """A fallback that cannot be opened; the message says why."""
+
+
+def chacha20_poly1305():
+    """cryptography's ChaCha20Poly1305 when it is importable (it is optional), else None. An
+    import by name: the client imports nothing outside the standard library unconditionally."""
+    try:
+        aead = importlib.import_module("cryptography.hazmat.primitives.ciphers.aead")
+        aead.ChaCha20Poly1305(bytes(32))  # an OpenSSL without ChaCha20 refuses here
+    except Exception:
+        return None
+    return aead.ChaCha20Poly1305
+
+
+def fallback_keys(token: str) -> dict:
+    """One key per use, derived from the runtime token with HKDF-SHA256 (RFC 5869, one block
+    each). The token is a random secret, so a slow password hash would add nothing."""
+    prk = hmac.new(b"miosa fallback v1", token.encode("ascii"), hashlib.sha256).digest()
+    return {
+        label: hmac.new(prk, label.encode("ascii") + b"\x01", hashlib.sha256).digest()
+        for label in ("file name", "chacha20-poly1305", "hmac-sha256-ctr", "hmac-sha256 tag")
+    }
+
+
+def hmac_ctr(key: bytes, nonce: bytes, data: bytes) -> bytes:
+    """XOR with the key stream HMAC-SHA256(key, nonce || counter): encrypts and decrypts."""
+    stream = b"".join(
+        hmac.new(key, nonce + counter.to_bytes(8, "big"), hashlib.sha256).digest()
+        for counter in range((len(data) + 31) // 32)
+    )[: len(data)]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
+
+
+def hmac_tag(key: bytes, associated: bytes, ciphertext: bytes) -> bytes:
+    return hmac.new(
+        key, len(associated).to_bytes(8, "big") + associated + ciphertext, hashlib.sha256
+    ).digest()
+
+
+def seal(token: str, url: str, plaintext: bytes) -> bytes:
+    keys = fallback_keys(token)
+    aead = chacha20_poly1305()
+    algorithm = HMAC_CTR if aead is None else CHACHA
+    nonce = os.urandom(NONCE_SIZE[algorithm])
+    header = FALLBACK_MAGIC + algorithm + nonce
+    associated = header + url.encode("utf-8")
+    if aead is not None:
+        return header + aead(keys["chacha20-poly1305"]).encrypt(nonce, plaintext, associated)
+    # Encrypt-then-MAC with separate keys.
+    ciphertext = hmac_ctr(keys["hmac-sha256-ctr"], nonce, plaintext)
+    return header + ciphertext + hmac_tag(keys["hmac-sha256 tag"], associated, ciphertext)
+
+
+def unseal(token: str, url: str, blob: bytes) -> bytes:
+    algorithm = blob[len(FALLBACK_MAGIC) : len(FALLBACK_MAGIC) + 1]
+    if not blob.startswith(FALLBACK_MAGIC) or algorithm not in NONCE_SIZE:
+        raise SealError("it is not a miosa fallback")
+    start = len(FALLBACK_MAGIC) + 1 + NONCE_SIZE[algorithm]
+    if len(blob) < start + TAG_SIZE[algorithm]:
+        raise SealError("it is truncated")
+    header, nonce, sealed = blob[:start], blob[len(FALLBACK_MAGIC) + 1 : start], blob[start:]
+    associated = header + url.encode("utf-8")
+    keys = fallback_keys(token)
+    if algorithm == CHACHA:
+        aead = chacha20_poly1305()
+        if aead is None:
+            raise SealError(
+                "it is sealed with ChaCha20-Poly1305 and the cryptography package is not "
+                "importable here"
+            )
+        try:
+            return aead(keys["chacha20-poly1305"]).decrypt(nonce, sealed, associated)
+        except Exception:  # cryptography.exceptions.InvalidTag
+            raise SealError(DOES_NOT_OPEN) from None
+    ciphertext, tag = sealed[: -TAG_SIZE[HMAC_CTR]], sealed[-TAG_SIZE[HMAC_CTR] :]
+    if not hmac.compare_digest(tag, hmac_tag(keys["hmac-sha256 tag"], associated, ciphertext)):
+        raise SealError(DOES_NOT_OPEN)
+    return hmac_ctr(keys["hmac-sha256-ctr"], nonce, ciphertext)
+
+
+def cache_directory():
+    """$MIOSA_CACHE_DIR, else $XDG_CACHE_HOME/miosa, else ~/.cache/miosa (None: no home)."""
+    given = os.environ.get("MIOSA_CACHE_DIR")
+    if given:
+        return os.path.abspath(given)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):  # a relative one is to be ignored (XDG base directories)
+        return os.path.join(xdg, "miosa")
+    home = os.path.expanduser("~")
+    return os.path.join(home, ".cache", "miosa") if os.path.isabs(home) else None
+
+
+class Fallback:
+    """The last environment fetched with this (URL, token), sealed, mode 0600, one file per
+    (URL, token) in the cache directory; its name reveals neither."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        directory = cache_directory()
+        name = hmac.new(
+            fallback_keys(client.token)["file name"], client.url.encode("utf-8"), hashlib.sha256
+        ).hexdigest()[:32]
+        self.path = os.path.join(directory, f"{name}.fallback") if directory else None
+
+    def keep(self, payload: dict, etag: str | None) -> None:
+        if self.path is None:
+            warn("no fallback is kept: no home directory (set MIOSA_CACHE_DIR)")
+            return
+        record = {"saved_at": int(time.time()), "etag": etag, "payload": payload}
+        sealed = seal(self.client.token, self.client.url, json.dumps(record).encode("utf-8"))
+        directory = os.path.dirname(self.path)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            write_private(self.path, sealed)
+        except OSError as error:
+            warn(f"no fallback is kept in {directory}: {error}")
+
+    def open(self, why: str) -> tuple:
+        """(payload, etag) of the fallback, or Failure(UNREACHABLE) that says why not."""
+        try:
+            with open(self.path or "", "rb") as file:
+                blob = file.read()
+        except FileNotFoundError:
+            raise Failure(UNREACHABLE, f"{why}, and there is no fallback to boot from") from None
+        except OSError as error:
+            raise Failure(
+                UNREACHABLE, f"{why}; the fallback {self.path} cannot be read: {error}"
+            ) from None
+        try:
+            record = json.loads(unseal(self.client.token, self.client.url, blob))
+            payload, etag, saved_at = record["payload"], record["etag"], record["saved_at"]
+            if not isinstance(payload.get("env"), dict):
+                raise TypeError
+        except SealError as error:
+            raise Failure(
+                UNREACHABLE, f"{why}; the fallback {self.path} is refused: {error}"
+            ) from None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise Failure(
+                UNREACHABLE, f"{why}; the fallback {self.path} is refused: it holds no environment"
+            ) from None
+        saved = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(saved_at))
+        warn(f"{why}: booting from the fallback saved {saved} (release {payload.get('release')})")
+        return payload, etag
+
+
+def boot(client: Client, instance: str, args) -> tuple:
+    """`run`'s first fetch, (payload, etag). Connection errors, timeouts, 429 and 5xx are
+    retried with jittered exponential backoff (Retry-After is honoured) for --boot-timeout;
+    then the fallback is used. Any other refusal ends `run` at once (exit 1)."""
+    fallback = None if args.no_fallback else Fallback(client)
+    deadline = time.monotonic() + args.boot_timeout
+    backoff = BACKOFF_FIRST
+    while True:
+        left = deadline - time.monotonic()
+        # A server that accepts and never answers must not hold the boot past its timeout.
+        timeout = min(client.timeout, max(1.0, left)) if args.boot_timeout else None
+        try:
+            with SIGNALS.interruptible():
+                response = fetch_runtime(client, "json", instance, retries=0, timeout=timeout)
+            payload = runtime_env(response)
+            break
+        except Failure as failure:
+            if not failure.transient:
+                raise
+            last = failure
+        left = deadline - time.monotonic()
+        if left <= 0:
+            why = last.message
+            if args.boot_timeout:
+                why += f" (for {args.boot_timeout:g} s)"
+            if fallback is None:
+                raise Failure(UNREACHABLE, why)
+            return fallback.open(why)
+        jittered = backoff * (0.5 + random.random() / 2)  # noqa: S311 (not a secret)
+        wait = min(left, max(jittered, last.retry_after or 0.0))
+        warn(f"{last.message}; retrying in {wait:.1f} s")
+        SIGNALS.pause(wait)
+        backoff = min(2 * backoff, BACKOFF_MAX)
+    etag = response.headers.get("ETag")
+    if fallback is not None:
+        fallback.keep(payload, etag)
+    return payload, etag
+
+
+# The command's environment ----------------------------------------------------------------
+
+TOKEN_VARIABLES = ("MIOSA_TOKEN", "MIOSA_TOKEN_FILE")
+
+
+class ChildEnvironment:
+    """The environment CMD runs with: miosa's own, the fetched values over it, the
+    --preserve-env names' local values over those; never the token, never where it is kept
+    (a variable naming the token file or holding the token is dropped too)."""
+
+    def __init__(self, token: str, token_file: str | None, preserve: list) -> None:
+        self.token = token
+        self.paths = set()
+        for path in (token_file, os.environ.get("MIOSA_TOKEN_FILE")):
+            if path:
+                self.paths |= {path, os.path.abspath(path), os.path.realpath(path)}
+        self.preserve = preserve
+
+    def build(self, payload: dict) -> dict:
+        local = dict(os.environ)
+        env = dict(local)
+        env.update(payload["env"])
+        env.update({name: local[name] for name in self.preserve if name in local})
+        for name in list(env):
+            if name in TOKEN_VARIABLES or (env[name] == local.get(name) and self.leaks(env[name])):
+                del env[name]
+        return env
+
+    def leaks(self, value: str) -> bool:
+        # A token is long: a short one ("t" in a test) must not empty the environment.
+        return (
+            value == self.token
+            or value in self.paths
+            or (len(self.token) >= 16 and self.token in value)
+        )
+
+
+def preserved_names(given: list) -> list:
+    names = [name for item in given for name in item.split(",") if name]
+    for name in names:
+        if name in TOKEN_VARIABLES:
+            raise Failure(USAGE, f"--preserve-env cannot keep {name}: CMD never gets the token")
+    return names
+
+
+# Running the command ----------------------------------------------------------------------
+
+
 def cmd_run(args) -> int:
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
+    if args.shell_command is not None:
+        if cmd:
+            raise Failure(USAGE, "give --command or CMD, not both")
+        cmd = ["/bin/sh", "-c", args.shell_command]
     if not cmd:
         raise Failure(USAGE, "name the command to run: miosa run -- CMD [ARG ...]")
+    preserve = preserved_names(args.preserve_env)
     instance = checked_instance(args.instance) if args.instance else default_instance()
     client = connect(args)
-    response = fetch_runtime(client, "json", instance)
-    payload = runtime_env(response)
+    environment = ChildEnvironment(client.token, getattr(args, "token_file", None), preserve)
+    SIGNALS.install()
+    payload, etag = boot(client, instance, args)
     if args.watch is None:
-        env = merged(payload)
+        env = environment.build(payload)
         sys.stdout.flush()
         sys.stderr.flush()
+        SIGNALS.restore_defaults()
+        if SIGNALS.received is not None:
+            return 128 + SIGNALS.received  # told to stop before CMD ran
         try:
             os.execvpe(cmd[0], cmd, env)  # noqa: S606 (running CMD is the point)
         except OSError as error:
             return cannot_start(cmd[0], error)
-    return Watcher(client, instance, cmd, args.watch, args.grace).run(
-        payload, response.headers.get("ETag")
-    )
-
-
-def merged(payload: dict) -> dict:
-    env = dict(os.environ)
-    env.update(payload["env"])
-    return env
+    if SIGNALS.received is not None:
+        return 128 + SIGNALS.received
+    fallback = None if args.no_fallback else Fallback(client)
+    watcher = Watcher(client, instance, cmd, args.watch, args.grace, environment, fallback)
+    return watcher.run(payload, etag)
 
 
 def cannot_start(name: str, error: OSError) -> int:
@@ -712,9 +1132,104 @@ def exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-# Passed on to CMD under --watch; the first three also end miosa once CMD has stopped.
+# Passed on to CMD; the first three also end miosa (once CMD has stopped, if it runs).
 STOPPING = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 FORWARDED = (*STOPPING, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+
+
+class Interrupted(BaseException):
+    """Raised by the signal handler inside an interruptible wait or request: it ends it."""
+
+    def __init__(self, sig: int) -> None:
+        super().__init__(sig)
+        self.signal = sig
+
+
+class Signals:
+    """`run`'s signal handling. A stopping signal (SIGTERM, SIGINT, SIGQUIT) ends every wait
+    (backoff, Retry-After, a request) at once; every signal in FORWARDED is passed on to the
+    child's process group. The wake-up pipe closes the race of a signal arriving just before
+    a wait begins."""
+
+    def __init__(self) -> None:
+        self.installed = False
+        self.received = None  # the first stopping signal
+        self.child = None  # the Popen whose process group gets the signals
+        self.waiting = False
+        self.wakeup = -1
+
+    def install(self) -> None:
+        read, write = os.pipe()
+        os.set_blocking(read, False)
+        os.set_blocking(write, False)
+        signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        self.wakeup = read
+        for sig in FORWARDED:
+            signal.signal(sig, self.handle)
+        self.installed = True
+
+    def restore_defaults(self) -> None:
+        """Before exec: CMD starts with default dispositions (Python ignores SIGPIPE)."""
+        for sig in (*FORWARDED, signal.SIGPIPE, getattr(signal, "SIGXFSZ", signal.SIGPIPE)):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+
+    def handle(self, sig: int, frame) -> None:
+        if sig in STOPPING and self.received is None:
+            self.received = sig
+        if self.child is not None and self.child.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.child.pid, sig)
+        if self.waiting and self.received is not None:
+            self.waiting = False
+            raise Interrupted(self.received)
+
+    @contextlib.contextmanager
+    def interruptible(self):
+        if self.received is not None:
+            raise Interrupted(self.received)
+        self.waiting = True
+        try:
+            yield
+        finally:
+            self.waiting = False
+
+    def pause(self, seconds: float) -> None:
+        if not self.installed:
+            time.sleep(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        with self.interruptible():
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                select.select([self.wakeup], [], [], left)
+                with contextlib.suppress(OSError):
+                    os.read(self.wakeup, 512)
+
+
+SIGNALS = Signals()
+
+
+def parent_death_signal():
+    """A preexec_fn that has Linux send the child SIGTERM when miosa dies, even by SIGKILL
+    (prctl PR_SET_PDEATHSIG); None elsewhere, or without ctypes."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        ctypes = importlib.import_module("ctypes")
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # miosa died before the prctl
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_parent_death_signal
 
 
 class Watcher:
@@ -722,19 +1237,27 @@ class Watcher:
     it started, and a terminal's Ctrl-C reaches it once, through miosa); poll with
     If-None-Match and restart the group when the live release changes; pass signals on."""
 
-    def __init__(self, client: Client, instance: str, cmd: list, every: float, grace: float):
+    def __init__(
+        self,
+        client: Client,
+        instance: str,
+        cmd: list,
+        every: float,
+        grace: float,
+        environment: ChildEnvironment,
+        fallback: Fallback | None,
+    ) -> None:
         self.client = client
         self.instance = instance
         self.cmd = cmd
         self.every = every
         self.grace = grace
+        self.environment = environment
+        self.fallback = fallback
+        self.preexec = parent_death_signal()
         self.child = None
-        self.stopping = False
-        self.stop_signal = signal.SIGTERM
 
     def run(self, payload: dict, etag: str | None) -> int:
-        for sig in FORWARDED:
-            signal.signal(sig, self.forward)
         release = live_release(payload)
         try:
             self.start(payload)
@@ -742,8 +1265,8 @@ class Watcher:
             return cannot_start(self.cmd[0], error)
         next_poll = time.monotonic() + self.every
         while True:
-            if self.stopping:
-                # Forwarded already: wait for the child to stop, whatever it takes.
+            if SIGNALS.received is not None:
+                # Passed on already: wait for the child to stop, whatever it takes.
                 return exit_code(self.child.wait())
             try:
                 code = self.child.wait(timeout=max(0.0, next_poll - time.monotonic()))
@@ -751,24 +1274,33 @@ class Watcher:
                 code = None
             if code is not None:
                 return exit_code(code)
-            if self.stopping:
+            if SIGNALS.received is not None:
                 continue
             next_poll = time.monotonic() + self.every
             try:
-                response = fetch_runtime(self.client, "json", self.instance, etag)
+                with SIGNALS.interruptible():
+                    response = fetch_runtime(self.client, "json", self.instance, etag, retries=0)
                 if response.status == 304:
                     continue
                 payload = runtime_env(response)
+            except Interrupted:
+                continue
             except Failure as failure:
-                warn(f"{failure.message}; CMD keeps running, next try in {self.every:g} s")
+                wait = self.every
+                if failure.retry_after is not None and failure.transient:
+                    wait = min(max(wait, failure.retry_after), MAX_POLL_WAIT)
+                    next_poll = time.monotonic() + wait
+                warn(f"{failure.message}; CMD keeps running, next try in {wait:g} s")
                 continue
             etag = response.headers.get("ETag") or etag
+            if self.fallback is not None:
+                self.fallback.keep(payload, etag)
             if live_release(payload) == release:
                 continue
             release = live_release(payload)
             warn(f"release {payload.get('release')} is live: restarting {self.cmd[0]}")
             code = self.stop()
-            if self.stopping:
+            if SIGNALS.received is not None:
                 return exit_code(code)
             try:
                 self.start(payload)
@@ -777,11 +1309,15 @@ class Watcher:
 
     def start(self, payload: dict) -> None:
         self.child = subprocess.Popen(  # noqa: S603 (running CMD is the point)
-            self.cmd, env=merged(payload), start_new_session=True
+            self.cmd,
+            env=self.environment.build(payload),
+            start_new_session=True,
+            preexec_fn=self.preexec,
         )
-        if self.stopping:
+        SIGNALS.child = self.child
+        if SIGNALS.received is not None:
             # Told to stop while the command restarted: the new one stops too.
-            self.signal_group(self.stop_signal)
+            self.signal_group(SIGNALS.received)
 
     def signal_group(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -798,13 +1334,6 @@ class Watcher:
         # Whatever the child left in its group goes with it.
         self.signal_group(signal.SIGKILL)
         return code
-
-    def forward(self, sig: int, frame) -> None:
-        if sig in STOPPING:
-            self.stopping = True
-            self.stop_signal = sig
-        if self.child is not None:
-            self.signal_group(sig)  # a group that is gone already: nothing happens
 
 
 def live_release(payload: dict):
@@ -834,6 +1363,8 @@ def main(argv: list | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.write(f"miosa: {one_line(failure.message)}\n")
         return failure.code
+    except Interrupted as stop:
+        return 128 + stop.signal  # told to stop before CMD ran (SIGTERM: 143)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -4,11 +4,15 @@ server, with MIOSA_URL and MIOSA_TOKEN in its environment (never on its command 
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,9 +27,22 @@ def client_command(*args: str, python: str = sys.executable) -> list[str]:
     return [python, "-I", "-S", str(MIOSA), *args]
 
 
+# Where the clients started by the tests keep their fallbacks (SPEC §18): never ~/.cache.
+CACHE: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def client_cache_directory(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("miosa-cache")
+    CACHE["dir"] = str(path)
+    return path
+
+
 def client_environment(url: str | None, token: str | None, **extra: str) -> dict[str, str]:
     """A small environment of its own: nothing of the test process's leaks in."""
     environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    if "dir" in CACHE:
+        environ["MIOSA_CACHE_DIR"] = CACHE["dir"]
     if url is not None:
         environ["MIOSA_URL"] = url
     if token is not None:
@@ -56,6 +73,82 @@ def closed_port() -> int:
 @pytest.fixture
 def server(transactional_db, live_server) -> str:
     return live_server.url
+
+
+class Balancer:
+    """A balancer on 127.0.0.1 in front of the live server, to stage an outage: it passes
+    requests on; `fail(n)` answers the next n with an HTML 503 (as a balancer does while the
+    app is down); `down()` closes its port (connections refused) and `up()` opens the same
+    port again. `seen` holds the status of every answer."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.port = 0
+        self.failing = 0
+        self.seen: list[int] = []
+        self.httpd: http.server.ThreadingHTTPServer | None = None
+        self.up()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _Forward)
+        httpd.daemon_threads = True
+        httpd.balancer = self  # type: ignore[attr-defined]
+        self.port = httpd.server_port
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.httpd = httpd
+
+    def down(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    def fail(self, count: int) -> None:
+        self.failing = count
+
+
+class _Forward(http.server.BaseHTTPRequestHandler):
+    FORWARDED = ("Authorization", "Accept", "User-Agent", "If-None-Match", "X-Miosa-Instance")
+
+    def do_GET(self) -> None:
+        balancer: Balancer = self.server.balancer  # type: ignore[attr-defined]
+        if balancer.failing > 0:
+            balancer.failing -= 1
+            status, headers = 503, {"Content-Type": "text/html"}
+            body = b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+        else:
+            request = urllib.request.Request(balancer.upstream + self.path)
+            for name in self.FORWARDED:
+                if self.headers.get(name) is not None:
+                    request.add_header(name, self.headers[name])
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    status, headers, body = answer.status, answer.headers, answer.read()
+            except urllib.error.HTTPError as error:
+                status, headers, body = error.code, error.headers, error.read()
+        balancer.seen.append(status)
+        self.send_response(status)
+        for name in ("Content-Type", "ETag", "Retry-After"):
+            if headers.get(name):
+                self.send_header(name, headers[name])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def balancer(server):
+    """A Balancer in front of the live server, stopped by the test."""
+    front = Balancer(server)
+    yield front
+    front.down()
 
 
 @pytest.fixture

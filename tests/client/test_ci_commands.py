@@ -13,6 +13,7 @@ from environments.models import Environment, Release
 def token_file(tmp_path, personal_token):
     path = tmp_path / "token"
     path.write_text(personal_token + "\n  second line ignored\n")
+    path.chmod(0o600)  # readable by others, it would be warned about (SPEC §18)
     return path
 
 

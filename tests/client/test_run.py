@@ -126,7 +126,10 @@ def test_an_unreachable_server_exits_3_and_does_not_start_the_command(
     miosa, staging_token, tmp_path
 ):
     url = f"http://127.0.0.1:{closed_port()}"
-    result = miosa("run", "--", "touch", "started", token=staging_token, url=url)
+    # --boot-timeout 0: one try (a boot retries an outage for 60 s by default, SPEC §18).
+    result = miosa(
+        "run", "--boot-timeout", "0", "--", "touch", "started", token=staging_token, url=url
+    )
     assert result.returncode == 3
     assert not (tmp_path / "started").exists()
     [line] = result.stderr.splitlines()
