@@ -140,8 +140,8 @@ def main() -> None:
         orm,
     )
     report(
-        "selectors.runtime_env (decrypt all)",
-        timed(lambda: selectors.runtime_env(production)),
+        "selectors.runtime_config (decrypt all)",
+        timed(lambda: selectors.runtime_config(production)),
         "ORM",
         orm,
     )

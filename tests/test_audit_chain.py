@@ -396,6 +396,6 @@ def test_verification_streams_across_chunk_boundaries(old_fetches, monkeypatch):
     answer as reading everything at once."""
     prune("--action", "runtime.fetch", "--older-than", "30")
     whole = verify()
-    monkeypatch.setattr(selectors, "AUDIT_CHUNK", 4)
+    monkeypatch.setattr(selectors.audit, "AUDIT_CHUNK", 4)
     assert verify() == whole
     assert "6 pruned" in whole
