@@ -282,7 +282,7 @@ TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-DEFAULT_EXCEPTION_REPORTER_FILTER = "environments.reporting.NoValuesExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "project.reporting.NoValuesExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,
