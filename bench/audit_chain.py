@@ -47,7 +47,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from environments import audit, services  # noqa: E402
-from environments.audit import Actor  # noqa: E402
+from environments.actors import Actor  # noqa: E402
 from environments.models import AuditEvent  # noqa: E402
 from environments.services import VariableInput  # noqa: E402
 

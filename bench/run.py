@@ -31,7 +31,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from environments import crypto, selectors, services  # noqa: E402
-from environments.audit import Actor  # noqa: E402
+from environments.actors import Actor  # noqa: E402
 from environments.models import Environment, Variable  # noqa: E402
 from environments.services import VariableInput  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The actor of a change and the audit trail it leaves.
+"""The audit trail a change leaves (the actor who makes it: `actors.Actor`).
 
 `record()` is called by every service inside the transaction of the change it records; if the
 event cannot be written the exception propagates and the whole change rolls back (fail-closed).
@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import ipaddress
 import json
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,73 +34,15 @@ from itertools import groupby
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from . import selectors
+from . import actors, selectors
 from .models import AuditChainHead, AuditEvent, AuditTombstone
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
-    from django.http import HttpRequest
-
+    from .actors import Actor
     from .models import Deployment, Environment
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a user (through the browser or an API token), a runtime token, or the system."""
-
-    user: AbstractBaseUser | None
-    label: str
-    ip: str | None = None
-    user_agent: str = ""
-
-    @classmethod
-    def from_request(cls, request: HttpRequest, *, token_name: str = "") -> Actor:
-        user = (
-            request.user
-            if getattr(request, "user", None) and request.user.is_authenticated
-            else None
-        )
-        label = user.get_username() if user else "anonymous"
-        if token_name:
-            label = f"{label} (token {token_name})" if user else f"token {token_name}"
-        return cls(
-            user=user,
-            label=printable(label)[:200],
-            ip=client_ip(request),
-            user_agent=printable(request.META.get("HTTP_USER_AGENT") or "")[:300],
-        )
-
-    @classmethod
-    def system(cls, label: str = "system") -> Actor:
-        return cls(user=None, label=label)
-
-
-def printable(text: str) -> str:
-    """`text` without control characters (C0, DEL, C1) or format characters (bidi overrides…).
-    A header may carry them; PostgreSQL refuses a NUL in a text column, and the others garble
-    or disguise what the audit log shows."""
-    return "".join(c for c in text if unicodedata.category(c) not in {"Cc", "Cf"})
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address. Behind TRUSTED_PROXY_HOPS proxies (load balancers) that each
-    append to X-Forwarded-For, it is the entry the outermost trusted proxy appended; anything
-    left of it was written by the client and cannot be trusted."""
-    hops = settings.TRUSTED_PROXY_HOPS
-    address = request.META.get("REMOTE_ADDR") or None
-    if hops > 0:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= hops:
-            address = forwarded[-hops]
-    try:
-        return str(ipaddress.ip_address(address)) if address else None
-    except ValueError:
-        return None
 
 
 GENESIS = "0" * 64  # the prev_hash of each chain's first event
@@ -290,14 +230,14 @@ def record(
     return append(
         created_at=now(),
         actor=actor.user,
-        actor_label=printable(actor.label)[:200],
+        actor_label=actors.printable(actor.label)[:200],
         action=action,
         deployment=deployment,
         deployment_name=deployment.name if deployment else "",
         environment_name=environment.name if environment else "",
-        target=printable(target)[:300],
+        target=actors.printable(target)[:300],
         ip=actor.ip,
-        user_agent=printable(actor.user_agent)[:300],
+        user_agent=actors.printable(actor.user_agent)[:300],
         outcome=outcome,
         # What the database gives back (JSON types, string keys), so the hash matches on reading.
         detail=json.loads(json.dumps(detail or {})),

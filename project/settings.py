@@ -209,7 +209,7 @@ AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT_PER_IP
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # The address the audit log records (it honours TRUSTED_PROXY_HOPS).
-AXES_CLIENT_IP_CALLABLE = "environments.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "environments.actors.client_ip"
 AXES_USERNAME_CALLABLE = "environments.login_throttle.attempted_username"
 AXES_LOCKOUT_CALLABLE = "environments.login_throttle.lockout_response"
 # Successful logins are not logged twice; failed and locked ones are audited (auth_audit.py).

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import Role
 
 CHROMIUM = "/usr/bin/chromium"

@@ -16,7 +16,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from environments import audit, selectors, services
-from environments.audit import GENESIS, Actor
+from environments.actors import Actor
+from environments.audit import GENESIS
 from environments.models import AuditChainHead, AuditEvent, AuditTombstone
 from tests.refuse_audit import refuse_audit_writes
 

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from environments import audit, services
+from environments.actors import Actor
 from environments.models import AuditChainHead, AuditEvent
 from tests.concurrently import run_concurrently, skip_unless_postgres
 
@@ -56,7 +57,7 @@ def test_first_writers_of_a_new_chain_create_one_head(actor):
     assert not AuditChainHead.objects.filter(chain=0).exists()
 
     def login(i: int):
-        return lambda: audit.record("login.failed", actor=audit.Actor.system(f"user{i}"))
+        return lambda: audit.record("login.failed", actor=Actor.system(f"user{i}"))
 
     results = run_concurrently([login(i) for i in range(THREADS)])
     assert not [r for r in results if isinstance(r, Exception)], results

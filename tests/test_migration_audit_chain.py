@@ -72,10 +72,11 @@ def test_existing_events_are_chained_and_verify():
 
     # New events continue the chains.
     from environments import audit
+    from environments.actors import Actor
     from environments.models import Deployment as LiveDeployment
 
     audit.record(
-        "member.add", actor=audit.Actor.system(), deployment=LiveDeployment.objects.get(name="shop")
+        "member.add", actor=Actor.system(), deployment=LiveDeployment.objects.get(name="shop")
     )
     out = io.StringIO()
     call_command("verify_audit", "--deployment", "shop", stdout=out)

@@ -6,7 +6,7 @@ domain rules (what may happen) are enforced here. One module per sub-domain; the
 re-exported here, so callers write `services.set_variable(...)`.
 """
 
-from ..audit import Actor
+from ..actors import Actor
 from .bindings import create_binding, delete_binding, update_binding
 from .deployments import create_deployment, delete_deployment
 from .disclosure import (

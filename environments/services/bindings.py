@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 
 from .. import audit, crypto, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, Invalid, TooLarge, Undecryptable, validated
 from ..models import Binding, ConfigEntry, Environment, Variable
 from ._common import binding_totals, fingerprint_scope, lock_environment

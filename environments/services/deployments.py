@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from .. import audit, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, validated
 from ..models import Deployment, Environment, Membership, Release, Role
 

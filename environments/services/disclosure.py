@@ -18,7 +18,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from .. import audit, crypto, selectors
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import NotFound, Undecryptable
 from ..models import (
     AuditEvent,

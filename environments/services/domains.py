@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from .. import audit, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, Invalid, validated
 from ..models import ConfigEntry, Deployment, Domain, Environment
 from ._common import lock_environment

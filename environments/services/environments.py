@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import audit, crypto, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, Undecryptable, validated
 from ..models import ConfigEntry, Deployment, Environment, Variable
 from ._common import fingerprint_scope, lock_environment

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from .. import audit, crypto
-from ..audit import Actor
+from ..actors import Actor
 from ..imports import ImportItem
 from ..models import Environment, Variable
 from ._common import fingerprint_scope, lock_environment
