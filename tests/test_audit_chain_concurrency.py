@@ -52,9 +52,11 @@ def test_concurrent_writers_to_one_chain_lose_and_fork_nothing(deployment, stagi
     assert f"(shop): {total} events" in out.getvalue()
 
 
-def test_first_writers_of_a_new_chain_create_one_head(actor):
-    """Chain 0 starts empty here: every thread races to create its head."""
-    assert not AuditChainHead.objects.filter(chain=0).exists()
+def test_first_writers_of_the_global_chain_take_turns_on_its_head(actor):
+    """Chain 0 starts empty here, its head at GENESIS (migration 0006, or post_migrate after a
+    flush): every thread races to append its first event."""
+    head = AuditChainHead.objects.get(chain=0)
+    assert (head.seq, head.hash) == (0, audit.GENESIS)
 
     def login(i: int):
         return lambda: audit.record("login.failed", actor=Actor.system(f"user{i}"))

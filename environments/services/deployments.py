@@ -26,6 +26,7 @@ def create_deployment(*, name: str, actor: Actor, owner=None) -> Deployment:
             deployment = Deployment.objects.create(name=name, created_by=actor.user)
     except IntegrityError:  # a concurrent request took it between the check and the insert
         raise taken from None
+    audit.start_chain(deployment.pk)
     # Production stages its config changes until applied (SPEC §9); others go live at once.
     production = Environment.objects.create(
         deployment=deployment,
