@@ -23,7 +23,6 @@ from .environments import (
     delete_environment,
     set_promotion_target,
 )
-from .imports import ImportDiff, import_variables, preview_import
 from .members import remove_member, set_member
 from .releases import (
     ANY_VERSION,
@@ -46,6 +45,7 @@ from .tokens import (
     revoke_runtime_token,
     touch_token,
 )
+from .variable_import import ImportDiff, import_variables, preview_import
 from .variables import (
     VariableInput,
     add_variable,

@@ -10,7 +10,7 @@ from .. import audit, crypto
 from ..actors import Actor
 from ..errors import Undecryptable
 from ..models import Binding, ConfigEntry, Variable
-from ._common import fingerprint_scope
+from .environment_writes import fingerprint_scope
 
 
 @dataclass
