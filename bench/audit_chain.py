@@ -1,4 +1,4 @@
-"""What the tamper-evident audit chain and the runtime rate limit cost (SPEC §12, issue 12): the
+"""What the tamper-evident audit chain and the runtime rate limit cost (SPEC §12): the
 runtime fetch (which writes one audit event) through Django's test client, in four variants
 measured in the same run, alternating blocks of each so drift hits all alike:
 

@@ -1,4 +1,4 @@
-"""Issue 12's figures, each against its floor measured in the same run (`make bench`).
+"""The runtime path's load figures, each against its floor measured in the same run (`make bench`).
 
 On PostgreSQL (a database of its own, created and dropped here), with the production settings
 (DEBUG off, generated keys) under gunicorn.conf.py, wrk for throughput, and a boot storm client:

@@ -1,4 +1,4 @@
-"""The README's CI recipe (issue 10), run as it is with `sh` against a live server: a build goes
+"""The README's CI recipe, run as it is with `sh` against a live server: a build goes
 through a preview environment and staging to production, a second build follows it, and the
 rollback block takes production back to the first."""
 
