@@ -1,4 +1,4 @@
-"""What the tamper-evident audit chain and the runtime rate limit cost (SPEC §12, issue 12): the
+"""What the tamper-evident audit chain and the runtime rate limit cost (SPEC §12): the
 runtime fetch (which writes one audit event) through Django's test client, in four variants
 measured in the same run, alternating blocks of each so drift hits all alike:
 
@@ -47,7 +47,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from environments import audit, services  # noqa: E402
-from environments.audit import Actor  # noqa: E402
+from environments.actors import Actor  # noqa: E402
 from environments.models import AuditEvent  # noqa: E402
 from environments.services import VariableInput  # noqa: E402
 

@@ -43,7 +43,7 @@ def db_url(name: str = DB_NAME) -> str:
 
 def missing_tools() -> list[str]:
     """What `make bench` needs and does not find, each with how to install it."""
-    missing = [f"{tool}: {INSTALL[tool]}" for tool in ("wrk", "haproxy") if not _which(tool)]
+    missing = [f"{tool}: {INSTALL[tool]}" for tool in ("wrk", "haproxy") if not which(tool)]
     try:
         import psycopg
 
@@ -58,7 +58,7 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def _which(tool: str) -> str | None:
+def which(tool: str) -> str | None:
     return shutil.which(tool) or next(
         (p for p in (f"/usr/sbin/{tool}", f"/usr/bin/{tool}") if os.access(p, os.X_OK)), None
     )
@@ -75,7 +75,7 @@ def require_tools() -> None:
 
 def flush_redis() -> None:
     """The bench's own Redis database, emptied: no rate-limit count left from an earlier run."""
-    redis_cli = _which("redis-cli")
+    redis_cli = which("redis-cli")
     if redis_cli:
         database = urlsplit(REDIS_URL).path.lstrip("/") or "0"
         subprocess.run([redis_cli, "-n", database, "flushdb"], check=False, capture_output=True)
@@ -151,7 +151,7 @@ class Server:
                 self.process.wait()
 
 
-def _wait_until_up(server: Server, probe: str, timeout: float = 60) -> None:
+def wait_until_up(server: Server, probe: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -200,7 +200,7 @@ def gunicorn(
         )
     server = Server(name, port, process, log)
     try:
-        _wait_until_up(server, probe)
+        wait_until_up(server, probe)
         yield server
     finally:
         server.stop()
@@ -249,7 +249,7 @@ def wrk(
     (bench/wrk/runtime.lua)."""
     out = subprocess.run(
         [
-            _which("wrk") or "wrk",
+            which("wrk") or "wrk",
             f"-t{threads}",
             f"-c{connections}",
             f"-d{duration}s",

@@ -1,4 +1,4 @@
-"""Issue 12's figures, each against its floor measured in the same run (`make bench`).
+"""The runtime path's load figures, each against its floor measured in the same run (`make bench`).
 
 On PostgreSQL (a database of its own, created and dropped here), with the production settings
 (DEBUG off, generated keys) under gunicorn.conf.py, wrk for throughput, and a boot storm client:
@@ -230,7 +230,7 @@ def seed_app() -> dict:
     from django.contrib.auth import get_user_model
 
     from environments import services
-    from environments.audit import Actor
+    from environments.actors import Actor
     from environments.services import VariableInput
 
     user = get_user_model().objects.create_superuser("bench", password="bench-password-0")
@@ -355,7 +355,7 @@ def fill(count: int, per_environment: int = 500) -> None:
     from django.db import connection
 
     from environments import crypto, services
-    from environments.audit import Actor
+    from environments.actors import Actor
     from environments.models import Environment
 
     # A variable is stored twice (its row and its live entry); 1 in 5 has an older value too.

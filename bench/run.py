@@ -31,7 +31,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from environments import crypto, selectors, services  # noqa: E402
-from environments.audit import Actor  # noqa: E402
+from environments.actors import Actor  # noqa: E402
 from environments.models import Environment, Variable  # noqa: E402
 from environments.services import VariableInput  # noqa: E402
 
@@ -140,8 +140,8 @@ def main() -> None:
         orm,
     )
     report(
-        "selectors.runtime_env (decrypt all)",
-        timed(lambda: selectors.runtime_env(production)),
+        "selectors.runtime_config (decrypt all)",
+        timed(lambda: selectors.runtime_config(production)),
         "ORM",
         orm,
     )

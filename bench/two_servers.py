@@ -42,7 +42,7 @@ def haproxy(app_ports: tuple[int, int], logdir: Path, maxconn: int):
         "APP2_PORT": str(app_ports[1]),
         "APP_MAXCONN": str(maxconn),
     }
-    haproxy_bin = harness._which("haproxy") or "haproxy"
+    haproxy_bin = harness.which("haproxy") or "haproxy"
     subprocess.run([haproxy_bin, "-c", "-q", "-f", str(CONFIG)], env=env, check=True)
     log = logdir / f"haproxy-{port}.log"
     with log.open("w") as out:
@@ -51,7 +51,7 @@ def haproxy(app_ports: tuple[int, int], logdir: Path, maxconn: int):
         )
     server = harness.Server("haproxy", port, process, log)
     try:
-        harness._wait_until_up(server, "/api/v1/runtime/env")
+        harness.wait_until_up(server, "/api/v1/runtime/env")
         yield server
     finally:
         server.stop()

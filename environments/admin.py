@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from . import rules, services
-from .audit import Actor
+from .actors import Actor
 from .models import (
     ApiToken,
     AuditChainHead,

@@ -1,9 +1,9 @@
-"""The actor of a change and the audit trail it leaves.
+"""The audit trail a change leaves (the actor who makes it: `actors.Actor`).
 
 `record()` is called by every service inside the transaction of the change it records; if the
 event cannot be written the exception propagates and the whole change rolls back (fail-closed).
 
-The trail is tamper-evident (SPEC §12, issue 11): each deployment's events form a hash chain,
+The trail is tamper-evident (SPEC §12): each deployment's events form a hash chain,
 and events without a deployment form the global chain 0 (see `AuditEvent`). For each event:
 
     content_hash = SHA-256(canonical content), hex
@@ -20,15 +20,16 @@ longer follows its prev_hash), and a content hash that does not depend on the pl
 computed before the chain's head is locked, and the append is one SQL statement on
 PostgreSQL (see `append`). Never change this format without a new version number: old chains verify
 with the old one.
+
+Every chain has its head row before its first event (`start_chain`), so an append only locks
+and moves it.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import ipaddress
 import json
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,73 +37,15 @@ from itertools import groupby
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from . import selectors
+from . import actors, selectors
 from .models import AuditChainHead, AuditEvent, AuditTombstone
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
-    from django.http import HttpRequest
-
+    from .actors import Actor
     from .models import Deployment, Environment
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a user (through the browser or an API token), a runtime token, or the system."""
-
-    user: AbstractBaseUser | None
-    label: str
-    ip: str | None = None
-    user_agent: str = ""
-
-    @classmethod
-    def from_request(cls, request: HttpRequest, *, token_name: str = "") -> Actor:
-        user = (
-            request.user
-            if getattr(request, "user", None) and request.user.is_authenticated
-            else None
-        )
-        label = user.get_username() if user else "anonymous"
-        if token_name:
-            label = f"{label} (token {token_name})" if user else f"token {token_name}"
-        return cls(
-            user=user,
-            label=printable(label)[:200],
-            ip=client_ip(request),
-            user_agent=printable(request.META.get("HTTP_USER_AGENT") or "")[:300],
-        )
-
-    @classmethod
-    def system(cls, label: str = "system") -> Actor:
-        return cls(user=None, label=label)
-
-
-def printable(text: str) -> str:
-    """`text` without control characters (C0, DEL, C1) or format characters (bidi overrides…).
-    A header may carry them; PostgreSQL refuses a NUL in a text column, and the others garble
-    or disguise what the audit log shows."""
-    return "".join(c for c in text if unicodedata.category(c) not in {"Cc", "Cf"})
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address. Behind TRUSTED_PROXY_HOPS proxies (load balancers) that each
-    append to X-Forwarded-For, it is the entry the outermost trusted proxy appended; anything
-    left of it was written by the client and cannot be trusted."""
-    hops = settings.TRUSTED_PROXY_HOPS
-    address = request.META.get("REMOTE_ADDR") or None
-    if hops > 0:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= hops:
-            address = forwarded[-hops]
-    try:
-        return str(ipaddress.ip_address(address)) if address else None
-    except ValueError:
-        return None
 
 
 GENESIS = "0" * 64  # the prev_hash of each chain's first event
@@ -158,54 +101,53 @@ class Cte:
     params: list[Any]
 
 
+def start_chain(chain: int) -> None:
+    """Give a chain its head, at GENESIS: a deployment's with the deployment (in
+    `services.create_deployment`), the global chain's in migration 0006 (and after a flush).
+    Appending assumes the head exists."""
+    AuditChainHead.objects.bulk_create(
+        [AuditChainHead(chain=chain, seq=0, hash=GENESIS)], ignore_conflicts=True
+    )
+
+
+def start_global_chain(**kwargs: Any) -> None:
+    """post_migrate receiver: `manage.py flush` (and every transactional test) empties the
+    tables after migration 0006 gave the global chain its head; this gives it back."""
+    start_chain(GLOBAL_CHAIN)
+
+
+class MissingHead(Exception):
+    """The chain has no head row: it was deleted (verify_audit reports it), since every chain
+    gets one when it starts (`start_chain`). Nothing was written."""
+
+
 def append(*, also: Cte | None = None, **fields: Any) -> AuditEvent:
     """Insert an event (its content in `fields`, `chain` included) at the end of its chain.
 
     The head row of the chain is locked (held to the end of the caller's transaction), so
     concurrent writers to one chain take turns and no two events get the same seq or link to
-    the same hash. On PostgreSQL that is ONE statement (`_append_in_one_statement`): lock the
-    head, move it (PostgreSQL's sha256() computes the link) and insert the event, plus the
-    caller's `also` step; in autocommit it is its own transaction, without BEGIN and COMMIT.
-    Elsewhere (SQLite), three statements in a transaction: lock the head, insert, move the head
-    (`also` is PostgreSQL-only: the caller writes its row beside, in its transaction).
+    the same hash. On PostgreSQL that is ONE statement (`_append_sql`): lock the head, move it
+    (PostgreSQL's sha256() computes the link) and insert the event, plus the caller's `also`
+    step; in autocommit it is its own transaction, without BEGIN and COMMIT. Elsewhere
+    (SQLite), three statements in a transaction: lock the head, insert, move the head (`also`
+    is PostgreSQL-only: the caller writes its row beside, in its transaction).
     """
     fields["content_hash"] = content_hash(AuditEvent(**fields))  # before the lock: not held long
+    chain = fields["chain"]
     if connection.vendor == "postgresql":
-        if also is not None and connection.in_atomic_block:
-            # A failed statement would abort the caller's transaction: make sure of the head.
-            _create_head(fields["chain"])
-        event = _append_in_one_statement(fields, also)
-        if event is not None:
-            return event
-        # The chain has no head yet: create it, then append as usual.
-        with transaction.atomic(savepoint=False):
-            _create_head(fields["chain"])
-            event = _append_in_one_statement(fields, also)
-        if event is None:  # pragma: no cover - the head was just created and locked
-            raise RuntimeError(f"audit chain {fields['chain']} has no head")
-        return event
+        return _append_in_one_statement(fields, also)
     if also is not None:
         raise ValueError("audit.append(also=...) is for PostgreSQL only")
-    chain = fields["chain"]
     with transaction.atomic(savepoint=False):  # select_for_update needs a transaction
         head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
         if head is None:
-            _create_head(chain)
-            head = AuditChainHead.objects.select_for_update().get(chain=chain)
+            raise MissingHead(f"audit chain {chain} has no head")
         fields |= {"seq": head.seq + 1, "prev_hash": head.hash}
         fields["hash"] = link_hash(fields["prev_hash"], fields["content_hash"])
         event = AuditEvent.objects.create(**fields)
         head.seq, head.hash = event.seq, event.hash
         head.save(update_fields=["seq", "hash"])
     return event
-
-
-def _create_head(chain: int) -> None:
-    """The first event of a chain creates its head race-free: a concurrent first writer makes
-    this a no-op, and the caller then locks whichever row won."""
-    AuditChainHead.objects.bulk_create(
-        [AuditChainHead(chain=chain, seq=0, hash=GENESIS)], ignore_conflicts=True
-    )
 
 
 _LINK_FIELDS = ("id", "seq", "prev_hash", "hash")  # what the statement computes
@@ -223,9 +165,9 @@ def _append_sql(also: str) -> str:
     `head` finds that version too (a row updated since the statement's snapshot is re-read
     before it is updated), and takes seq and prev_hash from `old`: the link is to the last
     event, never to a stale one. The event's values are all parameters; the names come from
-    the models. Without a head row, `head` is empty: without `also`, nothing is written and no
-    row comes back; with it, the event's seq is NULL and the statement fails whole (NOT NULL),
-    so that `also` is never written without the event."""
+    the models. Without a head row (deleted), `head` is empty: without `also`, nothing is written
+    and no row comes back; with it, the event's seq is NULL and the statement fails whole (NOT
+    NULL), so that `also` is never written without the event."""
     quote = connection.ops.quote_name
     heads, events = quote(AuditChainHead._meta.db_table), quote(AuditEvent._meta.db_table)
     columns = ", ".join(quote(f.column) for f in _content_fields())
@@ -243,34 +185,20 @@ SELECT {values}, head.seq, head.prev_hash, head.hash FROM {source}
 RETURNING id, seq, prev_hash, hash"""  # noqa: S608
 
 
-def _append_in_one_statement(fields: dict[str, Any], also: Cte | None) -> AuditEvent | None:
-    """The event appended by one statement (PostgreSQL), or None if its chain has no head."""
+def _append_in_one_statement(fields: dict[str, Any], also: Cte | None) -> AuditEvent:
+    """The event appended by one statement (PostgreSQL)."""
     event = AuditEvent(**fields)
     chain = fields["chain"]
     values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _content_fields()]
     params = [chain, event.content_hash, chain, *(also.params if also else ()), *values]
     with connection.cursor() as cursor:
-        try:
-            cursor.execute(_append_sql(also.sql if also else ""), params)
-        except IntegrityError as error:
-            if also is None or connection.in_atomic_block or not _no_head(error):
-                raise
-            return None  # in autocommit: the statement was rolled back whole
+        cursor.execute(_append_sql(also.sql if also else ""), params)
         row = cursor.fetchone()
     if row is None:
-        return None
+        raise MissingHead(f"audit chain {chain} has no head")
     event.id, event.seq, event.prev_hash, event.hash = row
     event._state.adding, event._state.db = False, connection.alias
     return event
-
-
-def _no_head(error: IntegrityError) -> bool:
-    """The statement failed because the chain has no head (the event's seq came out NULL)."""
-    diag = getattr(error.__cause__, "diag", None)
-    return (
-        getattr(diag, "table_name", None) == AuditEvent._meta.db_table
-        and getattr(diag, "column_name", None) == "seq"
-    )
 
 
 def record(
@@ -290,14 +218,14 @@ def record(
     return append(
         created_at=now(),
         actor=actor.user,
-        actor_label=printable(actor.label)[:200],
+        actor_label=actors.printable(actor.label)[:200],
         action=action,
         deployment=deployment,
         deployment_name=deployment.name if deployment else "",
         environment_name=environment.name if environment else "",
-        target=printable(target)[:300],
+        target=actors.printable(target)[:300],
         ip=actor.ip,
-        user_agent=printable(actor.user_agent)[:300],
+        user_agent=actors.printable(actor.user_agent)[:300],
         outcome=outcome,
         # What the database gives back (JSON types, string keys), so the hash matches on reading.
         detail=json.loads(json.dumps(detail or {})),
@@ -350,8 +278,13 @@ def verify(*, chain: int | None = None) -> list[ChainReport]:
             _verify_chain(number, rows, heads.pop(number, None))
             for number, rows in groupby(selectors.audit_chain_links(chain), key=attrgetter("chain"))
         ]
-        # Heads whose chain has no row left at all: every event was deleted.
-        reports += [_verify_chain(number, iter(()), head) for number, head in heads.items()]
+        # Heads whose chain has no row left at all: every event was deleted (a chain that
+        # never had one, its head still at GENESIS, has nothing to check).
+        reports += [
+            _verify_chain(number, iter(()), head)
+            for number, head in heads.items()
+            if head.seq or head.hash != GENESIS
+        ]
     return sorted(reports, key=attrgetter("chain"))
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 # has marked the request (`axes_locked_out`) by the time ours runs.
 import axes.signals  # noqa: F401
 
-from . import audit
+from . import actors, audit
 from .login_throttle import attempted_username
 from .models import AuditEvent
 
@@ -29,10 +29,10 @@ def record_failed_login(
     username = attempted_username(request, credentials) or ""
     locked = bool(getattr(request, "axes_locked_out", False))
     if request is not None:
-        actor = audit.Actor.from_request(request)
-        detail = {"path": audit.printable(request.path)[:200]}
+        actor = actors.Actor.from_request(request)
+        detail = {"path": actors.printable(request.path)[:200]}
     else:
-        actor, detail = audit.Actor.system("anonymous"), {}
+        actor, detail = actors.Actor.system("anonymous"), {}
     audit.record(
         "auth.login_locked" if locked else "auth.login_failed",
         actor=actor,

@@ -22,7 +22,7 @@ from django.db.models import QuerySet, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
-from .audit import printable
+from .actors import printable
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse

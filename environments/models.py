@@ -68,6 +68,13 @@ class Version(models.Model):
         return f"v{self.number}"
 
 
+class ConfigChanges(models.TextChoices):
+    """When an environment's config changes go live (SPEC §9); `Environment.ConfigChanges`."""
+
+    IMMEDIATE = "immediate", "Immediately"
+    STAGED = "staged", "Staged until applied"
+
+
 class Environment(models.Model):
     deployment = models.ForeignKey(
         Deployment, on_delete=models.CASCADE, related_name="environments"
@@ -77,9 +84,7 @@ class Environment(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="promoted_from"
     )
 
-    class ConfigChanges(models.TextChoices):
-        IMMEDIATE = "immediate", "Immediately"
-        STAGED = "staged", "Staged until applied"
+    ConfigChanges = ConfigChanges
 
     # The live release's version (kept beside live_release for cheap reads and ordering).
     active_version = models.ForeignKey(
@@ -112,7 +117,7 @@ class Environment(models.Model):
                 condition=~Q(promotes_to=models.F("id")), name="environment_not_promoting_to_self"
             ),
             models.CheckConstraint(
-                condition=Q(config_changes__in=["immediate", "staged"]),
+                condition=Q(config_changes__in=ConfigChanges.values),
                 name="environment_config_changes_valid",
             ),
         ]

@@ -25,10 +25,9 @@ TO_MANAGE_DOMAINS = Role.ADMIN
 TO_MANAGE_RUNTIME_TOKENS = Role.ADMIN
 TO_REVEAL = Role.ADMIN
 TO_READ_AUDIT = Role.ADMIN  # the log holds IP addresses and user agents
-TO_MANAGE_REQUIRED_KEYS = Role.ADMIN
+TO_MANAGE_REQUIRED_KEYS = Role.ADMIN  # set them; every member sees them (TO_SEE_SETTINGS)
 TO_MANAGE_MEMBERS = Role.OWNER
 TO_DELETE_DEPLOYMENT = Role.OWNER
 # The deployment settings page: every member sees it (the required keys, the apex domain);
 # admins change them.
 TO_SEE_SETTINGS = Role.VIEWER
-TO_SET_REQUIRED_KEYS = Role.ADMIN

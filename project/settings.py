@@ -212,7 +212,7 @@ AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT_PER_IP
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # The address the audit log records (it honours TRUSTED_PROXY_HOPS).
-AXES_CLIENT_IP_CALLABLE = "environments.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "environments.actors.client_ip"
 AXES_USERNAME_CALLABLE = "environments.login_throttle.attempted_username"
 AXES_LOCKOUT_CALLABLE = "environments.login_throttle.lockout_response"
 # Successful logins are not logged twice; failed and locked ones are audited (auth_audit.py).
@@ -285,7 +285,7 @@ TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-DEFAULT_EXCEPTION_REPORTER_FILTER = "environments.reporting.NoValuesExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "project.reporting.NoValuesExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,

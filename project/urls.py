@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from environments import handlers
+from project import handlers
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,7 +12,7 @@ urlpatterns = [
     path("", include("environments.web.urls")),
 ]
 
-handler400 = "environments.handlers.bad_request"
-handler403 = "environments.handlers.permission_denied"
-handler404 = "environments.handlers.not_found"
-handler500 = "environments.handlers.server_error"
+handler400 = "project.handlers.bad_request"
+handler403 = "project.handlers.permission_denied"
+handler404 = "project.handlers.not_found"
+handler500 = "project.handlers.server_error"

@@ -16,5 +16,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, t
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 SECURE_SSL_REDIRECT = False
 # The tests count rate limits in memory whatever REDIS_URL says (the conftest empties it before
-# each test); tests/api/test_ratelimit_redis.py starts servers of its own against Redis.
+# each test); tests/api/test_ratelimit_servers.py starts app servers of its own that share Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

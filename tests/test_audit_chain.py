@@ -1,4 +1,4 @@
-"""The tamper-evident audit log (SPEC §12, issue 11): each deployment's events form a hash chain
+"""The tamper-evident audit log (SPEC §12): each deployment's events form a hash chain
 (events without a deployment form chain 0), `verify_audit` names the first broken link, and
 `prune_audit` removes old events while every link stays checkable."""
 
@@ -13,10 +13,11 @@ from itertools import pairwise
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 
 from environments import audit, selectors, services
-from environments.audit import GENESIS, Actor
+from environments.actors import Actor
+from environments.audit import GENESIS
 from environments.models import AuditChainHead, AuditEvent, AuditTombstone
 from tests.refuse_audit import refuse_audit_writes
 
@@ -396,6 +397,28 @@ def test_verification_streams_across_chunk_boundaries(old_fetches, monkeypatch):
     answer as reading everything at once."""
     prune("--action", "runtime.fetch", "--older-than", "30")
     whole = verify()
-    monkeypatch.setattr(selectors, "AUDIT_CHUNK", 4)
+    monkeypatch.setattr(selectors.audit, "AUDIT_CHUNK", 4)
     assert verify() == whole
     assert "6 pruned" in whole
+
+
+# Chain heads ------------------------------------------------------------------------------------
+
+
+def test_a_deployment_starts_its_chain_before_its_first_event(owner):
+    """create_deployment gives the chain its head; append never creates one."""
+    blog = services.create_deployment(name="blog", actor=Actor(user=owner, label="olivia"))
+    first = AuditEvent.objects.get(chain=blog.pk)
+    assert (first.seq, first.prev_hash, first.action) == (1, GENESIS, "deployment.create")
+    assert AuditChainHead.objects.get(chain=blog.pk).hash == first.hash
+
+
+def test_an_event_on_a_chain_whose_head_was_deleted_is_refused_and_writes_nothing(
+    deployment, actor
+):
+    AuditChainHead.objects.filter(chain=deployment.pk).delete()
+    events = AuditEvent.objects.count()
+    with pytest.raises(audit.MissingHead), transaction.atomic():
+        audit.record("tests.event", actor=actor, deployment=deployment)
+    assert AuditEvent.objects.count() == events
+    assert not AuditChainHead.objects.filter(chain=deployment.pk).exists()

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from environments import audit, services
+from environments.actors import Actor
 from environments.models import AuditChainHead, AuditEvent
 from tests.concurrently import run_concurrently, skip_unless_postgres
 
@@ -51,12 +52,14 @@ def test_concurrent_writers_to_one_chain_lose_and_fork_nothing(deployment, stagi
     assert f"(shop): {total} events" in out.getvalue()
 
 
-def test_first_writers_of_a_new_chain_create_one_head(actor):
-    """Chain 0 starts empty here: every thread races to create its head."""
-    assert not AuditChainHead.objects.filter(chain=0).exists()
+def test_first_writers_of_the_global_chain_take_turns_on_its_head(actor):
+    """Chain 0 starts empty here, its head at GENESIS (migration 0006, or post_migrate after a
+    flush): every thread races to append its first event."""
+    head = AuditChainHead.objects.get(chain=0)
+    assert (head.seq, head.hash) == (0, audit.GENESIS)
 
     def login(i: int):
-        return lambda: audit.record("login.failed", actor=audit.Actor.system(f"user{i}"))
+        return lambda: audit.record("login.failed", actor=Actor.system(f"user{i}"))
 
     results = run_concurrently([login(i) for i in range(THREADS)])
     assert not [r for r in results if isinstance(r, Exception)], results

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from environments import selectors, services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import Environment
 
 README = Path(__file__).resolve().parent.parent / "README.md"

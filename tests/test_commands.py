@@ -19,6 +19,7 @@ from environments.models import (
     RuntimeToken,
     Variable,
 )
+from tests.runtime import runtime_env
 
 
 def run(*args, **kwargs) -> str:
@@ -35,10 +36,10 @@ def test_seed_demo_builds_the_seed_example_and_is_idempotent():
     assert Variable.objects.count() == 13 and Binding.objects.count() == 4
     envs = {e.name: e for e in Environment.objects.select_related("deployment", "active_version")}
     production, staging = envs["production"], envs["staging"]
-    assert selectors.runtime_env(production)["DATABASE_URL"].startswith("postgres://app:pr0d-")
-    assert selectors.runtime_env(staging)["DATABASE_URL"].startswith("postgres://app:stag-")
-    assert selectors.runtime_env(production)["MIOSA_DOMAINS"] == "shop.example.com"
-    assert selectors.runtime_env(staging)["MIOSA_DOMAINS"] == "staging.shop.example.com"
+    assert runtime_env(production)["DATABASE_URL"].startswith("postgres://app:pr0d-")
+    assert runtime_env(staging)["DATABASE_URL"].startswith("postgres://app:stag-")
+    assert runtime_env(production)["MIOSA_DOMAINS"] == "shop.example.com"
+    assert runtime_env(staging)["MIOSA_DOMAINS"] == "staging.shop.example.com"
     for env in envs.values():
         assert Variable.objects.filter(environment=env, is_secret=True).exists()
 
@@ -77,11 +78,11 @@ def test_rotation_reencrypts_everything_so_the_old_key_can_go(settings):
     production = Environment.objects.select_related("deployment", "active_version").get(
         name="production"
     )
-    before = selectors.runtime_env(production)
+    before = runtime_env(production)
     prints_before = selectors.compare_environments(production, production)
 
     settings.ENCRYPTION_KEYS = f"{new},{old}"  # new key first: new writes use it
-    assert selectors.runtime_env(production) == before  # old-key values still decrypt
+    assert runtime_env(production) == before  # old-key values still decrypt
     output = run("rotate_encryption_keys", "--batch-size", "4")
     # 13 variables, 4 bindings, and their history (SPEC §9): 17 first values + LOG_LEVEL's
     # pending replacement in production.
@@ -100,7 +101,7 @@ def test_rotation_reencrypts_everything_so_the_old_key_can_go(settings):
     assert sum(e.detail.get("history", 0) for e in events) == 18
 
     settings.ENCRYPTION_KEYS = new  # the old key is dropped
-    assert selectors.runtime_env(production) == before
+    assert runtime_env(production) == before
     staging = Environment.objects.select_related("deployment").get(name="staging")
     comparison = selectors.compare_environments(production, staging)
     assert not comparison.unknown and "LOG_LEVEL" in comparison.different

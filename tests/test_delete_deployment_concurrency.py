@@ -12,7 +12,7 @@ from django.db import connection, connections, transaction
 
 from environments import audit, services
 from environments.models import Deployment
-from environments.services._common import lock_environment
+from environments.services.environment_writes import lock_environment
 from tests.concurrently import skip_unless_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

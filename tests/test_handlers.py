@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 
-from environments import handlers
+from project import handlers
 from tests.api.openapi_check import validate_schema
 
 

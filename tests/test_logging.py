@@ -5,8 +5,9 @@ import logging
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from environments import selectors, services
+from environments import services
 from tests.conftest import CANARY
+from tests.runtime import runtime_env
 
 
 class Collect(logging.Handler):
@@ -31,7 +32,7 @@ def test_writing_and_reading_a_secret_logs_neither_value_nor_ciphertext(
             variable, _ = services.set_variable(
                 environment=production, key="K", value=CANARY, is_secret=True, actor=actor
             )
-            assert selectors.runtime_env(production)["K"] == CANARY
+            assert runtime_env(production)["K"] == CANARY
     finally:
         sql_log.removeHandler(collect)
     logged = "\n".join(collect.lines + [r.getMessage() + str(r.args) for r in caplog.records])

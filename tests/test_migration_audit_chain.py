@@ -72,10 +72,11 @@ def test_existing_events_are_chained_and_verify():
 
     # New events continue the chains.
     from environments import audit
+    from environments.actors import Actor
     from environments.models import Deployment as LiveDeployment
 
     audit.record(
-        "member.add", actor=audit.Actor.system(), deployment=LiveDeployment.objects.get(name="shop")
+        "member.add", actor=Actor.system(), deployment=LiveDeployment.objects.get(name="shop")
     )
     out = io.StringIO()
     call_command("verify_audit", "--deployment", "shop", stdout=out)
@@ -86,3 +87,27 @@ def test_an_empty_database_migrates():
     migrate(BEFORE)
     apps = migrate(AFTER)
     assert not apps.get_model("environments", "AuditChainHead").objects.exists()
+
+
+def test_0006_starts_every_chain_without_a_head():
+    """The global chain, and a deployment that had no event when 0005 chained the log."""
+    apps = migrate(BEFORE)
+    quiet = apps.get_model("environments", "Deployment").objects.create(name="quiet")
+    apps = migrate(AFTER)
+    assert not apps.get_model("environments", "AuditChainHead").objects.exists()
+    apps = migrate([("environments", "0006_audit_chain_heads")])
+    heads = apps.get_model("environments", "AuditChainHead").objects.order_by("chain")
+    assert [(h.chain, h.seq, h.hash) for h in heads] == [(0, 0, "0" * 64), (quiet.pk, 0, "0" * 64)]
+
+    migrate(MigrationLoader(None).graph.leaf_nodes("environments"))
+    from environments import audit
+    from environments.actors import Actor
+    from environments.models import Deployment as LiveDeployment
+
+    event = audit.record(
+        "member.add", actor=Actor.system(), deployment=LiveDeployment.objects.get()
+    )
+    assert (event.seq, event.prev_hash) == (1, audit.GENESIS)
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "OK 1 chains, 1 events, 0 pruned"

@@ -31,6 +31,38 @@ def test_release_rows_offer_a_rollback_to_every_release_but_the_live_one(
     assert not any(r.can_rollback for r in selectors.release_rows(staging, may_roll_back=False))
 
 
+def test_a_page_of_releases_names_the_before_of_the_next_page(
+    staging, actor, deployment, django_assert_num_queries
+):
+    v1, v2 = (
+        services.create_version(deployment=deployment, label=f"b{n}", actor=actor) for n in (1, 2)
+    )
+    for version in (v1, v2, v1, v2, v1):
+        services.deploy_version(environment=staging, version=version, actor=actor)
+    with django_assert_num_queries(1):
+        first = selectors.releases(staging, limit=2)
+    assert ([r.number for r in first], first.next) == ([5, 4], 4)
+    second = selectors.releases(staging, before=first.next, limit=2)
+    assert ([r.number for r in second], second.next) == ([3, 2], 2)
+    last = selectors.releases(staging, before=second.next, limit=2)
+    assert ([r.number for r in last], last.next) == ([1], None)
+    exact = selectors.releases(staging, before=3, limit=2)
+    assert ([r.number for r in exact], exact.next) == ([2, 1], None)  # nothing follows
+
+
+def test_the_api_lists_environments_production_first(deployment, actor):
+    services.create_environment(deployment=deployment, name="preview/pr-1", actor=actor)
+    services.create_environment(deployment=deployment, name="qa", actor=actor)
+    names = [e.name for e in selectors.environments_with_releases(deployment)]
+    assert names == ["production", "staging", "preview/pr-1", "qa"]
+    assert [
+        e.name
+        for e in selectors.production_first(
+            selectors.pipeline_order(selectors.deployment_environments(deployment))
+        )
+    ] == names
+
+
 def test_recent_versions_say_where_each_runs(deployment, staging, production, actor):
     version = services.create_version(deployment=deployment, label="b1", actor=actor)
     services.deploy_version(environment=staging, version=version, actor=actor)

@@ -6,6 +6,7 @@ from environments import crypto, selectors, services
 from environments.errors import Conflict, Invalid, TooLarge
 from environments.models import AuditEvent, Binding, ConfigEntry
 from environments.services import VariableInput
+from tests.runtime import runtime_env
 
 PROD_URL = "postgres://app:prod-pw-canary@db.internal:5432/shop"
 STAGING_URL = "postgres://app:staging-pw-canary@db-staging.internal:5432/shop"
@@ -18,8 +19,8 @@ def test_each_environment_gets_its_own_url_under_one_name(production, staging, a
     services.create_binding(
         environment=staging, kind="postgres", name="db", url=STAGING_URL, actor=actor
     )
-    assert selectors.runtime_env(production)["DATABASE_URL"] == PROD_URL
-    assert selectors.runtime_env(staging)["DATABASE_URL"] == STAGING_URL
+    assert runtime_env(production)["DATABASE_URL"] == PROD_URL
+    assert runtime_env(staging)["DATABASE_URL"] == STAGING_URL
 
 
 def test_bindings_are_listed_masked_as_secrets(production, actor):
@@ -49,7 +50,7 @@ def test_credentials_are_encrypted_and_bound_to_their_row(production, staging, a
     live = ConfigEntry.objects.filter(key="DATABASE_URL", end_revision=None)
     live.filter(environment=staging).update(ciphertext=live.get(environment=production).ciphertext)
     with pytest.raises(crypto.DecryptionError):
-        selectors.runtime_env(staging)
+        runtime_env(staging)
     row = {r.key: r for r in selectors.variable_rows([staging])}["DATABASE_URL"]
     assert row.undecryptable and row.preview is None
 
@@ -96,16 +97,16 @@ def test_replacing_a_credential_blank_keeps_it(production, actor):
         environment=production, kind="postgres", name="db", url=PROD_URL, actor=actor
     )
     services.update_binding(binding=binding, url="", name="renamed", actor=actor)
-    assert selectors.runtime_env(production)["DATABASE_URL"] == PROD_URL
+    assert runtime_env(production)["DATABASE_URL"] == PROD_URL
     new_url = "postgres://app:rotated@db.internal:5432/shop"
     services.update_binding(binding=binding, url=new_url, actor=actor)
-    assert selectors.runtime_env(production)["DATABASE_URL"] == new_url
+    assert runtime_env(production)["DATABASE_URL"] == new_url
     actions = list(
         AuditEvent.objects.filter(action__startswith="binding.").values_list("action", flat=True)
     )
     assert actions.count("binding.update") == 2
     services.delete_binding(binding=binding, actor=actor)
-    assert "DATABASE_URL" not in selectors.runtime_env(production)
+    assert "DATABASE_URL" not in runtime_env(production)
     assert not any("rotated" in str(e.detail) + e.target for e in AuditEvent.objects.all())
 
 
@@ -168,7 +169,7 @@ def test_a_new_url_counts_its_own_size_not_the_old_one_too(production, actor):
     with pytest.raises(TooLarge) as excinfo:
         services.update_binding(binding=binding, url=_url_of(101), actor=actor)
     assert excinfo.value.code == "environment_too_large"
-    assert selectors.runtime_env(production)["DATABASE_URL"] == _url_of(100)
+    assert runtime_env(production)["DATABASE_URL"] == _url_of(100)
 
 
 def test_a_binding_counts_toward_the_500_keys_of_an_environment(production, actor):

@@ -9,6 +9,7 @@ from environments.models import AuditEvent, Environment, Variable
 from environments.services import VariableInput
 from tests.conftest import CANARY
 from tests.refuse_audit import refuse_audit_writes
+from tests.runtime import runtime_env
 
 
 def test_creating_a_deployment_creates_production_and_staging(deployment):
@@ -49,7 +50,7 @@ def test_upsert_replaces_and_keeps_the_kind(production, actor):
         environment=production, key="K", value="two", is_secret=None, actor=actor
     )
     assert not created and variable.is_secret
-    assert selectors.runtime_env(production)["K"] == "two"
+    assert runtime_env(production)["K"] == "two"
 
 
 def test_a_secret_cannot_become_plain(production, actor):
@@ -187,7 +188,7 @@ def test_custom_environment_copy(deployment, production, actor):
     qa = services.create_environment(
         deployment=deployment, name="qa", copy_from=production, actor=actor
     )
-    env = selectors.runtime_env(qa)
+    env = runtime_env(qa)
     assert env["A"] == "plain" and env["S"] == CANARY
     assert Variable.objects.get(environment=qa, key="S").is_secret
     comparison = selectors.compare_environments(production, qa)
@@ -282,7 +283,7 @@ def test_adding_refuses_to_overwrite(production, actor):
             environment=production, key="K", value="x", is_secret=False, actor=actor
         )
     assert excinfo.value.code == "variable_exists"
-    assert selectors.runtime_env(production)["K"] == CANARY
+    assert runtime_env(production)["K"] == CANARY
 
 
 def test_adding_creates_a_variable_of_the_kind_asked_for(production, actor):
@@ -300,7 +301,7 @@ def test_marking_a_variable_secret_keeps_its_value_and_is_audited_once(productio
     services.mark_variable_secret(environment=production, key="K", actor=actor)
     services.mark_variable_secret(environment=production, key="K", actor=actor)  # already one
     assert Variable.objects.get(environment=production, key="K").is_secret
-    assert selectors.runtime_env(production)["K"] == CANARY
+    assert runtime_env(production)["K"] == CANARY
     assert AuditEvent.objects.filter(action="variable.make_secret", target="K").count() == 1
     with pytest.raises(NotFound):
         services.mark_variable_secret(environment=production, key="MISSING", actor=actor)

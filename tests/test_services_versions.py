@@ -6,6 +6,7 @@ from django.db import transaction
 from environments import services
 from environments.errors import Conflict, Invalid, NotFound
 from environments.models import AuditEvent, Deployment, Environment, Release, Version
+from tests.runtime import runtime_env
 
 
 @pytest.fixture
@@ -44,8 +45,6 @@ def test_promote_moves_only_the_version(production, staging, versions, actor):
     )
     assert change.version == versions[1] and change.from_version is None
     assert change.kind == "promote" and change.source_environment == "staging"
-    from environments.selectors import runtime_env
-
     production.refresh_from_db()
     assert runtime_env(production)["K"] == "prod"
     assert runtime_env(production)["MIOSA_VERSION"] == "2"

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import ApiToken, RuntimeToken
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ domain rules (what may happen) are enforced here. One module per sub-domain; the
 re-exported here, so callers write `services.set_variable(...)`.
 """
 
-from ..audit import Actor
+from ..actors import Actor
 from .bindings import create_binding, delete_binding, update_binding
 from .deployments import create_deployment, delete_deployment
 from .disclosure import (
@@ -23,7 +23,6 @@ from .environments import (
     delete_environment,
     set_promotion_target,
 )
-from .imports import ImportDiff, import_variables, preview_import
 from .members import remove_member, set_member
 from .releases import (
     ANY_VERSION,
@@ -46,6 +45,7 @@ from .tokens import (
     revoke_runtime_token,
     touch_token,
 )
+from .variable_import import ImportDiff, import_variables, preview_import
 from .variables import (
     VariableInput,
     add_variable,

@@ -6,11 +6,11 @@ from django.db import transaction
 from django.db.models import Count, Sum
 
 from .. import audit, crypto, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, Invalid, TooLarge, Undecryptable, validated
 from ..models import Binding, ConfigEntry, Environment, Variable
-from ._common import binding_totals, fingerprint_scope, lock_environment
-from ._revisions import Revision
+from .environment_writes import binding_totals, fingerprint_scope, lock_environment
+from .revisions import Revision
 
 
 def _variable_name_free(environment: Environment, variable_name: str) -> None:

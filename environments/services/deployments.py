@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from .. import audit, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, validated
 from ..models import Deployment, Environment, Membership, Release, Role
 
@@ -26,6 +26,7 @@ def create_deployment(*, name: str, actor: Actor, owner=None) -> Deployment:
             deployment = Deployment.objects.create(name=name, created_by=actor.user)
     except IntegrityError:  # a concurrent request took it between the check and the insert
         raise taken from None
+    audit.start_chain(deployment.pk)
     # Production stages its config changes until applied (SPEC §9); others go live at once.
     production = Environment.objects.create(
         deployment=deployment,

@@ -3,7 +3,7 @@
 Each one is on record before anything leaves: if the event cannot be written, nothing does
 (SPEC §7). A value that cannot be decrypted leaves a failure event alone, and raises
 Undecryptable naming the affected keys. Reveals write the event, then read, in one transaction;
-the runtime endpoint's fetch (`fetch_runtime_env_for_token`, issue 12) decrypts the live
+the runtime endpoint's fetch (`fetch_runtime_env_for_token`) decrypts the live
 release's values (immutable, kept per process) first, then writes the event and the instance
 in one statement, and answers only once it committed.
 """
@@ -18,7 +18,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from .. import audit, crypto, selectors
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import NotFound, Undecryptable
 from ..models import (
     AuditEvent,
@@ -175,7 +175,7 @@ def fetch_runtime_env_for_token(
     not_modified: Callable[[Environment, int], bool],
 ) -> RuntimeFetch | None:
     """The runtime endpoint's fetch by the SHA-256 of its token; None when no live token has
-    that hash. Boot storms call this (issue 12): on PostgreSQL it is two statements.
+    that hash. Boot storms call this: on PostgreSQL it is two statements.
 
     1. The token, with its environment, deployment and live release (one query), then the
        caller's `check` (its refusals raise before anything is written).
@@ -239,7 +239,7 @@ def fetch_runtime_env_for_token(
 
 
 def _first_read[T](read: Callable[[str], T], token_hash: str) -> T:
-    """`read(token_hash)` as the kept connection's health check (issue 12: a round trip less).
+    """`read(token_hash)` as the kept connection's health check (a round trip less).
 
     With CONN_HEALTH_CHECKS, Django sends a `SELECT 1` before a request's first statement on a
     kept connection, and reconnects if it fails. The fetch's first statement is a read that

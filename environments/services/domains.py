@@ -8,11 +8,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from .. import audit, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, Invalid, validated
 from ..models import ConfigEntry, Deployment, Domain, Environment
-from ._common import lock_environment
-from ._revisions import Revision
+from .environment_writes import lock_environment
+from .revisions import Revision
 
 
 def _domain_taken_message(existing: Domain, visible_deployment_ids: set[int] | None) -> str:

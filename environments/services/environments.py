@@ -8,10 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import audit, crypto, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, Undecryptable, validated
 from ..models import ConfigEntry, Deployment, Environment, Variable
-from ._common import fingerprint_scope, lock_environment
+from .environment_writes import fingerprint_scope, lock_environment
 
 
 def default_promotion_target(deployment: Deployment, name: str) -> Environment | None:

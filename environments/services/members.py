@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from .. import audit
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound
 from ..models import Deployment, Membership, Role
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.db import transaction
 
 from .. import audit, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, ServiceError, TooLarge, validated
 from ..models import Deployment, Environment, Release, Version
-from ._common import lock_environment
-from ._revisions import record_release
+from .environment_writes import lock_environment
 from .environments import create_environment
+from .revisions import record_release
 
 
 class AnyVersion:

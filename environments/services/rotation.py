@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from .. import audit, crypto
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Undecryptable
 from ..models import Binding, ConfigEntry, Variable
-from ._common import fingerprint_scope
+from .environment_writes import fingerprint_scope
 
 
 @dataclass

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import audit, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import validated
 from ..models import ApiToken, Environment, RuntimeToken
 

@@ -8,11 +8,11 @@ from django.db import transaction
 from django.db.models import Count, Sum
 
 from .. import audit, crypto, rules
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, TooLarge, Undecryptable, validated
 from ..models import Binding, ConfigEntry, Environment, Variable
-from ._common import binding_totals, fingerprint_scope, lock_environment
-from ._revisions import Revision
+from .environment_writes import binding_totals, fingerprint_scope, lock_environment
+from .revisions import Revision
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def check_variables(
     return existing
 
 
-def _write_variables(
+def write_variables(
     environment: Environment, items: list[VariableInput], actor: Actor
 ) -> list[tuple[Variable, bool]]:
     """Validate every item, then write them all; the caller holds the environment lock."""
@@ -183,7 +183,7 @@ def add_variable(
             code="variable_exists",
             field="key",
         )
-    return _write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0][0]
+    return write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0][0]
 
 
 @transaction.atomic
@@ -197,7 +197,7 @@ def set_variable(
 ) -> tuple[Variable, bool]:
     """Create or replace one variable. Returns (variable, created)."""
     environment = lock_environment(environment)
-    return _write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0]
+    return write_variables(environment, [VariableInput(key, value, is_secret)], actor)[0]
 
 
 @transaction.atomic  # seed_demo runs it inside its own transaction
@@ -208,7 +208,7 @@ def set_variables(
     if not items:
         raise Invalid("Give at least one variable.", field="variables")
     environment = lock_environment(environment)
-    return _write_variables(environment, items, actor)
+    return write_variables(environment, items, actor)
 
 
 @transaction.atomic(durable=True)
@@ -283,7 +283,7 @@ def restore_variable(
             f"{key} at revision {revision} cannot be decrypted with the configured keys; "
             "nothing was restored."
         ) from None
-    variable, _ = _write_variables(
+    variable, _ = write_variables(
         environment, [VariableInput(key, value, True if entry.is_secret else None)], actor
     )[0]
     audit.record(

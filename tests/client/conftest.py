@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 
 MIOSA = Path(__file__).resolve().parents[2] / "miosa.py"
 

@@ -3,7 +3,10 @@ token as an argument, unreachable or silent servers (3), redirects (not followed
 
 from __future__ import annotations
 
+import functools
 import http.server
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,7 +16,43 @@ import pytest
 
 from .conftest import MIOSA, client_command, client_environment
 
-PY39 = sorted(__import__("glob").glob("/root/.pyenv/versions/3.9*/bin/python3.9"))
+ASK_VERSION = "import sys; print('%d.%d' % sys.version_info[:2], sys.executable)"
+
+
+@functools.cache
+def python_3_9() -> str | None:
+    """The executable of a Python 3.9 already installed, never one downloaded for the test:
+    `python3.9` on PATH, else the one `uv python find` knows. Each is asked to run and say its
+    version and path (a pyenv shim answers once PYENV_VERSION names a 3.9). None if none runs."""
+    candidates = [shutil.which("python3.9")]
+    if uv := shutil.which("uv"):
+        found = subprocess.run(
+            [uv, "python", "find", "--no-project", "--no-python-downloads", "3.9"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        candidates.append(found.stdout.strip() if found.returncode == 0 else None)
+    for candidate in filter(None, candidates):
+        asked = subprocess.run(
+            [
+                candidate,
+                "-I",
+                "-c",
+                "import sys; print('%d.%d' % sys.version_info[:2], sys.executable)",
+            ],
+            env={**os.environ, "PYENV_VERSION": "3.9"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        version, _, executable = asked.stdout.strip().partition(" ")
+        if asked.returncode == 0 and version == "3.9":
+            return executable.strip()
+    return None
+
+
+NO_PY39 = "no Python 3.9 installed (python3.9 on PATH or `uv python find 3.9`) to run the client on"
 
 
 def run_client(*args: str, url: str | None = "http://127.0.0.1:9", token: str | None = "t", **kw):
@@ -190,9 +229,9 @@ def test_only_the_standard_library_is_imported():
     assert modules - {"__future__"} <= sys.stdlib_module_names
 
 
-@pytest.mark.skipif(not PY39, reason="needs a Python 3.9 (pyenv) to check the oldest supported")
+@pytest.mark.skipif(python_3_9() is None, reason=NO_PY39)
 def test_it_runs_under_python_3_9(tmp_path):
-    python = PY39[-1]
+    python = python_3_9()
     compiled = subprocess.run(
         [
             python,
@@ -224,7 +263,7 @@ def test_it_runs_under_python_3_9(tmp_path):
     assert result.returncode == 3, result.stderr
 
 
-@pytest.mark.skipif(not PY39, reason="needs a Python 3.9 (pyenv) to check the oldest supported")
+@pytest.mark.skipif(python_3_9() is None, reason=NO_PY39)
 def test_under_python_3_9_against_the_live_server(
     miosa, shipped, staging, actor, runtime_token, personal_token, tmp_path
 ):
@@ -238,7 +277,7 @@ def test_under_python_3_9_against_the_live_server(
         actor=actor,
     )
     token = runtime_token(staging)
-    python = PY39[-1]
+    python = python_3_9()
     script = "import os, sys; print(sys.version_info[:2], os.environ['API_URL'])"
     result = miosa("run", "--", python, "-c", script, token=token, python=python)
     assert (result.returncode, result.stdout) == (0, "(3, 9) https://api.example\n")

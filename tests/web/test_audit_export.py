@@ -184,7 +184,7 @@ def test_no_export_leaves_when_it_cannot_be_audited(deployment, member, events, 
 def test_the_export_streams_in_chunks_with_a_constant_number_of_queries(
     as_role, deployment, monkeypatch
 ):
-    monkeypatch.setattr(selectors, "AUDIT_CHUNK", 25)
+    monkeypatch.setattr(selectors.audit, "AUDIT_CHUNK", 25)
     client = as_role(Role.ADMIN)
     actor = Actor.system("tests")
     counts = []

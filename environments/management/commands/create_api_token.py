@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from environments import rules, services
-from environments.audit import Actor
+from environments.actors import Actor
 
 from ._lifetime import add_lifetime_arguments, lifetime
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import Environment
 
 from ._lifetime import add_lifetime_arguments, lifetime

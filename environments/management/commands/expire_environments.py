@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from environments import selectors, services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.errors import NotFound
 from environments.models import Environment
 

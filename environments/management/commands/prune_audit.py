@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from environments import audit
-from environments.audit import Actor
+from environments.actors import Actor
 
 
 class Command(BaseCommand):

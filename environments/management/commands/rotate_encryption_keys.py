@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from environments import crypto, services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.errors import Undecryptable
 
 

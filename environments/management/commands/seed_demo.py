@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import Deployment, Environment, Version
 
 DEMO_NAME = "shop"

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from .. import audit, crypto
-from ..audit import Actor
-from ..imports import ImportItem
+from ..actors import Actor
+from ..import_parser import ImportItem
 from ..models import Environment, Variable
-from ._common import fingerprint_scope, lock_environment
-from .variables import VariableInput, _write_variables, check_variables
+from .environment_writes import fingerprint_scope, lock_environment
+from .variables import VariableInput, check_variables, write_variables
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,6 @@ def import_variables(
     inputs = _inputs(items, secret_keys)
     existing = check_variables(environment, inputs, fields=[item.where for item in items])
     diff = _diff(environment, inputs, existing)
-    written = _write_variables(environment, inputs, actor)
+    written = write_variables(environment, inputs, actor)
     _record(environment, diff, actor, dry_run=False)
     return diff, written

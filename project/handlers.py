@@ -13,7 +13,7 @@ from django.views import defaults
 from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 
-from .api.errors import ApiError, error_response, refuse_token_in_query
+from environments.api.errors import ApiError, error_response, refuse_token_in_query
 
 
 def _is_api(request: HttpRequest) -> bool:

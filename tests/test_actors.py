@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
-from environments.audit import Actor, client_ip, printable
+from environments.actors import Actor, client_ip, printable
 
 
 @pytest.mark.parametrize(

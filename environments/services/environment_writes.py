@@ -1,4 +1,5 @@
-"""What the service modules share: the environment lock and the fingerprint scope."""
+"""What the services that write an environment's configuration share: the environment lock, the
+fingerprint scope, and what its bindings count toward its limits."""
 
 from __future__ import annotations
 

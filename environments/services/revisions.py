@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from .. import crypto
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import Conflict
 from ..models import ConfigEntry, Environment, Release
 
