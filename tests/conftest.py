@@ -4,23 +4,13 @@ import os
 import shutil
 
 import pytest
-from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_migrate
 
-from environments import audit, services
+from environments import services
 from environments.actors import Actor
 from environments.models import Role
 
 CHROMIUM = "/usr/bin/chromium"
-
-# Migration 0006 gives the global audit chain its head; the flush after each transactional test
-# empties the table, then sends post_migrate, and this gives the head back.
-post_migrate.connect(
-    audit.start_global_chain,
-    sender=apps.get_app_config("environments"),
-    dispatch_uid="environments.audit.start_global_chain",
-)
 
 # A value that must never leave the server except through the runtime endpoint.
 CANARY = "canary-7f3b9c1e-do-not-leak-5a2d"

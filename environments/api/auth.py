@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from .. import selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from ..models import ApiToken, RuntimeToken
 from . import ratelimit
 from .errors import ApiError

@@ -22,7 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import permissions, selectors
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import ServiceError
 from ..models import ApiToken, Deployment
 from .auth import actor_for, authenticate_user

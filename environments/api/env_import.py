@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from .. import imports, permissions, rules, services
+from .. import import_parser, permissions, rules, services
 from ..errors import Invalid
 from . import lookups
 from .endpoint import ApiRequest, api_endpoint
@@ -45,7 +45,7 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _items(request: HttpRequest) -> list[imports.ImportItem]:
+def _items(request: HttpRequest) -> list[import_parser.ImportItem]:
     if request.content_type not in MEDIA_TYPES or not is_utf8(request):
         raise ApiError(
             415,
@@ -61,7 +61,7 @@ def _items(request: HttpRequest) -> list[imports.ImportItem]:
             400, "invalid_encoding", "The body is not UTF-8 text.", field="body"
         ) from None
     if request.content_type == "text/plain":
-        return imports.parse_dotenv(text)
+        return import_parser.parse_dotenv(text)
     try:
         parsed = json.loads(
             text, object_pairs_hook=_unique_members, parse_constant=_refuse_constant
@@ -72,7 +72,7 @@ def _items(request: HttpRequest) -> list[imports.ImportItem]:
         raise ApiError(
             400, "invalid_body", 'The request body must be a JSON object {"KEY": "value", …}.'
         )
-    return imports.parse_object(parsed)
+    return import_parser.parse_object(parsed)
 
 
 @api_endpoint("POST")
@@ -85,7 +85,7 @@ def import_variables(request: ApiRequest) -> HttpResponse:
     )
     dry_run = lookups.true_or_false(request.query, "dry_run")
     items = _items(request.http)
-    secret_keys = imports.parse_secret_keys(request.query.getlist("secret_keys"), items)
+    secret_keys = import_parser.parse_secret_keys(request.query.getlist("secret_keys"), items)
     actor = request.actor
     if dry_run:
         diff = services.preview_import(

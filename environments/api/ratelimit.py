@@ -46,7 +46,7 @@ return count
 _writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _now() -> float:
+def clock() -> float:
     return time.time()
 
 
@@ -79,7 +79,7 @@ def enforce(kind: str, token_id: int, limit: int, *, now: float | None = None) -
     requests in the current minute. `limit` 0 (or less) means no limit, and costs nothing."""
     if limit <= 0:
         return
-    now = _now() if now is None else now
+    now = clock() if now is None else now
     window = int(now // WINDOW)
     try:
         count = increment(f"ratelimit:{kind}:{token_id}:{window}")

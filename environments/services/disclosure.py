@@ -229,7 +229,7 @@ def fetch_runtime_env_for_token(
         target=instance,
     )
     if connection.vendor == "postgresql":
-        record_served(also=_seen_in_statement(environment, label, release, token=actor.label))
+        record_served(also=seen_in_statement(environment, label, release, token=actor.label))
     else:
         with transaction.atomic(durable=True):
             record_served()
@@ -306,7 +306,7 @@ def _seen_cte() -> str:
 )"""  # noqa: S608
 
 
-def _seen_in_statement(
+def seen_in_statement(
     environment: Environment, instance: str, release: Release | None, *, token: str
 ) -> audit.Cte:
     """PostgreSQL: the instance upsert of `_seen`, as a step of the statement that appends the

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from ..models import (
     ApiToken,
 )

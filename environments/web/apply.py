@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import permissions, selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import ServiceError
 from . import forms
 from .environment_page import EnvironmentPage, after_write, render_environment

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import audit, permissions, selectors
-from ..audit import Actor
+from ..actors import Actor
 from ..models import AuditEvent, Deployment
 from . import forms
 from .pages import HtmxHttpRequest, deployment_tabs, no_store, template_for

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from .. import permissions, rules, selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from ..models import Environment
 from ..permissions import has_role
 from . import forms

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from . import forms
 from .pages import HtmxHttpRequest, deployment_url, no_store
 

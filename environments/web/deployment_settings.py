@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import permissions, selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from ..models import Deployment
 from ..permissions import has_role
 from . import forms
@@ -27,7 +27,7 @@ def _settings_page(
     status: int = 200,
 ) -> HttpResponse:
     """The settings page; with htmx after a required-keys post, its `required_keys` region."""
-    can_set_required = has_role(role, permissions.TO_SET_REQUIRED_KEYS)
+    can_set_required = has_role(role, permissions.TO_MANAGE_REQUIRED_KEYS)
     context = deployment_tabs(deployment, role) | {
         "tab": "settings",
         "required_keys": deployment.required_keys,
@@ -80,7 +80,7 @@ def deployment_settings(request: HtmxHttpRequest, deployment_id: int) -> HttpRes
 def required_keys(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
     """Set the keys every release must define (SPEC §9)."""
     deployment, role = selectors.get_deployment_for_user(
-        request.user, deployment_id, need=permissions.TO_SET_REQUIRED_KEYS
+        request.user, deployment_id, need=permissions.TO_MANAGE_REQUIRED_KEYS
     )
     form = forms.RequiredKeysForm(request.POST)
     done = forms.submit(

@@ -11,8 +11,8 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from .. import imports, permissions, selectors, services
-from ..audit import Actor
+from .. import import_parser, permissions, selectors, services
+from ..actors import Actor
 from ..errors import ServiceError
 from ..models import Environment
 from . import forms
@@ -57,8 +57,8 @@ def _preview(request: HtmxHttpRequest, environment: Environment, role: str) -> H
         return _section(request, environment, role, status=400, step=ImportStep(form=form))
     text = form.cleaned_data["text"]
     try:
-        items = imports.parse_dotenv(text)
-        secret_keys = imports.parse_secret_keys([form.cleaned_data["secret_keys"]], items)
+        items = import_parser.parse_dotenv(text)
+        secret_keys = import_parser.parse_secret_keys([form.cleaned_data["secret_keys"]], items)
         diff = services.preview_import(
             environment=environment,
             items=items,
@@ -74,7 +74,7 @@ def _preview(request: HtmxHttpRequest, environment: Environment, role: str) -> H
             error=exc.message,
             step=ImportStep(form=form),
         )
-    preview = imports.seal_preview(
+    preview = import_parser.seal_preview(
         text, secret_keys, user_id=request.user.pk, environment_id=environment.pk
     )
     request.session[SESSION_KEY] = preview
@@ -82,7 +82,7 @@ def _preview(request: HtmxHttpRequest, environment: Environment, role: str) -> H
 
 
 def _confirm(request: HtmxHttpRequest, environment: Environment, role: str) -> HttpResponse:
-    kept = imports.open_preview(
+    kept = import_parser.open_preview(
         request.session.get(SESSION_KEY),
         request.POST.get("preview_id", ""),
         user_id=request.user.pk,
@@ -98,7 +98,7 @@ def _confirm(request: HtmxHttpRequest, environment: Environment, role: str) -> H
         )
     text, secret_keys = kept
     try:
-        items = imports.parse_dotenv(text)
+        items = import_parser.parse_dotenv(text)
         services.import_variables(
             environment=environment,
             items=items,

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import permissions, selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from . import forms
 from .environment_page import EnvironmentPage, after_write, other_environments, render_environment
 from .pages import HtmxHttpRequest, no_store

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from .. import permissions, selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from . import forms
 from .pages import HtmxHttpRequest, deployment_url, environment_tabs, no_store
 

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import permissions, selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import ServiceError
 from ..models import (
     Environment,

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import push_url, reswap, retarget
 
 from .. import permissions, selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import NotFound, ServiceError, Undecryptable
 from . import forms
 from .environment_page import EnvironmentPage, Revealed, after_write, render_environment

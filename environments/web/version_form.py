@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from .. import permissions, rules, selectors, services
-from ..audit import Actor
+from ..actors import Actor
 from ..permissions import has_role
 from . import forms
 from .pages import HtmxHttpRequest, deployment_tabs, deployment_url, no_store

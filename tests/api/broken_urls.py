@@ -13,5 +13,5 @@ urlpatterns = [
     path("", include("project.urls")),
 ]
 
-handler404 = "environments.handlers.not_found"
-handler500 = "environments.handlers.server_error"
+handler404 = "project.handlers.not_found"
+handler500 = "project.handlers.server_error"

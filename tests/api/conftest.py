@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from tests.api.openapi_check import check_response
 
 

@@ -31,7 +31,7 @@ def hit_every_operation_past_its_limit(
     settings.API_RATE_LIMIT_PER_MINUTE = 1
     settings.RUNTIME_RATE_LIMIT_PER_MINUTE = 1
     frozen = 1_800_000_000.0
-    monkeypatch.setattr(ratelimit, "_now", lambda: frozen)
+    monkeypatch.setattr(ratelimit, "clock", lambda: frozen)
     ratelimit.enforce("api", _token_id(personal), 1, now=frozen)
     ratelimit.enforce("runtime", _token_id(runtime), 1, now=frozen)
     for template in templates:

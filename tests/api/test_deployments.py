@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from environments import selectors, services
-from environments.audit import Actor
+from environments.actors import Actor
 from tests.conftest import ROLES
 
 URL = "/api/v1/deployments"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import AuditEvent, Domain
 
 

@@ -12,10 +12,11 @@ from dotenv import dotenv_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from environments import selectors, services
+from environments import services
 from environments.api import envfile
 from environments.models import AuditEvent, ConfigEntry, Release, Variable
 from tests.conftest import CANARY
+from tests.runtime import runtime_env
 
 AWKWARD = """\
 # a comment
@@ -69,7 +70,7 @@ def test_a_dotenv_file_means_what_python_dotenv_reads_without_interpolation(post
     response = post_import(AWKWARD)
     assert response.status_code == 200
     expected = dotenv_values(stream=io.StringIO(AWKWARD), interpolate=False)
-    assert selectors.runtime_env(staging) == selectors.runtime_env(staging) | expected
+    assert runtime_env(staging) == runtime_env(staging) | expected
     assert expected["INTERPOLATED"] == "${API_URL}/v1"
     assert expected["MULTI"] == "first\nsecond" and expected["EMPTY"] == ""
     body = response.json()
@@ -94,15 +95,15 @@ def test_an_import_is_one_revision(post_import, staging):
 def test_crlf_line_endings_and_a_byte_order_mark_are_read(post_import, staging):
     response = post_import("\ufeffA=1\r\nB='two'\r\n")
     assert response.status_code == 200
-    assert selectors.runtime_env(staging)["A"] == "1"
-    assert selectors.runtime_env(staging)["B"] == "two"
+    assert runtime_env(staging)["A"] == "1"
+    assert runtime_env(staging)["B"] == "two"
 
 
 def test_a_json_object_of_strings_is_imported(post_import, staging):
     response = post_import({"A": "1", "B": "line\nbreak"})
     assert response.status_code == 200
     assert [row["key"] for row in response.json()["variables"]] == ["A", "B"]
-    assert selectors.runtime_env(staging)["B"] == "line\nbreak"
+    assert runtime_env(staging)["B"] == "line\nbreak"
 
 
 @settings(
@@ -120,7 +121,7 @@ def test_a_json_object_of_strings_is_imported(post_import, staging):
 )
 def test_our_own_dotenv_output_imports_back_exactly(post_import, staging, env):
     assert post_import(envfile.render(env)).status_code == 200
-    served = selectors.runtime_env(staging)
+    served = runtime_env(staging)
     assert {key: served[key] for key in env} == env
 
 

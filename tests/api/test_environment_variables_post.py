@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from environments import selectors, services
+from environments import services
 from environments.models import AuditEvent, Environment, Variable
 from tests.conftest import CANARY
 from tests.refuse_audit import refuse_audit_writes
+from tests.runtime import runtime_env
 
 
 def _single(environment="staging", key="API_URL", value="https://api.example.com", **more):
@@ -24,7 +25,7 @@ def test_creating_a_variable_is_201_and_lists_it_without_its_value(
     [row] = body["variables"]
     assert row["key"] == "API_URL" and row["preview"] == "https://…"
     assert row["is_secret"] is False and row["source"] == "env" and "value" not in row
-    assert selectors.runtime_env(staging)["API_URL"] == "https://api.example.com"
+    assert runtime_env(staging)["API_URL"] == "https://api.example.com"
     event = AuditEvent.objects.get(action="variable.create")
     assert event.target == "API_URL" and event.actor_label == "developer-user (token ci)"
 
@@ -35,7 +36,7 @@ def test_replacing_a_variable_is_200(api, env_url, staging, role_token):
     response = api.post(env_url, _single(value="two"), token=raw)
     assert response.status_code == 200
     assert response.json()["variables"][0]["preview"] == "two"
-    assert selectors.runtime_env(staging)["API_URL"] == "two"
+    assert runtime_env(staging)["API_URL"] == "two"
 
 
 def test_a_secret_is_answered_masked(api, env_url, role_token):
@@ -65,7 +66,7 @@ def test_a_secret_cannot_be_turned_plain_409(api, env_url, staging, role_token):
     response = api.post(env_url, _single(key="TOKEN", value="b", is_secret=False), token=raw)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "secret_cannot_become_plain"
-    assert selectors.runtime_env(staging)["TOKEN"] == "a"
+    assert runtime_env(staging)["TOKEN"] == "a"
 
 
 def test_a_plain_variable_can_become_a_secret(api, env_url, role_token):
@@ -106,7 +107,7 @@ def test_a_batch_is_written_and_answered_200(api, env_url, staging, role_token):
         ("OLD", "y"),
         ("NEW", "••••"),
     ]
-    env = selectors.runtime_env(staging)
+    env = runtime_env(staging)
     assert (env["OLD"], env["NEW"]) == ("y", "z")
 
 
@@ -215,7 +216,7 @@ def test_more_than_500_keys_per_environment_is_413(api, env_url, role_token):
 def test_unicode_values_are_stored_exactly(api, env_url, staging, role_token):
     value = 'żółw 🐢 "quoted" $HOME \\ # = \n line'
     api.post(env_url, _single(value=value), token=role_token("admin"))
-    assert selectors.runtime_env(staging)["API_URL"] == value
+    assert runtime_env(staging)["API_URL"] == value
 
 
 # Body, media type, size --------------------------------------------------------------------

@@ -37,7 +37,7 @@ def clock(monkeypatch):
     class Clock:
         now = START + 10.0
 
-    monkeypatch.setattr(ratelimit, "_now", lambda: Clock.now)
+    monkeypatch.setattr(ratelimit, "clock", lambda: Clock.now)
     return Clock
 
 

@@ -15,8 +15,9 @@ from django.db import connection, connections, transaction
 from django.test import Client
 
 from environments import audit, services
+from environments.actors import Actor
 from environments.models import AuditChainHead, AuditEvent, RuntimeInstance
-from environments.services.disclosure import _seen_in_statement
+from environments.services.disclosure import seen_in_statement
 from tests.concurrently import run_concurrently, skip_unless_postgres
 from tests.conftest import CANARY
 
@@ -39,15 +40,15 @@ def _record_global_with_instance(production, instance: str) -> AuditEvent:
     """An event of the global chain (no deployment) whose statement also upserts an instance."""
     return audit.record(
         "tests.event",
-        actor=audit.Actor.system("tests"),
-        also=_seen_in_statement(production, instance, None, token="tests"),
+        actor=Actor.system("tests"),
+        also=seen_in_statement(production, instance, None, token="tests"),
     )
 
 
 def test_the_first_event_of_a_chain_with_an_also_step_writes_both_once(production):
     """Autocommit: without a head the statement fails whole (its seq is NULL), the head is
     created, and the append runs again: one event, one instance, never the instance alone."""
-    assert not AuditChainHead.objects.filter(chain=audit.GLOBAL_CHAIN).exists()
+    assert AuditChainHead.objects.get(chain=audit.GLOBAL_CHAIN).seq == 0
     first = _record_global_with_instance(production, "web-1")
     second = _record_global_with_instance(production, "web-1")
     assert (first.seq, second.seq) == (1, 2)
@@ -78,7 +79,7 @@ def test_a_rolled_back_transaction_takes_the_also_step_with_it(production):
 def test_the_returned_event_is_what_was_stored(deployment, actor):
     event = audit.record(
         "tests.event",
-        actor=audit.Actor(user=actor.user, label="olivia", ip="10.0.0.7", user_agent="curl"),
+        actor=Actor(user=actor.user, label="olivia", ip="10.0.0.7", user_agent="curl"),
         deployment=deployment,
         target="t",
         detail={"b": [1, "ü", None], "a": {"x": True}},
@@ -134,7 +135,7 @@ def test_first_writers_of_a_chain_with_also_steps_each_write_both(production):
     """Chain 0 has no head: 24 threads in autocommit race to append its first event, each with
     an instance upsert; each statement without a head fails whole and is retried once the head
     exists. Every event and every instance is there once; the chain verifies."""
-    assert not AuditChainHead.objects.filter(chain=audit.GLOBAL_CHAIN).exists()
+    assert AuditChainHead.objects.get(chain=audit.GLOBAL_CHAIN).seq == 0
 
     def append(i: int):
         return lambda: _record_global_with_instance(production, f"web-{i}").seq
@@ -150,7 +151,7 @@ def test_an_append_that_waited_for_the_head_links_to_the_event_that_held_it(depl
     """READ COMMITTED: the statement's FOR UPDATE waits for the holder's commit, then reads the
     head's newest version, and its UPDATE moves that version (not the one of its snapshot):
     the waiting event links to the holder's event, whatever the snapshot said."""
-    system = audit.Actor.system("tests")
+    system = Actor.system("tests")
     waited: list[AuditEvent] = []
     backend: list[int] = []
     connected = threading.Event()

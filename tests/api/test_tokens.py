@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import ApiToken, AuditEvent, RuntimeToken
 from tests.api import endpoints
 

@@ -45,7 +45,7 @@ def shop(transactional_db) -> Deployment:
 def shop_member(shop, make_user):
     """shop_member(role) -> a user with that role on the demo deployment."""
     from environments import services
-    from environments.audit import Actor
+    from environments.actors import Actor
 
     def make(role: str = Role.OWNER, username: str | None = None):
         user = make_user(username or f"{role}-user")

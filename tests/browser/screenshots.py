@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import Role
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from environments import selectors, services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
 from environments.models import Role
 

@@ -107,7 +107,7 @@ def test_a_write_is_not_retried(limited, monkeypatch):
 def test_against_the_server_a_refused_write_prints_its_message(
     miosa, shipped, deployment, personal_token, settings, monkeypatch
 ):
-    monkeypatch.setattr(ratelimit, "_now", lambda: 1_800_000_030.0)  # 30 s into a minute
+    monkeypatch.setattr(ratelimit, "clock", lambda: 1_800_000_030.0)  # 30 s into a minute
     settings.API_RATE_LIMIT_PER_MINUTE = 1
     create = ("versions", "create", "--deployment", str(deployment.pk))
     first = miosa(*create, token=personal_token)

@@ -117,7 +117,7 @@ def test_a_token_as_an_argument_is_refused_and_says_why(args):
 
 def test_after_the_double_dash_token_belongs_to_the_command():
     # `--token` after `--` is CMD's business; the fetch fails (nothing listens), exit 3.
-    assert run_client("run", "--", "tool", "--token", "x").returncode == 3
+    assert run_client("run", "--boot-timeout", "0", "--", "tool", "--token", "x").returncode == 3
 
 
 def test_no_url_no_token_or_a_bad_url_are_usage_errors(tmp_path):
@@ -177,7 +177,18 @@ def silent_port():
 
 def test_a_server_that_never_answers_times_out_with_exit_3(silent_port, tmp_path):
     url = f"http://127.0.0.1:{silent_port}"
-    result = run_client("--timeout", "0.5", "run", "--", "touch", str(tmp_path / "x"), url=url)
+    result = run_client(
+        "--timeout",
+        "0.5",
+        "run",
+        "--boot-timeout",
+        "0",
+        "--no-fallback",
+        "--",
+        "touch",
+        str(tmp_path / "x"),
+        url=url,
+    )
     assert (result.returncode, result.stderr) == (3, f"miosa: cannot reach {url}: timed out\n")
     assert not (tmp_path / "x").exists()
 
@@ -254,7 +265,7 @@ def test_it_runs_under_python_3_9(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "usage: miosa" in result.stdout
     result = subprocess.run(
-        [python, "-I", "-S", str(MIOSA), "run", "--", "true"],
+        [python, "-I", "-S", str(MIOSA), "run", "--boot-timeout", "0", "--", "true"],
         env=client_environment("http://127.0.0.1:9", "t"),
         capture_output=True,
         text=True,

@@ -3,7 +3,7 @@
 import pytest
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import Role
 
 HX = {"HTTP_HX_REQUEST": "true"}

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import ApiToken, AuditEvent
 
 from .conftest import HX

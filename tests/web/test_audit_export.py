@@ -16,8 +16,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from environments import audit, selectors, services
-from environments.audit import Actor
+from environments import actors, audit, selectors, services
+from environments.actors import Actor
 from environments.models import AuditEvent, Role
 from tests.conftest import CANARY
 from tests.refuse_audit import refuse_audit_writes
@@ -155,10 +155,10 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(as_role, deploym
     rows = csv_rows(client.get(url(deployment, "csv"), {"action": "tests.event"}))
     assert len(rows) == 1
     for column in ("actor", "target", "user_agent"):
-        assert rows[0][column] == "'" + audit.printable(dangerous)
+        assert rows[0][column] == "'" + actors.printable(dangerous)
     # JSON Lines keeps the exact text (no spreadsheet reads it).
     rows = jsonl_rows(client.get(url(deployment, "jsonl"), {"action": "tests.event"}))
-    assert rows[0]["target"] == audit.printable(dangerous)
+    assert rows[0]["target"] == actors.printable(dangerous)
 
 
 # Audited first, fail-closed -------------------------------------------------------------------

@@ -7,8 +7,9 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from environments import rules, selectors, services
+from environments import rules, services
 from environments.models import Binding, Role
+from tests.runtime import runtime_env
 
 from .conftest import HX
 
@@ -32,7 +33,7 @@ def test_add_shows_the_masked_url(admin, deployment, production):
     assert "postgres://app:••••@db.internal:5432/shop" in html
     assert "s3cr3t-pw" not in html
     assert "DATABASE_URL" in html
-    assert selectors.runtime_env(production)["DATABASE_URL"] == URL
+    assert runtime_env(production)["DATABASE_URL"] == URL
 
 
 def test_add_without_javascript_redirects(admin, deployment):
@@ -83,7 +84,7 @@ def test_edit_with_a_blank_url_keeps_the_credential(admin, deployment, productio
     data = {"name": "renamed", "variable_name": "DATABASE_URL", "url": ""}
     response = admin.post(_url(deployment, "binding_edit", pk=binding.pk), data, **HX)
     assert response.status_code == 200
-    assert selectors.runtime_env(production)["DATABASE_URL"] == URL
+    assert runtime_env(production)["DATABASE_URL"] == URL
     assert Binding.objects.get().name == "renamed"
 
 
@@ -91,7 +92,7 @@ def test_edit_replaces_the_credential(admin, deployment, production, binding):
     new = "postgres://app:other@db2.internal/shop"
     data = {"name": "db", "variable_name": "DATABASE_URL", "url": new}
     admin.post(_url(deployment, "binding_edit", pk=binding.pk), data, **HX)
-    assert selectors.runtime_env(production)["DATABASE_URL"] == new
+    assert runtime_env(production)["DATABASE_URL"] == new
 
 
 def test_edit_form_never_contains_the_password(admin, deployment, binding):

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import AuditEvent, Deployment, Membership, Role
 
 URL = "/deployments/new/"

@@ -9,10 +9,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from environments import selectors, services
+from environments import services
 from environments.models import AuditEvent, Role, Variable
 from environments.web.env_import import SESSION_KEY
 from tests.conftest import CANARY
+from tests.runtime import runtime_env
 
 from .conftest import HX
 
@@ -58,7 +59,7 @@ def test_a_preview_shows_the_diff_by_name_then_the_confirmation_imports(
         assert done.status_code == 200 and done["HX-Redirect"].endswith("#variables")
     else:
         assert done.status_code == 302 and done["Location"].endswith("#variables")
-    env = selectors.runtime_env(staging)
+    env = runtime_env(staging)
     assert env["STRIPE_KEY"] == CANARY and env["API_URL"] == "https://api.example.com"
     assert Variable.objects.get(environment=staging, key="STRIPE_KEY").is_secret
     page = client.get(reverse("environment", args=[staging.deployment_id, "staging"]))
@@ -84,7 +85,7 @@ def test_a_pasted_file_with_crlf_keeps_multi_line_values_as_lf(as_role, staging)
     url = _import_url(staging)
     preview = client.post(url, {"text": 'PEM="line one\r\nline two"\r\n'})
     client.post(url, {"confirm": "yes", "preview_id": _preview_id(_section(preview))})
-    assert selectors.runtime_env(staging)["PEM"] == "line one\nline two"
+    assert runtime_env(staging)["PEM"] == "line one\nline two"
 
 
 @pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])

@@ -2,8 +2,9 @@
 
 from django.urls import reverse
 
-from environments import selectors, services
+from environments import services
 from environments.models import Environment, Role
+from tests.runtime import runtime_env
 
 
 def test_create_a_copy(as_role, deployment, staging, actor):
@@ -16,7 +17,7 @@ def test_create_a_copy(as_role, deployment, staging, actor):
     )
     assert response.status_code == 302
     qa = Environment.objects.get(name="qa")
-    assert selectors.runtime_env(qa)["S"] == "copied-secret" and qa.promotes_to == staging
+    assert runtime_env(qa)["S"] == "copied-secret" and qa.promotes_to == staging
 
 
 def test_create_a_taken_name_is_a_field_error(as_role, deployment):
@@ -68,7 +69,7 @@ def test_an_admin_may_copy_production(as_role, deployment, production, actor):
     assert "A copy of production" in client.get(_create_url(deployment)).content.decode()
     response = client.post(_create_url(deployment), {"name": "qa", "copy_from": "production"})
     assert response.status_code == 302
-    assert selectors.runtime_env(Environment.objects.get(name="qa"))["S"] == "prod-secret"
+    assert runtime_env(Environment.objects.get(name="qa"))["S"] == "prod-secret"
 
 
 def test_production_and_staging_cannot_be_deleted_with_a_clear_message(as_role, deployment):

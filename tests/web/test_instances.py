@@ -17,7 +17,7 @@ from environments.models import Role, RuntimeInstance
 
 @pytest.fixture
 def token(production):
-    from environments.audit import Actor
+    from environments.actors import Actor
 
     _, raw = services.create_runtime_token(
         environment=production, name="fleet", actor=Actor.system("tests")

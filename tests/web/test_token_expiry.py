@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from environments import services
-from environments.audit import Actor
+from environments.actors import Actor
 from environments.models import ApiToken, Role, RuntimeToken
 
 from .conftest import HX

@@ -3,8 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from environments import selectors, services
+from environments import services
 from environments.models import AuditEvent, Role, Variable
+from tests.runtime import runtime_env
 
 from .conftest import HX
 
@@ -14,7 +15,7 @@ def _url(deployment, view, name="staging", **kw):
 
 
 def _value(environment, key):
-    return selectors.runtime_env(environment)[key]
+    return runtime_env(environment)[key]
 
 
 @pytest.fixture
@@ -268,4 +269,4 @@ def test_line_breaks_typed_in_the_form_are_stored_as_lf(as_role, deployment, sta
     url = reverse("variables", kwargs={"deployment_id": deployment.pk, "name": "staging"})
     client.post(url, {"key": "PEM", "value": "-----BEGIN-----\r\nabc\r\n-----END-----"})
     staging.refresh_from_db()
-    assert selectors.runtime_env(staging)["PEM"] == "-----BEGIN-----\nabc\n-----END-----"
+    assert runtime_env(staging)["PEM"] == "-----BEGIN-----\nabc\n-----END-----"

@@ -68,7 +68,7 @@ class VariableEditForm(_ValueForm):
 
 class ImportForm(PageForm):
     """A pasted or uploaded .env file and the keys to store as secrets. The file is read (and
-    refused, naming the line) by `environments.imports`; this only picks the text."""
+    refused, naming the line) by `environments.import_parser`; this only picks the text."""
 
     text = forms.CharField(
         label=".env file",
