@@ -47,5 +47,9 @@ bench: install
 	$(UV) run --frozen python bench/run.py
 	$(UV) run --frozen python bench/load.py $(BENCH_ARGS)
 
+# The README's and docs' screenshots (docs/*.png), in Chromium; not part of `make test`.
+screenshots: install
+	$(UV) run --frozen pytest -q tests/browser/screenshots.py
+
 clean:
 	rm -rf .venv .data
