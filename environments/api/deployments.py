@@ -37,11 +37,7 @@ def deployment_list(request: ApiRequest) -> HttpResponse:
                             "release": summaries[environment.pk].release,
                             "pending": summaries[environment.pk].pending,
                         }
-                        # production, staging, then the others by name, as in SPEC §4
-                        for environment in sorted(
-                            deployment.environments.all(),
-                            key=lambda e: (-e.pipeline_rank, e.name),
-                        )
+                        for environment in selectors.production_first(deployment.environments.all())
                     ],
                 }
                 for deployment in deployments

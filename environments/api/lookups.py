@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -71,18 +71,15 @@ def number_param(query: QueryDict, name: str) -> int | None:
     return int(value)
 
 
-def page(query: QueryDict, rows: Callable[..., Sequence[Any]]) -> tuple[Sequence[Any], int | None]:
-    """Newest first, a page at a time (?before=, ?limit=): `rows(before=, limit=)` fetches one
-    row more than the page to tell whether there is a next one. Answers the page and `next`,
-    the `before` of the next page (null on the last one). Keyset paging: a page costs the same
-    however deep it is."""
+def page(query: QueryDict, rows: Callable[..., selectors.Page]) -> selectors.Page:
+    """Newest first, a page at a time (?before=, ?limit=): `rows(before=, limit=)` is a keyset
+    selector (`selectors.keyset_page`), whose page knows its `next`, the `before` of the next
+    page (None on the last one). A page costs the same however deep it is."""
     before = number_param(query, "before")
     limit = number_param(query, "limit") or PAGE
     if limit > MAX_PAGE:
         raise ApiError(400, "invalid", f"limit is at most {MAX_PAGE}.", field="limit")
-    fetched = rows(before=min(before, rules.MAX_NUMBER + 1) if before else None, limit=limit + 1)
-    found = fetched[:limit]
-    return found, found[-1].number if len(fetched) > limit else None
+    return rows(before=min(before, rules.MAX_NUMBER + 1) if before else None, limit=limit)
 
 
 def variable_key(environment: Environment, key: str) -> str:

@@ -77,15 +77,13 @@ ROLLBACK = Body(
 @api_endpoint("GET")
 def release_list(request: ApiRequest) -> HttpResponse:
     environment = lookups.environment_param(request.query, request.deployment)
-    releases, after = lookups.page(
-        request.query, lambda **page: selectors.releases(environment, **page)
-    )
+    releases = lookups.page(request.query, lambda **page: selectors.releases(environment, **page))
     return JsonResponse(
         {
             "deployment": deployment_ref(request.deployment),
             "environment": environment.name,
             "releases": [release_row(environment, release) for release in releases],
-            "next": after,
+            "next": releases.next,
         }
     )
 

@@ -67,14 +67,12 @@ def versions(request: ApiRequest) -> HttpResponse:
         )
         version.created_by = request.user
         return JsonResponse(version_row(version), status=201)
-    found, after = lookups.page(
-        request.query, lambda **page: selectors.versions(deployment, **page)
-    )
+    found = lookups.page(request.query, lambda **page: selectors.versions(deployment, **page))
     return JsonResponse(
         {
             "deployment": deployment_ref(deployment),
             "versions": [version_row(version) for version in found],
-            "next": after,
+            "next": found.next,
         }
     )
 

@@ -39,13 +39,12 @@ def audit_log(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
         environment=filters.get("environment", ""),
         actor=filters.get("actor", ""),
         before=filters.get("before"),
-        limit=AUDIT_PAGE + 1,
+        limit=AUDIT_PAGE,
     )
     older_url = ""
-    if len(events) > AUDIT_PAGE:
-        events = events[:AUDIT_PAGE]
+    if events.next is not None:
         query = request.GET.copy()
-        query["before"] = events[-1].pk
+        query["before"] = events.next
         older_url = f"{request.path}?{query.urlencode()}"
     export_query = request.GET.copy()
     for name in list(export_query):
