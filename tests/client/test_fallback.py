@@ -21,7 +21,7 @@ from environments import services
 from environments.models import RuntimeToken
 
 from .conftest import MIOSA, client_environment, wait_for
-from .test_usage import PY39
+from .test_usage import NO_PY39, python_3_9
 
 CANARY = "canary-7d41c9e0-never-in-the-file"
 SHOW = (
@@ -46,8 +46,8 @@ SEALS = [
     STDLIB,
     CHACHA,
     pytest.param(
-        Seal("stdlib-python3.9", (PY39[-1], "-I", "-S") if PY39 else (), b"H"),
-        marks=pytest.mark.skipif(not PY39, reason="needs a Python 3.9 (pyenv)"),
+        Seal("stdlib-python3.9", (python_3_9() or "", "-I", "-S"), b"H"),
+        marks=pytest.mark.skipif(python_3_9() is None, reason=NO_PY39),
     ),
 ]
 
@@ -370,7 +370,12 @@ def test_watch_boots_from_the_fallback_and_picks_up_the_next_release_when_the_se
         wait_for(
             lambda: log.exists() and log.read_text() == "3\n", what="the start from the fallback"
         )
-        # While the server is down the command keeps running; then a release, and it returns.
+        # While the server is down the command keeps running (a watch poll has failed); then a
+        # release, and the server returns.
+        wait_for(
+            lambda: "CMD keeps running" in (cache.parent / "stderr").read_text(),
+            what="a failed watch poll",
+        )
         services.set_variable(
             environment=staging, key="API_URL", value="v4", is_secret=False, actor=actor
         )
