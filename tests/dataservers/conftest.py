@@ -127,14 +127,15 @@ def dashed_run(run: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_prefix(dashed_run: str) -> Iterator[str]:
-    """The run's prefix; every ACL user and key starting with it is removed at the end."""
+def redis_prefix(run: str, dashed_run: str) -> Iterator[str]:
+    """The run's prefix; every ACL user (with '-' or '_') and key starting with it is removed at
+    the end."""
     try:
         yield dashed_run
     finally:
         client = default_redis()
         for name in client.acl_users():
-            if name.startswith(dashed_run):
+            if name.startswith((dashed_run, run)):
                 client.acl_deluser(name)
         for key in client.scan_iter(match=f"{dashed_run}*", count=1000):
             client.unlink(key)
