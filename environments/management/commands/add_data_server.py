@@ -15,6 +15,7 @@ class Command(BaseCommand):
         "version (only that). The admin URL is read from a file, never from the command line; "
         "use --url-file - to read it from standard input."
     )
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=DataServer.Kind.values)
