@@ -15,21 +15,10 @@ from django_tasks_db.models import DBTaskResult
 
 from environments import services
 from environments.audit import Actor
-from tests.dataservers import conftest as servers
-from tests.dataservers.conftest import CANARY, connect_as
+from tests.dataservers.servers import CANARY
 
-# The real servers' fixtures, shared with tests/dataservers (this module is a plugin of the
-# tests that use it: `pytest_plugins = ["tests.data_services_support"]`).
-run = servers.run
-pg_run = servers.pg_run
-pg_admin = servers.pg_admin
-dashed_run = servers.dashed_run
-redis_prefix = servers.redis_prefix
-redis_admin = servers.redis_admin
-moto_endpoint = servers.moto_endpoint
-moto_keys = servers.moto_keys
-bucket_admin = servers.bucket_admin
-__all__ = ["CANARY", "connect_as"]
+# The real servers' fixtures, shared with tests/dataservers.
+pytest_plugins = ["tests.dataservers.servers"]
 
 ADMIN_CANARY = CANARY  # in every admin URL of the fixtures
 

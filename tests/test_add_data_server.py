@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from environments import data_selectors, services
 from environments.audit import Actor
 from environments.models import AuditEvent, DataServer
-from tests.dataservers.conftest import CANARY
+from tests.dataservers.servers import CANARY
 
 pytest_plugins = ["tests.data_services_support"]
 

@@ -20,8 +20,8 @@ from environments.dataservers import parse_url
 from environments.errors import Conflict, Invalid
 from environments.models import AuditEvent, Binding, ConfigEntry, DataServer, DataService
 from environments.services import data_services
-from tests.dataservers.conftest import CANARY as ADMIN_CANARY
-from tests.dataservers.conftest import connect_as, moto_client, superuser_pg
+from tests.dataservers.servers import CANARY as ADMIN_CANARY
+from tests.dataservers.servers import connect_as, moto_client, superuser_pg
 
 pytest_plugins = ["tests.data_services_support"]
 

@@ -20,7 +20,7 @@ from environments.models import Binding, DataService, Environment
 from environments.services import data_services
 from environments.tasks import provision_data_service
 from tests.concurrently import skip_unless_postgres
-from tests.dataservers.conftest import connect_as, superuser_pg
+from tests.dataservers.servers import connect_as, superuser_pg
 
 pytest_plugins = ["tests.data_services_support"]
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

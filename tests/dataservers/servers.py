@@ -1,6 +1,8 @@
-"""Real servers for the data server drivers: PostgreSQL and Redis on this machine, moto's S3 and
-IAM server on a loopback port. Everything made here carries the run's prefix (so parallel runs
-do not meet) and is removed at the end even when a test failed.
+"""Real servers for the data server drivers: PostgreSQL and Redis on this machine, moto's S3
+and IAM server on a loopback port. A plugin, named by `pytest_plugins` in the modules that use
+it (here and tests/test_data_services*.py), so that one session starts each server once.
+Everything made here carries the run's prefix (so parallel runs do not meet) and is removed at
+the end even when a test failed.
 
 PostgreSQL and Redis are reached as their superuser / default user only to set up a least
 privileged admin and to sweep up afterwards; the drivers under test use that admin."""
