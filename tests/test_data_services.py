@@ -584,3 +584,13 @@ def test_a_data_server_is_checked_and_its_url_stays_encrypted(pg_server, db):
         crypto.decrypt(pg_server.admin_url_ciphertext, context=moved.context())
     checked = services.check_data_server(server=pg_server)
     assert checked.error == "" and checked.checked_at is not None
+
+
+def test_a_deployments_services_can_be_destroyed_before_it_goes(
+    shop, shop_staging, redis_server, worker, actor
+):
+    service = create_ready(worker, shop_staging, "redis", actor)
+    with worker.capture(execute=True):
+        assert data_services.destroy_for_deployment(deployment=shop, actor=actor) == 1
+    assert worker.run() == ["destroyed"]
+    assert not DataService.objects.filter(pk=service.pk).exists()

@@ -25,7 +25,7 @@ from django.utils import timezone
 from .. import audit, crypto, data_selectors, rules
 from ..audit import Actor
 from ..dataservers import DataServerError, bucket, new_password, postgres, redis
-from ..errors import Conflict, Invalid, ServiceError, validated
+from ..errors import Conflict, Invalid, NotFound, ServiceError, validated
 from ..models import Binding, DataServer, DataService, Deployment, Environment, Variable
 from ._common import lock_environment
 from .bindings import create_binding, remove_binding
@@ -399,7 +399,7 @@ def _lock_service(service: DataService) -> tuple[Environment | None, DataService
         .first()
     )
     if fresh is None:
-        raise Conflict("That data service has been destroyed.", code="not_found")
+        raise NotFound("That data service has been destroyed.")
     return environment, fresh
 
 
@@ -478,6 +478,15 @@ def destroy_for_environment(*, environment: Environment, actor: Actor) -> int:
         service.environment = environment
         _start_destroy(service, actor, reason="environment deleted")
     return len(services)
+
+
+def destroy_for_deployment(*, deployment: Deployment, actor: Actor) -> int:
+    """`destroy_for_environment` for each of a deployment's environments, for the deployment's
+    deletion (in its transaction, before the environments go)."""
+    return sum(
+        destroy_for_environment(environment=lock_environment(environment), actor=actor)
+        for environment in Environment.objects.filter(deployment=deployment).order_by("pk")
+    )
 
 
 # The worker's side (environments.tasks)
