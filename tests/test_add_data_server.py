@@ -8,7 +8,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from environments import data_selectors, services
+from environments import selectors, services
 from environments.actors import Actor
 from environments.models import AuditEvent, DataServer
 from tests.dataservers.servers import CANARY
@@ -32,7 +32,7 @@ def test_a_server_is_added_from_a_file_for_every_deployment(db, tmp_path, pg_adm
     assert CANARY not in output
     assert server.for_all_deployments
     assert server.admin_url() == pg_admin
-    assert list(data_selectors.available_servers(deployment, "postgres")) == [server]
+    assert list(selectors.available_servers(deployment, "postgres")) == [server]
     event = AuditEvent.objects.get(action="data_server.add")
     assert event.target == "main-pg" and event.detail["deployments"] == "all"
     assert CANARY not in str(event.detail)
@@ -41,8 +41,8 @@ def test_a_server_is_added_from_a_file_for_every_deployment(db, tmp_path, pg_adm
 def test_deployments_limit_who_may_use_it(db, redis_admin, deployment, actor):
     other = services.create_deployment(name="other", actor=actor)
     add("redis", "cache", "--url-file", "-", "--deployments", "other", stdin=redis_admin)
-    assert list(data_selectors.available_servers(other, "redis"))
-    assert not list(data_selectors.available_servers(deployment, "redis"))
+    assert list(selectors.available_servers(other, "redis"))
+    assert not list(selectors.available_servers(deployment, "redis"))
     with pytest.raises(CommandError, match="No deployment named nope"):
         add("redis", "cache2", "--url-file", "-", "--deployments", "nope", stdin=redis_admin)
 

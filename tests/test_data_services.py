@@ -15,7 +15,7 @@ import redis as redis_py
 from botocore.config import Config
 from django_tasks_db.models import DBTaskResult
 
-from environments import crypto, data_selectors, selectors, services
+from environments import crypto, selectors, services
 from environments.dataservers import parse_url
 from environments.errors import Conflict, Invalid
 from environments.models import AuditEvent, Binding, ConfigEntry, DataServer, DataService
@@ -166,7 +166,7 @@ def test_a_server_for_listed_deployments_only_is_not_offered_to_others(
         deployments=[other],
         actor=superuser_actor,
     )
-    assert list(data_selectors.available_servers(other, "postgres"))
+    assert list(selectors.available_servers(other, "postgres"))
     with pytest.raises(Conflict) as excinfo:
         services.create_data_service(environment=shop_staging, kind="postgres", actor=actor)
     assert excinfo.value.code == "no_data_server"
@@ -363,7 +363,7 @@ def test_destroy_leaves_nothing_on_the_servers(
     bucket_name = data_services.driver_names(made["bucket"]).bucket
     assert bucket_name not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
     with pytest.raises(Exception):
-        data_selectors.get_data_service(shop_staging.deployment, made["postgres"].pk)
+        selectors.get_data_service(shop_staging.deployment, made["postgres"].pk)
 
 
 def test_detach_removes_the_binding_and_keeps_the_database(shop_staging, pg_server, worker, actor):
@@ -373,7 +373,7 @@ def test_detach_removes_the_binding_and_keeps_the_database(shop_staging, pg_serv
     assert service.state == State.DETACHED
     assert not Binding.objects.filter(environment=shop_staging).exists()
     assert pg_exists("database", data_services.driver_names(service).database)
-    assert service in data_selectors.services_on_server(pg_server)
+    assert service in selectors.services_on_server(pg_server)
     with pytest.raises(Conflict) as excinfo:
         services.remove_data_server(server=pg_server, actor=actor)
     assert excinfo.value.code == "data_server_in_use"

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import audit, crypto, data_selectors, rules
+from .. import audit, crypto, rules, selectors
 from ..actors import Actor
 from ..dataservers import DataServerError, bucket, new_password, postgres, redis
 from ..errors import Conflict, Invalid, NotFound, ServiceError, validated
@@ -200,7 +200,7 @@ def _variable_taken(environment: Environment, variable: str) -> bool:
 
 
 def _pick_server(environment: Environment, kind: str, server: DataServer | str | None):
-    available = data_selectors.available_servers(environment.deployment, kind)
+    available = selectors.available_servers(environment.deployment, kind)
     if server is None:
         picked = available.first()
     else:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from environments import data_selectors, services
+from environments import selectors, services
 
 
 class Command(BaseCommand):
@@ -11,7 +11,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         unhealthy = 0
-        for server in data_selectors.data_servers():
+        for server in selectors.data_servers():
             server = services.check_data_server(server=server)
             if server.error:
                 unhealthy += 1

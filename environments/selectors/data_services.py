@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import DataServer, DataService, Deployment, Environment
+from ..models import DataServer, DataService, Deployment, Environment
 
 
 def available_servers(deployment: Deployment, kind: str) -> QuerySet[DataServer]:
