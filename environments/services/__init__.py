@@ -8,12 +8,10 @@ re-exported here, so callers write `services.set_variable(...)`.
 
 from ..actors import Actor
 from .bindings import create_binding, delete_binding, update_binding
+from .data_servers import add_data_server, check_data_server, remove_data_server
 from .data_services import (
-    add_data_server,
-    check_data_server,
     create_data_service,
     delete_data_service,
-    remove_data_server,
     retry_data_service,
 )
 from .deployments import create_deployment, delete_deployment
