@@ -14,6 +14,8 @@ from .models import (
     AuditTombstone,
     Binding,
     ConfigEntry,
+    DataServer,
+    DataService,
     Deployment,
     Domain,
     Environment,
@@ -163,6 +165,57 @@ class BindingAdmin(ReadOnlyValuesAdmin):
 
     @admin.display(description="credential")
     def masked_credential(self, obj: Binding) -> str:
+        return rules.SECRET_PREVIEW
+
+
+@admin.register(DataServer)
+class DataServerAdmin(ReadOnlyValuesAdmin):
+    """A data server's admin URL is never shown: it is registered through add_data_server."""
+
+    list_display = ["name", "kind", "version", "error", "checked_at", "for_all_deployments"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+    fields = [
+        "name",
+        "kind",
+        "masked_admin_url",
+        "for_all_deployments",
+        "version",
+        "error",
+        "checked_at",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="admin URL")
+    def masked_admin_url(self, obj: DataServer) -> str:
+        return rules.SECRET_PREVIEW
+
+
+@admin.register(DataService)
+class DataServiceAdmin(ReadOnlyValuesAdmin):
+    list_display = ["name", "kind", "state", "deployment_name", "environment_name", "server"]
+    list_filter = ["kind", "state"]
+    search_fields = ["name", "deployment_name", "environment_name"]
+    list_select_related = ["server"]
+    fields = [
+        "name",
+        "kind",
+        "state",
+        "error",
+        "server",
+        "deployment_name",
+        "environment_name",
+        "variable",
+        "masked_credential",
+        "created_by_label",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="credential")
+    def masked_credential(self, obj: DataService) -> str:
         return rules.SECRET_PREVIEW
 
 

@@ -18,6 +18,12 @@ def to_deploy_into(environment: Environment) -> Role:
     return Role.ADMIN if environment.is_production else Role.DEVELOPER
 
 
+def to_manage_data_services(environment: Environment) -> Role:
+    """Create, retry, destroy or detach an environment's data services (SPEC §13): MIOSA owns
+    their credentials, so a developer may give a non-production environment its own."""
+    return Role.ADMIN if environment.is_production else Role.DEVELOPER
+
+
 TO_MANAGE_ENVIRONMENTS = Role.DEVELOPER
 TO_CREATE_VERSIONS = Role.DEVELOPER
 TO_MANAGE_BINDINGS = Role.ADMIN

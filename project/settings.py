@@ -1,5 +1,6 @@
 """Settings. The environment is read once, here, with typed casts that fail loudly."""
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,17 @@ RUNTIME_RATE_LIMIT_PER_MINUTE = env.int("RUNTIME_RATE_LIMIT_PER_MINUTE", default
 for _name in ("API_RATE_LIMIT_PER_MINUTE", "RUNTIME_RATE_LIMIT_PER_MINUTE"):
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"{_name} is a number of requests a minute, 0 for no limit.")
+
+# Data services (SPEC §13): each PostgreSQL login role's connection limit, and the prefix of
+# every name MIOSA makes on a data server (databases, roles, ACL users, buckets).
+DATA_POSTGRES_CONNECTION_LIMIT = env.int("DATA_POSTGRES_CONNECTION_LIMIT", default=20)
+DATA_SERVICE_NAME_PREFIX = env.str("DATA_SERVICE_NAME_PREFIX", default="miosa")
+if DATA_POSTGRES_CONNECTION_LIMIT < 1:
+    raise ImproperlyConfigured("DATA_POSTGRES_CONNECTION_LIMIT is a number of connections, >= 1.")
+if not re.fullmatch(r"[a-z0-9]+([_-][a-z0-9]+)*", DATA_SERVICE_NAME_PREFIX):
+    raise ImproperlyConfigured(
+        "DATA_SERVICE_NAME_PREFIX is lower-case letters and digits joined by _ or -."
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

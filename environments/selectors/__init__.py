@@ -27,6 +27,13 @@ from .audit import (
     audit_events_for_export,
 )
 from .compare import Comparison, compare_environments
+from .data_services import (
+    available_servers,
+    data_servers,
+    data_services,
+    get_data_service,
+    services_on_server,
+)
 from .domains import (
     ApexSuggestion,
     apex_suggestions,
@@ -136,10 +143,13 @@ __all__ = [
     "audit_chain_named",
     "audit_events",
     "audit_events_for_export",
+    "available_servers",
     "binding_row",
     "binding_rows",
     "compare_environments",
     "config_keys_at",
+    "data_servers",
+    "data_services",
     "delete_counts",
     "deployment_binding",
     "deployment_cards",
@@ -157,6 +167,7 @@ __all__ = [
     "find_version",
     "get_api_token",
     "get_binding",
+    "get_data_service",
     "get_deployment_for_user",
     "get_domain",
     "get_environment",
@@ -193,6 +204,7 @@ __all__ = [
     "runtime_entries",
     "runtime_tokens",
     "served_revision",
+    "services_on_server",
     "valid_id",
     "variable_row",
     "variable_rows",

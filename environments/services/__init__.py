@@ -8,6 +8,12 @@ re-exported here, so callers write `services.set_variable(...)`.
 
 from ..actors import Actor
 from .bindings import create_binding, delete_binding, update_binding
+from .data_servers import add_data_server, check_data_server, remove_data_server
+from .data_services import (
+    create_data_service,
+    delete_data_service,
+    retry_data_service,
+)
 from .deployments import create_deployment, delete_deployment
 from .disclosure import (
     RuntimeFetch,
@@ -65,17 +71,21 @@ __all__ = [
     "RotationResult",
     "RuntimeFetch",
     "VariableInput",
+    "add_data_server",
     "add_domain",
     "add_variable",
     "apply_changes",
+    "check_data_server",
     "create_api_token",
     "create_binding",
+    "create_data_service",
     "create_deployment",
     "create_environment",
     "create_runtime_token",
     "create_version",
     "default_promotion_target",
     "delete_binding",
+    "delete_data_service",
     "delete_deployment",
     "delete_environment",
     "delete_variable",
@@ -88,9 +98,11 @@ __all__ = [
     "promote",
     "record_compare",
     "register_version",
+    "remove_data_server",
     "remove_domain",
     "remove_member",
     "restore_variable",
+    "retry_data_service",
     "reveal_plain_values",
     "reveal_variable",
     "revoke_api_token",

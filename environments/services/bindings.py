@@ -8,7 +8,7 @@ from django.db.models import Count, Sum
 from .. import audit, crypto, rules
 from ..actors import Actor
 from ..errors import Conflict, Invalid, TooLarge, Undecryptable, validated
-from ..models import Binding, ConfigEntry, Environment, Variable
+from ..models import Binding, ConfigEntry, DataService, Environment, Variable
 from .environment_writes import binding_totals, fingerprint_scope, lock_environment
 from .revisions import Revision
 
@@ -63,7 +63,11 @@ def create_binding(
     url: str,
     actor: Actor,
     variable_name: str = "",
+    data_service: DataService | None = None,
 ) -> Binding:
+    """Bind a credential URL as one variable: a config change (pending in a staged environment,
+    a release at once in an immediate one). `data_service`: the binding is that service's
+    managed binding (its URL is then not editable)."""
     environment = lock_environment(environment)
     kind = validated(rules.validate_binding_kind, kind, field="kind")
     url = validated(lambda u: rules.validate_binding_url(kind, u), url, field="url")
@@ -82,6 +86,7 @@ def create_binding(
         variable_name=variable_name,
         updated_by=actor.user,
         updated_by_label=actor.label,
+        data_service=data_service,
     )
     binding.ciphertext = crypto.encrypt(
         url,
@@ -108,9 +113,19 @@ def create_binding(
         actor=actor,
         environment=environment,
         target=variable_name,
-        detail={"kind": kind, "name": name},
+        detail={"kind": kind, "name": name} | ({"managed": True} if data_service else {}),
     )
     return binding
+
+
+def _refuse_managed_url(binding: Binding) -> None:
+    if binding.managed:
+        raise Conflict(
+            f"{binding.variable_name} is the credential of a data service MIOSA manages; its URL "
+            "cannot be edited. Retry, destroy or detach the data service instead.",
+            code="managed_binding",
+            field="url",
+        )
 
 
 @transaction.atomic(durable=True)
@@ -138,6 +153,7 @@ def update_binding(
         binding.name = name.strip()
         changed.append("name")
     if url and url.strip():
+        _refuse_managed_url(binding)
         url = validated(lambda u: rules.validate_binding_url(binding.kind, u), url, field="url")
         _check_bounds(environment, url, new=False, replacing=binding)
         keyring = crypto.get_keyring()
@@ -151,6 +167,10 @@ def update_binding(
     binding.updated_by = actor.user
     binding.updated_by_label = actor.label
     binding.save(update_fields=[*changed, "updated_by", "updated_by_label", "updated_at"])
+    if binding.managed and "variable_name" in changed:
+        DataService.objects.filter(pk=binding.data_service_id).update(
+            variable=binding.variable_name
+        )
     revision = Revision(environment, actor)
     if "variable_name" in changed or "ciphertext" in changed:
         if "ciphertext" not in changed:  # renamed only: the same credential under a new name
@@ -194,6 +214,19 @@ def update_binding(
 
 @transaction.atomic(durable=True)
 def delete_binding(*, binding: Binding, actor: Actor) -> None:
+    binding = Binding.objects.select_related("environment__deployment").get(pk=binding.pk)
+    if binding.managed:
+        raise Conflict(
+            f"{binding.variable_name} is the credential of a data service MIOSA manages; "
+            "destroy or detach the data service to remove it.",
+            code="managed_binding",
+        )
+    remove_binding(binding=binding, actor=actor)
+
+
+def remove_binding(*, binding: Binding, actor: Actor) -> None:
+    """Delete a binding as a config change, in the caller's transaction (a data service's
+    destroy and detach remove their managed binding through here)."""
     environment = lock_environment(binding.environment)
     audit.record(
         "binding.delete",

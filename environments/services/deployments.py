@@ -8,6 +8,7 @@ from .. import audit, rules
 from ..actors import Actor
 from ..errors import Conflict, validated
 from ..models import Deployment, Environment, Membership, Release, Role
+from . import data_services
 
 
 @transaction.atomic
@@ -49,6 +50,8 @@ def delete_deployment(*, deployment: Deployment, actor: Actor) -> None:
     Environment.objects.filter(deployment=deployment).update(
         active_version=None, promotes_to=None, live_release=None
     )
+    # Its data services are destroyed on their servers by the worker, after this commits.
+    data_services.destroy_for_deployment(deployment=deployment, actor=actor)
     audit.record("deployment.delete", actor=actor, deployment=deployment, target=deployment.name)
     Release.objects.filter(environment__deployment=deployment).delete()
     deployment.delete()

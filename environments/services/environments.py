@@ -11,6 +11,7 @@ from .. import audit, crypto, rules
 from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, Undecryptable, validated
 from ..models import ConfigEntry, Deployment, Environment, Variable
+from . import data_services
 from .environment_writes import fingerprint_scope, lock_environment
 
 
@@ -30,11 +31,32 @@ def create_environment(
     promotes_to: Environment | None = None,
     config_changes: str = Environment.ConfigChanges.IMMEDIATE,
     expires_at: datetime | None = None,
+    data: str | None = None,
 ) -> Environment:
     """Create a custom environment, empty or with a copy of another one's variables (its
     config revision 1). A preview/* environment may carry `expires_at` (in the future), after
-    which `manage.py expire_environments` deletes it."""
+    which `manage.py expire_environments` deletes it.
+
+    With `copy_from`, `data` says what the new environment gets of its data services (SPEC
+    §13): `copy` (its own services of the source's kinds, Postgres with the source's data),
+    `empty` (its own, empty) or `none`; by default `empty` for preview/*, else `none`. Never
+    the source's credentials (bindings are not copied); production is never a data source
+    (409 production_data)."""
     name = validated(rules.validate_environment_name, name, field="name")
+    if data is None:
+        preview = name.startswith(rules.PREVIEW_PREFIX)
+        data = "empty" if copy_from is not None and preview else "none"
+    if data not in data_services.DATA_CHOICES:
+        raise Invalid('data is "copy", "empty" or "none".', field="data")
+    if data != "none" and copy_from is None:
+        raise Invalid(f'"data": "{data}" needs copy_from.', field="data")
+    if data == "copy" and copy_from.is_production:
+        raise Conflict(
+            "Production is never a data source: copy from staging or another environment, or "
+            'ask for "data": "empty".',
+            code="production_data",
+            field="data",
+        )
     if expires_at is not None:
         if not name.startswith(rules.PREVIEW_PREFIX):
             raise Invalid(
@@ -135,8 +157,13 @@ def create_environment(
         environment=environment,
         target=name,
         detail=({"copied_from": copy_from.name, "variables": copied} if copy_from else {})
-        | ({"expires_at": expires_at.isoformat()} if expires_at else {}),
+        | ({"expires_at": expires_at.isoformat()} if expires_at else {})
+        | ({"data": data} if data != "none" else {}),
     )
+    if copy_from is not None:
+        data_services.create_for_new_environment(
+            environment=environment, source=copy_from, data=data, actor=actor
+        )
     return environment
 
 
@@ -174,6 +201,8 @@ def delete_environment(
         target=environment.name,
         detail=counts | ({"reason": "expired"} if expired_at is not None else {}),
     )
+    # Destroyed by the worker: their rows outlive the environment until then.
+    data_services.destroy_for_environment(environment=environment, actor=actor)
     for source in Environment.objects.filter(promotes_to=environment):
         # Their promotion target disappears with it: on record, not silently.
         audit.record(

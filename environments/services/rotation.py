@@ -9,7 +9,7 @@ from django.db import transaction
 from .. import audit, crypto
 from ..actors import Actor
 from ..errors import Undecryptable
-from ..models import Binding, ConfigEntry, Variable
+from ..models import Binding, ConfigEntry, DataServer, DataService, Variable
 from .environment_writes import fingerprint_scope
 
 
@@ -18,6 +18,7 @@ class RotationResult:
     variables: int = 0
     bindings: int = 0
     history: int = 0  # config entries: every value an environment has had (SPEC §9)
+    data_credentials: int = 0  # data servers' admin URLs and data services' passwords
     unchanged: int = 0
 
 
@@ -85,4 +86,53 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
                         target=primary,
                         detail={kind: getattr(result, kind) - done_before, "through_pk": last_pk},
                     )
+    _rotate_data_credentials(keyring, actor, result, batch_size)
     return result
+
+
+def _rotate_data_credentials(
+    keyring: crypto.Keyring, actor: Actor, result: RotationResult, batch_size: int
+) -> None:
+    """Data servers' admin URLs and data services' passwords: encrypted like values, with no
+    fingerprint (nothing compares them)."""
+    primary = keyring.primary_id
+    for model, field, context in (
+        (DataServer, "admin_url_ciphertext", DataServer.context),
+        (DataService, "credential_ciphertext", DataService.credential_context),
+    ):
+        last_pk = 0
+        while True:
+            with transaction.atomic():
+                batch = list(
+                    model.objects.select_for_update()
+                    .filter(pk__gt=last_pk)
+                    .order_by("pk")[:batch_size]
+                )
+                if not batch:
+                    break
+                done = 0
+                for row in batch:
+                    last_pk = row.pk
+                    blob = bytes(getattr(row, field))
+                    if not blob or crypto.key_id_of(blob) == primary:
+                        result.unchanged += bool(blob)
+                        continue
+                    try:
+                        value = crypto.decrypt(blob, context=context(row), keyring=keyring)
+                    except crypto.DecryptionError:
+                        raise Undecryptable(
+                            f"{model.__name__} {row.pk} cannot be decrypted with the configured "
+                            "keys; rotation stopped (rows before it are done)."
+                        ) from None
+                    model.objects.filter(pk=row.pk).update(
+                        **{field: crypto.encrypt(value, context=context(row), keyring=keyring)}
+                    )
+                    done += 1
+                if done:
+                    result.data_credentials += done
+                    audit.record(
+                        "keys.rotate",
+                        actor=actor,
+                        target=primary,
+                        detail={"data_credentials": done, "through_pk": last_pk},
+                    )

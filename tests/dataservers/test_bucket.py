@@ -12,7 +12,9 @@ from botocore.exceptions import ClientError
 
 from environments.dataservers import DataServerError, bucket, parse_url
 
-from .conftest import CANARY, moto_client, s3_url
+from .servers import CANARY, moto_client, s3_url
+
+pytest_plugins = ["tests.dataservers.servers"]
 
 
 def s3_as(url: str):

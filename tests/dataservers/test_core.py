@@ -7,7 +7,9 @@ import pytest
 from environments.dataservers import DataServerError, bucket, new_password, redis
 from environments.dataservers.core import ServerURL, build_url, derived_base, parse_url, step
 
-from .conftest import CANARY
+from .servers import CANARY
+
+pytest_plugins = ["tests.dataservers.servers"]
 
 
 def test_a_postgres_url_parses_into_its_parts():

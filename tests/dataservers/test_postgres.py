@@ -15,7 +15,9 @@ from psycopg import errors, sql
 
 from environments.dataservers import DataServerError, new_password, postgres
 
-from .conftest import CANARY, PG_HOST, PG_PORT, connect_as, pg_url, superuser_pg
+from .servers import CANARY, PG_HOST, PG_PORT, connect_as, pg_url, superuser_pg
+
+pytest_plugins = ["tests.dataservers.servers"]
 
 
 def roles_like(base: str) -> list[str]:

@@ -12,7 +12,9 @@ import redis as redis_py
 
 from environments.dataservers import DataServerError, new_password, redis
 
-from .conftest import CANARY, REDIS_HOST, REDIS_PORT, default_redis
+from .servers import CANARY, REDIS_HOST, REDIS_PORT, default_redis
+
+pytest_plugins = ["tests.dataservers.servers"]
 
 
 def connect_as(url: str) -> redis_py.Redis:

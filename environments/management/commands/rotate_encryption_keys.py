@@ -24,8 +24,13 @@ class Command(BaseCommand):
         except Undecryptable as exc:
             raise CommandError(exc.message) from None
         primary = crypto.get_keyring().primary_id
+        data = (
+            f" and {result.data_credentials} data server or service credentials"
+            if result.data_credentials
+            else ""
+        )
         self.stdout.write(
             f"re-encrypted {result.variables} variables, {result.bindings} bindings and "
-            f"{result.history} history values under "
+            f"{result.history} history values{data} under "
             f"key {primary}; {result.unchanged} already current"
         )

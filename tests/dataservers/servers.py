@@ -1,6 +1,8 @@
-"""Real servers for the data server drivers: PostgreSQL and Redis on this machine, moto's S3 and
-IAM server on a loopback port. Everything made here carries the run's prefix (so parallel runs
-do not meet) and is removed at the end even when a test failed.
+"""Real servers for the data server drivers: PostgreSQL and Redis on this machine, moto's S3
+and IAM server on a loopback port. A plugin, named by `pytest_plugins` in the modules that use
+it (here and tests/test_data_services*.py), so that one session starts each server once.
+Everything made here carries the run's prefix (so parallel runs do not meet) and is removed at
+the end even when a test failed.
 
 PostgreSQL and Redis are reached as their superuser / default user only to set up a least
 privileged admin and to sweep up afterwards; the drivers under test use that admin."""
@@ -127,14 +129,15 @@ def dashed_run(run: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_prefix(dashed_run: str) -> Iterator[str]:
-    """The run's prefix; every ACL user and key starting with it is removed at the end."""
+def redis_prefix(run: str, dashed_run: str) -> Iterator[str]:
+    """The run's prefix; every ACL user (with '-' or '_') and key starting with it is removed at
+    the end."""
     try:
         yield dashed_run
     finally:
         client = default_redis()
         for name in client.acl_users():
-            if name.startswith(dashed_run):
+            if name.startswith((dashed_run, run)):
                 client.acl_deluser(name)
         for key in client.scan_iter(match=f"{dashed_run}*", count=1000):
             client.unlink(key)

@@ -1,0 +1,42 @@
+"""The tables, by sub-domain; every model is importable from `environments.models`."""
+
+from .audit_log import AuditChainHead, AuditEvent, AuditTombstone
+from .data_services import DataServer, DataService
+from .deployments import (
+    ROLE_RANK,
+    ConfigChanges,
+    Deployment,
+    Domain,
+    Environment,
+    Membership,
+    Release,
+    Role,
+    Version,
+)
+from .tokens import ApiToken, RuntimeInstance, RuntimeToken, Token
+from .values import Binding, ConfigEntry, EncryptedValue, Variable
+
+__all__ = [
+    "ROLE_RANK",
+    "ApiToken",
+    "AuditChainHead",
+    "AuditEvent",
+    "AuditTombstone",
+    "Binding",
+    "ConfigChanges",
+    "ConfigEntry",
+    "DataServer",
+    "DataService",
+    "Deployment",
+    "Domain",
+    "EncryptedValue",
+    "Environment",
+    "Membership",
+    "Release",
+    "Role",
+    "RuntimeInstance",
+    "RuntimeToken",
+    "Token",
+    "Variable",
+    "Version",
+]
