@@ -77,7 +77,7 @@ def parse_dotenv(text: str) -> list[ImportItem]:
                 field=where,
             )
         try:
-            key = rules.validate_variable_key(binding.key)
+            key = rules.validate_new_key(binding.key)
         except ValidationError as exc:  # the key is not quoted: it may be anything
             raise Invalid(
                 f"Line {line}: {exc.messages[0]}", code=exc.code or "invalid_key", field=where
@@ -102,7 +102,7 @@ def parse_object(members: dict[str, object]) -> list[ImportItem]:
     seen: set[str] = set()
     for name, value in members.items():
         where = name[:200] or "body"
-        key = validated(rules.validate_variable_key, name, field=where)
+        key = validated(rules.validate_new_key, name, field=where)
         if key in seen:
             raise Invalid(f"{key} appears twice in the object.", code="duplicate_key", field=where)
         seen.add(key)

@@ -90,6 +90,29 @@ def validate_variable_key(key: str) -> str:
     return key
 
 
+# Names a process needs from its own machine: a value for one of them breaks the process it is
+# injected into (PATH=/nonexistent: the shell cannot find anything) or runs code in it
+# (LD_PRELOAD, DYLD_INSERT_LIBRARIES). Refused for new writes; existing ones stay deletable.
+PROCESS_KEYS = frozenset({"PATH", "HOME", "SHELL", "USER", "LOGNAME", "PWD", "OLDPWD", "IFS"})
+PROCESS_KEY_PREFIXES = ("LD_", "DYLD_")
+
+
+def is_process_key(key: str) -> bool:
+    return key in PROCESS_KEYS or key.startswith(PROCESS_KEY_PREFIXES)
+
+
+def validate_new_key(key: str) -> str:
+    """A key a write may set: a valid key that is not one a process needs from its machine."""
+    key = validate_variable_key(key)
+    if is_process_key(key):
+        raise ValidationError(
+            f"{key} is set by the machine a process runs on; MIOSA does not inject it "
+            "(it would break the process or run code in it). Use another name.",
+            code="reserved_key",
+        )
+    return key
+
+
 def validate_variable_value(value: object) -> str:
     if not isinstance(value, str):
         raise ValidationError("The value must be a string.", code="invalid_value")

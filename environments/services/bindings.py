@@ -72,7 +72,7 @@ def create_binding(
     kind = validated(rules.validate_binding_kind, kind, field="kind")
     url = validated(lambda u: rules.validate_binding_url(kind, u), url, field="url")
     variable_name = (variable_name or "").strip() or rules.BINDING_KINDS[kind].variable_name
-    variable_name = validated(rules.validate_variable_key, variable_name, field="variable_name")
+    variable_name = validated(rules.validate_new_key, variable_name, field="variable_name")
     name = (name or "").strip() or f"{environment.deployment.name}-{kind}"
     if len(name) > 100:
         raise Invalid("A name has at most 100 characters.", field="name")
@@ -143,7 +143,7 @@ def update_binding(
     old_variable_name = binding.variable_name
     changed: list[str] = []
     if variable_name is not None and variable_name.strip() != binding.variable_name:
-        new_name = validated(rules.validate_variable_key, variable_name, field="variable_name")
+        new_name = validated(rules.validate_new_key, variable_name, field="variable_name")
         _variable_name_free(environment, new_name)
         binding.variable_name = new_name
         changed.append("variable_name")

@@ -187,7 +187,7 @@ def _create(
         )
     default_variable = rules.BINDING_KINDS[kind].variable_name
     variable = validated(
-        rules.validate_variable_key, (variable or "").strip() or default_variable, field="variable"
+        rules.validate_new_key, (variable or "").strip() or default_variable, field="variable"
     )
     if _variable_taken(environment, variable):
         raise Conflict(

@@ -38,7 +38,7 @@ def check_variables(
 
     for position, item in enumerate(items):
         field = field_of(position, "key")
-        key = validated(rules.validate_variable_key, item.key, field=field)
+        key = validated(rules.validate_new_key, item.key, field=field)
         if key in seen:
             raise Invalid(f"{key} appears twice in the request.", code="duplicate_key", field=field)
         seen.add(key)
