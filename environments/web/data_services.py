@@ -13,6 +13,7 @@ from .. import permissions, selectors, services
 from ..actors import Actor
 from ..errors import ServiceError
 from ..models import DataService, Environment
+from ..selectors.access import valid_id
 from ..selectors.data_services import server_names_by_kind
 from . import forms
 from .environment_page import (
@@ -38,7 +39,7 @@ def _managing(
 
 
 def _service(environment: Environment, pk: int) -> DataService:
-    service = selectors.get_data_service(environment.deployment, pk)
+    service = selectors.get_data_service(environment.deployment, valid_id(pk))
     if service.environment_id != environment.pk:
         raise Http404("No such data service in this environment.")
     service.environment = environment
@@ -95,14 +96,16 @@ def data_service_row(
     """A service's row as it is now: htmx polls it while the service is provisioning or
     destroying; once it settles the row stops polling and the bindings section reloads."""
     environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
-    if not request.htmx:
-        return redirect(env_url(environment) + "#data")
     try:
-        service = selectors.get_data_service(environment.deployment, pk)
-    except Http404:  # destroyed: its row goes
-        return trigger_client_event(HttpResponse(""), SETTLED_EVENT)
+        service = selectors.get_data_service(environment.deployment, valid_id(pk))
+    except Http404:
+        if not request.htmx:
+            raise
+        return trigger_client_event(HttpResponse(""), SETTLED_EVENT)  # destroyed: the row goes
     if service.environment_id != environment.pk:
         raise Http404("No such data service in this environment.")
+    if not request.htmx:
+        return redirect(env_url(environment) + "#data")
     page = EnvironmentPage(environment, role, "data_row", service=service)
     response = render_environment(request, page)
     if service.state not in UNSETTLED:
