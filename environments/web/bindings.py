@@ -1,4 +1,5 @@
-"""The data services section of the environment page: bind, replace, remove a credential."""
+"""The bindings section of the environment page: bind, replace, remove a credential. A managed
+binding (a data service's, SPEC §13) is left to the data section: its URL is not editable."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from .. import permissions, selectors, services
 from ..actors import Actor
+from ..models import Binding, Environment
 from . import forms
 from .environment_page import EnvironmentPage, after_write, render_environment
 from .pages import HtmxHttpRequest, no_store
@@ -19,6 +21,20 @@ def _managing(
     return selectors.get_environment_for_user(
         request.user, deployment_id, name, need=permissions.TO_MANAGE_BINDINGS
     )
+
+
+def _refuse_managed(
+    request: HtmxHttpRequest, environment: Environment, role: str, binding: Binding
+) -> HttpResponse | None:
+    """A data service's binding goes with its service (destroy or detach it in Data)."""
+    if not binding.managed:
+        return None
+    error = (
+        f"{binding.variable_name} belongs to a data service MIOSA manages: its URL is not "
+        "editable. Retry, destroy or detach the data service in the Data section instead."
+    )
+    page = EnvironmentPage(environment, role, "bindings", status=409, error=error)
+    return render_environment(request, page)
 
 
 def _without_credential(form: forms.BindingForm | forms.BindingEditForm) -> None:
@@ -65,6 +81,8 @@ def bindings(request: HtmxHttpRequest, deployment_id: int, name: str) -> HttpRes
 def binding_edit(request: HtmxHttpRequest, deployment_id: int, name: str, pk: int) -> HttpResponse:
     environment, role = _managing(request, deployment_id, name)
     binding = selectors.get_binding(environment, pk)
+    if refused := _refuse_managed(request, environment, role, binding):
+        return refused
     form = forms.BindingEditForm(
         request.POST or None,
         kind=binding.kind,
@@ -104,6 +122,8 @@ def binding_delete(
 ) -> HttpResponse:
     environment, role = _managing(request, deployment_id, name)
     binding = selectors.get_binding(environment, pk)
+    if refused := _refuse_managed(request, environment, role, binding):
+        return refused
     if request.method == "GET":
         page = EnvironmentPage(environment, role, "bindings", deleting=pk)
         return render_environment(request, page)

@@ -41,5 +41,11 @@ def environment_delete(request: HtmxHttpRequest, deployment_id: int, name: str) 
         "tab": "environment",
         "form": form,
         "counts": selectors.delete_counts(environment),
+        # Destroyed with it by the worker (SPEC §13); detached ones stay on their servers.
+        "doomed_services": [
+            (s, forms.DESTROYS[s.kind])
+            for s in selectors.data_services(environment.deployment, environment=environment)
+            if s.state not in ("destroying", "detached")
+        ],
     }
     return render(request, "environments/environment_delete.html", context, status=status)

@@ -49,6 +49,7 @@ def environment_create(request: HtmxHttpRequest, deployment_id: int) -> HttpResp
                     name=data["name"],
                     copy_from=copy_from,
                     promotes_to=environments.get(data["promotes_to"]),
+                    data=data["data"] or None,
                     actor=Actor.from_request(request),
                 ),
             )

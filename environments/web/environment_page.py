@@ -21,8 +21,9 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from .. import permissions, selectors, services
-from ..models import Environment, RuntimeToken
+from ..models import DataService, Environment, RuntimeToken
 from ..permissions import has_role
+from ..selectors.data_services import managed_binding_ids, server_names_by_kind
 from . import forms
 from .pages import Context, HtmxHttpRequest, env_url, environment_tabs, template_for
 
@@ -71,6 +72,8 @@ class EnvironmentPage:
     confirming_apply: bool = False
     oob: bool = False  # the pending section, sent beside another section's swap
     imported: ImportStep | None = None
+    mode: str = ""  # a data service's deletion being confirmed: "destroy" or "detach"
+    service: DataService | None = None  # the data service row polled alone
 
     def bound[F: django_forms.Form](self, kind: type[F]) -> F | None:
         """The page's bound form if it is one of `kind`'s."""
@@ -95,6 +98,7 @@ def _permissions(page: EnvironmentPage) -> Context:
         "can_manage_bindings": has_role(role, permissions.TO_MANAGE_BINDINGS),
         "can_manage_domains": has_role(role, permissions.TO_MANAGE_DOMAINS),
         "can_manage_tokens": has_role(role, permissions.TO_MANAGE_RUNTIME_TOKENS),
+        "can_manage_data": has_role(role, permissions.to_manage_data_services(environment)),
         "can_delete": not environment.is_protected
         and has_role(role, permissions.TO_MANAGE_ENVIRONMENTS),
         # Pending changes and how config changes go live (SPEC §9): who may deploy there.
@@ -199,6 +203,10 @@ def _rows(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
         "binding_form": page.bound(forms.BindingForm)
         or forms.BindingForm(deployment_name=environment.deployment.name),
     }
+    if request.htmx and page.section == "bindings":
+        # A data service's binding is marked managed, its URL not editable (SPEC §13); on the
+        # whole page the data section's rows say which (no query of its own).
+        context["managed_bindings"] = managed_binding_ids(environment)
     edit_form = page.bound(forms.VariableEditForm)
     if edit_form and any(r.is_secret for r in context["variables"] if r.key == page.editing):
         edit_form.withhold_value()  # a secret's typed value is never given back
@@ -234,6 +242,56 @@ def _tokens(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
         or forms.RuntimeTokenForm(environment_name=page.environment.name),
         "new_token": new_token,
         "raw_token": raw_token,  # shown once, in this response only
+    }
+
+
+# A service in these states is polled until it settles.
+UNSETTLED = ("provisioning", "destroying")
+
+
+def data_sources(environment: Environment) -> list[str]:
+    """The environments a new Postgres may copy its data from: never production, nor itself."""
+    return [
+        e.name
+        for e in selectors.environments_in_order(environment.deployment)
+        if not e.is_production and e.pk != environment.pk
+    ]
+
+
+def _data(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    """The data section: the environment's services, and the form to add one when a server of
+    some kind is available to the deployment (else what to register, and how)."""
+    environment = page.environment
+    servers = server_names_by_kind(environment.deployment)
+    form = page.bound(forms.DataServiceForm)
+    may_add = has_role(page.role, permissions.to_manage_data_services(environment))
+    if form is None and servers and may_add:
+        form = forms.DataServiceForm(servers=servers, sources=data_sources(environment))
+    own = page.section == "data"
+    rows = selectors.data_services(environment.deployment, environment=environment)
+    deleting = next((s for s in rows if own and s.pk == page.deleting), None)
+    return {
+        "data_services": rows,
+        "managed_bindings": {s.binding.pk for s in rows if hasattr(s, "binding")},
+        "data_servers_by_kind": servers,
+        "data_form": form,
+        "data_adding": own and page.adding,
+        "data_deleting": page.deleting if own else None,
+        "data_mode": page.mode,
+        "data_notice": page.notice if own else "",
+        "data_error": page.error if own else "",
+        "unsettled": UNSETTLED,
+        # What the destroy being confirmed removes on the server.
+        "data_destroys": forms.DESTROYS[deleting.kind] if deleting else "",
+    }
+
+
+def _data_row(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    """One data service's row, polled while it is provisioning or destroying."""
+    return {
+        "service": page.service,
+        "unsettled": UNSETTLED,
+        "data_deleting": None,
     }
 
 
@@ -330,6 +388,8 @@ SECTIONS: dict[str, Section] = {
     "variables": Section(_rows),
     "variable_row": Section(_revealed_row, on_page=False),
     "import": Section(_import),
+    "data": Section(_data),
+    "data_row": Section(_data_row, on_page=False),
     "bindings": Section(_rows),
     "domains": Section(_domains),
     "tokens": Section(_tokens),
@@ -337,7 +397,7 @@ SECTIONS: dict[str, Section] = {
 }
 
 # Sections whose notice and error have a place of their own, not the rows' status line.
-OWN_MESSAGES = ("pending", "import")
+OWN_MESSAGES = ("pending", "import", "data", "data_row")
 
 
 def render_environment(request: HtmxHttpRequest, page: EnvironmentPage) -> HttpResponse:

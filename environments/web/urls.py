@@ -7,6 +7,8 @@ from . import (
     audit_log,
     bindings,
     compare,
+    data_servers,
+    data_services,
     deployment,
     deployment_list,
     deployment_settings,
@@ -67,6 +69,11 @@ environment_urls = [
     path("-/bindings/", bindings.bindings, name="bindings"),
     path("-/bindings/<int:pk>/edit/", bindings.binding_edit, name="binding_edit"),
     path("-/bindings/<int:pk>/delete/", bindings.binding_delete, name="binding_delete"),
+    # Data services (SPEC §13)
+    path("-/data/", data_services.data_services, name="data_services"),
+    path("-/data/<int:pk>/", data_services.data_service_row, name="data_service_row"),
+    path("-/data/<int:pk>/retry/", data_services.data_service_retry, name="data_service_retry"),
+    path("-/data/<int:pk>/delete/", data_services.data_service_delete, name="data_service_delete"),
     path("-/domains/", domains.domains, name="domains"),
     path("-/domains/<int:pk>/delete/", domains.domain_delete, name="domain_delete"),
     path("-/tokens/", runtime_tokens.runtime_tokens, name="runtime_tokens"),
@@ -116,4 +123,9 @@ urlpatterns = [
     path("account/tokens/", api_tokens.api_tokens, name="api_tokens"),
     path("account/tokens/<int:pk>/revoke/", api_tokens.api_token_revoke, name="api_token_revoke"),
     path("deployments/<int:deployment_id>/", include(deployment_urls)),
+    path("data-servers/", data_servers.data_servers, name="data_servers"),
+    path("data-servers/<int:pk>/check/", data_servers.data_server_check, name="data_server_check"),
+    path(
+        "data-servers/<int:pk>/remove/", data_servers.data_server_remove, name="data_server_remove"
+    ),
 ]

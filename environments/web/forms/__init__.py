@@ -6,6 +6,7 @@ page shows the same message as the API, next to the field it belongs to.
 """
 
 from .bindings import BindingEditForm, BindingForm, KindSelect
+from .data_services import DESTROYS, KIND_LABELS, DataServerForm, DataServiceForm
 from .deployments import (
     NEW_ENVIRONMENT,
     ApexForm,
@@ -32,6 +33,8 @@ from .tokens import NO_EXPIRY, TOKEN_LIFETIMES, ApiTokenForm, RuntimeTokenForm
 from .variables import ImportForm, RequiredKeysForm, RestoreForm, VariableEditForm, VariableForm
 
 __all__ = [
+    "DESTROYS",
+    "KIND_LABELS",
     "NEW_ENVIRONMENT",
     "NO_EXPIRY",
     "TOKEN_LIFETIMES",
@@ -44,6 +47,8 @@ __all__ = [
     "CompareForm",
     "ConfigChangesForm",
     "ConfirmNameForm",
+    "DataServerForm",
+    "DataServiceForm",
     "DeploymentForm",
     "DomainForm",
     "EnvironmentForm",

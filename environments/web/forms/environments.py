@@ -26,6 +26,18 @@ class EnvironmentForm(PageForm):
     name = forms.CharField(max_length=127, strip=True)
     copy_from = forms.ChoiceField(required=False, label="Start with")
     promotes_to = forms.ChoiceField(required=False, label="Promotes to")
+    # What a copy gets of the source's data services (SPEC §13); blank: the service's default.
+    data = forms.ChoiceField(
+        required=False,
+        label="Data",
+        choices=[
+            ("", "Default: empty for preview/*, none otherwise"),
+            ("copy", "Copy: its own services, Postgres with a copy of the rows"),
+            ("empty", "Empty: its own services of the same kinds, empty"),
+            ("none", "None: no data services"),
+        ],
+        help_text="With a copy source only. Production's data is never copied.",
+    )
 
     def __init__(self, *args, environment_names: list[str], copyable: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
