@@ -159,9 +159,10 @@ def test_row_links_are_the_reversed_urls(as_role, deployment, staging, actor):
 
 
 # session, user, membership+deployment, environment, variables, bindings, domains, tokens,
-# instances, and the other environments (staging's promotion-target form): as at 1 variable, so
-# at the most an environment may hold (SPEC §1: 500 keys).
-PAGE_QUERIES = 10
+# instances, the other environments (staging's promotion-target form), data services and the
+# data servers available: as at 1 variable, so at the most an environment may hold (SPEC §1: 500
+# keys).
+PAGE_QUERIES = 12
 
 
 @pytest.mark.parametrize("n", [1, 500])

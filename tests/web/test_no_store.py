@@ -23,8 +23,12 @@ def _names(patterns) -> list[str]:
 ROUTES = _names(urls.urlpatterns)
 
 
+# A registered data server (the real PostgreSQL) for the data service and data server pages.
+pytest_plugins = ["tests.data_services_support"]
+
+
 @pytest.fixture
-def objects(deployment, production, owner, actor, member):
+def objects(deployment, production, owner, actor, member, pg_server, prefixed):
     services.set_variable(environment=production, key="K", value="v", is_secret=None, actor=actor)
     binding = services.create_binding(
         environment=production,
@@ -37,7 +41,12 @@ def objects(deployment, production, owner, actor, member):
     runtime, _ = services.create_runtime_token(environment=production, name="rt", actor=actor)
     api, _ = services.create_api_token(user=owner, name="ci", actor=actor)
     viewer = member(Role.VIEWER)
+    data_service = services.create_data_service(
+        environment=production, kind="postgres", variable="APP_DATABASE_URL", actor=actor
+    )
     return {
+        "data_service": data_service.pk,
+        "data_server": pg_server.pk,
         "binding": binding.pk,
         "domain": domain.pk,
         "runtime_token": runtime.pk,

@@ -475,8 +475,8 @@ def _fill(environment, actor, n: int):
 
 
 # session, user, membership+deployment, environment (with its live release), variables,
-# bindings, domains, tokens, pending changes, instances
-PAGE_QUERIES = 10
+# bindings, domains, tokens, pending changes, instances, data services, data servers available
+PAGE_QUERIES = 12
 
 
 @pytest.mark.parametrize("n", [1, 60])
