@@ -131,7 +131,10 @@ TEMPLATES = [
             ],
             # The web front door's template tags: Django finds an app's libraries in
             # `<app>/templatetags/` only, and they live in environments/web/.
-            "libraries": {"times": "environments.web.templatetags.times"},
+            "libraries": {
+                "keys": "environments.web.templatetags.keys",
+                "times": "environments.web.templatetags.times",
+            },
         },
     },
 ]

@@ -270,3 +270,25 @@ def test_line_breaks_typed_in_the_form_are_stored_as_lf(as_role, deployment, sta
     client.post(url, {"key": "PEM", "value": "-----BEGIN-----\r\nabc\r\n-----END-----"})
     staging.refresh_from_db()
     assert runtime_env(staging)["PEM"] == "-----BEGIN-----\nabc\n-----END-----"
+
+
+def test_a_key_a_process_needs_stored_before_the_rule_is_flagged(
+    as_role, deployment, staging, actor, monkeypatch
+):
+    """PATH stored before keys a process needs were refused: listed with a flag, deletable."""
+    from environments import rules
+
+    with monkeypatch.context() as before_the_rule:
+        before_the_rule.setattr(rules, "is_process_key", lambda key: False)
+        services.set_variable(
+            environment=staging, key="PATH", value="/x", is_secret=False, actor=actor
+        )
+    services.set_variable(
+        environment=staging, key="PATHS", value="/y", is_secret=False, actor=actor
+    )
+    page = as_role(Role.DEVELOPER).get(
+        reverse("environment", kwargs={"deployment_id": deployment.pk, "name": "staging"})
+    )
+    body = page.content.decode()
+    assert body.count("machine's own: delete") == 1
+    assert 'id="var-PATH"' in body and 'id="var-PATHS"' in body
