@@ -6,6 +6,7 @@ One file, standard library only, Python 3.9 or newer: copy it into any runtime i
     MIOSA_URL=https://environments.example.com MIOSA_TOKEN=... miosa run -- ./server
     miosa env pull --format dotenv -o .env
     miosa promote --deployment shop --from staging --expected-version 17
+    miosa data create --deployment shop --environment staging --kind postgres --wait
 
 The token comes from MIOSA_TOKEN or from the first line of --token-file PATH, never from an
 argument (it would show in `ps` and in shell history). Exit codes: 0 ok, 1 refused by the
@@ -55,6 +56,12 @@ BACKOFF_MAX = 10.0
 MAX_POLL_WAIT = 3600.0
 INSTANCE_RE = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 FORMATS = ("dotenv", "json", "shell")
+DATA_KINDS = ("postgres", "redis", "bucket")
+# `data create --wait` polls the service's state, first after POLL_FIRST seconds, the gaps
+# growing to POLL_MAX, for at most --wait-timeout seconds.
+POLL_FIRST = 0.5
+POLL_MAX = 5.0
+WAIT_TIMEOUT = 900.0
 
 
 class Failure(Exception):
@@ -287,7 +294,71 @@ def build_parser() -> Parser:
     )
     rollback.set_defaults(handler=cmd_rollback)
 
-    for command in (create, deploy, promote, apply, rollback, imp):
+    data = commands.add_parser(
+        "data", parents=[common], help="data services: a Postgres, Redis or bucket MIOSA creates"
+    )
+    data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND", parser_class=Parser)
+    data_create = data_commands.add_parser(
+        "create", parents=[common], help="create a data service for an environment and bind it"
+    )
+    add_target(data_create)
+    data_create.add_argument("--kind", required=True, choices=DATA_KINDS)
+    data_create.add_argument("--server", metavar="S", help="the data server (default: the first)")
+    data_create.add_argument("--name", metavar="N", help="default: the deployment and the kind")
+    data_create.add_argument(
+        "--variable", metavar="V", help="the variable its URL is injected as (e.g. DATABASE_URL)"
+    )
+    data_create.add_argument(
+        "--copy-from", metavar="E", help="copy E's service of the kind (never production)"
+    )
+    data_create.set_defaults(handler=cmd_data_create)
+    data_list = data_commands.add_parser("list", parents=[common], help="list data services")
+    data_list.add_argument("--deployment", required=True, metavar="D", help="id or name")
+    data_list.add_argument("--environment", metavar="E", help="only this environment's")
+    data_list.set_defaults(handler=cmd_data_list)
+    data_destroy = data_commands.add_parser(
+        "destroy", parents=[common], help="destroy a data service (or detach it)"
+    )
+    data_destroy.add_argument("--deployment", required=True, metavar="D", help="id or name")
+    data_destroy.add_argument("service", type=positive_int, metavar="SERVICE_ID")
+    data_destroy.add_argument(
+        "--detach",
+        action="store_true",
+        help="remove its binding but keep the database, ACL user or bucket on its server",
+    )
+    data_destroy.set_defaults(handler=cmd_data_destroy)
+    data_retry = data_commands.add_parser(
+        "retry", parents=[common], help="provision a failed data service again"
+    )
+    data_retry.add_argument("--deployment", required=True, metavar="D", help="id or name")
+    data_retry.add_argument("service", type=positive_int, metavar="SERVICE_ID")
+    data_retry.set_defaults(handler=cmd_data_retry)
+    for command in (data_create, data_retry):
+        command.add_argument(
+            "--wait",
+            action="store_true",
+            help="wait until it is ready (exit 0) or failed (exit 1, the error printed)",
+        )
+        command.add_argument(
+            "--wait-timeout",
+            type=positive,
+            default=WAIT_TIMEOUT,
+            metavar="SECONDS",
+            help=f"with --wait: give up after SECONDS (default {WAIT_TIMEOUT:g}; exit 1)",
+        )
+
+    for command in (
+        create,
+        deploy,
+        promote,
+        apply,
+        rollback,
+        imp,
+        data_create,
+        data_list,
+        data_destroy,
+        data_retry,
+    ):
         command.add_argument("--json", action="store_true", help="print the server's JSON")
     return parser
 
@@ -412,9 +483,8 @@ class Client:
         return self.request("GET", path, **kwargs)
 
     def post_json(self, path: str, payload: dict, **kwargs) -> Response:
-        return self.request(
-            "POST", path, body=json.dumps(payload).encode("utf-8"), accept=(200, 201), **kwargs
-        )
+        kwargs.setdefault("accept", (200, 201))
+        return self.request("POST", path, body=json.dumps(payload).encode("utf-8"), **kwargs)
 
 
 def retry_after(response: Response):
@@ -623,6 +693,99 @@ def cmd_rollback(args) -> int:
         "config": "keep" if args.version_only else "restore",
     }
     show_release(client.post_json(path, payload).json(), args.json)
+    return OK
+
+
+# Data services ----------------------------------------------------------------------------
+
+
+def data_path(client: Client, args, *parts) -> str:
+    base = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/data-services"
+    return "/".join([base, *(str(part) for part in parts)])
+
+
+DATA_FIELDS = ("id", "environment", "kind", "name", "variable", "server", "state")
+
+
+def show_service(service: dict, as_json: bool) -> None:
+    if as_json:
+        say(json.dumps(service))
+        return
+    # Columns two spaces apart (say() drops control characters, tabs included).
+    columns = [str(service.get(name)) for name in DATA_FIELDS]
+    if service.get("error"):
+        columns.append(str(service["error"]))
+    say("  ".join(columns))
+
+
+def wait_for_service(client: Client, path: str, service: dict, args) -> int:
+    """Poll until the service is no longer provisioning: ready is 0, failed 1."""
+    deadline = time.monotonic() + args.wait_timeout
+    pause = POLL_FIRST
+    while service.get("state") == "provisioning":
+        if time.monotonic() + pause > deadline:
+            raise Failure(
+                REFUSED,
+                f"data service {service.get('id')} is still provisioning after "
+                f"{args.wait_timeout:g} s; see `miosa data list`",
+            )
+        SIGNALS.pause(pause)
+        pause = min(pause * 2, POLL_MAX)
+        service = client.get(path).json()["data_service"]
+    show_service(service, args.json)
+    if service.get("state") == "ready":
+        return OK
+    raise Failure(
+        REFUSED,
+        f"data service {service.get('id')} is {service.get('state')}: "
+        f"{service.get('error') or 'no error given'} (retry: miosa data retry "
+        f"--deployment {args.deployment} {service.get('id')})",
+    )
+
+
+def cmd_data_create(args) -> int:
+    client = connect(args)
+    path = data_path(client, args)
+    payload = {"environment": args.environment, "kind": args.kind}
+    for name in ("server", "name", "variable", "copy_from"):
+        if getattr(args, name) is not None:
+            payload[name] = getattr(args, name)
+    service = client.post_json(path, payload, accept=(202,)).json()["data_service"]
+    if args.wait:
+        return wait_for_service(client, data_path(client, args, service["id"]), service, args)
+    show_service(service, args.json)
+    return OK
+
+
+def cmd_data_list(args) -> int:
+    client = connect(args)
+    params = {"environment": args.environment} if args.environment else None
+    listing = client.get(data_path(client, args), params=params).json()
+    if args.json:
+        say(json.dumps(listing["data_services"]))
+        return OK
+    for service in listing["data_services"]:
+        show_service(service, False)
+    return OK
+
+
+def cmd_data_destroy(args) -> int:
+    client = connect(args)
+    mode = "detach" if args.detach else "destroy"
+    service = client.request(
+        "DELETE", data_path(client, args, args.service), params={"mode": mode}, accept=(202,)
+    ).json()["data_service"]
+    show_service(service, args.json)
+    return OK
+
+
+def cmd_data_retry(args) -> int:
+    client = connect(args)
+    path = data_path(client, args, args.service)
+    service = client.post_json(f"{path}/retry", {}, accept=(202,)).json()["data_service"]
+    if args.wait:
+        return wait_for_service(client, path, service, args)
+    show_service(service, args.json)
     return OK
 
 
@@ -1353,7 +1516,7 @@ def main(argv: list | None = None) -> int:
         if handler is None:
             words = [args.command] + [
                 getattr(args, name) or ""
-                for name in ("env_command", "versions_command")
+                for name in ("env_command", "versions_command", "data_command")
                 if hasattr(args, name)
             ]
             what = " ".join(word for word in words if word)

@@ -15,6 +15,7 @@ PARAMETER = {
     "binding_id": r"[0-9]+",
     "hostname": r"[a-z0-9.-]+",
     "token_id": r"[0-9]+",
+    "service_id": r"[0-9]+",
 }
 
 

@@ -68,6 +68,8 @@ def binding_row(row: selectors.VariableRow) -> dict[str, Any]:
     }
     if row.undecryptable:
         item["undecryptable"] = True
+    if row.managed:
+        item["managed"] = True
     return item
 
 
@@ -112,6 +114,13 @@ def binding_detail(request: ApiRequest, binding_id: int) -> HttpResponse:
 # OpenAPI ----------------------------------------------------------------------------------
 
 
+MANAGED = {
+    "const": True,
+    "description": "Present on the binding of a data service MIOSA manages (its URL cannot "
+    "be edited; destroy or detach the data service instead).",
+}
+
+
 def binding_schema(description: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     extra = extra or {}
     return {
@@ -142,6 +151,7 @@ def binding_schema(description: str, extra: dict[str, Any] | None = None) -> dic
             "is_secret": {"const": True},
             "updated_at": TIMESTAMP,
             "undecryptable": {"const": True},
+            "managed": MANAGED,
             **extra,
         },
         "allOf": [

@@ -9,6 +9,7 @@ from django.http import HttpResponse, JsonResponse
 
 from .. import permissions, rules, selectors, services
 from ..models import Environment
+from ..services.data_services import DATA_CHOICES
 from . import lookups
 from .endpoint import ApiRequest, api_endpoint
 from .errors import ApiError
@@ -52,6 +53,15 @@ ENVIRONMENT = Body(
         nullable=True,
         description="ISO 8601 with a zone, in the future; only for preview/* environments: "
         "on any other name it is a 400 (field expires_at).",
+    ),
+    data=Choice(
+        DATA_CHOICES,
+        required=False,
+        nullable=True,
+        description="With copy_from, what the new environment gets of its data services: "
+        "copy (its own, Postgres with the source's data), empty (its own, empty) or none. "
+        "Default: empty for preview/*, else none. Never the source's credentials; production "
+        "is never a data source for copy (409 production_data).",
     ),
 )
 
@@ -125,6 +135,7 @@ def _create_environment(request: ApiRequest) -> HttpResponse:
         promotes_to=_optional_environment(request, "promotes_to"),
         config_changes=body["config_changes"],
         expires_at=body.get("expires_at"),
+        data=body.get("data"),
         actor=request.actor,
     )
     environment = selectors.get_environment(deployment, environment.name)
@@ -233,8 +244,8 @@ PATHS: dict[str, Any] = {
             "operationId": "createEnvironment",
             "summary": "Create a custom environment, empty or as a copy of another one's "
             "variables (developer; copying production needs admin). 409 name_taken when "
-            "the name exists, too_many_environments beyond 200. Audited as "
-            "environment.create.",
+            "the name exists, too_many_environments beyond 200, production_data when asked to "
+            'copy production\'s data ("data": "copy"). Audited as environment.create.',
             "requestBody": ENVIRONMENT.request_body(),
             "responses": {
                 "201": json_content(ref("Environment"), "The new environment."),

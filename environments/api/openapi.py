@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from . import (
     bindings,
+    data_services,
     deployments,
     domains,
     env_import,
@@ -38,6 +39,7 @@ RESOURCES = (
     versions,
     environments,
     bindings,
+    data_services,
     domains,
     tokens,
     runtime,

@@ -48,6 +48,8 @@ def variable_row(row: selectors.VariableRow) -> dict[str, Any]:
     }
     if row.undecryptable:
         item["undecryptable"] = True
+    if row.managed:
+        item["managed"] = True
     return item
 
 

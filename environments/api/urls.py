@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import (
     bindings,
+    data_services,
     deployments,
     domains,
     env_import,
@@ -54,6 +55,17 @@ urlpatterns = [
         f"{DEPLOYMENT}/bindings/<int:binding_id>",
         bindings.binding_detail,
         name="api_binding_detail",
+    ),
+    path(f"{DEPLOYMENT}/data-services", data_services.data_services, name="api_data_services"),
+    path(
+        f"{DEPLOYMENT}/data-services/<int:service_id>",
+        data_services.data_service_detail,
+        name="api_data_service_detail",
+    ),
+    path(
+        f"{DEPLOYMENT}/data-services/<int:service_id>/retry",
+        data_services.data_service_retry,
+        name="api_data_service_retry",
     ),
     path(f"{DEPLOYMENT}/domains", domains.domains, name="api_domains"),
     path(

@@ -226,6 +226,10 @@ SCHEMAS: dict[str, Any] = {
                 "const": True,
                 "description": "Present when the stored value cannot be decrypted.",
             },
+            "managed": {
+                "const": True,
+                "description": "Present on a binding MIOSA manages for a data service.",
+            },
         },
         # `"value": False` says "never present"; written so, each clause names what it
         # requires (Redocly's no-required-schema-properties-undefined).

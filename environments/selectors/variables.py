@@ -65,6 +65,7 @@ class VariableRow:
     kind: str = ""  # binding kind
     binding_name: str = ""
     pk: int = 0
+    managed: bool = False  # a data service's binding (SPEC §13)
 
 
 _VARIABLE_ROW_FIELDS = (
@@ -130,6 +131,7 @@ def _binding_row(binding: Binding, environment: Environment, keyring) -> Variabl
         kind=binding.kind,
         binding_name=binding.name,
         pk=binding.pk,
+        managed=binding.data_service_id is not None,
     )
 
 

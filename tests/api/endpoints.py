@@ -22,6 +22,7 @@ EXAMPLE_ARGUMENTS = {
     "binding_id": "1",
     "hostname": "a.example",
     "token_id": "1",
+    "service_id": "1",
 }
 # The query string an operation needs to get past its own checks to the body.
 EXAMPLE_QUERIES = {"environment": "staging"}

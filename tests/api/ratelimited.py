@@ -16,6 +16,7 @@ PATH_VALUES = {
     "binding_id": "1",
     "hostname": "a.example",
     "token_id": "1",
+    "service_id": "1",
 }
 
 
