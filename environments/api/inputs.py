@@ -168,13 +168,24 @@ class Key(Text):
     """A variable's key (the services validate it; the schema says what they accept)."""
 
     def __init__(self, **options: Any) -> None:
-        options.setdefault("description", f"Keys starting {rules.RESERVED_PREFIX} are reserved.")
+        options.setdefault(
+            "description",
+            f"Keys starting {rules.RESERVED_PREFIX} are reserved, and so are the keys a process "
+            "needs from its machine: " + ", ".join(sorted(rules.PROCESS_KEYS)) + " and names "
+            "starting " + " or ".join(rules.PROCESS_KEY_PREFIXES) + " (400 reserved_key).",
+        )
         super().__init__(pattern=rules.VARIABLE_KEY_RE, plain=False, **options)
 
     def base_schema(self) -> dict[str, Any]:
         return {
             **super().base_schema(),
-            "not": {"pattern": RESERVED},
+            "not": {
+                "anyOf": [
+                    {"pattern": RESERVED},
+                    {"enum": sorted(rules.PROCESS_KEYS)},
+                    {"pattern": "^(" + "|".join(rules.PROCESS_KEY_PREFIXES) + ")"},
+                ]
+            },
         }
 
 
