@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from django_tasks_db.models import DBTaskResult
 
 from environments import crypto
 from environments.models import DataService
@@ -54,6 +55,9 @@ def test_create_waits_until_the_postgres_is_ready(
         *("--kind", "postgres", "--wait"),
     )
     service = wait_for(DataService.objects.first, what="the service row")
+    # The server's request enqueues the provisioning task when its transaction commits, a moment
+    # after the row is visible: wait for the task, not the row alone.
+    wait_for(DBTaskResult.objects.exists, what="the provisioning task")
     assert worker.run() == ["ready"]
     stdout, stderr = process.communicate(timeout=60)
     assert (process.returncode, stderr) == (0, "")
