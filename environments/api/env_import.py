@@ -171,7 +171,10 @@ PATHS: dict[str, Any] = {
             "cannot read, a NUL, a key without '=', an invalid or reserved (MIOSA_) key or a key "
             "defined twice is a 400 naming the line (field `line N`; the line is never quoted); a "
             "value over 32 KiB a 413. Limits are those of a batch: 500 keys and 64 KiB per "
-            "environment (413); a key of a binding is a 409. A key left out of secret_keys keeps "
+            "environment (413 too_many_variables, environment_too_large); an import of more "
+            "than 500 keys is refused when the key over the limit is read, and a file of more "
+            f"than {rules.MAX_IMPORT_LINES} lines (comments included) is a 413 too_many_lines. "
+            "A key of a binding is a 409. A key left out of secret_keys keeps "
             "its kind (a secret stays a secret; a new key is plain); a plain key named in "
             "secret_keys becomes a secret. Nothing is written on any error.",
             "parameters": [
