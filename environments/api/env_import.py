@@ -99,6 +99,7 @@ def import_variables(request: ApiRequest) -> HttpResponse:
                 "added": diff.added,
                 "changed": diff.changed,
                 "unchanged": diff.unchanged,
+                "replaced": diff.replaced,
                 "secret_keys": diff.secret_keys,
             }
         )
@@ -128,8 +129,10 @@ SCHEMAS: dict[str, Any] = {
     "ImportDiff": {
         "type": "object",
         "description": "What the import would do, by key name only (a dry run writes "
-        "nothing but its audit event). changed/unchanged compare keyed fingerprints; a "
-        "plain variable that becomes a secret is changed.",
+        "nothing but its audit event). changed/unchanged compare keyed fingerprints of plain "
+        "variables; a plain variable that becomes a secret is changed. An existing secret is "
+        "replaced, whether its value is the same or not: a dry run never tells whether a "
+        "value matches a secret.",
         "required": [
             "deployment",
             "environment",
@@ -137,6 +140,7 @@ SCHEMAS: dict[str, Any] = {
             "added",
             "changed",
             "unchanged",
+            "replaced",
             "secret_keys",
         ],
         "additionalProperties": False,
@@ -147,6 +151,12 @@ SCHEMAS: dict[str, Any] = {
             "added": {"type": "array", "items": VARIABLE_KEY},
             "changed": {"type": "array", "items": VARIABLE_KEY},
             "unchanged": {"type": "array", "items": VARIABLE_KEY},
+            "replaced": {
+                "type": "array",
+                "items": VARIABLE_KEY,
+                "description": "Existing secrets the import overwrites; never said to be "
+                "changed or unchanged.",
+            },
             "secret_keys": {
                 "type": "array",
                 "items": VARIABLE_KEY,
