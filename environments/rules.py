@@ -28,7 +28,7 @@ MAX_ENVIRONMENT_BYTES = 64 * 1024
 MAX_KEYS_PER_ENVIRONMENT = 500
 # A dotenv import is read statement by statement; reading stops at this many (comments
 # included) with 413 too_many_lines, as it stops at the key over MAX_KEYS_PER_ENVIRONMENT.
-MAX_IMPORT_LINES = 10_000
+MAX_IMPORT_LINES = 5_000
 MAX_VERSION_LABEL = 200
 MAX_ENVIRONMENTS_PER_DEPLOYMENT = 200
 MAX_VERSION_NOTES_BYTES = 4 * 1024
