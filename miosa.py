@@ -821,15 +821,16 @@ def cmd_env_import(args) -> int:
 
 
 def show_diff(diff: dict) -> None:
-    """The dry run's answer, by key name: + added, ~ changed (= unchanged are counted)."""
+    """The dry run's answer, by key name: + added, ~ changed or replaced (an existing secret,
+    never said to be the same), = unchanged are counted."""
     secrets = set(diff.get("secret_keys") or [])
-    for sign, label in (("+", "added"), ("~", "changed")):
+    for sign, label in (("+", "added"), ("~", "changed"), ("~", "replaced")):
         for key in diff.get(label) or []:
             say(f"{sign} {key}{' (secret)' if key in secrets else ''}")
     say(
         "dry run: {} to add, {} to change, {} unchanged in {}; nothing written".format(
             len(diff.get("added") or []),
-            len(diff.get("changed") or []),
+            len(diff.get("changed") or []) + len(diff.get("replaced") or []),
             len(diff.get("unchanged") or []),
             diff.get("environment"),
         )

@@ -48,8 +48,22 @@ def _check_value(key: str, value: str, *, where: str, label: str) -> None:
         raise error(f"{label}: {exc.messages[0]}", code=code, field=where) from None
 
 
+def too_many(where: str) -> TooLarge:
+    """An import with more keys than an environment may hold: refused as soon as the key over
+    the limit is read, before any query (every key of an import counts towards the limit)."""
+    limit = rules.MAX_KEYS_PER_ENVIRONMENT
+    return TooLarge(
+        f"The import defines more than {limit} variables; an environment holds at most "
+        f"{limit} variables and bindings.",
+        code="too_many_variables",
+        field=where,
+    )
+
+
 def parse_dotenv(text: str) -> list[ImportItem]:
-    """The variables a dotenv file defines, in file order."""
+    """The variables a dotenv file defines, in file order. Reading stops at the key over the
+    limit, or at the line over MAX_IMPORT_LINES (the grammar costs time per line, a comment's
+    too): neither waits for the rest of the file."""
     text = text.removeprefix("\ufeff")
     if "\x00" in text:
         line = len(_NEWLINE.findall(text[: text.index("\x00")])) + 1
@@ -58,9 +72,16 @@ def parse_dotenv(text: str) -> list[ImportItem]:
         )
     items: list[ImportItem] = []
     lines: dict[str, int] = {}
-    for binding in parse_stream(io.StringIO(text)):
+    for read, binding in enumerate(parse_stream(io.StringIO(text)), start=1):
         line = _line_of(binding)
         where = f"line {line}"
+        if read > rules.MAX_IMPORT_LINES:
+            raise TooLarge(
+                f"The file has more than {rules.MAX_IMPORT_LINES} lines (comments included); "
+                "that is the limit of an import.",
+                code="too_many_lines",
+                field=where,
+            )
         if binding.error:
             raise Invalid(
                 f"Line {line} is not dotenv syntax: write KEY=value, the value optionally in "
@@ -76,6 +97,8 @@ def parse_dotenv(text: str) -> list[ImportItem]:
                 code="invalid_dotenv",
                 field=where,
             )
+        if len(items) == rules.MAX_KEYS_PER_ENVIRONMENT:
+            raise too_many(where)
         try:
             key = rules.validate_new_key(binding.key)
         except ValidationError as exc:  # the key is not quoted: it may be anything
@@ -97,7 +120,10 @@ def parse_dotenv(text: str) -> list[ImportItem]:
 
 
 def parse_object(members: dict[str, object]) -> list[ImportItem]:
-    """The variables of a JSON object `{"KEY": "value", …}`, in its order."""
+    """The variables of a JSON object `{"KEY": "value", …}`, in its order; more keys than an
+    environment may hold are refused before any is checked."""
+    if len(members) > rules.MAX_KEYS_PER_ENVIRONMENT:
+        raise too_many("body")
     items: list[ImportItem] = []
     seen: set[str] = set()
     for name, value in members.items():

@@ -26,6 +26,9 @@ PREVIEW_PREFIX = "preview/"
 MAX_VALUE_BYTES = 32 * 1024
 MAX_ENVIRONMENT_BYTES = 64 * 1024
 MAX_KEYS_PER_ENVIRONMENT = 500
+# A dotenv import is read statement by statement; reading stops at this many (comments
+# included) with 413 too_many_lines, as it stops at the key over MAX_KEYS_PER_ENVIRONMENT.
+MAX_IMPORT_LINES = 5_000
 MAX_VERSION_LABEL = 200
 MAX_ENVIRONMENTS_PER_DEPLOYMENT = 200
 MAX_VERSION_NOTES_BYTES = 4 * 1024
@@ -270,6 +273,37 @@ def validate_binding_kind(kind: str) -> str:
     return kind
 
 
+# RFC 3986 userinfo: unreserved, percent-encoded, sub-delims and ':'. Anything else in a user
+# name or password is read differently by different parsers.
+_USERINFO = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*")
+ENCODE_USERINFO = (
+    "Parsers read this URL's user name and password differently: percent-encode special "
+    "characters in them ('@' as %40, '/' as %2F, '?' as %3F, '#' as %23, '%' as %25, "
+    "'[' as %5B, ']' as %5D)."
+)
+
+
+def _refuse_ambiguous_authority(url: str) -> None:
+    """Refuse a URL whose credentials two parsers would read differently: Python's urlsplit
+    takes the host after the last '@' of the authority, libpq after the first, so in
+    postgres://u:p@ss@127.0.0.1/db one connects to 127.0.0.1 and the other reads the password
+    'p' and the host 'ss@127.0.0.1'. An unencoded '/', '?' or '#' in a password ends the
+    authority early for every parser, leaving an '@' after the host."""
+    _, sep, rest = url.partition("://")
+    if not sep:
+        return  # refused for its scheme
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    userinfo, at, host = authority.rpartition("@")
+    if "@" in tail or (at and not _USERINFO.fullmatch(userinfo)):
+        raise ValidationError(ENCODE_USERINFO, code="invalid_binding_url")
+    if "\\" in host or "%" in host:
+        # WHATWG URL parsers read '\\' as '/' in https URLs; libpq decodes '%' in a host.
+        raise ValidationError(
+            "The host of the URL may not contain '\\' or '%'.", code="invalid_binding_url"
+        )
+
+
 def validate_binding_url(kind: str, url: str) -> str:
     """Check a credential URL for its kind. Messages never include the URL (it has a password)."""
     validate_binding_kind(kind)
@@ -279,6 +313,8 @@ def validate_binding_url(kind: str, url: str) -> str:
         raise ValidationError("Enter the connection URL.", code="invalid_binding_url")
     if any(ch.isspace() for ch in url) or "\x00" in url:
         raise ValidationError("The URL must not contain spaces.", code="invalid_binding_url")
+    # Before urlsplit: a '[' in a password makes it answer "Invalid IPv6 URL".
+    _refuse_ambiguous_authority(url)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
@@ -286,14 +322,6 @@ def validate_binding_url(kind: str, url: str) -> str:
         raise ValidationError(
             "The URL is malformed (check the port).", code="invalid_binding_url"
         ) from None
-    if "@" in parts.path or "@" in parts.query or "@" in parts.fragment:
-        # An unescaped '/', '?' or '#' in a password moves the '@' out of the host part, and
-        # the password would then be read (and previewed) as a path.
-        raise ValidationError(
-            "The URL has an '@' after its host: percent-encode special characters in the "
-            "user name and password ('/' as %2F, '?' as %3F, '#' as %23, '@' as %40).",
-            code="invalid_binding_url",
-        )
     if parts.scheme not in schemes:
         expected = " or ".join(f"{s}://" for s in schemes)
         raise ValidationError(f"A {kind} URL starts with {expected}.", code="invalid_binding_url")

@@ -105,6 +105,21 @@ def test_mask_url_hides_only_the_password(url, masked):
         ("postgres", "postgres://app:/S3cretPassw0rd@db.internal:5432/shop", False),
         ("postgres", "postgres://app:123/s3cr3t@db/x", False),
         ("postgres", "postgres://app:S3cr%2Ft@db/x", True),
+        # Issue 18: userinfo two parsers read differently (libpq splits at the first '@').
+        ("postgres", "postgres://u:p@ss@127.0.0.1:5432/db", False),
+        ("postgres", "postgres://u:p%40ss@127.0.0.1:5432/db", True),
+        ("postgres", "postgres://u@x:p@h/db", False),
+        ("postgres", "postgres://u:p[x]@h/db", False),
+        ("postgres", "postgres://u:p%zz@h/db", False),
+        ("postgres", "postgres://u:50%@h/db", False),
+        ("postgres", "postgres://u:p\\x@h/db", False),
+        ("postgres", 'postgres://u:p"x@h/db', False),
+        ("postgres", "postgres://u:pä@h/db", False),
+        ("postgres", "postgres://u:p%C3%A4@h/db", True),
+        ("postgres", "postgres://u:!$&'()*+,;=~._-x@h/db", True),
+        ("redis", "redis://:p:w@h", True),
+        ("bucket", "https://evil.example\\.storage.example.com/b", False),
+        ("postgres", "postgres://u:p@db%2Einternal/x", False),
     ],
 )
 def test_binding_urls_are_checked_per_kind_without_echoing_the_url(kind, url, ok):
@@ -171,3 +186,22 @@ def test_an_environment_name_may_not_contain_two_dots(name):
 
 def test_a_name_with_single_dots_is_fine():
     assert rules.validate_environment_name("preview/v1.2.3") == "preview/v1.2.3"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://u:p@ss@127.0.0.1:5432/db",
+        "postgres://u:p/ss@127.0.0.1:5432/db",
+        "postgres://u:p[ss]@127.0.0.1:5432/db",
+    ],
+)
+def test_a_password_parsers_read_differently_is_refused_saying_to_percent_encode(url):
+    """Issue 18: Python reads host 127.0.0.1 in postgres://u:p@ss@127.0.0.1:5432/db, libpq
+    password p and host ss@127.0.0.1."""
+    with pytest.raises(ValidationError) as excinfo:
+        rules.validate_binding_url("postgres", url)
+    message = excinfo.value.messages[0]
+    assert excinfo.value.code == "invalid_binding_url"
+    assert "percent-encode" in message and "%40" in message
+    assert "ss@127" not in message and "p@ss" not in message

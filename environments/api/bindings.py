@@ -43,7 +43,8 @@ BINDING = Body(
         + "; ".join(
             f"{kind}: {', '.join(spec.schemes)}" for kind, spec in rules.BINDING_KINDS.items()
         )
-        + ".",
+        + ". Special characters in the user name and password are percent-encoded ('@' as "
+        "%40): a URL that parsers would read differently is a 400 invalid_binding_url.",
     ),
     variable_name=Key(
         default="",

@@ -99,6 +99,7 @@ def import_variables(request: ApiRequest) -> HttpResponse:
                 "added": diff.added,
                 "changed": diff.changed,
                 "unchanged": diff.unchanged,
+                "replaced": diff.replaced,
                 "secret_keys": diff.secret_keys,
             }
         )
@@ -128,8 +129,10 @@ SCHEMAS: dict[str, Any] = {
     "ImportDiff": {
         "type": "object",
         "description": "What the import would do, by key name only (a dry run writes "
-        "nothing but its audit event). changed/unchanged compare keyed fingerprints; a "
-        "plain variable that becomes a secret is changed.",
+        "nothing but its audit event). changed/unchanged compare keyed fingerprints of plain "
+        "variables; a plain variable that becomes a secret is changed. An existing secret is "
+        "replaced, whether its value is the same or not: a dry run never tells whether a "
+        "value matches a secret.",
         "required": [
             "deployment",
             "environment",
@@ -137,6 +140,7 @@ SCHEMAS: dict[str, Any] = {
             "added",
             "changed",
             "unchanged",
+            "replaced",
             "secret_keys",
         ],
         "additionalProperties": False,
@@ -147,6 +151,12 @@ SCHEMAS: dict[str, Any] = {
             "added": {"type": "array", "items": VARIABLE_KEY},
             "changed": {"type": "array", "items": VARIABLE_KEY},
             "unchanged": {"type": "array", "items": VARIABLE_KEY},
+            "replaced": {
+                "type": "array",
+                "items": VARIABLE_KEY,
+                "description": "Existing secrets the import overwrites; never said to be "
+                "changed or unchanged.",
+            },
             "secret_keys": {
                 "type": "array",
                 "items": VARIABLE_KEY,
@@ -171,7 +181,10 @@ PATHS: dict[str, Any] = {
             "cannot read, a NUL, a key without '=', an invalid or reserved (MIOSA_) key or a key "
             "defined twice is a 400 naming the line (field `line N`; the line is never quoted); a "
             "value over 32 KiB a 413. Limits are those of a batch: 500 keys and 64 KiB per "
-            "environment (413); a key of a binding is a 409. A key left out of secret_keys keeps "
+            "environment (413 too_many_variables, environment_too_large); an import of more "
+            "than 500 keys is refused when the key over the limit is read, and a file of more "
+            f"than {rules.MAX_IMPORT_LINES} lines (comments included) is a 413 too_many_lines. "
+            "A key of a binding is a 409. A key left out of secret_keys keeps "
             "its kind (a secret stays a secret; a new key is plain); a plain key named in "
             "secret_keys becomes a secret. Nothing is written on any error.",
             "parameters": [

@@ -298,18 +298,32 @@ class KeyList(Field):
 
 
 class Items(Field):
-    """A non-empty list of objects, each a `Body`."""
+    """A non-empty list of objects, each a `Body`; more than `limit` is `too_many` (an
+    ApiError: a 413, so the schema states it in words, not as maxItems, which is a 400),
+    raised before any item is read."""
 
     kind = ("array",)
 
-    def __init__(self, body: Body, *, message: str, **options: Any) -> None:
+    def __init__(
+        self,
+        body: Body,
+        *,
+        message: str,
+        limit: int | None = None,
+        too_many: Callable[[str], ApiError] | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.body = body
         self.message = message
+        self.limit = limit
+        self.too_many = too_many
 
     def clean(self, value: Any, pointer: str) -> list[dict[str, Any]]:
         if not isinstance(value, list) or not value:
             raise invalid(self.message, pointer)
+        if self.limit is not None and len(value) > self.limit:
+            raise self.too_many(pointer) if self.too_many else invalid(self.message, pointer)
         items = []
         for position, item in enumerate(value):
             prefix = f"{pointer}[{position}]"

@@ -50,6 +50,21 @@ def _is_secret() -> Flag:
 
 VARIABLE = Body("VariableInput", key=Key(), value=_value(), is_secret=_is_secret())
 WRITE_ONE = Body("WriteOne", environment=Name(), key=Key(), value=_value(), is_secret=_is_secret())
+
+
+def _too_many(pointer: str) -> ApiError:
+    # Every key of a batch counts towards the environment's limit: more is refused before
+    # any item is read or any variable looked up.
+    limit = rules.MAX_KEYS_PER_ENVIRONMENT
+    return ApiError(
+        413,
+        "too_many_variables",
+        f"The batch has more than {limit} variables; an environment holds at most {limit} "
+        "variables and bindings.",
+        field=pointer,
+    )
+
+
 WRITE_MANY = Body(
     "WriteMany",
     description="A batch, written all or nothing.",
@@ -57,8 +72,12 @@ WRITE_MANY = Body(
     variables=Items(
         VARIABLE,
         message="variables must be a non-empty list of objects.",
+        limit=rules.MAX_KEYS_PER_ENVIRONMENT,
+        too_many=_too_many,
         description="Each key at most once in a batch: a key given twice is a 400 (code "
-        "duplicate_key, field variables[i].key) and nothing is written.",
+        "duplicate_key, field variables[i].key) and nothing is written. More than "
+        f"{rules.MAX_KEYS_PER_ENVIRONMENT} items is a 413 (too_many_variables) before any "
+        "is read.",
     ),
 )
 WRITE = OneOf("variables", then=WRITE_MANY, otherwise=WRITE_ONE)

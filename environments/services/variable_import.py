@@ -19,13 +19,20 @@ from .variables import VariableInput, check_variables, write_variables
 
 @dataclass(frozen=True)
 class ImportDiff:
-    """Key names only. `changed`/`unchanged` compare keyed fingerprints, so a secret is never
-    decrypted to say whether it changes; a plain variable that becomes a secret is changed."""
+    """Key names only. For plain variables `changed`/`unchanged` compare keyed fingerprints; a
+    plain variable that becomes a secret is changed. An existing secret is `replaced`, whether
+    the value is the same or not: a dry run writes nothing, so same/different would confirm a
+    guess of the secret (issue 18); its fingerprint is not even computed."""
 
     added: list[str]
     changed: list[str]
     unchanged: list[str]
+    replaced: list[str]  # existing secrets the import overwrites, never said to be the same
     secret_keys: list[str]  # the imported keys that are secrets after the import
+
+    @property
+    def keys(self) -> list[str]:
+        return self.added + self.changed + self.unchanged + self.replaced
 
 
 def _inputs(items: list[ImportItem], secret_keys: set[str]) -> list[VariableInput]:
@@ -44,6 +51,7 @@ def _diff(
     added: list[str] = []
     changed: list[str] = []
     unchanged: list[str] = []
+    replaced: list[str] = []
     secrets: list[str] = []
     for item in inputs:
         current = existing.get(item.key)
@@ -53,14 +61,17 @@ def _diff(
         if current is None:
             added.append(item.key)
             continue
+        if current.is_secret:
+            replaced.append(item.key)
+            continue
         fingerprint = crypto.fingerprint(item.value, scope=scope, keyring=keyring)
         same = hmac.compare_digest(fingerprint, bytes(current.fingerprint))
-        (unchanged if same and current.is_secret == is_secret else changed).append(item.key)
-    return ImportDiff(added, changed, unchanged, secrets)
+        (unchanged if same and not is_secret else changed).append(item.key)
+    return ImportDiff(added, changed, unchanged, replaced, secrets)
 
 
 def _record(environment: Environment, diff: ImportDiff, actor: Actor, *, dry_run: bool) -> None:
-    keys = diff.added + diff.changed + diff.unchanged
+    keys = diff.keys
     audit.record(
         "variable.import",
         actor=actor,
@@ -73,6 +84,7 @@ def _record(environment: Environment, diff: ImportDiff, actor: Actor, *, dry_run
             "secret_keys": sorted(diff.secret_keys),
             "added": len(diff.added),
             "changed": len(diff.changed),
+            "replaced": len(diff.replaced),
             **({} if dry_run else {"revision": environment.config_revision}),
         },
     )

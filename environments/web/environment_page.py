@@ -365,10 +365,11 @@ def _import(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
             ("Added", diff.added),
             ("Changed", diff.changed),
             ("Unchanged", diff.unchanged),
+            ("Will be replaced", diff.replaced),  # secrets: never same or changed
         ]
         if diff
         else [],
-        "import_count": len(diff.added + diff.changed + diff.unchanged) if diff else 0,
+        "import_count": len(diff.keys) if diff else 0,
         "import_preview_id": step.preview_id,
     }
 

@@ -154,6 +154,28 @@ def test_bad_input_is_refused_and_nothing_is_bound(
     assert not Binding.objects.exists()
 
 
+def test_a_url_whose_password_parsers_read_differently_is_400_and_encoded_is_bound(
+    api, deployment, staging, role_token, served
+):
+    """Issue 18: an unencoded '@' in the password: Python reads host 127.0.0.1, libpq password
+    'p' and host 'ss@127.0.0.1'."""
+    admin = role_token("admin")
+    body = {"environment": "staging", "kind": "postgres"}
+    response = api.post(
+        _url(deployment), {**body, "url": "postgres://u:p@ss@127.0.0.1:5432/db"}, token=admin
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_binding_url" and error["field"] == "url"
+    assert "percent-encode" in error["message"] and "%40" in error["message"]
+    assert b"p@ss" not in response.content
+    assert not Binding.objects.exists()
+    encoded = "postgres://u:p%40ss@127.0.0.1:5432/db"
+    response = api.post(_url(deployment), {**body, "url": encoded}, token=admin)
+    assert response.status_code == 201
+    assert served(staging)["env"]["DATABASE_URL"] == encoded
+
+
 def test_a_second_binding_under_one_name_is_409(api, deployment, staging, actor, role_token):
     _bind(staging, actor)
     response = api.post(

@@ -196,7 +196,8 @@ def test_a_dry_run_answers_the_diff_by_name_and_writes_nothing(post_import, stag
     assert body["dry_run"] is True and body["environment"] == "staging"
     assert body["added"] == ["NEW", "PLAIN"]
     assert body["changed"] == ["OTHER"]
-    assert body["unchanged"] == ["SAME", "SECRET"]
+    assert body["unchanged"] == ["SAME"]
+    assert body["replaced"] == ["SECRET"]  # a secret is never said to be the same
     assert body["secret_keys"] == ["SECRET", "NEW"]
     assert CANARY.encode() not in response.content
     staging.refresh_from_db()
@@ -207,9 +208,30 @@ def test_a_dry_run_answers_the_diff_by_name_and_writes_nothing(post_import, stag
     assert CANARY not in json.dumps(event.detail)
 
 
-def test_a_changed_secret_is_changed_in_the_dry_run(post_import, staging, actor):
+def test_a_changed_secret_is_replaced_in_the_dry_run(post_import, staging, actor):
     services.set_variable(environment=staging, key="S", value="a", is_secret=True, actor=actor)
-    assert post_import("S=b", dry_run="true").json()["changed"] == ["S"]
+    body = post_import("S=b", dry_run="true").json()
+    assert (body["replaced"], body["changed"], body["unchanged"]) == (["S"], [], [])
+
+
+def test_a_dry_run_does_not_tell_whether_a_guess_of_a_secret_is_right(post_import, staging, actor):
+    """Issue 18: a developer of staging could send STRIPE_SECRET_KEY=<guess> and read changed
+    or unchanged, 500 guesses a request, writing nothing. Right and wrong guesses now get the
+    same answer and the same audit detail."""
+    services.set_variable(
+        environment=staging, key="STRIPE_SECRET_KEY", value=CANARY, is_secret=True, actor=actor
+    )
+    right = post_import(f"STRIPE_SECRET_KEY={CANARY}", dry_run="true")
+    wrong = post_import("STRIPE_SECRET_KEY=sk_live_guess", dry_run="true")
+    assert right.status_code == wrong.status_code == 200
+    assert right.json() == wrong.json()
+    assert right.json()["replaced"] == ["STRIPE_SECRET_KEY"]
+    assert right.json()["unchanged"] == right.json()["changed"] == []
+    details = [
+        event.detail for event in AuditEvent.objects.filter(action="variable.import").order_by("pk")
+    ]
+    assert len(details) == 2 and details[0] == details[1]
+    assert CANARY.encode() not in right.content
 
 
 def test_a_plain_variable_becoming_secret_is_changed_in_the_dry_run(post_import, staging, actor):

@@ -61,6 +61,24 @@ def test_dry_run_prints_the_diff_and_writes_nothing(
     assert Environment.objects.get(pk=staging.pk).config_revision == before
 
 
+def test_dry_run_prints_an_existing_secret_as_a_change_whatever_its_value(
+    miosa, shipped, staging, actor, personal_token, dotenv_file
+):
+    """Issue 18: the API answers an existing secret as replaced, never unchanged."""
+    services.set_variable(
+        environment=staging, key="STRIPE_KEY", value="sk_live_123", is_secret=True, actor=actor
+    )
+    args = ("env", "import", str(dotenv_file), "--deployment", "shop", "--environment")
+    result = miosa(*args, "staging", "--dry-run", token=personal_token)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "+ API_URL\n"
+        "+ GREETING\n"
+        "~ STRIPE_KEY (secret)\n"
+        "dry run: 2 to add, 1 to change, 0 unchanged in staging; nothing written\n"
+    )
+
+
 def test_import_then_run_gets_every_value_back(
     miosa, shipped, staging, personal_token, runtime_token, dotenv_file
 ):

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.html import escape
 
 from environments import rules, services
 from environments.models import Binding, Role
@@ -62,6 +64,25 @@ def test_invalid_input_is_shown_and_the_url_is_not_echoed(admin, deployment, dat
     html = response.content.decode()
     assert message in html
     assert "s3cr3t-pw" not in html and 'value="mysql' not in html
+
+
+def test_a_password_parsers_read_differently_is_refused_with_the_api_message(
+    admin, deployment, production
+):
+    """Issue 18: the page refuses postgres://u:p@ss@127.0.0.1:5432/db as the API does."""
+    url = "postgres://u:p@ss@127.0.0.1:5432/db"
+    data = {"kind": "postgres", "name": "x", "url": url, "variable_name": ""}
+    response = admin.post(_url(deployment, "bindings"), data, **HX)
+    assert response.status_code == 400
+    html = response.content.decode()
+    with pytest.raises(ValidationError) as excinfo:
+        rules.validate_binding_url("postgres", url)
+    assert "percent-encode" in excinfo.value.messages[0]
+    assert escape(excinfo.value.messages[0]) in html
+    assert "p@ss" not in html and not Binding.objects.exists()
+    data["url"] = "postgres://u:p%40ss@127.0.0.1:5432/db"
+    assert admin.post(_url(deployment, "bindings"), data, **HX).status_code == 200
+    assert runtime_env(production)["DATABASE_URL"] == data["url"]
 
 
 def test_a_variable_clash_is_a_409_form_error(admin, deployment, production, actor):

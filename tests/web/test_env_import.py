@@ -73,6 +73,25 @@ def test_a_preview_shows_the_diff_by_name_then_the_confirmation_imports(
     assert [d["dry_run"] for d in actions] == [True, False]
 
 
+def test_the_preview_does_not_tell_whether_a_guess_of_a_secret_is_right(as_role, staging, actor):
+    """Issue 18: the preview said "Unchanged: STRIPE_SECRET_KEY secret" for a right guess."""
+    services.set_variable(
+        environment=staging, key="STRIPE_SECRET_KEY", value=CANARY, is_secret=True, actor=actor
+    )
+    services.set_variable(environment=staging, key="PLAIN", value="p", is_secret=None, actor=actor)
+    client = as_role(Role.DEVELOPER)
+    url = _import_url(staging)
+    diffs = []
+    for guess in (CANARY, "sk_live_guess"):
+        body = _section(client.post(url, {"text": f"STRIPE_SECRET_KEY={guess}\nPLAIN=p\n"}))
+        diffs.append(re.search(r'<div data-testid="import-diff">.*?</div>', body, re.S).group(0))
+        assert "Will be replaced (1):" in body and "STRIPE_SECRET_KEY" in body
+        assert "Unchanged (1):" in body  # PLAIN, a plain variable, keeps same/changed
+        assert "Import 2 variables" in body
+        assert CANARY not in body
+    assert diffs[0] == diffs[1]
+
+
 def test_an_uploaded_file_is_previewed_like_a_pasted_one(as_role, staging):
     client = as_role(Role.DEVELOPER)
     upload = SimpleUploadedFile(".env", FILE.encode(), content_type="text/plain")

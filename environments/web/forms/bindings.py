@@ -42,6 +42,7 @@ class BindingForm(PageForm):
         max_length=4096,
         strip=True,
         label="Connection URL",
+        help_text="Percent-encode special characters in the password ('@' as %40).",
         widget=_credential(id="bind-url", placeholder="postgres://user:password@host:5432/db"),
     )
     variable_name = forms.CharField(
