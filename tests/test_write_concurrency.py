@@ -50,9 +50,7 @@ def deadlocks() -> int:
                 break
             time.sleep(0.02)
         cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
-        )
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
         return cursor.fetchone()[0]
 
 
@@ -142,7 +140,8 @@ EXPECTED = {
 
 
 def kind_of(label: str) -> str:
-    """"POST /api/v1/deployments/3/env/BASE/restore" -> "POST restore"."""
+    """The operation of an answer: `POST /api/v1/deployments/3/env/BASE/restore` is
+    `POST restore`."""
     method, path = label.split(" ", 1)
     parts = path.split("/")  # "", "api", "v1", "deployments", id, resource, …
     return f"{method} {'restore' if parts[-1] == 'restore' else parts[5]}"

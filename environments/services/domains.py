@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 
 from .. import audit, rules
 from ..actors import Actor
-from ..errors import Conflict, Invalid, validated
+from ..errors import Conflict, Invalid, NotFound, validated
 from ..models import ConfigEntry, Deployment, Domain, Environment
-from .environment_writes import lock_environment
+from .environment_writes import lock_deployment, lock_environment, lock_environments
 from .revisions import Revision
 
 
@@ -69,10 +69,13 @@ def add_domain(
 def remove_domain(*, domain: Domain, actor: Actor) -> None:
     """Remove a domain. Removing the apex domain's row clears the apex too: a deployment must
     not keep, as its apex, a hostname another deployment may then attach."""
+    # The deployment's row before the environment's (the lock order): the apex may be cleared.
+    deployment = lock_deployment(Deployment(pk=domain.environment.deployment_id))
     environment = lock_environment(domain.environment)
+    if not Domain.objects.filter(pk=domain.pk, environment=environment).exists():
+        raise NotFound(f"{domain.hostname} is no longer attached to {environment.name}.")
     audit.record("domain.remove", actor=actor, environment=environment, target=domain.hostname)
     domain.delete()
-    deployment = Deployment.objects.select_for_update().get(pk=environment.deployment_id)
     if deployment.apex_domain and deployment.apex_domain == domain.hostname:
         deployment.apex_domain = ""
         deployment.save(update_fields=["apex_domain"])
@@ -104,7 +107,7 @@ def set_apex_domain(
     visible_deployment_ids: set[int] | None = None,
 ) -> ApexResult:
     """Set the apex: attach it to production and staging.<apex> to staging, skipping taken ones."""
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment = lock_deployment(deployment)
     apex = validated(rules.validate_hostname, apex, field="apex_domain") if apex.strip() else ""
     if apex:
         attached_elsewhere = (
@@ -119,18 +122,20 @@ def set_apex_domain(
                 code="domain_taken",
                 field="apex_domain",
             )
-    deployment.apex_domain = apex
-    deployment.save(update_fields=["apex_domain"])
-    audit.record("deployment.set_apex", actor=actor, deployment=deployment, target=apex)
-    result = ApexResult(apex=apex, attached=[], skipped=[])
-    if not apex:
-        return result
     environments = {
         e.name: e
         for e in Environment.objects.filter(
             deployment=deployment, name__in=rules.PROTECTED_ENVIRONMENTS
         )
     }
+    if apex:  # the environments it attaches to, locked before the event (the lock order)
+        lock_environments(list(environments.values()))
+    deployment.apex_domain = apex
+    deployment.save(update_fields=["apex_domain"])
+    audit.record("deployment.set_apex", actor=actor, deployment=deployment, target=apex)
+    result = ApexResult(apex=apex, attached=[], skipped=[])
+    if not apex:
+        return result
     for env_name in (rules.PRODUCTION, rules.STAGING):
         host = rules.suggested_hostname(env_name, apex)
         environment = environments[env_name]

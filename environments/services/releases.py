@@ -8,7 +8,7 @@ from .. import audit, rules
 from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, ServiceError, TooLarge, validated
 from ..models import Deployment, Environment, Release, Version
-from .environment_writes import lock_environment
+from .environment_writes import lock_deployment, lock_environment
 from .environments import create_environment
 from .revisions import record_release
 
@@ -29,7 +29,7 @@ ROLLBACK_CONFIG = ("restore", "keep")
 def create_version(
     *, deployment: Deployment, label: str = "", notes: str = "", actor: Actor
 ) -> Version:
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment = lock_deployment(deployment)
     label = (label or "").strip()
     if len(label) > rules.MAX_VERSION_LABEL:
         raise Invalid(f"A label has at most {rules.MAX_VERSION_LABEL} characters.", field="label")
@@ -65,6 +65,11 @@ def register_version(
 ) -> tuple[Version, Environment | None]:
     """Register a version and deploy it to `deploy_to`, or to a new environment named
     `new_environment`, or nowhere: all or nothing. Returns (version, where it was deployed)."""
+    # Every lock before the version's audit event takes the chain's head (the lock order,
+    # environment_writes): the deployment's row, then the environment deployed to.
+    lock_deployment(deployment)
+    if deploy_to is not None and not new_environment:
+        deploy_to = lock_environment(deploy_to)
     version = create_version(deployment=deployment, label=label, notes=notes, actor=actor)
     if new_environment:
         environment = create_environment(deployment=deployment, name=new_environment, actor=actor)
@@ -316,7 +321,7 @@ def set_required_keys(*, deployment: Deployment, keys: list[str], actor: Actor) 
     clean = sorted(set(clean))
     if len(clean) > rules.MAX_KEYS_PER_ENVIRONMENT:
         raise Invalid(f"At most {rules.MAX_KEYS_PER_ENVIRONMENT} required keys.", field="keys")
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment = lock_deployment(deployment)
     deployment.required_keys = clean
     deployment.save(update_fields=["required_keys"])
     audit.record(
