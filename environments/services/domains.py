@@ -11,7 +11,12 @@ from .. import audit, rules
 from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, validated
 from ..models import ConfigEntry, Deployment, Domain, Environment
-from .environment_writes import lock_deployment, lock_environment, lock_environments
+from .environment_writes import (
+    lock_deployment,
+    lock_deployment_of,
+    lock_environment,
+    lock_environments,
+)
 from .revisions import Revision
 
 
@@ -70,7 +75,7 @@ def remove_domain(*, domain: Domain, actor: Actor) -> None:
     """Remove a domain. Removing the apex domain's row clears the apex too: a deployment must
     not keep, as its apex, a hostname another deployment may then attach."""
     # The deployment's row before the environment's (the lock order): the apex may be cleared.
-    deployment = lock_deployment(Deployment(pk=domain.environment.deployment_id))
+    deployment = lock_deployment_of(domain.environment)
     environment = lock_environment(domain.environment)
     if not Domain.objects.filter(pk=domain.pk, environment=environment).exists():
         raise NotFound(f"{domain.hostname} is no longer attached to {environment.name}.")

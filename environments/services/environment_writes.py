@@ -47,6 +47,20 @@ def lock_deployment(deployment: Deployment) -> Deployment:
         raise DeploymentGone("That deployment no longer exists.") from None
 
 
+def lock_deployment_of(environment: Environment) -> Deployment:
+    """Lock the row of the environment's deployment (`environment` may be a bare
+    `Environment(pk=…)`); EnvironmentGone if the environment no longer exists."""
+    deployment_id = (
+        environment.deployment_id
+        or Environment.objects.filter(pk=environment.pk)
+        .values_list("deployment_id", flat=True)
+        .first()
+    )
+    if deployment_id is None:
+        raise EnvironmentGone(f"{environment.name or 'That environment'} no longer exists.")
+    return lock_deployment(Deployment(pk=deployment_id))
+
+
 def lock_environment(environment: Environment) -> Environment:
     """Lock the environment row (step 2 of the lock order) and return it freshly read: writes
     to one environment serialize on this lock. EnvironmentGone (404) if it was deleted.

@@ -12,7 +12,12 @@ from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, Undecryptable, validated
 from ..models import ConfigEntry, Deployment, Environment, Variable
 from . import data_services
-from .environment_writes import fingerprint_scope, lock_deployment, lock_environment
+from .environment_writes import (
+    fingerprint_scope,
+    lock_deployment,
+    lock_deployment_of,
+    lock_environment,
+)
 
 
 def default_promotion_target(deployment: Deployment, name: str) -> Environment | None:
@@ -184,8 +189,8 @@ def delete_environment(
     promotion target it clears): all before the event (the lock order, environment_writes).
     Creations and promotion targets take the deployment's lock too, so no environment starts
     promoting to this one meanwhile."""
-    lock_deployment(Deployment(pk=environment.deployment_id))
     try:
+        lock_deployment_of(environment)
         environment = lock_environment(environment)
     except Environment.DoesNotExist:
         raise NotFound("That environment no longer exists.") from None
@@ -236,7 +241,7 @@ def set_promotion_target(
     *, environment: Environment, promotes_to: Environment | None, actor: Actor
 ) -> Environment:
     # Under the deployment's lock, as deletions: the new target stays until COMMIT.
-    lock_deployment(Deployment(pk=environment.deployment_id))
+    lock_deployment_of(environment)
     environment = lock_environment(environment)
     if promotes_to is not None:
         if not Environment.objects.filter(pk=promotes_to.pk).exists():
