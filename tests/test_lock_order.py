@@ -1,7 +1,6 @@
-"""The lock order (environments/services/environment_writes.py) where a deployment is deleted
-(PostgreSQL): the delete takes the deployment's row before the chain's head, as every write
-that locks that row does, so a version registered meanwhile waits for the delete (or the
-delete for it) instead of deadlocking with it."""
+"""The lock order (environments/services/environment_writes.py) where two writes meet
+(PostgreSQL), made certain with events: every lock before the chain's head, so a write that
+holds the head never waits for one that waits for it. PostgreSQL detects no deadlock."""
 
 from __future__ import annotations
 
@@ -13,7 +12,8 @@ from django.db import connection, connections, transaction
 
 from environments import audit, services
 from environments.errors import NotFound
-from environments.models import Deployment
+from environments.models import Deployment, Domain
+from environments.services.environment_writes import lock_environment
 from tests.concurrently import skip_unless_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -33,6 +33,19 @@ def _until_waiting(count: int) -> None:
         if _waiting_on_a_lock() >= count:
             return
         time.sleep(0.01)
+
+
+def _all_gone() -> None:
+    """Until the threads' backends have exited: they report their statistics as they do."""
+    for _ in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.02)
 
 
 def _deadlocks() -> int:
@@ -89,14 +102,58 @@ def test_a_version_registered_while_the_deployment_is_deleted_does_not_deadlock(
     # The registration waited for the delete, then found the deployment gone: a 404.
     assert isinstance(results["version"], NotFound), results["version"]
     assert not Deployment.objects.filter(pk=deployment.pk).exists()
-    connections.close_all()  # the threads' backends report their statistics as they exit
-    for _ in range(200):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    _all_gone()
+    assert _deadlocks() == before
+
+
+def test_an_apex_set_while_its_staging_host_is_being_attached_does_not_deadlock(
+    deployment, staging, actor
+):
+    """A request attaching staging.example.com has inserted its row and not yet recorded its
+    event when the apex example.com is set: the apex's insert of the same hostname waits for
+    that request. The apex must not hold the chain's head then (its events come last), or
+    the other request, recording next, would wait for it: a deadlock."""
+    skip_unless_postgres()
+    preview = services.create_environment(deployment=deployment, name="preview/a", actor=actor)
+    results: dict[str, object] = {}
+    inserted, go_on = threading.Event(), threading.Event()
+
+    def attach():
+        try:
+            with transaction.atomic():
+                environment = lock_environment(preview)
+                Domain.objects.create(hostname="staging.example.com", environment=environment)
+                inserted.set()
+                go_on.wait(30)
+                audit.record("domain.add", actor=actor, environment=environment, target="x")
+            results["attach"] = "ok"
+        except Exception as exc:
+            results["attach"] = exc
+        finally:
+            connections.close_all()
+
+    def set_apex():
+        try:
+            results["apex"] = services.set_apex_domain(
+                deployment=deployment, apex="example.com", actor=actor
             )
-            if cursor.fetchone()[0] == 0:
-                break
-        time.sleep(0.02)
+        except Exception as exc:
+            results["apex"] = exc
+        finally:
+            connections.close_all()
+
+    before = _deadlocks()
+    attacher = threading.Thread(target=attach)
+    attacher.start()
+    assert inserted.wait(30)
+    apex = threading.Thread(target=set_apex)
+    apex.start()
+    _until_waiting(1)  # the apex waits for the other request's hostname
+    go_on.set()
+    attacher.join(60)
+    apex.join(60)
+    assert results["attach"] == "ok"
+    assert results["apex"].attached == ["example.com"], results["apex"]
+    assert results["apex"].skipped == ["staging.example.com"]
+    _all_gone()
     assert _deadlocks() == before

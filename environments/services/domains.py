@@ -137,11 +137,9 @@ def set_apex_domain(
         lock_environments(list(environments.values()))
     deployment.apex_domain = apex
     deployment.save(update_fields=["apex_domain"])
-    audit.record("deployment.set_apex", actor=actor, deployment=deployment, target=apex)
     result = ApexResult(apex=apex, attached=[], skipped=[])
-    if not apex:
-        return result
-    for env_name in (rules.PRODUCTION, rules.STAGING):
+    attached: list[tuple[Environment, str]] = []
+    for env_name in (rules.PRODUCTION, rules.STAGING) if apex else ():
         host = rules.suggested_hostname(env_name, apex)
         environment = environments[env_name]
         try:
@@ -155,10 +153,20 @@ def set_apex_domain(
                 result.skipped.append(host)
             continue
         environment = lock_environment(environment)
-        Domain.objects.create(hostname=host, environment=environment, created_by=actor.user)
+        try:
+            with transaction.atomic():
+                Domain.objects.create(hostname=host, environment=environment, created_by=actor.user)
+        except IntegrityError:  # attached elsewhere meanwhile
+            result.skipped.append(host)
+            continue
         revision = Revision(environment, actor)
         revision.set(ConfigEntry.Kind.DOMAIN, host)
         revision.finish()
-        audit.record("domain.add", actor=actor, environment=environment, target=host)
+        attached.append((environment, host))
         result.attached.append(host)
+    # The events last: the chain's head is the last lock (environment_writes), and an insert
+    # above may wait for a concurrent request's uncommitted one of the same hostname.
+    audit.record("deployment.set_apex", actor=actor, deployment=deployment, target=apex)
+    for environment, host in attached:
+        audit.record("domain.add", actor=actor, environment=environment, target=host)
     return result
