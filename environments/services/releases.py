@@ -8,7 +8,7 @@ from .. import audit, rules
 from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, ServiceError, TooLarge, validated
 from ..models import Deployment, Environment, Release, Version
-from .environment_writes import lock_deployment, lock_environment
+from .environment_writes import EnvironmentGone, lock_deployment, lock_environment
 from .environments import create_environment
 from .revisions import record_release
 
@@ -162,6 +162,18 @@ def deploy_version(*, environment: Environment, version: Version, actor: Actor) 
     return _activate(environment, version, kind=Release.Kind.DEPLOY, actor=actor)
 
 
+def _reread(environment: Environment) -> Environment:
+    """The environment as it is now (not locked); 404 if it was deleted meanwhile."""
+    fresh = (
+        Environment.objects.select_related("deployment", "active_version")
+        .filter(pk=environment.pk)
+        .first()
+    )
+    if fresh is None:
+        raise EnvironmentGone(f"{environment.name} no longer exists; it was deleted.")
+    return fresh
+
+
 @transaction.atomic
 def promote(
     *,
@@ -180,12 +192,12 @@ def promote(
     `target_id` is the target the caller checked permissions against: if the source was
     re-pointed meanwhile (say, at production), the promotion is refused, not escalated.
     """
-    source = Environment.objects.select_related("deployment", "active_version").get(pk=source.pk)
+    source = _reread(source)
     if source.promotes_to_id is None:
         raise Conflict(f"{source.name} does not promote to another environment.", code="no_target")
     # Lock the target first: concurrent promotions into one environment serialize here.
     target = lock_environment(Environment(pk=source.promotes_to_id))
-    source = Environment.objects.select_related("deployment", "active_version").get(pk=source.pk)
+    source = _reread(source)
     if source.promotes_to_id != target.pk or (target_id is not None and target.pk != target_id):
         raise Conflict(
             f"{source.name} now promotes to another environment. Review the change again.",

@@ -80,3 +80,18 @@ def test_an_environment_deleted_twice_at_once_is_a_404_the_second_time(
         f"/api/v1/deployments/{deployment.pk}/environments/preview/pr-7", token=token_for(owner)
     )
     assert response.status_code == 404, response.content
+
+
+def test_a_promotion_from_an_environment_being_deleted_is_a_404(
+    api, deployment, preview, owner, token_for, actor, monkeypatch
+):
+    version = services.create_version(deployment=deployment, actor=actor)
+    services.deploy_version(environment=preview, version=version, actor=actor)
+    delete_after_lookup(monkeypatch, actor, lookups, "environment")
+    response = api.post(
+        f"/api/v1/deployments/{deployment.pk}/promote",
+        token=token_for(owner),
+        json={"from": "preview/pr-7"},
+    )
+    assert response.status_code == 404, response.content
+    assert response.json()["error"]["code"] == "not_found"
