@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.http import Http404
 
 
 class ServiceError(Exception):
@@ -25,7 +26,10 @@ class Invalid(ServiceError):
     default_code = "invalid"
 
 
-class NotFound(ServiceError):
+class NotFound(ServiceError, Http404):
+    """Also an Http404, so a page whose write races a delete (the row went between the view's
+    lookup and the service's lock) answers 404, not 500, where the view does not catch it."""
+
     status = 404
     default_code = "not_found"
 

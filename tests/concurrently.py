@@ -1,13 +1,19 @@
-"""Test helper: run callables at the same instant in threads, each on its own database
-connection (PostgreSQL, where requests really run in parallel; SQLite serializes writers)."""
+"""Test helpers for races: run callables at the same instant in threads, each on its own
+database connection (PostgreSQL, where requests really run in parallel; SQLite serializes
+writers); or make one interleaving certain (`delete_after_lookup`)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 from django.db import connection, connections
+
+from environments import services
+from environments.actors import Actor
+from environments.models import Environment
 
 
 def skip_unless_postgres() -> None:
@@ -35,3 +41,18 @@ def run_concurrently(jobs: list[Callable[[], object]], *, timeout: float = 120) 
     for t in threads:
         t.join(timeout=timeout)
     return results
+
+
+def delete_after_lookup(monkeypatch, actor: Actor, module: ModuleType, name: str) -> None:
+    """A write racing its environment's delete, made deterministic: `module.name` (a lookup a
+    view calls) answers as before, then the environment it found is deleted through the service,
+    before the view calls its write."""
+    lookup = getattr(module, name)
+
+    def racing(*args, **kwargs):
+        found = lookup(*args, **kwargs)
+        environment = found if isinstance(found, Environment) else found.environment
+        services.delete_environment(environment=Environment(pk=environment.pk), actor=actor)
+        return found
+
+    monkeypatch.setattr(module, name, racing)

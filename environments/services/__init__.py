@@ -4,6 +4,9 @@ Views, the JSON API, management commands and the admin all call these, so a rule
 Permission checks (who may call) are the callers' job, through `selectors` and `permissions`;
 domain rules (what may happen) are enforced here. One module per sub-domain; the names are
 re-exported here, so callers write `services.set_variable(...)`.
+
+Every write takes its row locks in one order, all before its audit event takes the chain's
+head: the lock order is written down once, in `environment_writes`.
 """
 
 from ..actors import Actor

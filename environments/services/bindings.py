@@ -7,7 +7,7 @@ from django.db.models import Count, Sum
 
 from .. import audit, crypto, rules
 from ..actors import Actor
-from ..errors import Conflict, Invalid, TooLarge, Undecryptable, validated
+from ..errors import Conflict, Invalid, NotFound, TooLarge, Undecryptable, validated
 from ..models import Binding, ConfigEntry, DataService, Environment, Variable
 from .environment_writes import binding_totals, fingerprint_scope, lock_environment
 from .revisions import Revision
@@ -118,6 +118,14 @@ def create_binding(
     return binding
 
 
+def _still_there(binding: Binding) -> Binding:
+    """The binding read again; 404 if it went meanwhile (deleted, or with its environment)."""
+    fresh = Binding.objects.select_related("environment__deployment").filter(pk=binding.pk).first()
+    if fresh is None:
+        raise NotFound(f"{binding.variable_name} is no longer bound; it was deleted.")
+    return fresh
+
+
 def _refuse_managed_url(binding: Binding) -> None:
     if binding.managed:
         raise Conflict(
@@ -139,7 +147,7 @@ def update_binding(
 ) -> Binding:
     """Replace a binding's credential (blank keeps it), rename it or its variable."""
     environment = lock_environment(binding.environment)
-    binding = Binding.objects.select_related("environment__deployment").get(pk=binding.pk)
+    binding = _still_there(binding)
     old_variable_name = binding.variable_name
     changed: list[str] = []
     if variable_name is not None and variable_name.strip() != binding.variable_name:
@@ -214,7 +222,7 @@ def update_binding(
 
 @transaction.atomic(durable=True)
 def delete_binding(*, binding: Binding, actor: Actor) -> None:
-    binding = Binding.objects.select_related("environment__deployment").get(pk=binding.pk)
+    binding = _still_there(binding)
     if binding.managed:
         raise Conflict(
             f"{binding.variable_name} is the credential of a data service MIOSA manages; "
@@ -228,6 +236,7 @@ def remove_binding(*, binding: Binding, actor: Actor) -> None:
     """Delete a binding as a config change, in the caller's transaction (a data service's
     destroy and detach remove their managed binding through here)."""
     environment = lock_environment(binding.environment)
+    binding = _still_there(binding)  # a concurrent delete may have been first
     audit.record(
         "binding.delete",
         actor=actor,

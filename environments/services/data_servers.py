@@ -73,7 +73,9 @@ def add_data_server(
 @transaction.atomic(durable=True)
 def remove_data_server(*, server: DataServer, actor: Actor) -> None:
     """Forget a server. Refused while a service (even a detached one) lives on it."""
-    server = DataServer.objects.select_for_update().get(pk=server.pk)
+    # NO KEY UPDATE: a data service committing on this server checks its foreign key (FOR KEY
+    # SHARE) at COMMIT, holding the chain's head that this removal waits for next.
+    server = DataServer.objects.select_for_update(no_key=True).get(pk=server.pk)
     in_use = DataService.objects.filter(server=server).count()
     if in_use:
         raise Conflict(

@@ -9,6 +9,7 @@ from ..actors import Actor
 from ..errors import Conflict, validated
 from ..models import Deployment, Environment, Membership, Release, Role
 from . import data_services
+from .environment_writes import lock_deployment
 
 
 @transaction.atomic
@@ -44,9 +45,10 @@ def create_deployment(*, name: str, actor: Actor, owner=None) -> Deployment:
 
 @transaction.atomic(durable=True)
 def delete_deployment(*, deployment: Deployment, actor: Actor) -> None:
-    # The environments' rows first, then the audit chain's head (in audit.record): the order
-    # every other writer takes them in (lock_environment, then record), so a delete racing a
-    # write waits for it rather than deadlocking with it.
+    # The deployment's row, the environments' rows, then the audit chain's head (in
+    # audit.record): the order every other writer takes them in (environment_writes), so a
+    # delete racing a write waits for it rather than deadlocking with it.
+    lock_deployment(deployment)
     Environment.objects.filter(deployment=deployment).update(
         active_version=None, promotes_to=None, live_release=None
     )

@@ -9,9 +9,14 @@ from django.db import IntegrityError, transaction
 
 from .. import audit, rules
 from ..actors import Actor
-from ..errors import Conflict, Invalid, validated
+from ..errors import Conflict, Invalid, NotFound, validated
 from ..models import ConfigEntry, Deployment, Domain, Environment
-from .environment_writes import lock_environment
+from .environment_writes import (
+    lock_deployment,
+    lock_deployment_of,
+    lock_environment,
+    lock_environments,
+)
 from .revisions import Revision
 
 
@@ -69,10 +74,13 @@ def add_domain(
 def remove_domain(*, domain: Domain, actor: Actor) -> None:
     """Remove a domain. Removing the apex domain's row clears the apex too: a deployment must
     not keep, as its apex, a hostname another deployment may then attach."""
+    # The deployment's row before the environment's (the lock order): the apex may be cleared.
+    deployment = lock_deployment_of(domain.environment)
     environment = lock_environment(domain.environment)
+    if not Domain.objects.filter(pk=domain.pk, environment=environment).exists():
+        raise NotFound(f"{domain.hostname} is no longer attached to {environment.name}.")
     audit.record("domain.remove", actor=actor, environment=environment, target=domain.hostname)
     domain.delete()
-    deployment = Deployment.objects.select_for_update().get(pk=environment.deployment_id)
     if deployment.apex_domain and deployment.apex_domain == domain.hostname:
         deployment.apex_domain = ""
         deployment.save(update_fields=["apex_domain"])
@@ -104,7 +112,7 @@ def set_apex_domain(
     visible_deployment_ids: set[int] | None = None,
 ) -> ApexResult:
     """Set the apex: attach it to production and staging.<apex> to staging, skipping taken ones."""
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment = lock_deployment(deployment)
     apex = validated(rules.validate_hostname, apex, field="apex_domain") if apex.strip() else ""
     if apex:
         attached_elsewhere = (
@@ -119,19 +127,19 @@ def set_apex_domain(
                 code="domain_taken",
                 field="apex_domain",
             )
-    deployment.apex_domain = apex
-    deployment.save(update_fields=["apex_domain"])
-    audit.record("deployment.set_apex", actor=actor, deployment=deployment, target=apex)
-    result = ApexResult(apex=apex, attached=[], skipped=[])
-    if not apex:
-        return result
     environments = {
         e.name: e
         for e in Environment.objects.filter(
             deployment=deployment, name__in=rules.PROTECTED_ENVIRONMENTS
         )
     }
-    for env_name in (rules.PRODUCTION, rules.STAGING):
+    if apex:  # the environments it attaches to, locked before the event (the lock order)
+        lock_environments(list(environments.values()))
+    deployment.apex_domain = apex
+    deployment.save(update_fields=["apex_domain"])
+    result = ApexResult(apex=apex, attached=[], skipped=[])
+    attached: list[tuple[Environment, str]] = []
+    for env_name in (rules.PRODUCTION, rules.STAGING) if apex else ():
         host = rules.suggested_hostname(env_name, apex)
         environment = environments[env_name]
         try:
@@ -145,10 +153,20 @@ def set_apex_domain(
                 result.skipped.append(host)
             continue
         environment = lock_environment(environment)
-        Domain.objects.create(hostname=host, environment=environment, created_by=actor.user)
+        try:
+            with transaction.atomic():
+                Domain.objects.create(hostname=host, environment=environment, created_by=actor.user)
+        except IntegrityError:  # attached elsewhere meanwhile
+            result.skipped.append(host)
+            continue
         revision = Revision(environment, actor)
         revision.set(ConfigEntry.Kind.DOMAIN, host)
         revision.finish()
-        audit.record("domain.add", actor=actor, environment=environment, target=host)
+        attached.append((environment, host))
         result.attached.append(host)
+    # The events last: the chain's head is the last lock (environment_writes), and an insert
+    # above may wait for a concurrent request's uncommitted one of the same hostname.
+    audit.record("deployment.set_apex", actor=actor, deployment=deployment, target=apex)
+    for environment, host in attached:
+        audit.record("domain.add", actor=actor, environment=environment, target=host)
     return result

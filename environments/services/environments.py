@@ -12,7 +12,12 @@ from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, Undecryptable, validated
 from ..models import ConfigEntry, Deployment, Environment, Variable
 from . import data_services
-from .environment_writes import fingerprint_scope, lock_environment
+from .environment_writes import (
+    fingerprint_scope,
+    lock_deployment,
+    lock_deployment_of,
+    lock_environment,
+)
 
 
 def default_promotion_target(deployment: Deployment, name: str) -> Environment | None:
@@ -65,8 +70,12 @@ def create_environment(
             )
         if expires_at <= timezone.now():
             raise Invalid("expires_at must be in the future.", field="expires_at")
-    # Serialize creations in one deployment, so that the bound below holds under concurrency.
-    Deployment.objects.select_for_update().filter(pk=deployment.pk).values_list("pk").get()
+    # Serialize creations in one deployment, so that the bound below holds under concurrency;
+    # environments are deleted under this lock too, so those named below stay until COMMIT.
+    lock_deployment(deployment)
+    for other, field in ((copy_from, "copy_from"), (promotes_to, "promotes_to")):
+        if other is not None and not Environment.objects.filter(pk=other.pk).exists():
+            raise NotFound(f"{other.name} no longer exists; it was deleted.", field=field)
     if Environment.objects.filter(deployment=deployment, name=name).exists():
         raise Conflict(
             f"{deployment.name} already has an environment named {name}.",
@@ -174,8 +183,14 @@ def delete_environment(
     """Delete a custom environment with its variables, bindings, domains and tokens.
 
     With `expired_at`, only if it expired by then, as re-checked under the lock (NotFound
-    otherwise, also when it is already gone): several servers may expire at once."""
+    otherwise, also when it is already gone): several servers may expire at once.
+
+    The deployment's row, then the environment's, then those that promote to it (whose
+    promotion target it clears): all before the event (the lock order, environment_writes).
+    Creations and promotion targets take the deployment's lock too, so no environment starts
+    promoting to this one meanwhile."""
     try:
+        lock_deployment_of(environment)
         environment = lock_environment(environment)
     except Environment.DoesNotExist:
         raise NotFound("That environment no longer exists.") from None
@@ -188,6 +203,11 @@ def delete_environment(
             f"{environment.name} cannot be deleted: every deployment keeps production and staging.",
             code="protected_environment",
         )
+    sources = list(
+        Environment.objects.select_for_update(no_key=True)
+        .filter(promotes_to=environment)
+        .order_by("pk")
+    )
     counts = {
         "variables": environment.variables.count(),
         "bindings": environment.bindings.count(),
@@ -203,7 +223,7 @@ def delete_environment(
     )
     # Destroyed by the worker: their rows outlive the environment until then.
     data_services.destroy_for_environment(environment=environment, actor=actor)
-    for source in Environment.objects.filter(promotes_to=environment):
+    for source in sources:
         # Their promotion target disappears with it: on record, not silently.
         audit.record(
             "environment.set_promotion_target",
@@ -220,8 +240,14 @@ def delete_environment(
 def set_promotion_target(
     *, environment: Environment, promotes_to: Environment | None, actor: Actor
 ) -> Environment:
+    # Under the deployment's lock, as deletions: the new target stays until COMMIT.
+    lock_deployment_of(environment)
     environment = lock_environment(environment)
     if promotes_to is not None:
+        if not Environment.objects.filter(pk=promotes_to.pk).exists():
+            raise NotFound(
+                f"{promotes_to.name} no longer exists; it was deleted.", field="promotes_to"
+            )
         if promotes_to.deployment_id != environment.deployment_id:
             raise Invalid("Promote to an environment of the same deployment.", field="promotes_to")
         if promotes_to.pk == environment.pk:

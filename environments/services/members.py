@@ -8,6 +8,7 @@ from .. import audit
 from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound
 from ..models import Deployment, Membership, Role
+from .environment_writes import lock_deployment
 
 
 def _owners_left(deployment: Deployment, *, excluding_user_id: int) -> int:
@@ -23,7 +24,7 @@ def set_member(*, deployment: Deployment, user, role: str, actor: Actor) -> Memb
     """Add a member or change their role."""
     if role not in Role.values:
         raise Invalid("The role must be viewer, developer, admin or owner.", field="role")
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment = lock_deployment(deployment)
     membership = Membership.objects.filter(deployment=deployment, user=user).first()
     if membership is None:
         membership = Membership.objects.create(deployment=deployment, user=user, role=role)
@@ -61,7 +62,7 @@ def set_member(*, deployment: Deployment, user, role: str, actor: Actor) -> Memb
 
 @transaction.atomic(durable=True)
 def remove_member(*, deployment: Deployment, user, actor: Actor) -> None:
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment = lock_deployment(deployment)
     membership = Membership.objects.filter(deployment=deployment, user=user).first()
     if membership is None:
         raise NotFound(f"{user.get_username()} is not a member of {deployment.name}.")

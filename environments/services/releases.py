@@ -8,7 +8,7 @@ from .. import audit, rules
 from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, ServiceError, TooLarge, validated
 from ..models import Deployment, Environment, Release, Version
-from .environment_writes import lock_environment
+from .environment_writes import EnvironmentGone, lock_deployment, lock_environment
 from .environments import create_environment
 from .revisions import record_release
 
@@ -29,7 +29,7 @@ ROLLBACK_CONFIG = ("restore", "keep")
 def create_version(
     *, deployment: Deployment, label: str = "", notes: str = "", actor: Actor
 ) -> Version:
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment = lock_deployment(deployment)
     label = (label or "").strip()
     if len(label) > rules.MAX_VERSION_LABEL:
         raise Invalid(f"A label has at most {rules.MAX_VERSION_LABEL} characters.", field="label")
@@ -65,6 +65,11 @@ def register_version(
 ) -> tuple[Version, Environment | None]:
     """Register a version and deploy it to `deploy_to`, or to a new environment named
     `new_environment`, or nowhere: all or nothing. Returns (version, where it was deployed)."""
+    # Every lock before the version's audit event takes the chain's head (the lock order,
+    # environment_writes): the deployment's row, then the environment deployed to.
+    lock_deployment(deployment)
+    if deploy_to is not None and not new_environment:
+        deploy_to = lock_environment(deploy_to)
     version = create_version(deployment=deployment, label=label, notes=notes, actor=actor)
     if new_environment:
         environment = create_environment(deployment=deployment, name=new_environment, actor=actor)
@@ -157,6 +162,18 @@ def deploy_version(*, environment: Environment, version: Version, actor: Actor) 
     return _activate(environment, version, kind=Release.Kind.DEPLOY, actor=actor)
 
 
+def _reread(environment: Environment) -> Environment:
+    """The environment as it is now (not locked); 404 if it was deleted meanwhile."""
+    fresh = (
+        Environment.objects.select_related("deployment", "active_version")
+        .filter(pk=environment.pk)
+        .first()
+    )
+    if fresh is None:
+        raise EnvironmentGone(f"{environment.name} no longer exists; it was deleted.")
+    return fresh
+
+
 @transaction.atomic
 def promote(
     *,
@@ -175,12 +192,12 @@ def promote(
     `target_id` is the target the caller checked permissions against: if the source was
     re-pointed meanwhile (say, at production), the promotion is refused, not escalated.
     """
-    source = Environment.objects.select_related("deployment", "active_version").get(pk=source.pk)
+    source = _reread(source)
     if source.promotes_to_id is None:
         raise Conflict(f"{source.name} does not promote to another environment.", code="no_target")
     # Lock the target first: concurrent promotions into one environment serialize here.
     target = lock_environment(Environment(pk=source.promotes_to_id))
-    source = Environment.objects.select_related("deployment", "active_version").get(pk=source.pk)
+    source = _reread(source)
     if source.promotes_to_id != target.pk or (target_id is not None and target.pk != target_id):
         raise Conflict(
             f"{source.name} now promotes to another environment. Review the change again.",
@@ -316,7 +333,7 @@ def set_required_keys(*, deployment: Deployment, keys: list[str], actor: Actor) 
     clean = sorted(set(clean))
     if len(clean) > rules.MAX_KEYS_PER_ENVIRONMENT:
         raise Invalid(f"At most {rules.MAX_KEYS_PER_ENVIRONMENT} required keys.", field="keys")
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment = lock_deployment(deployment)
     deployment.required_keys = clean
     deployment.save(update_fields=["required_keys"])
     audit.record(

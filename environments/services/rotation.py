@@ -42,7 +42,7 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
         while True:
             with transaction.atomic():
                 batch = list(
-                    rows.select_for_update(of=("self",))
+                    rows.select_for_update(of=("self",), no_key=True)
                     .select_related("environment")
                     .filter(pk__gt=last_pk)
                     .order_by("pk")[:batch_size]
@@ -104,7 +104,7 @@ def _rotate_data_credentials(
         while True:
             with transaction.atomic():
                 batch = list(
-                    model.objects.select_for_update()
+                    model.objects.select_for_update(no_key=True)
                     .filter(pk__gt=last_pk)
                     .order_by("pk")[:batch_size]
                 )
