@@ -19,7 +19,6 @@ from django.views.decorators.csrf import csrf_exempt
 
 from environments.api.errors import ApiError, error_response, refuse_token_in_query
 
-
 # The /api/ prefix however a client or a proxy spells it: doubled slashes, any case.
 API_PREFIX = re.compile(r"/+api/", re.IGNORECASE)
 
