@@ -13,6 +13,7 @@ from environments.actors import Actor
 from environments.errors import ServiceError
 from environments.models import ApiToken, AuditEvent, RuntimeToken
 from tests.api import endpoints
+from tests.concurrently import run_concurrently, skip_unless_postgres
 
 URL = "/api/v1/tokens"
 
@@ -234,3 +235,19 @@ def test_a_token_works_until_its_expiry(api, owner, production, runtime_token, a
         environment=production, name="rt", expires_in_days=1, actor=actor
     )
     assert api.get("/api/v1/runtime/env", token=rt).status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_creates_never_pass_the_limit(make_user):
+    skip_unless_postgres()
+    user = make_user("racer")
+    _fill(user, ApiToken.MAX_LIVE_PER_USER - 2)
+
+    def create(n: int):
+        return lambda: services.create_api_token(user=user, name=f"race {n}", actor=Actor.system())
+
+    results = run_concurrently([create(n) for n in range(8)])
+    refused = [r for r in results if isinstance(r, ServiceError)]
+    assert len(refused) == 6 and {r.code for r in refused} == {"too_many_tokens"}
+    assert ApiToken.objects.filter(user=user).count() == ApiToken.MAX_LIVE_PER_USER
