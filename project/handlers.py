@@ -2,10 +2,14 @@
 
 project/urls.py points handler400/403/404/500 here, and its catch-all route for /api/ too: under
 DEBUG Django answers an unmatched URL with its HTML 404 page without calling handler404, so only a
-route that matches every /api/ path keeps the API's answers JSON there.
+route that matches every /api/ path keeps the API's answers JSON there. Both read the prefix
+however it is spelled (`//api/`, `/API/`): a client that doubles a slash or changes the case
+still gets the API's JSON error, never a page.
 """
 
 from __future__ import annotations
+
+import re
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -15,9 +19,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from environments.api.errors import ApiError, error_response, refuse_token_in_query
 
+# The /api/ prefix however a client or a proxy spells it: doubled slashes, any case.
+API_PREFIX = re.compile(r"/+api/", re.IGNORECASE)
+
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return API_PREFIX.match(request.path) is not None
 
 
 def _api_error(status: int, code: str, message: str, **kwargs) -> HttpResponse:

@@ -171,10 +171,18 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # API rate limits per token, in requests a minute (SPEC §12); 0 means no limit. Runtime tokens
-# have none by default: a whole fleet booting at once shares one token.
+# have none by default: a whole fleet booting at once shares one token. A user's personal tokens
+# together also share a budget (default: twice a token's), so more tokens are not more requests.
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=1200)
+API_RATE_LIMIT_PER_USER_PER_MINUTE = env.int(
+    "API_RATE_LIMIT_PER_USER_PER_MINUTE", default=2 * API_RATE_LIMIT_PER_MINUTE
+)
 RUNTIME_RATE_LIMIT_PER_MINUTE = env.int("RUNTIME_RATE_LIMIT_PER_MINUTE", default=0)
-for _name in ("API_RATE_LIMIT_PER_MINUTE", "RUNTIME_RATE_LIMIT_PER_MINUTE"):
+for _name in (
+    "API_RATE_LIMIT_PER_MINUTE",
+    "API_RATE_LIMIT_PER_USER_PER_MINUTE",
+    "RUNTIME_RATE_LIMIT_PER_MINUTE",
+):
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"{_name} is a number of requests a minute, 0 for no limit.")
 

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+from django.conf import settings
 from django.test import Client, RequestFactory, override_settings
 from django.views.debug import ExceptionReporter
 
+from project.reporting import NoValuesExceptionReporterFilter, mask_credentials
 from tests.conftest import CANARY
 
 
@@ -78,3 +81,71 @@ def test_the_debug_500_page_does_not_show_the_database_url(db):
     assert b"kaboom" in response.content  # the DEBUG page indeed
     assert b"DATABASE_URL" in response.content
     assert CANARY.encode() not in response.content
+
+
+# Settings on the DEBUG pages: Django hides settings by name (KEY, TOKEN, PASS…), not URLs with
+# credentials in them, wherever they sit (REDIS_URL, CACHES' LOCATION, a DSN in a list).
+CANARY_SETTINGS = {
+    "REDIS_URL": f"redis://:{CANARY}@cache.internal:6379/0",
+    "CACHES": {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"redis://miosa:{CANARY}@cache.internal:6379/0",
+        }
+    },
+    "DATABASE_URL": f"postgres://app:{CANARY}@db.internal:5432/shop",
+    "REPLICA_DATABASES": [
+        {"HOST": "replica.internal", "DSN": f"host=replica user=app password={CANARY}"},
+        (f"postgresql://app:{CANARY}@replica-2.internal/shop", "spare"),
+    ],
+    "BROKER": f"amqp://guest:{CANARY}@rabbit.internal:5672//",
+    "CACHE_WITH_QUERY": f"redis://cache.internal:6379/0?password={CANARY}&db=1",
+    "WEBHOOK_ENDPOINT": f"https://{CANARY}@hooks.example/x",
+}
+
+
+@override_settings(DEBUG=True, ALLOWED_HOSTS=["testserver"], **CANARY_SETTINGS)
+def test_the_debug_400_page_for_a_foreign_host_shows_no_url_password(db):
+    client = Client(raise_request_exception=False)
+    for path in ("/", "/api/v1/deployments", "/account/tokens/"):
+        response = client.get(path, HTTP_HOST="attacker.example")
+        assert response.status_code == 400
+        page = response.content.decode()
+        assert "DisallowedHost" in page and "REDIS_URL" in page  # the technical page indeed
+        assert CANARY not in page
+        # What the URLs point at is still there to debug with.
+        assert "cache.internal:6379" in page and "db.internal:5432/shop" in page
+
+
+@override_settings(DEBUG=True, **CANARY_SETTINGS)
+def test_settings_in_error_reports_keep_urls_but_not_their_credentials():
+    html, text = report(RequestFactory().get("/x"))
+    for page in (html, text):
+        assert CANARY not in page
+    safe = NoValuesExceptionReporterFilter().get_safe_settings()
+    assert safe["REDIS_URL"] == "redis://:********************@cache.internal:6379/0"
+    assert safe["DATABASE_URL"] == "postgres://app:********************@db.internal:5432/shop"
+    assert safe["CACHES"]["default"]["LOCATION"].startswith("redis://miosa:*")
+    assert safe["WEBHOOK_ENDPOINT"] == "https://********************@hooks.example/x"
+    assert safe["REPLICA_DATABASES"][0]["HOST"] == "replica.internal"
+    # URLs without credentials are untouched.
+    assert safe["STATIC_URL"] == settings.STATIC_URL
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("redis://:pw@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("postgres://app:p@ss/w,rd@db:5432/shop", "postgres://app:***@db:5432/shop"),
+        ("https://ghp_token@github.com/x.git", "https://***@github.com/x.git"),
+        ("rediss://cache:6379/0?password=pw&db=1", "rediss://cache:6379/0?password=***&db=1"),
+        (
+            "host=db user=app password=pw sslmode=require",
+            "host=db user=app password=*** sslmode=require",
+        ),
+        ("redis://cache:6379/0", "redis://cache:6379/0"),
+        ("mailto:ops@example.com", "mailto:ops@example.com"),
+    ],
+)
+def test_mask_credentials(text, masked):
+    assert mask_credentials(text, "***") == masked

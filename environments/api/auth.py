@@ -78,7 +78,13 @@ def authenticate_user(request: HttpRequest) -> ApiToken:
     if token is None or not token.user.is_active:
         raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
     _refuse_expired(token)
-    ratelimit.enforce("api", token.pk, settings.API_RATE_LIMIT_PER_MINUTE)
+    # The token's own budget, and its user's (all their personal tokens together), at once.
+    ratelimit.enforce_all(
+        [
+            ratelimit.Budget("api", token.pk, settings.API_RATE_LIMIT_PER_MINUTE),
+            ratelimit.Budget("user", token.user_id, settings.API_RATE_LIMIT_PER_USER_PER_MINUTE),
+        ]
+    )
     services.touch_token(token)
     request.user = token.user
     return token

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.crypto import salted_hmac
 from django.utils.http import parse_etags
 
@@ -48,10 +48,21 @@ class RuntimeFetchMiddleware:
             return self.get_response(request)
         # ALLOWED_HOSTS, as CommonMiddleware would check it (DisallowedHost answers 400).
         request.get_host()
-        response = runtime_environment(request)
+        response = framed(runtime_environment(request))
         # What the skipped middleware would have added that still matters to an API client.
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
+
+
+def framed(response: HttpResponse) -> HttpResponse:
+    """The framing CommonMiddleware (skipped) would give, as RFC 9110 asks: an answer with a
+    body says its length (else a server such as gunicorn chunks it, while HEAD, see
+    api_endpoint, says the length), and a 304 has neither a length nor a Content-Type."""
+    if response.status_code == 304:
+        response.headers.pop("Content-Length", None)
+    elif not response.streaming and "Content-Length" not in response:
+        response["Content-Length"] = str(len(response.content))
+    return response
 
 
 # Runtime formats (SPEC §4, §11): the renderer of each text one.
@@ -114,7 +125,7 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
     environment = fetch.token.environment
     release = config.release
     if fetch.not_modified:
-        response = HttpResponse(status=304)
+        response = HttpResponseNotModified()  # no Content-Type (RFC 9110, 15.4.5)
     elif fmt in TEXT_FORMATS:
         response = HttpResponse(
             TEXT_FORMATS[fmt](config.env).encode("utf-8"),

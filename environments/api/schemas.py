@@ -124,8 +124,9 @@ ERROR_DESCRIPTIONS = {
     413: "Too large: the body (over 1 MiB), a value (32 KiB), or the environment's values "
     "(64 KiB, 500 keys).",
     415: "The body is not application/json.",
-    429: "The token made more requests this minute than its rate limit allows (code "
-    "rate_limited); Retry-After says in how many seconds the minute ends.",
+    429: "The token, or its user's personal tokens together, made more requests this minute than "
+    "the rate limit allows (code rate_limited); Retry-After says in how many seconds the minute "
+    "ends.",
     500: "An unexpected error; the body never carries details.",
     503: "A stored value cannot be decrypted with the configured keys; nothing was returned.",
 }

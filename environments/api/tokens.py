@@ -1,7 +1,10 @@
-"""The caller's own personal API tokens (SPEC §12): list, create, revoke.
+"""The caller's own personal API tokens (SPEC §12): list and revoke.
 
 A token sees and revokes only its own user's tokens (another user's is a 404 like a missing
-one). Only the SHA-256 of a token is stored: the raw token is answered once, by the create.
+one). A token never creates one: new tokens come from a signed-in session (the API tokens page,
+/account/tokens/) or manage.py create_api_token. A token that could mint tokens would outlive
+(a 1-day token making permanent ones, surviving its revocation) and outnumber (a rate budget
+each) the one it came from, so POST answers 403 session_required.
 """
 
 from __future__ import annotations
@@ -13,27 +16,12 @@ from django.http import HttpResponse, JsonResponse
 from .. import rules, selectors, services
 from ..models import ApiToken
 from .endpoint import ApiRequest, api_endpoint
-from .inputs import Body, Number, Text
+from .errors import ApiError
 from .rows import moment_or_none, timestamp
 from .schemas import NULLABLE_TIMESTAMP, TIMESTAMP, errors, json_content, ref
 
-TOKEN = Body(
-    "ApiTokenInput",
-    name=Text(
-        default="",
-        strip=True,
-        max_length=rules.TOKEN_NAME_MAX,
-        description="Left out or blank: API token.",
-    ),
-    # Left out, the default lifetime; null, no expiry.
-    expires_in_days=Number(
-        nullable=True,
-        maximum=rules.TOKEN_MAX_DAYS,
-        default=rules.TOKEN_DEFAULT_DAYS,
-        check=rules.validate_token_lifetime,
-        description="Days until the token expires; null for no expiry.",
-    ),
-)
+# Where new personal tokens are made (web/urls.py: api_tokens).
+TOKENS_PAGE = "/account/tokens/"
 
 
 def token_row(token: ApiToken) -> dict[str, Any]:
@@ -48,18 +36,17 @@ def token_row(token: ApiToken) -> dict[str, Any]:
     }
 
 
-@api_endpoint("GET", "POST", body={"POST": TOKEN})
+@api_endpoint("GET", "POST")
 def tokens(request: ApiRequest) -> HttpResponse:
-    if request.method == "GET":
-        return JsonResponse({"tokens": [token_row(t) for t in selectors.api_tokens(request.user)]})
-    created, raw = services.create_api_token(
-        user=request.user,
-        name=request.body["name"],
-        expires_in_days=request.body["expires_in_days"],
-        actor=request.actor,
-    )
-    # The raw token is in this one answer and stored nowhere.
-    return JsonResponse({**token_row(created), "token": raw}, status=201)
+    if request.method == "POST":
+        raise ApiError(
+            403,
+            "session_required",
+            f"Personal API tokens are created on the API tokens page ({TOKENS_PAGE}), signed "
+            "in, or with manage.py create_api_token; a token cannot create tokens. With a "
+            "token you can list (GET) and revoke (DELETE) them.",
+        )
+    return JsonResponse({"tokens": [token_row(t) for t in selectors.api_tokens(request.user)]})
 
 
 @api_endpoint("DELETE")
@@ -106,17 +93,6 @@ SCHEMAS: dict[str, Any] = {
             }
         },
     },
-    "NewApiToken": {
-        "type": "object",
-        "description": "The new token; `token` is shown in this answer only.",
-        "required": [*API_TOKEN_REQUIRED, "token"],
-        "additionalProperties": False,
-        "properties": {
-            **API_TOKEN_PROPERTIES,
-            "token": {"type": "string", "pattern": "^mio_pat_[A-Za-z0-9_-]{16,200}$"},
-        },
-    },
-    **TOKEN.component(),
 }
 
 PATHS: dict[str, Any] = {
@@ -131,13 +107,17 @@ PATHS: dict[str, Any] = {
         },
         "post": {
             "operationId": "createApiToken",
-            "summary": "Create a personal API token for the token's user, acting with their roles. "
-            f"It expires in {rules.TOKEN_DEFAULT_DAYS} days unless expires_in_days says otherwise "
-            f"(1 to {rules.TOKEN_MAX_DAYS}, or null for no expiry). Audited as api_token.create.",
-            "requestBody": TOKEN.request_body(),
+            "summary": "Refused: a token cannot create tokens (403 session_required). New personal "
+            f"tokens are created signed in, on the API tokens page ({TOKENS_PAGE}), or with "
+            "manage.py create_api_token; a user holds at most "
+            f"{ApiToken.MAX_LIVE_PER_USER} live ones. The request body is not read.",
             "responses": {
-                "201": json_content(ref("NewApiToken"), "Created; the token is shown this once."),
-                **errors(400, 401, 413, 415, 500),
+                "403": json_content(
+                    ref("Error"),
+                    "Always, with code session_required: only a signed-in session creates "
+                    "personal tokens.",
+                ),
+                **errors(400, 401, 500),
             },
         },
     },

@@ -59,6 +59,8 @@ class Token(models.Model):
 
 class ApiToken(Token):
     PREFIX = "mio_pat_"
+    # Live (unrevoked, unexpired) personal tokens a user may hold at once (409 too_many_tokens).
+    MAX_LIVE_PER_USER = 50
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )

@@ -6,13 +6,14 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from .. import audit, rules
 from ..actors import Actor
-from ..errors import validated
+from ..errors import Conflict, validated
 from ..models import ApiToken, Environment, RuntimeToken
 
 
@@ -43,8 +44,26 @@ def create_api_token(
 ) -> tuple[ApiToken, str]:
     """Create a personal API token; returns (token, raw). The raw token is never stored.
 
-    It expires in `expires_in_days` (1 to 365; default 90), or never when that is None."""
+    It expires in `expires_in_days` (1 to 365; default 90), or never when that is None. A user
+    holds at most ApiToken.MAX_LIVE_PER_USER live tokens (409 too_many_tokens).
+
+    Only a signed-in session (the API tokens page) or manage.py calls this: the JSON API does
+    not, since a token minting tokens would outlive and outnumber its parent."""
     expires_at = _expires_at(expires_in_days)
+    # The user's row is the lock: two creates at once cannot both see 49 live tokens.
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").get()
+    now = timezone.now()
+    live = (
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .count()
+    )
+    if live >= ApiToken.MAX_LIVE_PER_USER:
+        raise Conflict(
+            f"You have {live} live personal tokens and a user may hold at most "
+            f"{ApiToken.MAX_LIVE_PER_USER}: revoke one you no longer use, then create this one.",
+            code="too_many_tokens",
+        )
     name = (name or "").strip() or "API token"
     raw, digest, hint = _new_token(ApiToken.PREFIX)
     token = ApiToken.objects.create(

@@ -3,13 +3,18 @@ it lists for them is one the API really gives (the `api` fixture validates each 
 
 from __future__ import annotations
 
-from environments import selectors
+from environments import selectors, services
+from environments.actors import Actor
 from environments.api.openapi import DOCUMENT
 from tests.api.ratelimited import hit_every_operation_past_its_limit
 from tests.refuse_audit import refuse_audit_writes
 
 TOKEN_TEMPLATES = frozenset({"/tokens", "/tokens/{token_id}"})
 TOO_LARGE = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
+
+
+def _created(user) -> int:
+    return services.create_api_token(user=user, name="ci", actor=Actor.system())[0].pk
 
 
 def _documented() -> set[tuple[str, str, str]]:
@@ -43,23 +48,27 @@ def test_every_documented_token_response_is_really_given(
         hit(template, method, path)  # 401
 
     hit("/tokens", "get", "/api/v1/tokens", token=mine)  # 200
-    created = hit("/tokens", "post", "/api/v1/tokens", token=mine, json={"name": "ci"}).json()
-    hit("/tokens", "post", "/api/v1/tokens", token=mine, json={"expires_in_days": 0})  # 400
-    hit("/tokens", "post", "/api/v1/tokens", token=mine, body=TOO_LARGE)  # 413
-    hit("/tokens", "post", "/api/v1/tokens", token=mine, body="a", content_type="text/plain")
-    hit("/tokens/{token_id}", "delete", f"/api/v1/tokens/{created['id']}", token=other)  # 404
-    hit("/tokens/{token_id}", "delete", f"/api/v1/tokens/{created['id']}", token=mine)  # 204
+    # A token cannot create tokens, whatever the body (403 session_required; it is not read).
+    for body in ({"name": "ci"}, {"expires_in_days": None}, TOO_LARGE, "a"):
+        kwargs = {"json": body} if isinstance(body, dict) else {"body": body}
+        refused = hit("/tokens", "post", "/api/v1/tokens", token=mine, **kwargs)
+        assert refused.json()["error"]["code"] == "session_required"
+    created = _created(owner)
+    hit("/tokens/{token_id}", "delete", f"/api/v1/tokens/{created}", token=other)  # 404
+    hit("/tokens/{token_id}", "delete", f"/api/v1/tokens/{created}", token=mine)  # 204
 
-    # 500: the audit trail is down (create, revoke) or a read fails unexpectedly.
+    # 500: the audit trail is down (revoke), a read fails unexpectedly, or the token's
+    # last use cannot be recorded (before the create is refused).
     def refuse(*args, **kwargs):
         raise RuntimeError("audit store is down")
 
-    spare = api.post("/api/v1/tokens", {"name": "spare"}, token=mine).json()["id"]
+    spare, fresh = _created(owner), token_for(owner, "fresh")
     refuse_audit_writes(monkeypatch, refuse)
     monkeypatch.setattr(selectors, "api_tokens", refuse)
     hit("/tokens", "get", "/api/v1/tokens", token=mine)
-    hit("/tokens", "post", "/api/v1/tokens", token=mine, json={})
     hit("/tokens/{token_id}", "delete", f"/api/v1/tokens/{spare}", token=mine)
+    monkeypatch.setattr(services, "touch_token", refuse)
+    hit("/tokens", "post", "/api/v1/tokens", token=fresh, json={})
 
     monkeypatch.undo()
     hit_every_operation_past_its_limit(

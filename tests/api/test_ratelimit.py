@@ -86,6 +86,64 @@ def test_a_personal_token_past_its_limit_is_429_until_the_minute_ends(
     assert api.get("/api/v1/deployments", token=raw).status_code == 200
 
 
+def test_the_default_per_user_budget_is_twice_a_tokens():
+    from django.conf import settings
+
+    assert settings.API_RATE_LIMIT_PER_USER_PER_MINUTE == 2 * settings.API_RATE_LIMIT_PER_MINUTE
+
+
+def test_the_tokens_of_one_user_share_a_per_user_budget(
+    api, owner, make_user, token_for, settings, clock
+):
+    # A user cannot multiply their budget by holding many tokens.
+    settings.API_RATE_LIMIT_PER_MINUTE = 3
+    settings.API_RATE_LIMIT_PER_USER_PER_MINUTE = 4
+    first, second = token_for(owner, "first"), token_for(owner, "second")
+    stranger = token_for(make_user("someone-else"), "theirs")
+    statuses = [
+        api.get("/api/v1/deployments", token=raw).status_code
+        for raw in (first, second, first, second)
+    ]
+    assert statuses == [200, 200, 200, 200]  # each token under its own 3
+    clock.now = START + 45.2
+    for raw in (first, second):
+        refused = api.get("/api/v1/deployments", token=raw)
+        assert refused.status_code == 429
+        error = refused.json()["error"]
+        assert error["code"] == "rate_limited" and "tokens together" in error["message"]
+        assert refused["Retry-After"] == "15"
+    # Another user's budget is their own.
+    assert api.get("/api/v1/deployments", token=stranger).status_code == 200
+    clock.now = START + 60.0
+    assert api.get("/api/v1/deployments", token=first).status_code == 200
+
+
+def test_a_per_user_budget_of_0_means_only_the_per_token_limit(
+    api, owner, token_for, settings, clock
+):
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    settings.API_RATE_LIMIT_PER_USER_PER_MINUTE = 0
+    raws = [token_for(owner, f"t{n}") for n in range(3)]
+    for raw in raws:
+        for _ in range(2):
+            assert api.get("/api/v1/deployments", token=raw).status_code == 200
+    assert api.get("/api/v1/deployments", token=raws[0]).status_code == 429
+    assert caches["default"].get(f"ratelimit:user:{owner.pk}:{int(START // 60)}") is None
+
+
+def test_runtime_tokens_have_no_per_user_budget(
+    api, owner, production, runtime_token, token_for, settings, clock
+):
+    # Runtime tokens belong to an environment, not a user: the fleet's fetches never count
+    # toward the budget of whoever made the token, nor are they limited by it.
+    settings.API_RATE_LIMIT_PER_USER_PER_MINUTE = 1
+    raw = runtime_token(production)
+    for _ in range(5):
+        assert api.get("/api/v1/runtime/env", token=raw).status_code == 200
+    assert api.get("/api/v1/deployments", token=token_for(owner)).status_code == 200
+    assert caches["default"].get(f"ratelimit:user:{owner.pk}:{int(START // 60)}") == 1
+
+
 def test_a_refused_request_does_nothing(api, owner, deployment, token_for, settings, clock):
     settings.API_RATE_LIMIT_PER_MINUTE = 1
     raw = token_for(owner)
@@ -185,6 +243,26 @@ def test_with_redis_the_check_is_one_round_trip(redis_cache, monkeypatch, capsys
     with capsys.disabled():
         print(f"\nrate limit check: 1 round trip to Redis (Django's cache.incr: {trips.sends})")
     assert trips.sends == 2
+
+
+def test_with_redis_a_token_and_its_users_budget_are_one_round_trip(redis_cache, monkeypatch):
+    redis_cache.get("warm-up")
+    trips = RoundTrips(monkeypatch)
+    budgets = [ratelimit.Budget("api", 1, 5), ratelimit.Budget("user", 9, 3)]
+    for n in range(3):
+        ratelimit.enforce_all(budgets, now=START + n)
+    assert trips.sends == 3
+    with pytest.raises(ApiError) as refused:
+        ratelimit.enforce_all(budgets, now=START + 4)
+    assert "tokens together" in refused.value.message
+    assert trips.sends == 4
+    client = redis.Redis.from_url(REDIS_URL)
+    for key, count in (
+        (f"ratelimit:api:1:{int(START // 60)}", 4),
+        (f"ratelimit:user:9:{int(START // 60)}", 4),
+    ):
+        name = redis_cache.make_and_validate_key(key)
+        assert int(client.get(name)) == count and 60 < client.ttl(name) <= ratelimit.KEY_TTL
 
 
 def test_with_redis_a_personal_token_is_refused_past_its_limit(

@@ -154,3 +154,15 @@ def test_query_count_is_fixed(logged_in, user, django_assert_num_queries, n):
     with django_assert_num_queries(3):
         response = logged_in.get(URL)
     assert response.content.decode().count('<code class="faint">mio_pat_') == n
+
+
+def test_the_51st_live_token_is_refused_on_the_page_with_a_message(logged_in, user):
+    for n in range(ApiToken.MAX_LIVE_PER_USER):
+        services.create_api_token(user=user, name=f"t{n}", actor=Actor.system())
+    for headers in ({}, HX):
+        response = logged_in.post(URL, {"name": "one more"}, **headers)
+        assert response.status_code == 409
+        html = response.content.decode()
+        assert "50 live personal tokens" in html and "one more" in html  # the form kept
+        assert not re.search(r"mio_pat_[A-Za-z0-9_-]{20,}", html)
+    assert ApiToken.objects.filter(user=user).count() == 50

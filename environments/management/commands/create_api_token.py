@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from environments import rules, services
 from environments.actors import Actor
+from environments.errors import ServiceError
 
 from ._lifetime import add_lifetime_arguments, lifetime
 
@@ -20,10 +21,13 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user named {username!r}.")
-        _, raw = services.create_api_token(
-            user=user,
-            name=name,
-            expires_in_days=days,
-            actor=Actor.system("manage.py create_api_token"),
-        )
+        try:
+            _, raw = services.create_api_token(
+                user=user,
+                name=name,
+                expires_in_days=days,
+                actor=Actor.system("manage.py create_api_token"),
+            )
+        except ServiceError as exc:  # too many live tokens
+            raise CommandError(exc.message) from None
         self.stdout.write(raw)
