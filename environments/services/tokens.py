@@ -15,6 +15,7 @@ from .. import audit, rules
 from ..actors import Actor
 from ..errors import Conflict, validated
 from ..models import ApiToken, Environment, RuntimeToken
+from .environment_writes import lock_environment
 
 
 def hash_token(raw: str) -> str:
@@ -95,6 +96,7 @@ def create_runtime_token(
 ) -> tuple[RuntimeToken, str]:
     """Create a runtime token; it never expires unless `expires_in_days` (1 to 365) says so."""
     expires_at = _expires_at(expires_in_days)
+    lock_environment(environment)  # a delete racing this create is a 404, not an FK error
     name = (name or "").strip() or f"{environment.name} runtime"
     raw, digest, hint = _new_token(RuntimeToken.PREFIX)
     token = RuntimeToken.objects.create(

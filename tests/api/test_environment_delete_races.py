@@ -95,3 +95,14 @@ def test_a_promotion_from_an_environment_being_deleted_is_a_404(
     )
     assert response.status_code == 404, response.content
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_runtime_token_for_a_deleted_environment_is_not_found(preview, actor):
+    """Without the environment's lock the token row was inserted and the deferred foreign key
+    failed at COMMIT: an IntegrityError (500) on PostgreSQL, a dangling row on SQLite."""
+    from environments.models import RuntimeToken
+
+    services.delete_environment(environment=Environment(pk=preview.pk), actor=actor)
+    with pytest.raises(NotFound):
+        services.create_runtime_token(environment=preview, name="ci", actor=actor)
+    assert not RuntimeToken.objects.filter(environment_id=preview.pk).exists()
