@@ -40,7 +40,7 @@ class SecretAge:
     key: str
     set_at: datetime  # when the current value was written (a rewrite of it does not count)
     age_days: int  # whole days since set_at
-    overdue: bool  # past the deployment's max_secret_age_days (never when none is set)
+    overdue: bool | None  # past the deployment's max_secret_age_days; None: no maximum is set
     instances_on_older_value: int  # live instances whose release holds another value, or none
 
     @property
@@ -154,7 +154,7 @@ def secret_ages(
             key=key,
             set_at=set_at,
             age_days=max(0, age.days),
-            overdue=max_days is not None and age > timedelta(days=max_days),
+            overdue=None if max_days is None else age > timedelta(days=max_days),
             instances_on_older_value=older,
         )
     return ages
