@@ -78,7 +78,8 @@ def _same_value(entry: _Entry | None, current: _Entry) -> bool:
 def _written_at(entries: list[_Entry]) -> datetime:
     """When the current (last) entry's value was written: the first entry of the unbroken run
     of entries with its fingerprint, so writing the same value again does not make it younger,
-    while a value replaced and later restored is as old as its restore."""
+    while a value replaced and later restored is as old as its restore. (`entries` may skip
+    entries with other values: a gap breaks the run as they would.)"""
     current = entries[-1]
     start = current
     for entry in reversed(entries[:-1]):
@@ -97,19 +98,41 @@ def secret_ages(
 ) -> dict[tuple[str, str], SecretAge]:
     """The secrets of `environments` (of `deployment`), or those among `keys` (a page of them),
     by (environment name, key). Two queries however many keys, instances and revisions: the
-    secrets' value history, and the live instances counted per (environment, revision)."""
+    live instances counted per (environment, revision), and what the secrets' value history
+    holds of those revisions and of their current values."""
     if not environments or (keys is not None and not keys):
         return {}
     now = now or timezone.now()
     names = {e.pk: e.name for e in environments}
-    secret_now = ConfigEntry.objects.filter(
+    counted = list(
+        RuntimeInstance.objects.filter(
+            environment__in=names, last_seen_at__gte=now - instance_window()
+        )
+        .values_list("environment_id", "config_revision")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    live: dict[int, list[tuple[int | None, int]]] = defaultdict(list)
+    for environment_id, revision, count in counted:
+        live[environment_id].append((revision, count))
+
+    # Of each secret's history, only what the answer needs (history grows with every write):
+    # the live entry, the entries alive at a revision a live instance runs, and the entries
+    # with the live value (the start of its unbroken run says when it was written).
+    live_entry = ConfigEntry.objects.filter(
         environment=OuterRef("environment"),
         key=OuterRef("key"),
         end_revision__isnull=True,
         kind__in=SECRET_KINDS,
-    ).filter(Q(is_secret=True) | Q(kind=ConfigEntry.Kind.BINDING))
+    )
+    is_secret = Exists(live_entry.filter(Q(is_secret=True) | Q(kind=ConfigEntry.Kind.BINDING)))
+    same_value = Exists(live_entry.filter(fingerprint=OuterRef("fingerprint")))
+    wanted = Q(end_revision__isnull=True) | same_value
+    revisions = [revision for _, revision, _ in counted if revision is not None]
+    if revisions:
+        wanted |= Q(set_revision__lte=max(revisions), end_revision__gt=min(revisions))
     history = ConfigEntry.objects.filter(environment__in=names, kind__in=SECRET_KINDS).filter(
-        Exists(secret_now)
+        is_secret, wanted
     )
     if keys is not None:
         history = history.filter(key__in=list(keys))
@@ -120,19 +143,6 @@ def secret_ages(
         by_key[(environment_id, key)].append(
             _Entry(set_revision, end_revision, bytes(fingerprint or b""), set_at)
         )
-
-    live: dict[int, list[tuple[int | None, int]]] = defaultdict(list)
-    if by_key:
-        counted = (
-            RuntimeInstance.objects.filter(
-                environment__in=names, last_seen_at__gte=now - instance_window()
-            )
-            .values_list("environment_id", "config_revision")
-            .annotate(count=Count("id"))
-            .order_by()
-        )
-        for environment_id, revision, count in counted:
-            live[environment_id].append((revision, count))
 
     max_days = deployment.max_secret_age_days
     ages: dict[tuple[str, str], SecretAge] = {}
