@@ -231,7 +231,8 @@ def _revealed_row(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
     """One variable's row with its value revealed, with its links and its page (for Hide)."""
     environment, key = page.environment, page.revealed.key if page.revealed else ""
     rows = selectors.variable_rows([environment], include_bindings=False)
-    return _variables_page(environment, rows, page="", query="", focus=key) | {
+    # The row alone is sent: the other rows' ages are not shown.
+    return _variables_page(environment, rows, page="", query="", focus=key, ages=False) | {
         "row": next(r for r in rows if r.key == key),
         "links": _variable_links(environment, [key])[0],
         "age": None,  # a plain variable: only secrets have an age to show
