@@ -38,7 +38,7 @@ def _settings_page(
         or forms.RequiredKeysForm(initial={"keys": "\n".join(deployment.required_keys)}),
         "required_notice": notice if required_form is not None else "",
         "max_secret_age_days": deployment.max_secret_age_days,
-        "can_set_secret_age": has_role(role, permissions.TO_MANAGE_REQUIRED_KEYS),
+        "can_set_secret_age": can_set_required,  # the same admins: both are release policy
         "secret_age_form": secret_age_form
         or forms.SecretAgeForm(initial={"max_secret_age_days": deployment.max_secret_age_days}),
         "secret_age_notice": notice if secret_age_form is not None else "",
