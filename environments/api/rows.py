@@ -37,7 +37,12 @@ def deleted(environment: Environment) -> HttpResponse:
     return response
 
 
-def variable_row(row: selectors.VariableRow) -> dict[str, Any]:
+def variable_row(
+    row: selectors.VariableRow, age: selectors.SecretAge | None = None
+) -> dict[str, Any]:
+    """A row of GET env; a secret's `age` (SPEC §14) adds when its value was written, how many
+    live instances run an older value of it and, when the deployment sets a maximum age,
+    whether it is overdue."""
     item: dict[str, Any] = {
         "environment": row.environment,
         "key": row.key,
@@ -50,6 +55,11 @@ def variable_row(row: selectors.VariableRow) -> dict[str, Any]:
         item["undecryptable"] = True
     if row.managed:
         item["managed"] = True
+    if age is not None:
+        item["set_at"] = timestamp(age.set_at)
+        item["instances_on_older_value"] = age.instances_on_older_value
+        if age.overdue is not None:
+            item["overdue"] = age.overdue
     return item
 
 

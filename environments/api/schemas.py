@@ -41,6 +41,32 @@ LIVE_STATE = {
         "takes changes live immediately); null before the first deploy.",
     },
 }
+# What GET env adds to each secret's row (SPEC §14): names and counts, never a value.
+SECRET_AGE = {
+    "set_at": {
+        **TIMESTAMP,
+        "description": "Secrets (and bindings) in GET env: when the current value was "
+        "written. Writing the same value again does not reset it; a value restored or set "
+        "after another one counts from then.",
+    },
+    "instances_on_older_value": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Secrets (and bindings) in GET env: how many live instances (seen "
+        "within ROTATION_INSTANCE_WINDOW_SECONDS, default 900) booted on a release that does "
+        "not hold the current value — an older value, or none (the key was absent, or the "
+        "instance fetched before the first release). Compared by keyed fingerprints, so an "
+        "identical value restored counts as the same. An instance that fetched without "
+        "X-Miosa-Instance counts as one, named by its token. Restart them to pick it up.",
+    },
+    "overdue": {
+        "type": "boolean",
+        "description": "Secrets (and bindings) in GET env, only when the deployment sets "
+        "max_secret_age_days: true when the current value is older than that.",
+    },
+}
+SECRET_AGE_REQUIRED = ["set_at", "instances_on_older_value"]
+
 NEXT = {
     "type": ["integer", "null"],
     "minimum": 1,

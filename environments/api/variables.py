@@ -22,6 +22,8 @@ from .schemas import (
     LIVE_STATE,
     NUMBER,
     PENDING_HEADER,
+    SECRET_AGE,
+    SECRET_AGE_REQUIRED,
     TIMESTAMP,
     VARIABLE_KEY,
     errors,
@@ -109,7 +111,8 @@ def _list_variables(request: ApiRequest) -> HttpResponse:
     if reveal:
         request.require(permissions.TO_REVEAL, "Revealing values")
     rows = selectors.variable_rows(environments)
-    items = [variable_row(row) for row in rows]
+    ages = selectors.secret_ages(deployment, environments)
+    items = [variable_row(row, ages.get((row.environment, row.key))) for row in rows]
     if reveal:
         plain = [row for row in rows if row.source == "env" and not row.is_secret]
         keys = [row.key if environment else f"{row.environment}/{row.key}" for row in plain]
@@ -249,6 +252,7 @@ SCHEMAS: dict[str, Any] = {
                 "const": True,
                 "description": "Present on a binding MIOSA manages for a data service.",
             },
+            **SECRET_AGE,
         },
         # `"value": False` says "never present"; written so, each clause names what it
         # requires (Redocly's no-required-schema-properties-undefined).
@@ -273,6 +277,10 @@ SCHEMAS: dict[str, Any] = {
                 "if": {"properties": {"source": {"const": "binding"}}},
                 "then": {"properties": {"is_secret": {"const": True}}},
             },
+            {
+                "if": {"properties": {"is_secret": {"const": False}}},
+                "then": {"properties": dict.fromkeys(SECRET_AGE, False)},
+            },
         ],
     },
     "VariableList": {
@@ -286,7 +294,17 @@ SCHEMAS: dict[str, Any] = {
                 "additionalProperties": False,
                 "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
             },
-            "variables": {"type": "array", "items": ref("VariableRow")},
+            "variables": {
+                "type": "array",
+                "items": {
+                    "allOf": [ref("VariableRow")],
+                    "description": "A secret's or binding's row carries set_at and "
+                    "instances_on_older_value (and overdue when the deployment sets "
+                    "max_secret_age_days); a plain variable's carries none of them.",
+                    "if": {"properties": {"is_secret": {"const": True}}},
+                    "then": {"required": SECRET_AGE_REQUIRED, "properties": SECRET_AGE},
+                },
+            },
         },
     },
     "WrittenVariables": {

@@ -19,14 +19,21 @@ class Role(models.TextChoices):
 
 ROLE_RANK = {"viewer": 1, "developer": 2, "admin": 3, "owner": 4}
 
+# The longest `max_secret_age_days` a deployment may set: ten years.
+MAX_SECRET_AGE_DAYS = 3650
+
 
 class Deployment(models.Model):
+    MAX_SECRET_AGE_DAYS = MAX_SECRET_AGE_DAYS
+
     name = models.CharField(max_length=63, unique=True)
     apex_domain = models.CharField(max_length=253, blank=True, default="")
     # Version numbers are never reused, even after a version row is gone.
     last_version_number = models.PositiveIntegerField(default=0)
     # Keys every release must define (SPEC §9); a release without one is refused.
     required_keys = models.JSONField(default=list, blank=True)
+    # A secret whose current value is older than this is flagged overdue (SPEC §14); None: never.
+    max_secret_age_days = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -37,6 +44,11 @@ class Deployment(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(name__regex=rules.DEPLOYMENT_NAME_RE), name="deployment_name_format"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_secret_age_days__isnull=True)
+                | Q(max_secret_age_days__gte=1, max_secret_age_days__lte=MAX_SECRET_AGE_DAYS),
+                name="deployment_max_secret_age_range",
             ),
         ]
 

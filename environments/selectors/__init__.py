@@ -94,6 +94,7 @@ from .runtime import (
     runtime_entries,
     served_revision,
 )
+from .secret_ages import SecretAge, secret_ages
 from .tokens import (
     api_tokens,
     get_api_token,
@@ -134,6 +135,7 @@ __all__ = [
     "ReleaseSummary",
     "RuntimeConfig",
     "RuntimeEntries",
+    "SecretAge",
     "VariableRow",
     "apex_suggestions",
     "api_tokens",
@@ -203,6 +205,7 @@ __all__ = [
     "runtime_config",
     "runtime_entries",
     "runtime_tokens",
+    "secret_ages",
     "served_revision",
     "services_on_server",
     "valid_id",

@@ -17,7 +17,7 @@ from .data_services import (
     delete_data_service,
     retry_data_service,
 )
-from .deployments import create_deployment, delete_deployment
+from .deployments import create_deployment, delete_deployment, set_max_secret_age
 from .disclosure import (
     RuntimeFetch,
     fetch_runtime_env_for_token,
@@ -114,6 +114,7 @@ __all__ = [
     "rotate_encryption_keys",
     "set_apex_domain",
     "set_config_changes",
+    "set_max_secret_age",
     "set_member",
     "set_promotion_target",
     "set_required_keys",

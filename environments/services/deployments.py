@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from .. import audit, rules
 from ..actors import Actor
-from ..errors import Conflict, validated
+from ..errors import Conflict, Invalid, validated
 from ..models import Deployment, Environment, Membership, Release, Role
 from . import data_services
 from .environment_writes import lock_deployment
@@ -57,3 +57,33 @@ def delete_deployment(*, deployment: Deployment, actor: Actor) -> None:
     audit.record("deployment.delete", actor=actor, deployment=deployment, target=deployment.name)
     Release.objects.filter(environment__deployment=deployment).delete()
     deployment.delete()
+
+
+@transaction.atomic(durable=True)
+def set_max_secret_age(*, deployment: Deployment, days: int | None, actor: Actor) -> int | None:
+    """How many days a secret's value may live before it is flagged overdue (SPEC §14); None
+    flags none. Audited as deployment.update."""
+    if days is not None and (
+        isinstance(days, bool)
+        or not isinstance(days, int)
+        or not 1 <= days <= Deployment.MAX_SECRET_AGE_DAYS
+    ):
+        raise Invalid(
+            f"The maximum age of a secret is a whole number of days from 1 to "
+            f"{Deployment.MAX_SECRET_AGE_DAYS}, or none.",
+            field="max_secret_age_days",
+        )
+    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    if deployment.max_secret_age_days == days:
+        return days
+    before = deployment.max_secret_age_days
+    deployment.max_secret_age_days = days
+    deployment.save(update_fields=["max_secret_age_days"])
+    audit.record(
+        "deployment.update",
+        actor=actor,
+        deployment=deployment,
+        target="max_secret_age_days",
+        detail={"max_secret_age_days": days, "was": before},
+    )
+    return days

@@ -23,10 +23,12 @@ def _settings_page(
     *,
     form: forms.ApexForm | None = None,
     required_form: forms.RequiredKeysForm | None = None,
+    secret_age_form: forms.SecretAgeForm | None = None,
     notice: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    """The settings page; with htmx after a required-keys post, its `required_keys` region."""
+    """The settings page; with htmx after a required-keys or secret-age post, that region
+    (`required_keys`, `secret_age`) alone."""
     can_set_required = has_role(role, permissions.TO_MANAGE_REQUIRED_KEYS)
     context = deployment_tabs(deployment, role) | {
         "tab": "settings",
@@ -34,10 +36,16 @@ def _settings_page(
         "can_set_required_keys": can_set_required,
         "required_form": required_form
         or forms.RequiredKeysForm(initial={"keys": "\n".join(deployment.required_keys)}),
-        "required_notice": notice,
+        "required_notice": notice if required_form is not None else "",
+        "max_secret_age_days": deployment.max_secret_age_days,
+        "can_set_secret_age": can_set_required,  # the same admins: both are release policy
+        "secret_age_form": secret_age_form
+        or forms.SecretAgeForm(initial={"max_secret_age_days": deployment.max_secret_age_days}),
+        "secret_age_notice": notice if secret_age_form is not None else "",
     }
-    if request.htmx and required_form is not None:
-        template = "environments/deployment_settings.html#required_keys"
+    if request.htmx and (required_form is not None or secret_age_form is not None):
+        region = "required_keys" if required_form is not None else "secret_age"
+        template = f"environments/deployment_settings.html#{region}"
         return render(request, template, context, status=status)
     environments = selectors.pipeline_environments(deployment)
     context |= {
@@ -108,6 +116,40 @@ def required_keys(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
         )
     messages.success(request, notice)
     return redirect(deployment_url(deployment, "deployment_settings") + "#required-keys")
+
+
+@no_store
+@require_POST
+@login_required
+def secret_age(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
+    """Set past how many days a secret is flagged overdue (SPEC §14). Admins, like the other
+    release policy of the page (required keys)."""
+    deployment, role = selectors.get_deployment_for_user(
+        request.user, deployment_id, need=permissions.TO_MANAGE_REQUIRED_KEYS
+    )
+    form = forms.SecretAgeForm(request.POST)
+    done = forms.submit(
+        form,
+        lambda data: services.set_max_secret_age(
+            deployment=deployment,
+            days=data["max_secret_age_days"],
+            actor=Actor.from_request(request),
+        ),
+    )
+    if not done.written:
+        return _settings_page(request, deployment, role, secret_age_form=form, status=done.status)
+    days = done.result
+    deployment.max_secret_age_days = days
+    notice = (
+        f"A secret older than {days} day{'' if days == 1 else 's'} is now flagged overdue."
+        if days
+        else "No secret is flagged overdue for its age any more."
+    )
+    if request.htmx:
+        fresh = forms.SecretAgeForm(initial={"max_secret_age_days": days})
+        return _settings_page(request, deployment, role, secret_age_form=fresh, notice=notice)
+    messages.success(request, notice)
+    return redirect(deployment_url(deployment, "deployment_settings") + "#secret-age")
 
 
 def _apex_message(result: services.ApexResult) -> str:

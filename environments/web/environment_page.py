@@ -139,6 +139,7 @@ def _variables_page(
     page: str,
     query: str,
     focus: str,
+    ages: bool = True,
 ) -> Context:
     """One page of the variables section (100 rows), filtered by a key substring.
 
@@ -163,9 +164,21 @@ def _variables_page(
         return "?" + urlencode(params | ({"q": query} if query else {})) if params or query else ""
 
     links = _variable_links(environment, [r.key for r in current.object_list])
+    # Each secret's age and how many live instances run an older value (SPEC §14), for this
+    # page of rows only: two queries, none when the page holds no secret.
+    secret_keys = [r.key for r in current.object_list if r.is_secret] if ages else []
+    found = selectors.secret_ages(environment.deployment, [environment], keys=secret_keys)
     return {
         "variables": current.object_list,
-        "variable_listing": list(zip(current.object_list, links, strict=True)),
+        "variable_listing": list(
+            zip(
+                current.object_list,
+                links,
+                [found.get((environment.name, r.key)) for r in current.object_list],
+                strict=True,
+            )
+        ),
+        "max_secret_age_days": environment.deployment.max_secret_age_days,
         "variable_count": len(variables),
         # The filter box and the pager show once there is more than one page.
         "variables_paged": len(variables) > VARIABLES_PER_PAGE or bool(query),
@@ -195,6 +208,7 @@ def _rows(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
         page=request.GET.get("page", ""),
         query=request.GET.get("q", "").strip()[:256],
         focus=focus,
+        ages=not (request.htmx and page.section == "bindings"),  # that swap shows no variable
     ) | {
         "bindings": [r for r in rows if r.source == "binding"],
         "undecryptable_variables": [r.key for r in broken if r.source == "env"],
@@ -217,9 +231,11 @@ def _revealed_row(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
     """One variable's row with its value revealed, with its links and its page (for Hide)."""
     environment, key = page.environment, page.revealed.key if page.revealed else ""
     rows = selectors.variable_rows([environment], include_bindings=False)
-    return _variables_page(environment, rows, page="", query="", focus=key) | {
+    # The row alone is sent: the other rows' ages are not shown.
+    return _variables_page(environment, rows, page="", query="", focus=key, ages=False) | {
         "row": next(r for r in rows if r.key == key),
         "links": _variable_links(environment, [key])[0],
+        "age": None,  # a plain variable: only secrets have an age to show
     }
 
 

@@ -113,6 +113,7 @@ deployment_urls = [
     path("env/<env:name>/", include(environment_urls)),
     # Required keys
     path("settings/required-keys/", deployment_settings.required_keys, name="required_keys"),
+    path("settings/secret-age/", deployment_settings.secret_age, name="secret_age"),
 ]
 
 urlpatterns = [

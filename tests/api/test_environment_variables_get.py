@@ -33,7 +33,8 @@ def variables(production, staging, actor):
 
 def _rows(response):
     return [
-        {k: v for k, v in row.items() if k != "updated_at"} for row in response.json()["variables"]
+        {k: v for k, v in row.items() if k not in ("updated_at", "set_at")}
+        for row in response.json()["variables"]
     ]
 
 
@@ -58,6 +59,7 @@ def test_lists_every_environment_with_previews_secrets_and_bindings(
             "preview": "postgres://app:••••@db.internal:5432/shop",
             "is_secret": True,
             "source": "binding",
+            "instances_on_older_value": 0,
         },
         {
             "environment": "production",
@@ -65,6 +67,7 @@ def test_lists_every_environment_with_previews_secrets_and_bindings(
             "preview": "••••",
             "is_secret": True,
             "source": "env",
+            "instances_on_older_value": 0,
         },
         {
             "environment": "staging",
@@ -75,6 +78,12 @@ def test_lists_every_environment_with_previews_secrets_and_bindings(
         },
     ]
     assert all(row["updated_at"].endswith("Z") for row in body["variables"])
+    # Secrets and bindings say when their value was written (SPEC §14); plain rows do not.
+    assert [row["key"] for row in body["variables"] if "set_at" in row] == [
+        "DATABASE_URL",
+        "STRIPE_KEY",
+    ]
+    assert all(row["set_at"].endswith("Z") for row in body["variables"] if "set_at" in row)
     assert CANARY.encode() not in response.content
     assert b"hunter2" not in response.content
 
@@ -232,8 +241,9 @@ def test_the_query_count_is_fixed_however_many_variables(
         )
     raw = role_token("viewer")
     api.get(env_url, token=raw)  # the first use writes last_used_at
-    # token, membership + deployment, environment(s), variables, bindings
-    with django_assert_num_queries(5):
+    # token, membership + deployment, environment(s), variables, bindings, the secrets' value
+    # history and the live instances (their age and convergence, SPEC §14)
+    with django_assert_num_queries(7):
         response = api.get(env_url, token=raw, params=params)
     expected = (count + 1) * (2 if not params else 1)
     assert len(response.json()["variables"]) == expected

@@ -158,11 +158,11 @@ def test_row_links_are_the_reversed_urls(as_role, deployment, staging, actor):
     assert response.status_code == 200
 
 
-# session, user, membership+deployment, environment, variables, bindings, domains, tokens,
-# instances, the other environments (staging's promotion-target form), data services and the
-# data servers available: as at 1 variable, so at the most an environment may hold (SPEC §1: 500
-# keys).
-PAGE_QUERIES = 12
+# session, user, membership+deployment, environment, variables, the page's secrets' value
+# history and live instances (their age and convergence), bindings, domains, tokens, instances,
+# the other environments (staging's promotion-target form), data services and the data servers
+# available: as at 1 variable, so at the most an environment may hold (SPEC §1: 500 keys).
+PAGE_QUERIES = 14
 
 
 @pytest.mark.parametrize("n", [1, 500])
@@ -183,7 +183,9 @@ def test_the_variables_section_query_count_does_not_grow(
 ):
     _fill(staging, actor, n)
     client = as_role(Role.OWNER)
-    with django_assert_num_queries(5):
+    # session, user, membership+deployment, environment, variables, the page's secrets' value
+    # history and live instances
+    with django_assert_num_queries(7):
         response = client.get(_url(deployment, "variables") + "?page=5", **HX)
     assert len(_row_keys(response.content.decode())) == (1 if n == 1 else 100)
 

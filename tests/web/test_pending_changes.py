@@ -474,9 +474,10 @@ def _fill(environment, actor, n: int):
     )
 
 
-# session, user, membership+deployment, environment (with its live release), variables,
-# bindings, domains, tokens, pending changes, instances, data services, data servers available
-PAGE_QUERIES = 12
+# session, user, membership+deployment, environment (with its live release), variables, the
+# secrets' value history and live instances, bindings, domains, tokens, pending changes,
+# instances, data services, data servers available
+PAGE_QUERIES = 14
 
 
 @pytest.mark.parametrize("n", [1, 60])

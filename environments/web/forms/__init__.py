@@ -17,6 +17,7 @@ from .deployments import (
     MemberForm,
     PromoteForm,
     RoleForm,
+    SecretAgeForm,
     VersionForm,
 )
 from .environments import (
@@ -64,6 +65,7 @@ __all__ = [
     "RoleForm",
     "RollbackForm",
     "RuntimeTokenForm",
+    "SecretAgeForm",
     "Submission",
     "ValueTextarea",
     "VariableEditForm",

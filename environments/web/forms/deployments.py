@@ -7,7 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from ... import rules
-from ...models import Role
+from ...models import Deployment, Role
 from .fields import PageForm, by_rule, text_input
 
 NEW_ENVIRONMENT = "__new__"
@@ -98,6 +98,20 @@ class ApexForm(PageForm):
     def clean_apex_domain(self) -> str:
         apex = self.cleaned_data["apex_domain"]
         return by_rule(rules.validate_hostname, apex) if apex else ""
+
+
+class SecretAgeForm(PageForm):
+    """Past how many days a secret's value is flagged overdue (SPEC §14); blank: never."""
+
+    max_secret_age_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=Deployment.MAX_SECRET_AGE_DAYS,
+        label="Maximum secret age (days)",
+        help_text="A secret whose value is older than this is flagged overdue on the "
+        "environment pages and in the API. Leave empty to flag none.",
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "id": "max-secret-age"}),
+    )
 
 
 class AuditFilterForm(PageForm):
