@@ -375,7 +375,8 @@ def _count_into_open_event(key: str, moment: datetime) -> bool:
     both find none and append an event each (count 1 and 1); later ones queue on the row lock
     and each adds one (PostgreSQL re-reads the row it waited for). Never zero."""
     with connection.cursor() as cursor:
-        cursor.execute(_count_sql(), [key, moment])
+        until = AuditEvent._meta.get_field("coalesce_until")
+        cursor.execute(_count_sql(), [key, until.get_db_prep_value(moment, connection)])
         return cursor.rowcount == 1
 
 
