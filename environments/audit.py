@@ -6,20 +6,33 @@ event cannot be written the exception propagates and the whole change rolls back
 The trail is tamper-evident (SPEC §12): each deployment's events form a hash chain,
 and events without a deployment form the global chain 0 (see `AuditEvent`). For each event:
 
-    content_hash = SHA-256(canonical content), hex
+    content_hash = the hash of its canonical content (below), hex
     hash         = SHA-256(prev_hash + content_hash), hex (ASCII), prev_hash of seq 1 = GENESIS
 
-The canonical content is the JSON array (`separators=(",", ":")`, `sort_keys=True`,
-`ensure_ascii=True`) of, in this order: the format version 1, created_at in UTC as
-`YYYY-MM-DDTHH:MM:SS.ffffffZ`, actor_label, action, deployment_name, environment_name, target,
-ip (or null), user_agent, outcome, detail. The FKs (`actor`, `deployment`) are left out: the
-database sets them to NULL when a user or deployment is deleted, and the labels and names are
-what the record says. The row id is left out (the database assigns it on insert), and so are
-`chain` and `seq`: the links already fix each event's place (an event moved elsewhere no
-longer follows its prev_hash), and a content hash that does not depend on the place can be
-computed before the chain's head is locked, and the append is one SQL statement on
-PostgreSQL (see `append`). Never change this format without a new version number: old chains verify
-with the old one.
+The canonical content has a format version, stored with each event (`content_version`):
+
+Version 1 (events written before migration 0008): content_hash = SHA-256 of the JSON array
+(`separators=(",", ":")`, `sort_keys=True`, `ensure_ascii=True`) of, in this order: the
+format version 1, created_at in UTC as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, actor_label, action,
+deployment_name, environment_name, target, ip (or null), user_agent, outcome, detail.
+
+Version 2 (since): content_hash = SHA-256(lead_hash + rest_hash) (the two hex digests, ASCII),
+where lead_hash = SHA-256 of the JSON array [2, created_at, action] and rest_hash = SHA-256 of
+the JSON array [2, actor_label, deployment_name, environment_name, target, ip (or null),
+user_agent, outcome, detail, coalesce_until (the same time format, or null)], JSON and times
+as in version 1. The split lets a pruned event's tombstone keep its action and time with the
+rest_hash, so that what a tombstone stands for can be checked (`audit_verify`) and a tombstone
+cannot be made up for an event of another action or time.
+
+The FKs (`actor`, `deployment`) are left out: the database sets them to NULL when a user or
+deployment is deleted, and the labels and names are what the record says (which is why the
+audit page selects a deployment's events by `chain`, never by the FK). The row id is left out
+(the database assigns it on insert), and so are `chain` and `seq`: the links already fix each
+event's place (an event moved elsewhere no longer follows its prev_hash), and a content hash
+that does not depend on the place can be computed before the chain's head is locked, and the
+append is one SQL statement on PostgreSQL (see `append`). `count` is left out too: it grows
+while a coalesced event's window is open (`COALESCED`). Never change a format without a new
+version number: old chains verify with the old one.
 
 Every chain has its head row before its first event (`start_chain`), so an append only locks
 and moves it.
@@ -30,51 +43,104 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from itertools import groupby
-from operator import attrgetter
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import actors, selectors
+from . import actors
 from .models import AuditChainHead, AuditEvent, AuditTombstone
 
 if TYPE_CHECKING:
     from .actors import Actor
+    from .audit_verify import ChainReport
     from .models import Deployment, Environment
 
 
 GENESIS = "0" * 64  # the prev_hash of each chain's first event
 GLOBAL_CHAIN = 0  # events without a deployment (deployment ids start at 1)
-CONTENT_VERSION = 1
+CONTENT_VERSION = 2  # new events; version 1 still verifies
 
 
-def canonical_content(event: Any) -> bytes:
-    """The bytes an event's content_hash covers (module docstring). `event` is an AuditEvent,
-    or anything with its attributes (a historical model in a migration)."""
-    created_at = event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    content = [
-        CONTENT_VERSION,
-        created_at,
-        event.actor_label,
-        event.action,
-        event.deployment_name,
-        event.environment_name,
-        event.target,
-        str(event.ip) if event.ip else None,
-        event.user_agent,
-        event.outcome,
-        event.detail,
-    ]
+def stamp(moment: datetime | str | None) -> str | None:
+    """A time as the canonical content writes it: UTC, microseconds, `Z` (a string is taken to
+    be one already: an exported row's, checked offline)."""
+    if moment is None or isinstance(moment, str):
+        return moment
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json(content: list[Any]) -> bytes:
     return json.dumps(content, separators=(",", ":"), sort_keys=True, ensure_ascii=True).encode()
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def lead_hash(action: str, created_at: datetime) -> str:
+    """Version 2: the hash of the part of an event a tombstone keeps in the clear."""
+    return _sha256(_json([2, stamp(created_at), action]))
+
+
+def rest_hash(event: Any) -> str:
+    """Version 2: the hash of the rest of an event's content (a tombstone keeps it)."""
+    return _sha256(
+        _json(
+            [
+                2,
+                event.actor_label,
+                event.deployment_name,
+                event.environment_name,
+                event.target,
+                str(event.ip) if event.ip else None,
+                event.user_agent,
+                event.outcome,
+                event.detail,
+                stamp(getattr(event, "coalesce_until", None)),
+            ]
+        )
+    )
+
+
+def joined_hash(lead: str, rest: str) -> str:
+    """Version 2: content_hash from its two parts."""
+    return _sha256((lead + rest).encode("ascii"))
+
+
+def canonical_content(event: Any) -> bytes:
+    """The bytes an event's content_hash is the SHA-256 of (module docstring). `event` is an
+    AuditEvent, or anything with its attributes (a historical model in a migration, an exported
+    row); without `content_version` it is version 1 (what migration 0005 chained)."""
+    version = getattr(event, "content_version", 1)
+    if version == 2:
+        return (lead_hash(event.action, event.created_at) + rest_hash(event)).encode("ascii")
+    if version != 1:
+        raise ValueError(f"unknown audit content version {version!r}")
+    return _json(
+        [
+            1,
+            stamp(event.created_at),
+            event.actor_label,
+            event.action,
+            event.deployment_name,
+            event.environment_name,
+            event.target,
+            str(event.ip) if event.ip else None,
+            event.user_agent,
+            event.outcome,
+            event.detail,
+        ]
+    )
+
+
 def content_hash(event: Any) -> str:
-    return hashlib.sha256(canonical_content(event)).hexdigest()
+    return _sha256(canonical_content(event))
 
 
 def link_hash(prev_hash: str, content_hash: str) -> str:
@@ -211,11 +277,14 @@ def record(
     outcome: str = AuditEvent.Outcome.SUCCESS,
     detail: dict[str, Any] | None = None,
     also: Cte | None = None,
-) -> AuditEvent:
-    """Append the event of `action` to its chain (see `append`; `also`: PostgreSQL only)."""
+) -> AuditEvent | None:
+    """Append the event of `action` to its chain (see `append`; `also`: PostgreSQL only).
+
+    An action in COALESCED is counted into the open event like it instead, when there is one
+    (see `_count_into_open_event`): then nothing is appended and None is returned."""
     if environment is not None and deployment is None:
         deployment = environment.deployment
-    return append(
+    fields: dict[str, Any] = dict(
         created_at=now(),
         actor=actor.user,
         actor_label=actors.printable(actor.label)[:200],
@@ -230,129 +299,92 @@ def record(
         # What the database gives back (JSON types, string keys), so the hash matches on reading.
         detail=json.loads(json.dumps(detail or {})),
         chain=chain_of(deployment.pk if deployment else None),
-        also=also,
     )
+    rule = COALESCED.get(action)
+    if rule is not None and also is None:
+        key = _sha256(_json([fields["chain"], action, *rule.key(fields)]))
+        if _count_into_open_event(key, fields["created_at"]):
+            return None
+        fields |= {"coalesce_key": key, "coalesce_until": fields["created_at"] + rule.window()}
+    return append(also=also, **fields)
 
 
-# Verification (manage.py verify_audit) -------------------------------------------------------
+# Coalescing: actions anyone may repeat at no cost append a bounded number of events ------------
 
 
 @dataclass(frozen=True)
-class Break:
-    """The first thing wrong in a chain: where, and what."""
+class Coalescing:
+    """Events of one action whose `key` (of the event's fields; the chain and action besides)
+    is the same within `window` of the first are counted into the first (its `count`), which
+    says so in its content (`coalesce_until`, hashed). The later ones' user agents, and for a
+    locked address the usernames after the first, are not kept."""
 
-    seq: int
-    event_id: int | None
-    what: str
+    window: Callable[[], timedelta]
+    key: Callable[[dict[str, Any]], list[Any]]
 
 
-@dataclass
-class ChainReport:
-    chain: int
-    name: str = ""  # the deployment's name, as its newest checked event says
-    events: int = 0
-    pruned: int = 0
-    pruned_ranges: list[tuple[int, int]] = field(default_factory=list)  # the first few
-    pruned_range_count: int = 0  # runs of consecutive pruned seqs
-    _last_pruned: int = 0
-    head_seq: int = 0
-    head_hash: str = GENESIS
-    broken: Break | None = None
+def _lock_window() -> timedelta:
+    return settings.AXES_COOLOFF_TIME
+
+
+def _ip(fields: dict[str, Any]) -> str | None:
+    return str(fields["ip"]) if fields["ip"] else None
+
+
+COALESCED: dict[str, Coalescing] = {
+    # Logins (auth_audit): per address, username as typed and login page, a lock window long.
+    # Failures are bounded by the lock anyway (30 an address); attempts while locked are not.
+    "auth.login_failed": Coalescing(
+        _lock_window, lambda f: [_ip(f), f["target"], f["outcome"], f["detail"]]
+    ),
+    # A locked address: whatever username is tried (its first one is the target).
+    "auth.login_locked": Coalescing(
+        _lock_window,
+        lambda f: (
+            [_ip(f), f["outcome"], f["detail"]]
+            + ([] if f["detail"].get("lock") == "address" else [f["target"]])
+        ),
+    ),
+    # Compare views (services.record_compare): per user and pair of environments, a minute.
+    "environment.compare": Coalescing(
+        lambda: timedelta(minutes=1),
+        lambda f: [
+            f["actor"].pk if f["actor"] else None,
+            f["actor_label"],
+            f["target"],
+            f["outcome"],
+            f["detail"],
+        ],
+    ),
+}
+
+
+@functools.cache
+def _count_sql() -> str:
+    q = connection.ops.quote_name
+    table, count, pk = q(AuditEvent._meta.db_table), q("count"), q("id")
+    return f"""UPDATE {table} SET {count} = {count} + 1
+WHERE {pk} = (SELECT {pk} FROM {table} WHERE {q("coalesce_key")} = %s
+              AND {q("coalesce_until")} > %s ORDER BY {pk} DESC LIMIT 1)"""  # noqa: S608
+
+
+def _count_into_open_event(key: str, moment: datetime) -> bool:
+    """Count one more into the newest event with `key` whose window is still open at `moment`:
+    one UPDATE, in the caller's transaction (fail-closed: if it fails, so does the caller's
+    change), which locks that event's row and not the chain's head. Two first attempts at once
+    both find none and append an event each (count 1 and 1); later ones queue on the row lock
+    and each adds one (PostgreSQL re-reads the row it waited for). Never zero."""
+    with connection.cursor() as cursor:
+        until = AuditEvent._meta.get_field("coalesce_until")
+        cursor.execute(_count_sql(), [key, until.get_db_prep_value(moment, connection)])
+        return cursor.rowcount == 1
 
 
 def verify(*, chain: int | None = None) -> list[ChainReport]:
-    """Check every chain (or one) link by link, streaming the events (10⁶ of them take no more
-    memory than ten). Reports the first break of each chain: an event whose content no longer
-    hashes to its content_hash (edited), a prev_hash that is not the previous hash (a broken
-    link), a hash that is not SHA-256(prev_hash + content_hash), a gap in seq (deleted rows),
-    and a head that is ahead of the last event (the newest events deleted)."""
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and outermost:
-            # One snapshot for the heads and the events, whatever is appended meanwhile
-            # (SQLite's read transaction is one snapshot already).
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        heads = selectors.audit_chain_heads(chain)
-        reports = [
-            _verify_chain(number, rows, heads.pop(number, None))
-            for number, rows in groupby(selectors.audit_chain_links(chain), key=attrgetter("chain"))
-        ]
-        # Heads whose chain has no row left at all: every event was deleted (a chain that
-        # never had one, its head still at GENESIS, has nothing to check).
-        reports += [
-            _verify_chain(number, iter(()), head)
-            for number, head in heads.items()
-            if head.seq or head.hash != GENESIS
-        ]
-    return sorted(reports, key=attrgetter("chain"))
+    """Check every chain, or one (`audit_verify.verify`)."""
+    from .audit_verify import verify as verify_chains
 
-
-SHOWN_RANGES = 5
-
-
-def _add_pruned(report: ChainReport, seq: int) -> None:
-    """Count runs of pruned seqs, keeping the first few (memory stays flat however many)."""
-    if report._last_pruned and report._last_pruned == seq - 1:
-        if report.pruned_range_count <= SHOWN_RANGES:
-            first, _ = report.pruned_ranges[-1]
-            report.pruned_ranges[-1] = (first, seq)
-    else:
-        report.pruned_range_count += 1
-        if report.pruned_range_count <= SHOWN_RANGES:
-            report.pruned_ranges.append((seq, seq))
-    report._last_pruned = seq
-
-
-def _verify_chain(
-    chain: int, rows: Iterator[AuditEvent | AuditTombstone], head: AuditChainHead | None
-) -> ChainReport:
-    report = ChainReport(chain=chain)
-    expected, running = 1, GENESIS
-    for row in rows:
-        event = row if isinstance(row, AuditEvent) else None
-        if event is not None and chain != GLOBAL_CHAIN:
-            report.name = event.deployment_name
-        problem = ""
-        if head is not None and row.seq > head.seq:
-            problem = f"seq {row.seq} is past the chain's head (seq {head.seq}): the head was moved"
-        elif row.seq < expected:
-            problem = "two rows at this seq (an event and a pruned event's tombstone)"
-        elif row.seq > expected:
-            missing = f"{expected}" if row.seq == expected + 1 else f"{expected}–{row.seq - 1}"
-            problem = f"gap: seq {missing} missing before this event (deleted)"
-        elif event is None:
-            running = link_hash(running, row.content_hash)
-            report.pruned += 1
-            _add_pruned(report, row.seq)
-        elif content_hash(event) != event.content_hash:
-            problem = "content hash mismatch: the event was changed after it was written"
-        elif event.prev_hash != running:
-            problem = "broken link: prev_hash is not the previous event's hash"
-        elif event.hash != link_hash(running, event.content_hash):
-            problem = "hash mismatch: hash is not SHA-256(prev_hash + content_hash)"
-        else:
-            running = event.hash
-            report.events += 1
-        if problem:
-            report.broken = Break(seq=row.seq, event_id=event.pk if event else None, what=problem)
-            return report
-        expected += 1
-    last = expected - 1
-    report.head_seq, report.head_hash = last, running
-    if head is None:
-        if last:
-            report.broken = Break(seq=last, event_id=None, what="the chain's head row is missing")
-    elif head.seq > last:
-        missing = f"{last + 1}" if head.seq == last + 1 else f"{last + 1}–{head.seq}"
-        report.broken = Break(
-            seq=last + 1, event_id=None, what=f"missing tail: seq {missing} deleted"
-        )
-    elif head.hash != running:
-        report.broken = Break(
-            seq=last, event_id=None, what="the head's hash is not the last event's hash"
-        )
-    return report
+    return verify_chains(chain=chain)
 
 
 # Export and pruning ----------------------------------------------------------------------------
@@ -380,15 +412,19 @@ PRUNE_BATCH = 2000
 
 
 def prune(*, action: str, before: datetime, actor: Actor, dry_run: bool = False) -> int:
-    """Delete the events of `action` written before `before`, leaving a tombstone (chain, seq,
-    content_hash) for each, so that every link of every chain can still be checked; the prune
-    is recorded (action, cutoff, count) in the same transaction. Returns how many events it
-    pruned (or, with `dry_run`, would prune)."""
+    """Delete the events of `action` written before `before`, leaving a tombstone for each:
+    its place (chain, seq) and content_hash, so that every link of every chain can still be
+    checked, and what it stands for (content version 2: the action, time and rest_hash the
+    content_hash is made of; version 1: the action and time, unbound) with the prune's id. The
+    prune is recorded in the same transaction in chain 0: `audit.prune`, with its action,
+    cut-off, count and id, which verification checks every tombstone against. Returns how
+    many events it pruned (or, with `dry_run`, would prune)."""
     if action.startswith("audit."):
         raise ValueError("the audit log's own events (audit.*) are never pruned")
     candidates = AuditEvent.objects.filter(action=action, created_at__lt=before)
     if dry_run:
         return candidates.count()
+    prune_id = uuid.uuid4().hex
     count, last_id = 0, 0
     with transaction.atomic(durable=True):
         while batch := list(candidates.filter(id__gt=last_id).order_by("id")[:PRUNE_BATCH]):
@@ -398,15 +434,31 @@ def prune(*, action: str, before: datetime, actor: Actor, dry_run: bool = False)
                         f"event {event.pk} (chain {event.chain}, seq {event.seq}) does not match"
                         " its hash; nothing was pruned. Run verify_audit."
                     )
-            AuditTombstone.objects.bulk_create(
-                AuditTombstone(chain=e.chain, seq=e.seq, content_hash=e.content_hash) for e in batch
-            )
+            AuditTombstone.objects.bulk_create(_tombstone(e, prune_id) for e in batch)
             AuditEvent.objects.filter(id__in=[e.pk for e in batch]).delete()
             count, last_id = count + len(batch), batch[-1].pk
         record(
             "audit.prune",
             actor=actor,
             target=action,
-            detail={"action": action, "before": before.astimezone(UTC).isoformat(), "count": count},
+            detail={
+                "action": action,
+                "before": before.astimezone(UTC).isoformat(),
+                "count": count,
+                "prune": prune_id,
+            },
         )
     return count
+
+
+def _tombstone(event: AuditEvent, prune_id: str) -> AuditTombstone:
+    return AuditTombstone(
+        chain=event.chain,
+        seq=event.seq,
+        content_hash=event.content_hash,
+        content_version=event.content_version,
+        action=event.action,
+        created_at=event.created_at,
+        rest_hash=rest_hash(event) if event.content_version == 2 else "",
+        prune=prune_id,
+    )

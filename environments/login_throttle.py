@@ -59,8 +59,10 @@ class LoginThrottleHandler(AxesDatabaseHandler):
         (pair, pair_limit), (address, _) = self._limited_attempts(request, credentials)
         address_failures = _failures(address)
         if address_failures >= settings.AXES_FAILURE_LIMIT:
+            _mark_lock(request, ADDRESS_LOCK)
             return address_failures
         if _failures(pair) >= pair_limit:
+            _mark_lock(request, USERNAME_LOCK)
             return settings.AXES_FAILURE_LIMIT
         return address_failures
 
@@ -80,6 +82,22 @@ class LoginThrottleHandler(AxesDatabaseHandler):
                     until = max(until, attempt_time + cool_off)
                     break
         return until
+
+
+ADDRESS_LOCK = "address"  # every username from the address
+USERNAME_LOCK = "username"  # this username from the address
+
+
+def _mark_lock(request: HttpRequest | None, scope: str) -> None:
+    """Which lock the request met, for its audit event (auth_audit: a locked address's
+    attempts are one event whatever the usernames)."""
+    if request is not None:
+        request.miosa_login_lock = scope  # type: ignore[attr-defined]
+
+
+def locked_by(request: HttpRequest | None) -> str:
+    """ADDRESS_LOCK or USERNAME_LOCK, once `get_failures` found the request locked."""
+    return getattr(request, "miosa_login_lock", USERNAME_LOCK)
 
 
 def _failures(attempts: QuerySet) -> int:

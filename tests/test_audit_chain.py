@@ -62,8 +62,10 @@ def log(deployment, staging, production, actor):
             outcome=AuditEvent.Outcome.DENIED,
             detail={"username": username, "ünïcode": "☃"},
         )
+    services.record_compare(left=staging, right=production, secrets_hidden=False, actor=actor)
+    # (more compares within the minute are counted into that one: see test_audit_bounded)
     while AuditEvent.objects.filter(chain=deployment.pk).count() < 10:
-        services.record_compare(left=staging, right=production, secrets_hidden=False, actor=actor)
+        audit.record("tests.event", actor=actor, deployment=deployment)
     return deployment
 
 
@@ -93,7 +95,36 @@ def test_each_deployment_has_a_chain_and_events_without_one_share_chain_zero(log
 
 
 def test_the_canonical_content_is_a_fixed_json_array_in_utc_microseconds(log):
+    """Content version 2 (issue 18): SHA-256(lead_hash + rest_hash), each the SHA-256 of a
+    fixed JSON array, the lead being what a tombstone keeps in the clear."""
     event = AuditEvent.objects.get(chain=0, seq=1)
+    assert event.content_version == audit.CONTENT_VERSION == 2
+    created_at = event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    lead = json.dumps([2, created_at, "login.failed"], separators=(",", ":")).encode()
+    rest = [
+        2,
+        "mallory",
+        "",
+        "",
+        "",
+        "203.0.113.9",
+        "curl/8",
+        "denied",
+        {"username": "mallory", "ünïcode": "☃"},
+        None,
+    ]
+    rest_json = json.dumps(rest, separators=(",", ":"), sort_keys=True).encode()
+    parts = hashlib.sha256(lead).hexdigest() + hashlib.sha256(rest_json).hexdigest()
+    assert audit.canonical_content(event) == parts.encode()
+    assert event.content_hash == hashlib.sha256(parts.encode()).hexdigest()
+    assert audit.rest_hash(event) == hashlib.sha256(rest_json).hexdigest()
+    assert len(created_at) == len("2026-11-27T11:15:24.123456Z")
+
+
+def test_version_1_content_still_hashes_as_it_did(log):
+    """Events written before migration 0008 keep verifying with the format they were hashed in."""
+    event = AuditEvent.objects.get(chain=0, seq=1)
+    event.content_version = 1
     content = json.loads(audit.canonical_content(event))
     assert content[:2] == [1, event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")]
     assert content[2:] == [
@@ -108,7 +139,6 @@ def test_the_canonical_content_is_a_fixed_json_array_in_utc_microseconds(log):
         {"username": "mallory", "ünïcode": "☃"},
     ]
     assert audit.canonical_content(event).isascii()
-    assert content[1].endswith("Z") and len(content[1]) == len("2026-11-27T11:15:24.123456Z")
 
 
 def test_the_chain_survives_the_deletion_of_its_deployment(log, actor):
@@ -311,14 +341,18 @@ def test_tampering_after_a_prune_is_still_detected(old_fetches):
         "UPDATE environments_audittombstone SET content_hash = %s WHERE chain = %s AND seq = 12",
         ["0" * 64, shop],
     )
-    following = AuditEvent.objects.get(chain=shop, seq=13)
-    assert f"at seq 13 (event id {following.pk}): broken link" in verify_broken()
+    # A tombstone's content_hash follows from the inputs it keeps (issue 18): the edit shows
+    # at the tombstone itself, before the next link.
+    output = verify_broken()
+    assert f"BROKEN chain {shop} (shop) at seq 12: the tombstone's content hash" in output
 
 
 def test_a_deleted_tombstone_is_a_gap(old_fetches):
     prune("--action", "runtime.fetch", "--older-than", "30")
     sql("DELETE FROM environments_audittombstone WHERE chain = %s AND seq = 14", [old_fetches.pk])
-    assert "gap: seq 14 missing" in verify_broken()
+    # Its prune no longer adds up (issue 18), which shows at the prune's first tombstone,
+    # before the gap.
+    assert "at seq 11: the prune at chain 0 seq 4 removed 6 events, but 5" in verify_broken()
 
 
 def test_an_edited_event_after_a_prune_is_named(old_fetches):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
@@ -68,7 +69,10 @@ def test_existing_events_are_chained_and_verify():
     migrate(MigrationLoader(None).graph.leaf_nodes("environments"))
     out = io.StringIO()
     call_command("verify_audit", stdout=out)
-    assert out.getvalue().splitlines()[-1] == "OK 3 chains, 5 events, 0 pruned"
+    # 0008 (issue 18) recorded the upgrade in chain 0: one more event.
+    assert out.getvalue().splitlines()[-1] == "OK 3 chains, 6 events, 0 pruned"
+    upgrade = AuditEvent.objects.get(action="audit.upgrade")
+    assert upgrade.detail == {"content_version": 2, "legacy_tombstones": 0}
 
     # New events continue the chains.
     from environments import audit
@@ -102,12 +106,81 @@ def test_0006_starts_every_chain_without_a_head():
     migrate(MigrationLoader(None).graph.leaf_nodes("environments"))
     from environments import audit
     from environments.actors import Actor
+    from environments.models import AuditEvent as LiveAuditEvent
     from environments.models import Deployment as LiveDeployment
 
+    # 0008 (issue 18): every deployment's chain has an event, so quiet's starts with one.
+    start = LiveAuditEvent.objects.get(chain=quiet.pk)
+    assert (start.seq, start.prev_hash, start.action) == (1, audit.GENESIS, "audit.chain_start")
     event = audit.record(
         "member.add", actor=Actor.system(), deployment=LiveDeployment.objects.get()
     )
-    assert (event.seq, event.prev_hash) == (1, audit.GENESIS)
+    assert (event.seq, event.prev_hash) == (2, start.hash)
     out = io.StringIO()
     call_command("verify_audit", stdout=out)
-    assert out.getvalue().splitlines()[-1] == "OK 1 chains, 1 events, 0 pruned"
+    assert out.getvalue().splitlines()[-1] == "OK 2 chains, 3 events, 0 pruned"
+
+
+def test_0008_keeps_version_1_chains_and_their_tombstones_verifying():
+    """Events and a prune from before 0008 (content version 1, a tombstone without its inputs)
+    verify after it; a version-1 tombstone made up afterwards does not."""
+    from environments.audit import GENESIS, content_hash, link_hash
+
+    apps = migrate([("environments", "0007_data_services")])
+    Deployment = apps.get_model("environments", "Deployment")
+    AuditEvent = apps.get_model("environments", "AuditEvent")
+    AuditChainHead = apps.get_model("environments", "AuditChainHead")
+    AuditTombstone = apps.get_model("environments", "AuditTombstone")
+    shop = Deployment.objects.create(name="shop")
+    heads = {0: [0, GENESIS], shop.pk: [0, GENESIS]}
+    t0 = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+    def append(chain, action, **kwargs):
+        seq, prev = heads[chain]
+        row = AuditEvent(
+            created_at=t0 + timedelta(minutes=len(heads) + seq),
+            actor_label="olivia",
+            action=action,
+            deployment_id=chain or None,
+            deployment_name="shop" if chain else "",
+            chain=chain,
+            seq=seq + 1,
+            prev_hash=prev,
+            **kwargs,
+        )
+        row.content_hash = content_hash(row)  # version 1: the model has no content_version
+        row.hash = link_hash(prev, row.content_hash)
+        row.save()
+        heads[chain] = [row.seq, row.hash]
+        return row
+
+    append(shop.pk, "deployment.create")
+    fetches = [append(shop.pk, "runtime.fetch") for _ in range(3)]
+    append(shop.pk, "member.add")
+    # prune_audit as it was: a tombstone of (chain, seq, content_hash), an audit.prune event.
+    AuditTombstone.objects.create(
+        chain=shop.pk, seq=fetches[0].seq, content_hash=fetches[0].content_hash
+    )
+    fetches[0].delete()
+    append(0, "audit.prune", detail={"action": "runtime.fetch", "before": "x", "count": 1})
+    for chain, (seq, hash_) in heads.items():
+        AuditChainHead.objects.update_or_create(chain=chain, defaults={"seq": seq, "hash": hash_})
+
+    migrate(MigrationLoader(None).graph.leaf_nodes("environments"))
+    from environments.models import AuditTombstone as LiveTombstone
+
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "OK 2 chains, 6 events, 1 pruned"
+
+    # A version-1 tombstone made up now, for another version-1 event, breaks the count.
+    forged = fetches[1]
+    LiveTombstone.objects.create(
+        chain=shop.pk, seq=forged.seq, content_hash=forged.content_hash, content_version=1
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM environments_auditevent WHERE id = %s", [forged.pk])
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_audit", stdout=out)
+    assert "2 tombstones from before content version 2, but 1 recorded" in out.getvalue()

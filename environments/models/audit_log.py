@@ -17,7 +17,12 @@ class AuditEvent(models.Model):
     deployment's id at write time and never changes (the `deployment` FK is set to NULL when the
     deployment is deleted); `seq` numbers the chain's events 1, 2, 3… so a deleted row shows as
     a gap; `content_hash` is SHA-256 over the event's canonical content and `hash` is SHA-256
-    over `prev_hash` + `content_hash`. `audit.py` defines the canonical content, once.
+    over `prev_hash` + `content_hash`. `audit.py` defines the canonical content, once, per
+    `content_version` (1: events written before migration 0008; 2: since).
+
+    Coalesced events (`audit.COALESCED`: failed and locked logins, compare views) stand for
+    every like attempt until `coalesce_until` (hashed): `count` (not hashed, it grows while the
+    window is open) says how many; `coalesce_key` finds the open event.
     """
 
     class Outcome(models.TextChoices):
@@ -47,11 +52,21 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(max_length=64)
     content_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    content_version = models.PositiveSmallIntegerField(default=2)  # audit.CONTENT_VERSION
+    count = models.PositiveIntegerField(default=1)
+    coalesce_key = models.CharField(max_length=64, blank=True, default="")
+    coalesce_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["deployment", "-created_at"], name="audit_deployment_time"),
+            # The audit page and export select a deployment's events by chain, newest first.
+            models.Index(fields=["chain", "-id"], name="audit_chain_id"),
+            models.Index(
+                fields=["coalesce_key", "-id"],
+                name="audit_coalesce",
+                condition=~models.Q(coalesce_key=""),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq_unique"),
@@ -76,11 +91,21 @@ class AuditChainHead(models.Model):
 
 class AuditTombstone(models.Model):
     """What `prune_audit` leaves of a pruned event: its place in the chain and its content
-    hash, so every link of the chain can still be checked (SPEC §12). No content."""
+    hash, so every link of the chain can still be checked (SPEC §12), and what the hash stands
+    for, checkably: the event's action and time, and the hash of the rest of its content
+    (content version 2: content_hash = SHA-256(H(action, time) + rest_hash)), and the prune
+    (`prune`: the id in its `audit.prune` event's detail) that removed it. No content.
+    Tombstones of version-1 events keep no rest_hash; those written before migration 0008 have
+    no prune either, and their number is what 0008's `audit.upgrade` event recorded."""
 
     chain = models.BigIntegerField()
     seq = models.BigIntegerField()
     content_hash = models.CharField(max_length=64)
+    content_version = models.PositiveSmallIntegerField(default=2)
+    action = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(null=True, blank=True)
+    rest_hash = models.CharField(max_length=64, blank=True, default="")
+    prune = models.CharField(max_length=32, blank=True, default="", db_index=True)
 
     class Meta:
         constraints = [

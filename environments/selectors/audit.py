@@ -6,6 +6,7 @@ import heapq
 from collections.abc import Iterator
 
 from django.db.models import (
+    Count,
     QuerySet,
 )
 
@@ -18,16 +19,16 @@ from ..models import (
 from .paging import Page, keyset_page
 
 
+def _log_of(deployment: Deployment) -> QuerySet[AuditEvent]:
+    """The deployment's log: its chain's events. Never by the `deployment` FK, which the hashes
+    do not cover (it is set to NULL when the deployment is deleted): an event whose FK was moved
+    would leave its log, and show in another's, while every chain still verifies."""
+    return AuditEvent.objects.filter(chain=deployment.pk)
+
+
 def audit_actions(deployment: Deployment) -> list[str]:
     """The actions the deployment's log holds, for the filter."""
-    return sorted(
-        set(
-            AuditEvent.objects.filter(deployment=deployment)
-            .order_by()
-            .values_list("action", flat=True)
-            .distinct()
-        )
-    )
+    return sorted(set(_log_of(deployment).order_by().values_list("action", flat=True).distinct()))
 
 
 def audit_events(
@@ -50,7 +51,7 @@ def audit_events(
 def _filtered_audit_events(
     deployment: Deployment, *, action: str, environment: str, actor: str, before: int | None
 ) -> QuerySet[AuditEvent]:
-    events = AuditEvent.objects.filter(deployment=deployment)
+    events = _log_of(deployment)
     if before:
         events = events.filter(id__lt=before)
     if action:
@@ -101,6 +102,41 @@ def audit_chain_links(chain: int | None = None) -> Iterator[AuditEvent | AuditTo
         tombstones.iterator(chunk_size=AUDIT_CHUNK),
         key=lambda row: (row.chain, row.seq),
     )
+
+
+def audit_deployment_names(chain: int | None = None) -> dict[int, str]:
+    """The existing deployments (or the one whose chain is `chain`), by id: each must have a
+    chain with at least one event."""
+    deployments = Deployment.objects.order_by("pk")
+    if chain is not None:
+        deployments = deployments.filter(pk=chain)
+    return dict(deployments.values_list("pk", "name"))
+
+
+def audit_prune_events() -> Iterator[AuditEvent]:
+    """The `audit.prune` events (chain 0), which tombstones are checked against."""
+    return (
+        AuditEvent.objects.filter(chain=0, action="audit.prune")
+        .defer("actor", "deployment")
+        .order_by("seq")
+        .iterator(chunk_size=AUDIT_CHUNK)
+    )
+
+
+def audit_upgrade_event() -> AuditEvent | None:
+    """Migration 0008's `audit.upgrade` event, which counts the tombstones written before it."""
+    return (
+        AuditEvent.objects.filter(chain=0, action="audit.upgrade")
+        .defer("actor", "deployment")
+        .order_by("seq")
+        .first()
+    )
+
+
+def audit_tombstone_claims() -> dict[str, int]:
+    """How many tombstones name each prune id ("": those written before migration 0008)."""
+    rows = AuditTombstone.objects.order_by().values("prune").annotate(n=Count("id"))
+    return {row["prune"]: row["n"] for row in rows}
 
 
 def audit_chain_named(name: str) -> int | None:

@@ -84,6 +84,9 @@ EXPORT_COLUMNS = [
     "ip",
     "user_agent",
     "detail",
+    "count",
+    "coalesce_until",
+    "content_version",
     "prev_hash",
     "content_hash",
     "hash",
@@ -122,11 +125,13 @@ def audit_export(request: HtmxHttpRequest, deployment_id: int, fmt: str) -> Http
 
 
 def _export_row(event: AuditEvent) -> dict[str, Any]:
-    """An event as exported: the canonical timestamp (UTC, microseconds) and every field the
-    content hash covers, so a JSON Lines row can be checked against its content_hash offline."""
+    """An event as exported: the canonical timestamps (UTC, microseconds) and every field the
+    content hash covers, with its format version, so a JSON Lines row can be checked against
+    its content_hash offline (`count`, how many attempts a coalesced event stands for, is not
+    covered: it grows while `coalesce_until` is ahead)."""
     return {
         "id": event.pk,
-        "created_at": event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "created_at": audit.stamp(event.created_at),
         "chain": event.chain,
         "seq": event.seq,
         "actor": event.actor_label,
@@ -138,6 +143,9 @@ def _export_row(event: AuditEvent) -> dict[str, Any]:
         "ip": str(event.ip) if event.ip else None,
         "user_agent": event.user_agent,
         "detail": event.detail,
+        "count": event.count,
+        "coalesce_until": audit.stamp(event.coalesce_until),
+        "content_version": event.content_version,
         "prev_hash": event.prev_hash,
         "content_hash": event.content_hash,
         "hash": event.hash,

@@ -173,8 +173,13 @@ def test_failed_and_locked_logins_are_audited_as_denied(client, make_user):
     fail(client, "alice", 5, **headers)
     attempt(client, "alice", PASSWORD, path=ADMIN_LOGIN, **headers)
 
+    # Coalesced (issue 18): one event per address, username and login page a lock window.
     events = list(AuditEvent.objects.order_by("id"))
-    assert [e.action for e in events] == ["auth.login_failed"] * 4 + ["auth.login_locked"] * 2
+    assert [(e.action, e.count) for e in events] == [
+        ("auth.login_failed", 4),
+        ("auth.login_locked", 1),
+        ("auth.login_locked", 1),
+    ]
     for event in events:
         assert event.outcome == AuditEvent.Outcome.DENIED
         assert event.deployment is None and event.actor is None
@@ -183,14 +188,19 @@ def test_failed_and_locked_logins_are_audited_as_denied(client, make_user):
         assert event.ip == "192.0.2.44"
         assert event.user_agent == "curl/8.5"
     assert events[0].detail == {"path": LOGIN}
-    assert events[-1].detail == {"path": ADMIN_LOGIN}
+    assert events[1].detail == {"path": LOGIN, "lock": "username"}
+    assert events[-1].detail == {"path": ADMIN_LOGIN, "lock": "username"}
 
 
 def test_no_password_typed_is_stored_anywhere(client, make_user):
     make_user("alice")
     fail(client, "alice", 6)
     attempt(client, "alice", PASSWORD)
-    assert AuditEvent.objects.count() == 7
+    # Coalesced (issue 18): 4 failed, then 3 locked.
+    assert sorted(AuditEvent.objects.values_list("action", "count")) == [
+        ("auth.login_failed", 4),
+        ("auth.login_locked", 3),
+    ]
 
     for event in AuditEvent.objects.all():
         stored = repr([getattr(event, f.attname) for f in AuditEvent._meta.concrete_fields])

@@ -59,6 +59,7 @@ def test_pages_do_a_fixed_number_of_queries(as_role, deployment, actor, member, 
     client = as_role(Role.OWNER)
     url = reverse(view, kwargs={"deployment_id": deployment.pk, **kwargs})
     grow(deployment, actor, member, range(1))
+    count(client, url)  # a compare within a minute of this one is counted into its event
     few = count(client, url)
     grow(deployment, actor, member, range(1, 13))
     assert count(client, url) == few

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from environments import audit, selectors
+from environments import audit, audit_verify, selectors
 
 
 class Command(BaseCommand):
@@ -31,7 +31,7 @@ class Command(BaseCommand):
             chain = selectors.audit_chain_named(deployment)
             if chain is None:
                 raise CommandError(f"No audit events for a deployment named {deployment!r}.")
-        reports = audit.verify(chain=chain)
+        reports = audit_verify.verify(chain=chain)
         broken = [r for r in reports if r.broken]
         for report in reports:
             self.stdout.write(_line(report))
@@ -44,7 +44,7 @@ class Command(BaseCommand):
         self.stdout.write(f"OK {len(reports)} chains, {events} events, {pruned} pruned")
 
 
-def _line(report: audit.ChainReport) -> str:
+def _line(report: audit_verify.ChainReport) -> str:
     name = "global" if report.chain == audit.GLOBAL_CHAIN else report.name or "?"
     where = f"chain {report.chain} ({name})"
     if report.broken:
