@@ -11,7 +11,7 @@ and events without a deployment form the global chain 0 (see `AuditEvent`). For 
 
 The canonical content has a format version, stored with each event (`content_version`):
 
-Version 1 (events written before migration 0008): content_hash = SHA-256 of the JSON array
+Version 1 (events written before migration 0009): content_hash = SHA-256 of the JSON array
 (`separators=(",", ":")`, `sort_keys=True`, `ensure_ascii=True`) of, in this order: the
 format version 1, created_at in UTC as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, actor_label, action,
 deployment_name, environment_name, target, ip (or null), user_agent, outcome, detail.

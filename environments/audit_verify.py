@@ -11,8 +11,8 @@ A tombstone (a pruned event) must stand for what it says, and be accounted for: 
 its content_hash must be SHA-256(H(action, created_at) + rest_hash) from the inputs it keeps;
 its action is never `audit.*`; the `audit.prune` event of chain 0 that its `prune` id names
 (content intact) must be of its action, with a cut-off after its time, and record as many
-tombstones as name it. Tombstones without a prune id are those written before migration 0008
-(version 1 events, unbound to their action): there must be exactly as many as 0008's
+tombstones as name it. Tombstones without a prune id are those written before migration 0009
+(version 1 events, unbound to their action): there must be exactly as many as 0009's
 `audit.upgrade` event recorded (none without it).
 
 A chain cannot vanish whole: every existing deployment has a head with at least one event
@@ -73,8 +73,8 @@ class Accounts:
 
     prunes: dict[str, Prune]  # by prune id
     claimed: dict[str, int]  # tombstones naming each prune id
-    legacy: int  # tombstones without a prune id (written before migration 0008)
-    legacy_recorded: int  # how many 0008's audit.upgrade event recorded (0 without one)
+    legacy: int  # tombstones without a prune id (written before migration 0009)
+    legacy_recorded: int  # how many 0009's audit.upgrade event recorded (0 without one)
 
 
 def verify(*, chain: int | None = None) -> list[ChainReport]:

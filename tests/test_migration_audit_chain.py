@@ -69,7 +69,7 @@ def test_existing_events_are_chained_and_verify():
     migrate(MigrationLoader(None).graph.leaf_nodes("environments"))
     out = io.StringIO()
     call_command("verify_audit", stdout=out)
-    # 0008 (issue 18) recorded the upgrade in chain 0: one more event.
+    # 0009 (issue 18) recorded the upgrade in chain 0: one more event.
     assert out.getvalue().splitlines()[-1] == "OK 3 chains, 6 events, 0 pruned"
     upgrade = AuditEvent.objects.get(action="audit.upgrade")
     assert upgrade.detail == {"content_version": 2, "legacy_tombstones": 0}
@@ -109,7 +109,7 @@ def test_0006_starts_every_chain_without_a_head():
     from environments.models import AuditEvent as LiveAuditEvent
     from environments.models import Deployment as LiveDeployment
 
-    # 0008 (issue 18): every deployment's chain has an event, so quiet's starts with one.
+    # 0009 (issue 18): every deployment's chain has an event, so quiet's starts with one.
     start = LiveAuditEvent.objects.get(chain=quiet.pk)
     assert (start.seq, start.prev_hash, start.action) == (1, audit.GENESIS, "audit.chain_start")
     event = audit.record(
@@ -121,12 +121,12 @@ def test_0006_starts_every_chain_without_a_head():
     assert out.getvalue().splitlines()[-1] == "OK 2 chains, 3 events, 0 pruned"
 
 
-def test_0008_keeps_version_1_chains_and_their_tombstones_verifying():
-    """Events and a prune from before 0008 (content version 1, a tombstone without its inputs)
+def test_0009_keeps_version_1_chains_and_their_tombstones_verifying():
+    """Events and a prune from before 0009 (content version 1, a tombstone without its inputs)
     verify after it; a version-1 tombstone made up afterwards does not."""
     from environments.audit import GENESIS, content_hash, link_hash
 
-    apps = migrate([("environments", "0007_data_services")])
+    apps = migrate([("environments", "0008_max_secret_age")])
     Deployment = apps.get_model("environments", "Deployment")
     AuditEvent = apps.get_model("environments", "AuditEvent")
     AuditChainHead = apps.get_model("environments", "AuditChainHead")

@@ -69,7 +69,7 @@ def upgrade(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("environments", "0007_data_services")]
+    dependencies = [("environments", "0008_max_secret_age")]
 
     operations = [
         migrations.RemoveIndex(model_name="auditevent", name="audit_deployment_time"),
