@@ -86,12 +86,14 @@ from .releases import (
 )
 from .rotations import (
     Convergence,
+    NextStep,
     OldInstance,
     active_rotations,
     convergence,
     current_rotation,
     due_services,
     get_rotation,
+    next_step,
     stalled_rotations,
 )
 from .runtime import (
@@ -137,6 +139,7 @@ __all__ = [
     "InstanceRow",
     "KeyHistoryRow",
     "LiveState",
+    "NextStep",
     "OldInstance",
     "Page",
     "PendingChanges",
@@ -204,6 +207,7 @@ __all__ = [
     "live_state",
     "members",
     "missing_required_keys",
+    "next_step",
     "pending_by_environment",
     "pending_changes",
     "pipeline_cards",

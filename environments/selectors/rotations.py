@@ -193,3 +193,77 @@ def stalled_rotations(*, now: datetime | None = None) -> list[int]:
             drain_until__lt=now - slack,
         ).values_list("pk", flat=True)
     )
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What happens next to a rotation and when (None: when someone acts, or never)."""
+
+    step: str
+    at: datetime | None
+    message: str
+
+
+def next_step(rotation: Rotation, waiting: Convergence) -> NextStep:
+    state, kind = rotation.state, rotation.service.kind
+    if state == Rotation.State.CREATING:
+        return NextStep(
+            "create", rotation.next_check_at, "Creating and testing the new credential."
+        )
+    if state == Rotation.State.RELEASED:
+        return NextStep(
+            "apply",
+            None,
+            "The new credential is a pending change: it goes live with the environment's next "
+            "Apply (or deploy); the old one keeps working until then.",
+        )
+    if state == Rotation.State.CONVERGING:
+        if rotation.forced_at is not None:
+            return NextStep("revoke", rotation.next_check_at, "Revoking the old credential now.")
+        if waiting.on_old == 0:
+            return NextStep(
+                "revoke",
+                rotation.next_check_at,
+                "Every instance runs on the new credential: the old one is revoked at the next "
+                "check.",
+            )
+        latest = max(i.leaves_window_at for i in waiting.old)
+        if latest < rotation.revoke_after:
+            return NextStep(
+                "revoke",
+                latest,
+                f"The old credential is revoked once {_instances(waiting.on_old)} restart on "
+                "the new release, at the latest when they leave the window of instances seen "
+                "lately (if they stop fetching).",
+            )
+        return NextStep(
+            "stuck",
+            rotation.revoke_after,
+            f"Waiting for {_instances(waiting.on_old)} to restart on the new release; if they "
+            "have not by then, the rotation is stuck and revokes nothing until an admin forces "
+            "or cancels it.",
+        )
+    if state == Rotation.State.STUCK:
+        return NextStep(
+            "admin",
+            None,
+            f"Stuck: {_instances(waiting.on_old)} still on the old credential past the revoke "
+            "deadline. Nothing is revoked until an admin forces the revocation or cancels.",
+        )
+    if state == Rotation.State.REVOKED:
+        if kind == "postgres" and rotation.sessions_ended_at is None and rotation.drain_until:
+            return NextStep(
+                "end_sessions",
+                rotation.drain_until,
+                "The old login is refused; its open sessions are ended after the drain.",
+            )
+        return NextStep("done", None, "The old credential is revoked.")
+    if state == Rotation.State.FAILED:
+        return NextStep("done", None, "Failed; the old credential is untouched.")
+    return NextStep(
+        "done", None, "Cancelled: the old credential is bound again and the new one revoked."
+    )
+
+
+def _instances(count: int) -> str:
+    return f"{count} instance{'s' if count != 1 else ''}"

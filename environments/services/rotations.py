@@ -33,7 +33,7 @@ from .environment_writes import fingerprint_scope
 from .revisions import Revision
 
 State = Rotation.State
-MIN_REASON = 10
+MIN_REASON = 10  # api.inputs.ROTATION_REASON_MIN says the same
 
 WORKER = Actor.system("rotation worker")
 SCHEDULER = Actor.system("rotation scheduler")
