@@ -100,15 +100,17 @@ def convergence(rotation: Rotation, *, now: datetime | None = None) -> Convergen
 def live_holds_new(rotation: Rotation, environment: Environment) -> bool:
     """Whether the environment's live release injects the new credential (a staged
     environment's rotation waits for an Apply)."""
-    release = environment.live_release
-    if release is None or not rotation.new_fingerprint:
+    if not rotation.new_fingerprint:
         return False
+    release = environment.live_release
+    # Before any release a runtime gets the current configuration.
+    served = release.config_revision if release is not None else environment.config_revision
     entry = (
         ConfigEntry.objects.filter(
             environment=environment,
             kind=ConfigEntry.Kind.BINDING,
             key=rotation.variable,
-            set_revision__lte=release.config_revision,
+            set_revision__lte=served,
         )
         .order_by("-set_revision")
         .values_list("end_revision", "fingerprint")
@@ -117,9 +119,7 @@ def live_holds_new(rotation: Rotation, environment: Environment) -> bool:
     if entry is None:
         return False
     end, fingerprint = entry
-    return (end is None or end > release.config_revision) and bytes(fingerprint) == bytes(
-        rotation.new_fingerprint
-    )
+    return (end is None or end > served) and bytes(fingerprint) == bytes(rotation.new_fingerprint)
 
 
 def get_rotation(service: DataService, pk: int) -> Rotation:

@@ -126,8 +126,8 @@ def _fill(environment, actor, n: int):
 
 
 # session, user, membership+deployment, environment, variables, bindings, domains, tokens,
-# instances, data services and the data servers available
-QUERIES = 11
+# instances, data services and the data servers available, rotations
+QUERIES = 12
 
 
 @pytest.mark.parametrize("n", [1, 60])
