@@ -410,3 +410,19 @@ def test_scheduled_rotations_start_when_due(shop_staging, redis_server, worker, 
     assert len(started) == 1
     assert Rotation.objects.get(pk=started[0]).trigger == "scheduled"
     assert worker(services.start_due_rotations) == []  # one under way: not twice
+
+
+def test_the_periodic_command_starts_due_rotations_and_prints_how_many(
+    shop_staging, redis_server, worker, actor
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    service = create_ready(worker, shop_staging, "redis", actor)
+    services.set_rotation_schedule(service=service, days=1, actor=actor)
+    DataService.objects.filter(pk=service.pk).update(ready_at=timezone.now() - timedelta(days=2))
+    out = StringIO()
+    worker(call_command, command_name="rotate_due_data_services", stdout=out)
+    assert out.getvalue().strip() == "1"
+    assert Rotation.objects.get().trigger == "scheduled"
