@@ -426,3 +426,43 @@ def test_the_periodic_command_starts_due_rotations_and_prints_how_many(
     worker(call_command, command_name="rotate_due_data_services", stdout=out)
     assert out.getvalue().strip() == "1"
     assert Rotation.objects.get().trigger == "scheduled"
+
+
+def test_a_new_password_that_cannot_be_decrypted_fails_the_rotation_and_adds_nothing(
+    shop_staging, redis_server, worker, actor, redis_admin
+):
+    service = create_ready(worker, shop_staging, "redis", actor)
+    old_url = env(shop_staging)["REDIS_URL"]
+    rotation = worker(services.start_rotation, service=service, actor=actor)
+    Rotation.objects.filter(pk=rotation.pk).update(new_password_ciphertext=b"\x01tampered")
+    assert worker.run(deferred=True)[-1] == "failed"
+    rotation = fresh(rotation)
+    assert rotation.state == State.FAILED
+    assert rotation.error == "decrypt failed: DecryptionError"
+    names = data_services.driver_names(service)
+    admin = redis_py.Redis.from_url(redis_admin, decode_responses=True)
+    try:
+        assert len(admin.acl_getuser(names.user)["passwords"]) == 1
+    finally:
+        admin.close()
+    assert env(shop_staging)["REDIS_URL"] == old_url and redis_can_login(old_url)
+
+
+def test_a_cancelled_rotation_whose_worker_died_while_dropping_is_resumed(
+    shop_staging, redis_server, worker, actor, fetch
+):
+    service = create_ready(worker, shop_staging, "redis", actor)
+    fetch("web-1")
+    rotation = worker(services.start_rotation, service=service, actor=actor)
+    worker.run()
+    new_url = env(shop_staging)["REDIS_URL"]
+    worker(services.cancel_rotation, rotation=fresh(rotation), actor=actor)
+    # The run that would drop the new password claims the rotation and dies.
+    rotation = fresh(rotation)
+    assert not isinstance(rotation_steps.claim(rotation.pk, rotation.generation), str)
+    Rotation.objects.filter(pk=rotation.pk).update(lease_until=timezone.now() - timedelta(1))
+    assert rotation.pk in selectors.stalled_rotations()
+    worker(services.start_due_rotations)
+    assert worker.run()[-1] == "cancelled"
+    assert fresh(rotation).new_dropped_at is not None
+    assert not redis_can_login(new_url)

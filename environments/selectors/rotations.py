@@ -180,18 +180,30 @@ def stalled_rotations(*, now: datetime | None = None) -> list[int]:
     rows = Rotation.objects.filter(state__in=["creating", "released", "converging"]).only(
         "pk", "lease_until", "next_check_at", "updated_at"
     )
-    return [
-        r.pk
-        for r in rows
-        if (r.lease_until is not None and r.lease_until < now)
-        or (r.lease_until is None and (r.next_check_at or r.updated_at) + slack < now)
-    ] + list(
-        Rotation.objects.filter(
-            state=Rotation.State.REVOKED,
-            drain_until__isnull=False,
-            sessions_ended_at__isnull=True,
-            drain_until__lt=now - slack,
-        ).values_list("pk", flat=True)
+    return (
+        [
+            r.pk
+            for r in rows
+            if (r.lease_until is not None and r.lease_until < now)
+            or (r.lease_until is None and (r.next_check_at or r.updated_at) + slack < now)
+        ]
+        + [
+            # Failed or cancelled: the new credential is still to be dropped.
+            r.pk
+            for r in Rotation.objects.filter(
+                state__in=["failed", "cancelled"], new_dropped_at__isnull=True
+            ).only("pk", "lease_until", "next_check_at", "updated_at")
+            if (r.lease_until is not None and r.lease_until < now)
+            or (r.lease_until is None and (r.next_check_at or r.updated_at) + slack < now)
+        ]
+        + list(
+            Rotation.objects.filter(
+                state=Rotation.State.REVOKED,
+                drain_until__isnull=False,
+                sessions_ended_at__isnull=True,
+                drain_until__lt=now - slack,
+            ).values_list("pk", flat=True)
+        )
     )
 
 

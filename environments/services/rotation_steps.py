@@ -51,6 +51,7 @@ class Claim:
     forced: bool
     dropped: bool
     sessions_pending: bool
+    undecryptable: bool  # a sealed credential of the rotation does not decrypt
     admin_url: str = field(repr=False)
     old_url: str = field(repr=False, default="")
     new_password: str = field(repr=False, default="")
@@ -83,17 +84,25 @@ def claim(rotation_id: int, generation: int) -> Claim | str:
         rotation.lease_token, rotation.lease_until = secrets.token_hex(16), now + LEASE
         rotation.save(update_fields=["lease_token", "lease_until", "updated_at"])
         keyring = crypto.get_keyring()
+        undecryptable = False
 
         def unseal(what: str) -> str:
+            nonlocal undecryptable
             try:
                 return rotation.unseal(what, keyring) if _sealed(rotation, what) else ""
             except crypto.DecryptionError:
+                undecryptable = True  # never an empty password in its place
                 return ""
 
         try:
             admin_url = service.server.admin_url(keyring)
         except crypto.DecryptionError:
             admin_url = ""
+        old_url, new_password, new_url = (
+            unseal("old_url"),
+            unseal("new_password"),
+            unseal("new_url"),
+        )
         return Claim(
             rotation_id=rotation.pk,
             lease=rotation.lease_token,
@@ -106,10 +115,11 @@ def claim(rotation_id: int, generation: int) -> Claim | str:
             dropped=rotation.new_dropped_at is not None,
             sessions_pending=rotation.drain_until is not None
             and rotation.sessions_ended_at is None,
+            undecryptable=undecryptable,
             admin_url=admin_url,
-            old_url=unseal("old_url"),
-            new_password=unseal("new_password"),
-            new_url=unseal("new_url"),
+            old_url=old_url,
+            new_password=new_password,
+            new_url=new_url,
             connection_limit=connection_limit(),
         )
 
@@ -147,6 +157,8 @@ def _admin(claimed: Claim) -> str:
 def _create(claimed: Claim) -> str:
     """The second credential (idempotent); its URL."""
     admin = _admin(claimed)
+    if claimed.kind != DataServer.Kind.BUCKET and not claimed.new_password:
+        raise DataServerError("decrypt", "DecryptionError")
     if claimed.kind == DataServer.Kind.POSTGRES:
         return postgres.enable_login(
             admin,
@@ -449,6 +461,8 @@ def advance(rotation_id: int, generation: int) -> str:
     if isinstance(claimed, str):
         return claimed
     try:
+        if claimed.undecryptable:
+            raise DataServerError("decrypt", "DecryptionError")
         return STEPS[claimed.state](claimed)
     except DataServerError as exc:
         outcome = record_failure(claimed, exc)
