@@ -466,3 +466,25 @@ def test_a_cancelled_rotation_whose_worker_died_while_dropping_is_resumed(
     assert worker.run()[-1] == "cancelled"
     assert fresh(rotation).new_dropped_at is not None
     assert not redis_can_login(new_url)
+
+
+def test_a_bucket_key_made_by_a_run_that_died_is_not_left_behind(
+    shop_staging, bucket_server, worker, actor, fetch, moto_endpoint
+):
+    from environments.dataservers import bucket
+
+    service = create_ready(worker, shop_staging, "bucket", actor)
+    old = parse_url(fetch("web-1")["BUCKET_URL"], schemes=("s3",))
+    rotation = worker(services.start_rotation, service=service, actor=actor)
+    # A run made a key on the server and died before recording it.
+    names = data_services.driver_names(service)
+    orphan, _ = bucket.create_access_key(bucket_server.admin_url(), names)
+    assert worker.run() == ["converging", "converging"]
+    new = parse_url(env(shop_staging)["BUCKET_URL"], schemes=("s3",))
+    iam = moto_client("iam", moto_endpoint, *_admin_keys(bucket_server))
+    keys = {
+        k["AccessKeyId"] for k in iam.list_access_keys(UserName=names.user)["AccessKeyMetadata"]
+    }
+    assert orphan not in keys
+    assert keys == {old.user, new.user}
+    assert fresh(rotation).state == State.CONVERGING

@@ -171,6 +171,12 @@ def _create(claimed: Claim) -> str:
         return redis.add_password(admin, claimed.names, claimed.new_password)
     if claimed.new_url:  # made by an earlier run
         return claimed.new_url
+    # A key an earlier run made but did not record was never handed out: delete it (a user has
+    # at most two keys, the old one and the new).
+    old_key = _bucket_key(claimed.old_url)
+    for key in bucket.access_keys(admin, claimed.names):
+        if key != old_key:
+            bucket.delete_access_key(admin, claimed.names, key)
     _, url = bucket.create_access_key(admin, claimed.names)
     with transaction.atomic(durable=True):
         rotation = _locked(claimed)
