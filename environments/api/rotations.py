@@ -76,7 +76,7 @@ def _require_to_manage(request: ApiRequest, service: DataService, what: str) -> 
 
 
 def _answer(rotation: Rotation, status: int = 200) -> HttpResponse:
-    fresh = Rotation.objects.select_related("service__environment").get(pk=rotation.pk)
+    fresh = selectors.get_rotation(rotation.service, rotation.pk)
     return JsonResponse({"rotation": rotation_row(fresh)}, status=status)
 
 
