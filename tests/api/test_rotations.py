@@ -157,3 +157,19 @@ def test_production_needs_an_admin(api, shop, shop_production, redis_server, wor
     url = _url(shop, service, "rotate")
     assert api.post(url, token=shop_token("developer")).status_code == 403
     assert worker(api.post, path=url, token=shop_token("admin")).status_code == 202
+
+
+@pytest.mark.parametrize("count", [1, 40])
+def test_get_makes_the_same_queries_however_many_instances(
+    api, shop, cache, worker, shop_token, seen, django_assert_max_num_queries, count
+):
+    for n in range(count):
+        seen(f"web-{n}")
+    rotation = worker(services.start_rotation, service=cache, actor=Actor.system("t"))
+    worker.run()
+    viewer = shop_token("viewer")
+    url = _url(shop, cache, "rotations", rotation.pk)
+    api.get(url, token=viewer)  # warm: the token's first use
+    with django_assert_max_num_queries(12):
+        got = api.get(url, token=viewer)
+    assert got.json()["rotation"]["instances"]["on_old"] == count
