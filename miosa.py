@@ -7,6 +7,7 @@ One file, standard library only, Python 3.9 or newer: copy it into any runtime i
     miosa env pull --format dotenv -o .env
     miosa promote --deployment shop --from staging --expected-version 17
     miosa data create --deployment shop --environment staging --kind postgres --wait
+    miosa data rotate --deployment shop 7 --wait
 
 The token comes from MIOSA_TOKEN or from the first line of --token-file PATH, never from an
 argument (it would show in `ps` and in shell history). Exit codes: 0 ok, 1 refused by the
@@ -333,11 +334,23 @@ def build_parser() -> Parser:
     data_retry.add_argument("--deployment", required=True, metavar="D", help="id or name")
     data_retry.add_argument("service", type=positive_int, metavar="SERVICE_ID")
     data_retry.set_defaults(handler=cmd_data_retry)
-    for command in (data_create, data_retry):
+    data_rotate = data_commands.add_parser(
+        "rotate",
+        parents=[common],
+        help="rotate a data service's credential; the old one is revoked once every instance "
+        "runs on the new one",
+    )
+    data_rotate.add_argument("--deployment", required=True, metavar="D", help="id or name")
+    data_rotate.add_argument("service", type=positive_int, metavar="SERVICE_ID")
+    data_rotate.set_defaults(handler=cmd_data_rotate)
+    for command in (data_create, data_retry, data_rotate):
         command.add_argument(
             "--wait",
             action="store_true",
-            help="wait until it is ready (exit 0) or failed (exit 1, the error printed)",
+            help="wait until the old credential is revoked (exit 0) or the rotation is stuck, "
+            "failed or cancelled (exit 1), printing its progress"
+            if command is data_rotate
+            else "wait until it is ready (exit 0) or failed (exit 1, the error printed)",
         )
         command.add_argument(
             "--wait-timeout",
@@ -358,6 +371,7 @@ def build_parser() -> Parser:
         data_list,
         data_destroy,
         data_retry,
+        data_rotate,
     ):
         command.add_argument("--json", action="store_true", help="print the server's JSON")
     return parser
@@ -787,6 +801,77 @@ def cmd_data_retry(args) -> int:
         return wait_for_service(client, path, service, args)
     show_service(service, args.json)
     return OK
+
+
+ROTATION_DONE = ("revoked", "stuck", "failed", "cancelled")
+
+
+def show_rotation(rotation: dict, as_json: bool) -> None:
+    if as_json:
+        say(json.dumps(rotation))
+        return
+    counts = rotation.get("instances") or {}
+    columns = [
+        f"rotation {rotation.get('id')}",
+        str(rotation.get("state")),
+        f"{counts.get('on_new')} of {counts.get('total')} instances on the new credential",
+    ]
+    old = rotation.get("instances_on_old") or []
+    if old:
+        columns.append(
+            "on the old: "
+            + ", ".join(f"{i.get('id')} (release {i.get('release')})" for i in old[:10])
+            + (f" and {len(old) - 10} more" if len(old) > 10 else "")
+        )
+    if rotation.get("error"):
+        columns.append(str(rotation["error"]))
+    step = rotation.get("next") or {}
+    if step.get("message"):
+        columns.append(f"next: {step['message']}" + (f" ({step['at']})" if step.get("at") else ""))
+    say("  ".join(columns))
+
+
+def cmd_data_rotate(args) -> int:
+    """Start a rotation; with --wait, print its progress as it changes and exit 0 once the old
+    credential is revoked, 1 when it is stuck, failed or cancelled."""
+    client = connect(args)
+    path = data_path(client, args, args.service)
+    rotation = client.post_json(f"{path}/rotate", {}, accept=(202,)).json()["rotation"]
+    show_rotation(rotation, args.json)
+    if not args.wait:
+        return OK
+    detail = f"{path}/rotations/{rotation['id']}"
+    deadline = time.monotonic() + args.wait_timeout
+    pause = POLL_FIRST
+    shown = rotation
+    while rotation.get("state") not in ROTATION_DONE:
+        if time.monotonic() + pause > deadline:
+            raise Failure(
+                REFUSED,
+                f"rotation {rotation.get('id')} is still {rotation.get('state')} after "
+                f"{args.wait_timeout:g} s",
+            )
+        SIGNALS.pause(pause)
+        pause = min(pause * 2, POLL_MAX)
+        rotation = client.get(detail).json()["rotation"]
+        if (rotation.get("state"), rotation.get("instances")) != (
+            shown.get("state"),
+            shown.get("instances"),
+        ):
+            show_rotation(rotation, args.json)
+            shown = rotation
+    if rotation.get("state") == "revoked":
+        return OK
+    raise Failure(
+        REFUSED,
+        f"rotation {rotation.get('id')} is {rotation.get('state')}"
+        + (f": {rotation['error']}" if rotation.get("error") else "")
+        + (
+            f" ({(rotation.get('next') or {}).get('message')})"
+            if rotation.get("state") == "stuck"
+            else ""
+        ),
+    )
 
 
 def cmd_env_import(args) -> int:

@@ -96,3 +96,21 @@ def destroy_data_service(service_id: int) -> str:
         task_name="destroy_data_service",
         work=_destroy,
     )
+
+
+@task
+def rotate_data_service(rotation_id: int, generation: int) -> str:
+    """Run the rotation's current step (SPEC §14); while it waits (pending Apply, converging,
+    draining) the step enqueues the next run of its chain with a delay. Returns what happened."""
+    from .services import rotation_steps
+
+    return rotation_steps.advance(rotation_id, generation)
+
+
+@task
+def start_due_rotations() -> list[int]:
+    """Start the rotations `rotate_every_days` makes due, and restart stalled ones' chains
+    (run by `manage.py rotate_due_data_services`, e.g. from cron)."""
+    from .services import rotations
+
+    return rotations.start_due_rotations()

@@ -197,6 +197,24 @@ if not re.fullmatch(r"[a-z0-9]+([_-][a-z0-9]+)*", DATA_SERVICE_NAME_PREFIX):
         "DATA_SERVICE_NAME_PREFIX is lower-case letters and digits joined by _ or -."
     )
 
+# Rotation of data services' credentials (SPEC §14): instances seen within the window count
+# toward convergence; the old Postgres login's sessions are ended this long after its
+# revocation; a rotation still converging this long after it started is stuck (nothing is
+# revoked; an admin forces or cancels). ROTATION_CHECK_SECONDS: how often a converging
+# rotation counts again.
+ROTATION_INSTANCE_WINDOW_SECONDS = env.int("ROTATION_INSTANCE_WINDOW_SECONDS", default=900)
+ROTATION_DRAIN_SECONDS = env.int("ROTATION_DRAIN_SECONDS", default=60)
+ROTATION_REVOKE_AFTER_HOURS = env.float("ROTATION_REVOKE_AFTER_HOURS", default=24.0)
+ROTATION_CHECK_SECONDS = env.float("ROTATION_CHECK_SECONDS", default=15.0)
+for _name in (
+    "ROTATION_INSTANCE_WINDOW_SECONDS",
+    "ROTATION_DRAIN_SECONDS",
+    "ROTATION_REVOKE_AFTER_HOURS",
+    "ROTATION_CHECK_SECONDS",
+):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} is a duration, >= 0.")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Argon2 first (SPEC §12); the PBKDF2 hashers stay so older hashes still verify, and Django

@@ -16,6 +16,7 @@ PARAMETER = {
     "hostname": r"[a-z0-9.-]+",
     "token_id": r"[0-9]+",
     "service_id": r"[0-9]+",
+    "rotation_id": r"[0-9]+",
 }
 
 

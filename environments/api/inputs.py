@@ -410,3 +410,31 @@ class OneOf:
     def request_body(self) -> dict[str, Any]:
         schema = {"oneOf": [ref(self.otherwise.name), ref(self.then.name)]}
         return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+# Rotations (SPEC §14)
+
+ROTATION_REASON_MIN = 10
+
+
+def _rotation_reason(value: str) -> str:
+    from django.core.exceptions import ValidationError
+
+    if len(value.strip()) < ROTATION_REASON_MIN:
+        raise ValidationError(
+            f"Say why in at least {ROTATION_REASON_MIN} characters: instances still on the old "
+            "credential lose their access."
+        )
+    return value.strip()
+
+
+ROTATION_FORCE = Body(
+    "RotationForceInput",
+    reason=Text(
+        min_length=ROTATION_REASON_MIN,
+        max_length=500,
+        check=_rotation_reason,
+        description="Why the old credential is revoked before every instance moved (audited).",
+        example="web-3 was decommissioned and will never restart",
+    ),
+)

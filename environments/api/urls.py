@@ -10,6 +10,7 @@ from . import (
     openapi,
     releases,
     required_keys,
+    rotations,
     runtime,
     tokens,
     variables,
@@ -66,6 +67,26 @@ urlpatterns = [
         f"{DEPLOYMENT}/data-services/<int:service_id>/retry",
         data_services.data_service_retry,
         name="api_data_service_retry",
+    ),
+    path(
+        f"{DEPLOYMENT}/data-services/<int:service_id>/rotate",
+        rotations.rotate,
+        name="api_data_service_rotate",
+    ),
+    path(
+        f"{DEPLOYMENT}/data-services/<int:service_id>/rotations/<int:rotation_id>",
+        rotations.rotation_detail,
+        name="api_rotation_detail",
+    ),
+    path(
+        f"{DEPLOYMENT}/data-services/<int:service_id>/rotations/<int:rotation_id>/revoke",
+        rotations.rotation_revoke,
+        name="api_rotation_revoke",
+    ),
+    path(
+        f"{DEPLOYMENT}/data-services/<int:service_id>/rotations/<int:rotation_id>/cancel",
+        rotations.rotation_cancel,
+        name="api_rotation_cancel",
     ),
     path(f"{DEPLOYMENT}/domains", domains.domains, name="api_domains"),
     path(

@@ -29,6 +29,7 @@ Names come from a service key (our id or slug, never raw user input) through
     bucket.check(admin_url) -> Health
     bucket.provision(admin_url, names) -> url
     bucket.create_access_key(admin_url, names) -> (key id, url)
+    bucket.access_keys(admin_url, names) -> key ids
     bucket.delete_access_key(admin_url, names, key_id)
     bucket.destroy(admin_url, names)
 

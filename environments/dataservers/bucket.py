@@ -195,6 +195,14 @@ def create_access_key(admin_url: str, names: Names) -> tuple[str, str]:
     return created["AccessKeyId"], url
 
 
+def access_keys(admin_url: str, names: Names) -> list[str]:
+    """The ids of the service user's access keys (none when the user is gone)."""
+    admin = _parse(admin_url)
+    _, iam = _clients(admin)
+    with step("list_access_keys"):
+        return _access_keys(iam, names)
+
+
 def delete_access_key(admin_url: str, names: Names, key_id: str) -> None:
     """Delete one access key of the service's user. Idempotent."""
     admin = _parse(admin_url)

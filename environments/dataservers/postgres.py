@@ -280,9 +280,10 @@ def enable_login(
     return service_url(admin_url, names, which, password)
 
 
-def disable_login(admin_url: str, names: Names, which: Which) -> int:
+def disable_login(admin_url: str, names: Names, which: Which, *, end_sessions: bool = True) -> int:
     """NOLOGIN and a new random password for login `which`, then end its sessions (waiting
-    for them to drain first is the caller's business). Returns how many sessions were ended."""
+    for them to drain first is the caller's business: `end_sessions=False` leaves them, for
+    `terminate_sessions` later). Returns how many sessions were ended."""
     admin = _parse(admin_url)
     role = names.login(which)
     with _connect_locked(admin, names) as conn, step("disable_login"):
@@ -293,7 +294,14 @@ def disable_login(admin_url: str, names: Names, which: Which) -> int:
                 _q(role), sql.Literal(scram_verifier(new_password()))
             )
         )
-        return _terminate(conn, role)
+        return _terminate(conn, role) if end_sessions else 0
+
+
+def terminate_sessions(admin_url: str, names: Names, which: Which) -> int:
+    """End the sessions of login `which` (after a revocation's drain). Idempotent."""
+    admin = _parse(admin_url)
+    with _connect(admin) as conn, step("terminate_sessions"):
+        return _terminate(conn, names.login(which))
 
 
 def _terminate(conn: psycopg.Connection, role: str) -> int:

@@ -13,6 +13,7 @@ from .deployments import (
     Role,
     Version,
 )
+from .rotations import Rotation
 from .tokens import ApiToken, RuntimeInstance, RuntimeToken, Token
 from .values import Binding, ConfigEntry, EncryptedValue, Variable
 
@@ -34,6 +35,7 @@ __all__ = [
     "Membership",
     "Release",
     "Role",
+    "Rotation",
     "RuntimeInstance",
     "RuntimeToken",
     "Token",

@@ -112,6 +112,8 @@ class DataService(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     ready_at = models.DateTimeField(null=True, blank=True)
+    # Rotate the credential every so many days (SPEC §14); None: only when asked.
+    rotate_every_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["deployment_name", "environment_name", "kind", "created_at"]

@@ -46,6 +46,13 @@ from .releases import (
     set_required_keys,
 )
 from .rotation import RotationResult, rotate_encryption_keys
+from .rotations import (
+    cancel_rotation,
+    force_revoke,
+    set_rotation_schedule,
+    start_due_rotations,
+    start_rotation,
+)
 from .tokens import (
     create_api_token,
     create_runtime_token,
@@ -78,6 +85,7 @@ __all__ = [
     "add_domain",
     "add_variable",
     "apply_changes",
+    "cancel_rotation",
     "check_data_server",
     "create_api_token",
     "create_binding",
@@ -94,6 +102,7 @@ __all__ = [
     "delete_variable",
     "deploy_version",
     "fetch_runtime_env_for_token",
+    "force_revoke",
     "hash_token",
     "import_variables",
     "mark_variable_secret",
@@ -118,8 +127,11 @@ __all__ = [
     "set_member",
     "set_promotion_target",
     "set_required_keys",
+    "set_rotation_schedule",
     "set_variable",
     "set_variables",
+    "start_due_rotations",
+    "start_rotation",
     "touch_token",
     "update_binding",
 ]

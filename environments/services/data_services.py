@@ -70,7 +70,7 @@ def driver_names(service: DataService) -> Any:
 # Creating a data service
 
 
-def _audit(action: str, service: DataService, actor: Actor, **detail: Any) -> None:
+def audit_service(action: str, service: DataService, actor: Actor, **detail: Any) -> None:
     environment = service.environment
     audit.record(
         action,
@@ -88,14 +88,14 @@ def _audit(action: str, service: DataService, actor: Actor, **detail: Any) -> No
     )
 
 
-def _enqueue(task_name: str, service_id: int, *, delay: timedelta | None = None) -> None:
+def enqueue(task_name: str, *args: int, delay: timedelta | None = None) -> None:
     """Enqueue the task once the transaction commits: a change rolled back enqueues nothing."""
     from .. import tasks  # tasks import the services
 
     task = getattr(tasks, task_name)
     if delay is not None:
         task = task.using(run_after=timezone.now() + delay)
-    transaction.on_commit(lambda: task.enqueue(service_id))
+    transaction.on_commit(lambda: task.enqueue(*args))
 
 
 def _variable_taken(environment: Environment, variable: str) -> bool:
@@ -221,13 +221,13 @@ def _create(
             new_password(), context=service.credential_context()
         )
     service.save()
-    _audit(
+    audit_service(
         "data_service.create",
         service,
         actor,
         **({"copy_from": copy_from.name} if copy_from is not None else {}),
     )
-    _enqueue("provision_data_service", service.pk)
+    enqueue("provision_data_service", service.pk)
     return service
 
 
@@ -295,7 +295,7 @@ def create_for_new_environment(
 # Retry, destroy, detach
 
 
-def _lock_service(service: DataService) -> tuple[Environment | None, DataService]:
+def lock_service(service: DataService) -> tuple[Environment | None, DataService]:
     """The environment's lock first (the order every writer takes), then the service's row."""
     environment = None
     if service.environment_id is not None:
@@ -318,7 +318,7 @@ def _lock_service(service: DataService) -> tuple[Environment | None, DataService
 def retry_data_service(*, service: DataService, actor: Actor) -> DataService:
     """A failed service provisions again (what exists is kept: the drivers resume); a destroy
     that failed is run again."""
-    _, service = _lock_service(service)
+    _, service = lock_service(service)
     if service.state == State.FAILED:
         service.state, task = State.PROVISIONING, "provision_data_service"
     elif service.state == State.DESTROYING and service.error:
@@ -333,16 +333,16 @@ def retry_data_service(*, service: DataService, actor: Actor) -> DataService:
     service.save(
         update_fields=["state", "error", "attempts", "lease_token", "lease_until", "updated_at"]
     )
-    _audit("data_service.retry", service, actor)
-    _enqueue(task, service.pk)
+    audit_service("data_service.retry", service, actor)
+    enqueue(task, service.pk)
     return service
 
 
 def _start_destroy(service: DataService, actor: Actor, **detail: Any) -> None:
     service.state, service.error, service.attempts = State.DESTROYING, "", 0
     service.save(update_fields=["state", "error", "attempts", "updated_at"])
-    _audit("data_service.destroy", service, actor, **detail)
-    _enqueue("destroy_data_service", service.pk)
+    audit_service("data_service.destroy", service, actor, **detail)
+    enqueue("destroy_data_service", service.pk)
 
 
 @transaction.atomic(durable=True)
@@ -354,7 +354,7 @@ def delete_data_service(
     row. `detach`: the binding goes, the resource stays (listed on its server as detached)."""
     if mode not in MODES:
         raise Invalid("The mode is destroy or detach.", field="mode")
-    _, service = _lock_service(service)
+    _, service = lock_service(service)
     if service.state == State.DESTROYING:
         return service  # asked twice: already under way
     if mode == "detach" and service.state != State.READY:
@@ -369,7 +369,7 @@ def delete_data_service(
     if mode == "detach":
         service.state = State.DETACHED
         service.save(update_fields=["state", "updated_at"])
-        _audit("data_service.detach", service, actor)
+        audit_service("data_service.detach", service, actor)
     else:
         _start_destroy(service, actor)
     return service
@@ -463,7 +463,7 @@ def _locked_for(claimed: Claim) -> tuple[Environment | None, DataService | None]
     service = DataService.objects.filter(pk=claimed.service_id).first()
     if service is None:
         return None, None
-    environment, service = _lock_service(service)
+    environment, service = lock_service(service)
     if service.lease_token != claimed.lease:
         return environment, None
     return environment, service
@@ -483,7 +483,7 @@ def finish_provisioning(claimed: Claim, url: str) -> str:
             return "lost lease"
         if service.state == State.DESTROYING:
             _release(service)
-            _enqueue("destroy_data_service", service.pk)
+            enqueue("destroy_data_service", service.pk)
             return "destroying"
         if service.state != State.PROVISIONING or environment is None:
             _release(service)
@@ -502,11 +502,11 @@ def finish_provisioning(claimed: Claim, url: str) -> str:
         except ServiceError as exc:
             service.state, service.error = State.FAILED, f"bind failed: {exc.code}"
             _release(service, "state", "error")
-            _audit("data_service.fail", service, WORKER, step="bind", error_class=exc.code)
+            audit_service("data_service.fail", service, WORKER, step="bind", error_class=exc.code)
             return "failed"
         service.state, service.error, service.ready_at = State.READY, "", timezone.now()
         _release(service, "state", "error", "ready_at")
-        _audit("data_service.ready", service, WORKER)
+        audit_service("data_service.ready", service, WORKER)
         return "ready"
 
 
@@ -536,13 +536,13 @@ def record_failure(claimed: Claim, exc: DataServerError, *, task: str) -> str:
             service.attempts += 1
             service.error = f"{message}; retry {service.attempts} of {MAX_ATTEMPTS}"[:300]
             _release(service, "attempts", "error")
-            _enqueue(task, service.pk, delay=timedelta(seconds=2**service.attempts))
+            enqueue(task, service.pk, delay=timedelta(seconds=2**service.attempts))
             return "retrying"
         if service.state == State.PROVISIONING:
             service.state = State.FAILED
         service.error = message
         _release(service, "state", "error")
-        _audit(
+        audit_service(
             "data_service.fail",
             service,
             WORKER,
@@ -573,7 +573,7 @@ def resume(service_ids: list[int]) -> int:
             DataService.objects.filter(pk=pk, lease_until__lt=timezone.now()).update(
                 lease_token="", lease_until=None
             )
-            _enqueue(
+            enqueue(
                 "provision_data_service" if state == State.PROVISIONING else "destroy_data_service",
                 pk,
             )

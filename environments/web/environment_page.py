@@ -26,6 +26,7 @@ from ..permissions import has_role
 from ..selectors.data_services import managed_binding_ids, server_names_by_kind
 from . import forms
 from .pages import Context, HtmxHttpRequest, env_url, environment_tabs, template_for
+from .rotations import rotations_section
 
 TEMPLATE = "environments/environment.html"
 VARIABLES_PER_PAGE = 100
@@ -411,6 +412,7 @@ SECTIONS: dict[str, Section] = {
     "domains": Section(_domains),
     "tokens": Section(_tokens),
     "instances": Section(_instances),
+    "rotations": Section(rotations_section),
 }
 
 # Sections whose notice and error have a place of their own, not the rows' status line.

@@ -19,6 +19,7 @@ from . import (
     environment_form,
     environment_history,
     members,
+    rotations,
     runtime_tokens,
     variable_history,
     variables,
@@ -74,6 +75,23 @@ environment_urls = [
     path("-/data/<int:pk>/", data_services.data_service_row, name="data_service_row"),
     path("-/data/<int:pk>/retry/", data_services.data_service_retry, name="data_service_retry"),
     path("-/data/<int:pk>/delete/", data_services.data_service_delete, name="data_service_delete"),
+    # Rotation of a data service's credential (SPEC §14)
+    path("-/rotations/", rotations.environment_rotations, name="environment_rotations"),
+    path("-/data/<int:pk>/rotation/", rotations.data_service_page, name="data_service_page"),
+    path("-/data/<int:pk>/rotate/", rotations.data_service_rotate, name="data_service_rotate"),
+    path(
+        "-/data/<int:pk>/schedule/", rotations.data_service_schedule, name="data_service_schedule"
+    ),
+    path(
+        "-/data/<int:pk>/rotations/<int:rotation_id>/revoke/",
+        rotations.rotation_revoke,
+        name="rotation_revoke",
+    ),
+    path(
+        "-/data/<int:pk>/rotations/<int:rotation_id>/cancel/",
+        rotations.rotation_cancel,
+        name="rotation_cancel",
+    ),
     path("-/domains/", domains.domains, name="domains"),
     path("-/domains/<int:pk>/delete/", domains.domain_delete, name="domain_delete"),
     path("-/tokens/", runtime_tokens.runtime_tokens, name="runtime_tokens"),

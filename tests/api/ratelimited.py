@@ -17,6 +17,7 @@ PATH_VALUES = {
     "hostname": "a.example",
     "token_id": "1",
     "service_id": "1",
+    "rotation_id": "1",
 }
 
 

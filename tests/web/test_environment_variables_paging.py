@@ -160,9 +160,10 @@ def test_row_links_are_the_reversed_urls(as_role, deployment, staging, actor):
 
 # session, user, membership+deployment, environment, variables, the page's secrets' value
 # history and live instances (their age and convergence), bindings, domains, tokens, instances,
-# the other environments (staging's promotion-target form), data services and the data servers
-# available: as at 1 variable, so at the most an environment may hold (SPEC §1: 500 keys).
-PAGE_QUERIES = 14
+# the other environments (staging's promotion-target form), data services, the data servers
+# available and rotations: as at 1 variable, so at the most an environment may hold (SPEC §1:
+# 500 keys).
+PAGE_QUERIES = 15
 
 
 @pytest.mark.parametrize("n", [1, 500])

@@ -28,7 +28,7 @@ pytest_plugins = ["tests.data_services_support"]
 
 
 @pytest.fixture
-def objects(deployment, production, owner, actor, member, pg_server, prefixed):
+def objects(deployment, production, owner, actor, member, pg_server, prefixed, worker):
     services.set_variable(environment=production, key="K", value="v", is_secret=None, actor=actor)
     binding = services.create_binding(
         environment=production,
@@ -41,9 +41,15 @@ def objects(deployment, production, owner, actor, member, pg_server, prefixed):
     runtime, _ = services.create_runtime_token(environment=production, name="rt", actor=actor)
     api, _ = services.create_api_token(user=owner, name="ci", actor=actor)
     viewer = member(Role.VIEWER)
-    data_service = services.create_data_service(
-        environment=production, kind="postgres", variable="APP_DATABASE_URL", actor=actor
+    data_service = worker(
+        services.create_data_service,
+        environment=production,
+        kind="postgres",
+        variable="APP_DATABASE_URL",
+        actor=actor,
     )
+    worker.run()
+    rotation = services.start_rotation(service=data_service, actor=actor)
     return {
         "data_service": data_service.pk,
         "data_server": pg_server.pk,
@@ -52,6 +58,7 @@ def objects(deployment, production, owner, actor, member, pg_server, prefixed):
         "runtime_token": runtime.pk,
         "api_token": api.pk,
         "user_id": viewer.pk,
+        "rotation": rotation.pk,
     }
 
 
@@ -65,6 +72,12 @@ def _url(name: str, deployment, objects) -> str:
         {"deployment_id": deployment.pk, "name": "staging" if name == "promote" else "production"},
         {"deployment_id": deployment.pk, "name": "production", "key": "K"},
         {"deployment_id": deployment.pk, "name": "production", "pk": pk},
+        {
+            "deployment_id": deployment.pk,
+            "name": "production",
+            "pk": objects["data_service"],
+            "rotation_id": objects["rotation"],
+        },
         {"pk": pk},
     ]
     for kwargs in candidates:

@@ -476,8 +476,8 @@ def _fill(environment, actor, n: int):
 
 # session, user, membership+deployment, environment (with its live release), variables, the
 # secrets' value history and live instances, bindings, domains, tokens, pending changes,
-# instances, data services, data servers available
-PAGE_QUERIES = 14
+# instances, data services, data servers available, rotations
+PAGE_QUERIES = 15
 
 
 @pytest.mark.parametrize("n", [1, 60])
