@@ -26,6 +26,7 @@ from .disclosure import (
     reveal_variable,
 )
 from .domains import ApexResult, add_domain, remove_domain, set_apex_domain
+from .drift import CopyResult, copy_keys
 from .environments import (
     create_environment,
     default_promotion_target,
@@ -70,6 +71,7 @@ __all__ = [
     "Actor",
     "AnyVersion",
     "ApexResult",
+    "CopyResult",
     "ImportDiff",
     "RotationResult",
     "RuntimeFetch",
@@ -79,6 +81,7 @@ __all__ = [
     "add_variable",
     "apply_changes",
     "check_data_server",
+    "copy_keys",
     "create_api_token",
     "create_binding",
     "create_data_service",
