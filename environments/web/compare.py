@@ -28,8 +28,7 @@ from .pages import Context, HtmxHttpRequest, deployment_tabs, no_store
 
 
 def _may_write_both(role: str, left: Environment, right: Environment) -> bool:
-    """Whether same/different on secrets and bindings may be shown (SPEC §3), and whether keys
-    may be copied from one into the other."""
+    """Whether same/different on secrets and bindings may be shown (SPEC §3)."""
     return has_role(role, permissions.to_write_variables(left)) and has_role(
         role, permissions.to_write_variables(right)
     )
@@ -49,6 +48,11 @@ def compared(
 
 def rank(role: str) -> int:
     return Role.values.index(role)
+
+
+def may_write_both(role: str, left: Environment, right: Environment) -> bool:
+    """Whether keys may be copied between the two (the promotion confirmation asks too)."""
+    return _may_write_both(role, left, right)
 
 
 def compare_url(deployment: Deployment, left: str, right: str, **extra: str) -> str:

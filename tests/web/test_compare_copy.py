@@ -146,3 +146,13 @@ def test_who_may_not_reveal_never_sees_values(as_role, deployment, drift, role):
     html = response.content.decode()
     assert "debug-lvl" not in html and "Show plain values" not in html
     assert not AuditEvent.objects.filter(action="variable.reveal").exists()
+
+
+def test_the_promotion_confirmation_links_its_drift_to_the_copy(
+    as_role, deployment, versions, drift
+):
+    url = reverse("promote", args=[deployment.pk, "staging"])
+    html = as_role(Role.ADMIN).get(url).content.decode()
+    assert 'data-testid="fix-drift"' in html
+    assert "compare/?left=staging&amp;right=production#copy-form" in html
+
