@@ -155,4 +155,3 @@ def test_the_promotion_confirmation_links_its_drift_to_the_copy(
     html = as_role(Role.ADMIN).get(url).content.decode()
     assert 'data-testid="fix-drift"' in html
     assert "compare/?left=staging&amp;right=production#copy-form" in html
-
