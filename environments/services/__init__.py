@@ -22,6 +22,7 @@ from .disclosure import (
     RuntimeFetch,
     fetch_runtime_env_for_token,
     record_compare,
+    reveal_key_history,
     reveal_plain_values,
     reveal_variable,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "remove_member",
     "restore_variable",
     "retry_data_service",
+    "reveal_key_history",
     "reveal_plain_values",
     "reveal_variable",
     "revoke_api_token",

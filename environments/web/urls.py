@@ -93,6 +93,11 @@ environment_urls = [
         "-/variables/<key:key>/history/", variable_history.variable_history, name="variable_history"
     ),
     path(
+        "-/variables/<key:key>/history/values/",
+        variable_history.variable_history_values,
+        name="variable_history_values",
+    ),
+    path(
         "-/variables/<key:key>/restore/", variable_history.variable_restore, name="variable_restore"
     ),
 ]
