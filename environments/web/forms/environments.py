@@ -46,7 +46,8 @@ class EnvironmentForm(PageForm):
         empty_value=None,
         choices=[("", "Never")]
         + [(str(d), f"In {d} day{'s' if d > 1 else ''}") for d in (1, 3, 7, 14, 30)],
-        help_text="For preview/* environments only: deleted with its variables and tokens when it expires.",
+        help_text="For preview/* environments only: deleted with its variables and tokens "
+        "when it expires.",
     )
 
     def __init__(self, *args, environment_names: list[str], copyable: list[str], **kwargs) -> None:
