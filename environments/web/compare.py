@@ -55,9 +55,9 @@ def may_write_both(role: str, left: Environment, right: Environment) -> bool:
     return _may_write_both(role, left, right)
 
 
-def compare_url(deployment: Deployment, left: str, right: str, **extra: str) -> str:
-    query = {"left": left, "right": right} | extra
-    return reverse("compare", kwargs={"deployment_id": deployment.pk}) + "?" + urlencode(query)
+def compare_url(deployment: Deployment, left: str, right: str, *, view: str = "compare") -> str:
+    query = urlencode({"left": left, "right": right})
+    return reverse(view, kwargs={"deployment_id": deployment.pk}) + "?" + query
 
 
 # Rows, copy and values
@@ -150,23 +150,22 @@ def _render(request: HtmxHttpRequest, page: ComparePage) -> HttpResponse:
             "copyable": copyable,
             "show_values": values is not None,
             "may_reveal": may_reveal,
-            "values_url": compare_url(page.deployment, c.left.name, c.right.name, values="1"),
+            "values_url": compare_url(
+                page.deployment, c.left.name, c.right.name, view="compare_values"
+            ),
             "hide_values_url": compare_url(page.deployment, c.left.name, c.right.name),
             "copy_url": reverse("compare_copy", kwargs={"deployment_id": page.deployment.pk}),
         }
     return render(request, "environments/compare.html", context, status=page.status)
 
 
-@no_store
-@require_GET
-@login_required
-def compare(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
+def _compare_page(request: HtmxHttpRequest, deployment_id: int, *, show_values: bool):
     deployment, role = selectors.get_deployment_for_user(request.user, deployment_id)
     environments = {e.name: e for e in selectors.environments_in_order(deployment)}
     names = list(environments)
     initial = {"left": rules.STAGING, "right": rules.PRODUCTION}
     form = forms.CompareForm(request.GET or initial, environment_names=names)
-    page = ComparePage(deployment, role, form, show_values=request.GET.get("values") == "1")
+    page = ComparePage(deployment, role, form, show_values=show_values)
     if form.is_valid():
         left = environments[form.cleaned_data["left"]]
         right = environments[form.cleaned_data["right"]]
@@ -174,6 +173,22 @@ def compare(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
         page.comparison = compared(request, left, right, role=role)
     page.status = 200 if form.is_valid() or not request.GET else 400
     return _render(request, page)
+
+
+@no_store
+@require_GET
+@login_required
+def compare(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
+    return _compare_page(request, deployment_id, show_values=False)
+
+
+@no_store
+@require_POST
+@login_required
+def compare_values(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
+    """The comparison (its two environments in the query) with plain values side by side,
+    for who may reveal: a reveal on record before anything is decrypted."""
+    return _compare_page(request, deployment_id, show_values=True)
 
 
 def _copied_notice(target: Environment, result: services.CopyResult) -> str:

@@ -110,6 +110,7 @@ deployment_urls = [
     path("environments/new/", environment_form.environment_create, name="environment_create"),
     path("compare/", compare.compare, name="compare"),
     path("compare/copy/", compare.compare_copy, name="compare_copy"),
+    path("compare/values/", compare.compare_values, name="compare_values"),
     path("audit/", audit_log.audit_log, name="audit_log"),
     path("audit/export.csv", audit_log.audit_export, {"fmt": "csv"}, name="audit_export_csv"),
     path("audit/export.jsonl", audit_log.audit_export, {"fmt": "jsonl"}, name="audit_export_jsonl"),

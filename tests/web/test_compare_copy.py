@@ -130,8 +130,9 @@ def test_admin_sees_plain_values_side_by_side_audited(as_role, deployment, drift
     html = client.get(url, {"left": "staging", "right": "production"}).content.decode()
     assert "debug-lvl" not in html and "Show plain values side by side" in html
     assert not AuditEvent.objects.filter(action="variable.reveal").exists()
-    html = client.get(url, {"left": "staging", "right": "production", "values": "1"})
-    html = html.content.decode()
+    values = reverse("compare_values", kwargs={"deployment_id": deployment.pk})
+    assert client.get(values).status_code == 405
+    html = client.post(values + "?left=staging&right=production").content.decode()
     assert "debug-lvl" in html and "warn-lvl" in html and "2500" in html
     assert CANARY not in html and "bound-pw" not in html
     event = AuditEvent.objects.get(action="variable.reveal")
@@ -141,8 +142,8 @@ def test_admin_sees_plain_values_side_by_side_audited(as_role, deployment, drift
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.DEVELOPER])
 def test_who_may_not_reveal_never_sees_values(as_role, deployment, drift, role):
-    url = reverse("compare", kwargs={"deployment_id": deployment.pk})
-    response = as_role(role).get(url, {"left": "staging", "right": "production", "values": "1"})
+    values = reverse("compare_values", kwargs={"deployment_id": deployment.pk})
+    response = as_role(role).post(values + "?left=staging&right=production")
     html = response.content.decode()
     assert "debug-lvl" not in html and "Show plain values" not in html
     assert not AuditEvent.objects.filter(action="variable.reveal").exists()
