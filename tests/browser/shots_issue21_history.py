@@ -52,7 +52,9 @@ def test_screenshots(page, live_server, shop, shop_member, login):
         page.goto(f"{base}/env/production/-/variables/LOG_LEVEL/history/")
         if phase == "after":
             page.get_by_role("button", name="Show values").click()
-            page.get_by_text("Showing plain values").wait_for()
+            page.get_by_test_id("value-change").first.wait_for()
+            # The status region is refilled 100 ms after a swap (app.js): wait for it.
+            page.get_by_test_id("pending-apply").wait_for()
         _shot(page, "item-4", width)
         # Item 5: compare staging with production.
         page.goto(f"{base}/compare/?left=staging&right=production")
