@@ -156,3 +156,23 @@ def test_the_promotion_confirmation_links_its_drift_to_the_copy(
     html = as_role(Role.ADMIN).get(url).content.decode()
     assert 'data-testid="fix-drift"' in html
     assert "compare/?left=staging&amp;right=production#copy-form" in html
+
+
+def test_the_admin_compare_does_a_fixed_number_of_queries(as_role, deployment, staging, actor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = as_role(Role.ADMIN)
+    url = reverse("compare", kwargs={"deployment_id": deployment.pk})
+    counts = []
+    for start in (0, 10):
+        services.set_variables(
+            environment=staging,
+            items=[services.VariableInput(f"K{start + i}", "v") for i in range(10 + start * 5)],
+            actor=actor,
+        )
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, {"left": "staging", "right": "production"})
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

@@ -99,3 +99,8 @@ def test_a_viewer_is_not_offered_the_link(as_role, deployment, preview):
 
 def test_delete_is_405(as_role, deployment, preview):
     assert as_role(Role.ADMIN).delete(_url(deployment, "preview/x")).status_code == 405
+
+
+def test_the_pipeline_card_of_an_empty_preview_links_to_the_deploy(as_role, deployment, preview):
+    html = as_role(Role.DEVELOPER).get(reverse("deployment", args=[deployment.pk])).content
+    assert _url(deployment, "preview/x") in html.decode()
