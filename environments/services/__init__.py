@@ -22,10 +22,12 @@ from .disclosure import (
     RuntimeFetch,
     fetch_runtime_env_for_token,
     record_compare,
+    reveal_key_history,
     reveal_plain_values,
     reveal_variable,
 )
 from .domains import ApexResult, add_domain, remove_domain, set_apex_domain
+from .drift import CopyResult, copy_keys
 from .environments import (
     create_environment,
     default_promotion_target,
@@ -77,6 +79,7 @@ __all__ = [
     "Actor",
     "AnyVersion",
     "ApexResult",
+    "CopyResult",
     "ImportDiff",
     "RotationResult",
     "RuntimeFetch",
@@ -87,6 +90,7 @@ __all__ = [
     "apply_changes",
     "cancel_rotation",
     "check_data_server",
+    "copy_keys",
     "create_api_token",
     "create_binding",
     "create_data_service",
@@ -115,6 +119,7 @@ __all__ = [
     "remove_member",
     "restore_variable",
     "retry_data_service",
+    "reveal_key_history",
     "reveal_plain_values",
     "reveal_variable",
     "revoke_api_token",

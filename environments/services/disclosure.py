@@ -28,6 +28,7 @@ from ..models import (
     RuntimeInstance,
     RuntimeToken,
 )
+from ..selectors.value_history import plain_history_values
 from .tokens import touch_token
 
 
@@ -341,4 +342,22 @@ def record_compare(
         target=f"{left.name}..{right.name}"[:300],
         detail={"left": left.name, "right": right.name, "secrets_hidden": secrets_hidden}
         | ({"via": via} if via else {}),
+    )
+
+
+def reveal_key_history(*, environment: Environment, key: str, actor: Actor) -> dict[int, str]:
+    """The values a plain variable had, by revision (the key history's "Show values"); none
+    for a key that was ever a secret, or a binding. Audited as a reveal first."""
+
+    def record(outcome: str) -> None:
+        _record_reveal(
+            outcome,
+            deployment=environment.deployment,
+            environment=environment,
+            keys=[key],
+            actor=actor,
+        )
+
+    return _disclose(
+        lambda: plain_history_values(environment, key), record=record, undecryptable=lambda: [key]
     )

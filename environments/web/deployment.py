@@ -18,7 +18,7 @@ from ..models import (
 )
 from ..permissions import has_role
 from . import forms
-from .compare import compared
+from .compare import compare_url, compared, may_write_both
 from .pages import Context, HtmxHttpRequest, deployment_tabs, deployment_url, no_store, template_for
 
 
@@ -82,6 +82,12 @@ def _confirmation(request: HtmxHttpRequest, source: Environment, role: str) -> C
         # required keys its configuration lacks (the promotion would be refused: say so first).
         "pending": selectors.pending_changes(target),
         "missing": selectors.missing_required_keys(target),
+        # Drift the user may fix: the compare page copies the source's keys into the target.
+        "copy_url": (
+            compare_url(source.deployment, source.name, target.name) + "#copy-form"
+            if comparison.changed_keys and may_write_both(role, source, target)
+            else ""
+        ),
     }
 
 

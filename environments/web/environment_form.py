@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from .. import permissions, selectors, services
@@ -50,12 +53,21 @@ def environment_create(request: HtmxHttpRequest, deployment_id: int) -> HttpResp
                     copy_from=copy_from,
                     promotes_to=environments.get(data["promotes_to"]),
                     data=data["data"] or None,
+                    expires_at=(
+                        timezone.now() + timedelta(days=data["expires_in_days"])
+                        if data["expires_in_days"]
+                        else None
+                    ),
                     actor=Actor.from_request(request),
                 ),
             )
             if done.result is not None:
-                messages.success(request, f"Created {done.result.name}.")
-                return redirect(env_url(done.result))
+                created = done.result
+                text = f"Created {created.name}."
+                if created.active_version_id is None:
+                    text += " Nothing runs there yet: deploy a version to it."
+                messages.success(request, text)
+                return redirect(env_url(created))
             status = done.status
     context = deployment_tabs(deployment, role) | {"tab": "pipeline", "form": form}
     return render(request, "environments/environment_form.html", context, status=status)

@@ -9,6 +9,7 @@ from . import (
     compare,
     data_servers,
     data_services,
+    deploy_version,
     deployment,
     deployment_list,
     deployment_settings,
@@ -61,6 +62,7 @@ environment_urls = [
     path("-/history/", environment_history.environment_history, name="environment_history"),
     path("-/rollback/", environment_history.rollback, name="rollback"),
     path("-/promote/", deployment.promote, name="promote"),
+    path("-/deploy/", deploy_version.deploy_version, name="deploy_version"),
     path("-/delete/", environment_delete.environment_delete, name="environment_delete"),
     path("-/variables/", variables.variables, name="variables"),
     path("-/variables/<key:key>/edit/", variables.variable_edit, name="variable_edit"),
@@ -111,6 +113,11 @@ environment_urls = [
         "-/variables/<key:key>/history/", variable_history.variable_history, name="variable_history"
     ),
     path(
+        "-/variables/<key:key>/history/values/",
+        variable_history.variable_history_values,
+        name="variable_history_values",
+    ),
+    path(
         "-/variables/<key:key>/restore/", variable_history.variable_restore, name="variable_restore"
     ),
 ]
@@ -120,6 +127,8 @@ deployment_urls = [
     path("versions/new/", version_form.version_create, name="version_create"),
     path("environments/new/", environment_form.environment_create, name="environment_create"),
     path("compare/", compare.compare, name="compare"),
+    path("compare/copy/", compare.compare_copy, name="compare_copy"),
+    path("compare/values/", compare.compare_values, name="compare_values"),
     path("audit/", audit_log.audit_log, name="audit_log"),
     path("audit/export.csv", audit_log.audit_export, {"fmt": "csv"}, name="audit_export_csv"),
     path("audit/export.jsonl", audit_log.audit_export, {"fmt": "jsonl"}, name="audit_export_jsonl"),

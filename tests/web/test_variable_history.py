@@ -106,7 +106,12 @@ def test_restoring_a_secret_with_htmx_copies_it_without_showing_it(
     _first, second, _third = secret_history
     client = as_role(Role.DEVELOPER)
     page = client.get(_url(deployment, "staging", "STRIPE_KEY")).content.decode()
-    assert f'hx-confirm="Restore STRIPE_KEY to its value at revision {second}?' in page
+    # The Restore button asks in place (issue 21: no browser confirm()), then posts confirmed.
+    assert "hx-confirm" not in page and 'hx-params="revision"' in page
+    asked = client.get(_url(deployment, "staging", "STRIPE_KEY"), {"revision": second}, **HX)
+    asked = _body(asked)
+    assert f"Restore STRIPE_KEY in staging to its value at revision {second}?" in asked
+    assert 'name="confirmed" value="yes"' in asked
     response = client.post(
         _url(deployment, "staging", "STRIPE_KEY", "variable_restore"), {"revision": second}, **HX
     )

@@ -38,6 +38,17 @@ class EnvironmentForm(PageForm):
         ],
         help_text="With a copy source only. Production's data is never copied.",
     )
+    # A preview/* environment may expire (deleted by the expiry job, as review apps are).
+    expires_in_days = forms.TypedChoiceField(
+        required=False,
+        label="Expires",
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Never")]
+        + [(str(d), f"In {d} day{'s' if d > 1 else ''}") for d in (1, 3, 7, 14, 30)],
+        help_text="For preview/* environments only: deleted with its variables and tokens "
+        "when it expires.",
+    )
 
     def __init__(self, *args, environment_names: list[str], copyable: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -54,6 +65,17 @@ class EnvironmentForm(PageForm):
 
     def clean_name(self) -> str:
         return by_rule(rules.validate_environment_name, self.cleaned_data["name"])
+
+    def clean(self):
+        cleaned = super().clean()
+        name = cleaned.get("name") or ""
+        if cleaned.get("expires_in_days") and not name.startswith(rules.PREVIEW_PREFIX):
+            self.add_error(
+                "expires_in_days",
+                f"Only {rules.PREVIEW_PREFIX}* environments expire; name it like "
+                f"{rules.PREVIEW_PREFIX}pr-43, or pick Never.",
+            )
+        return cleaned
 
 
 class PromotionTargetForm(PageForm):
