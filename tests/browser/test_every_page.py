@@ -87,6 +87,13 @@ def _states(page, url: str, deployment_id: int):
         variables.get_by_role("button", name="Add variable").click()
         expect(page.locator("#new-key-error")).to_be_visible()
 
+    def flash_message():
+        page.goto(f"{env}/")
+        variables.get_by_role("link", name="Edit LOG_LEVEL").click()
+        page.get_by_label("New value").fill("warning")
+        variables.get_by_role("button", name="Save").click()
+        expect(page.locator("#flash").get_by_text("Updated LOG_LEVEL.")).to_be_visible()
+
     def apply_confirmation():
         page.goto(f"{env}/")
         page.locator("#pending").get_by_role("link", name="Apply").click()
@@ -138,6 +145,7 @@ def _states(page, url: str, deployment_id: int):
         ("delete confirmation", delete_confirmation),
         ("reveal", reveal),
         ("form error", form_error),
+        ("a message", flash_message),
         ("apply confirmation", apply_confirmation),
         ("import preview", import_preview),
         ("binding edit", binding_edit),
