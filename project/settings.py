@@ -133,6 +133,7 @@ TEMPLATES = [
             # `<app>/templatetags/` only, and they live in environments/web/.
             "libraries": {
                 "keys": "environments.web.templatetags.keys",
+                "flash": "environments.web.templatetags.flash",
                 "times": "environments.web.templatetags.times",
             },
         },

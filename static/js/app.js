@@ -2,14 +2,77 @@
 (function () {
   "use strict";
 
-  var toast = function (text) {
-    var el = document.getElementById("toast");
-    if (!el) return;
-    el.textContent = text;
-    el.hidden = false;
-    clearTimeout(el._timer);
-    el._timer = setTimeout(function () { el.hidden = true; }, 6000);
+  // Messages in one place: the #flash region of base.html. Sections send theirs there out of
+  // band; a refusal htmx does not swap is said there too. Each stays until dismissed or until
+  // the next change is sent.
+  var flash = function (text, tags) {
+    var region = document.getElementById("flash");
+    if (!region) return;
+    var message = document.createElement("div");
+    message.className = "message " + (tags || "error");
+    message.setAttribute("data-testid", "flash-message");
+    var span = document.createElement("span");
+    span.textContent = text;
+    var dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "flash-dismiss";
+    dismiss.setAttribute("data-dismiss", "");
+    dismiss.setAttribute("aria-label", "Dismiss");
+    dismiss.textContent = "×";
+    message.appendChild(span);
+    message.appendChild(dismiss);
+    region.replaceChildren(message);
   };
+  var toast = function (text) { flash(text, "error"); };
+  document.addEventListener("click", function (event) {
+    var dismiss = event.target.closest ? event.target.closest("#flash [data-dismiss]") : null;
+    if (dismiss) dismiss.closest(".message").remove();
+  });
+
+  // Loading feedback says what is happening: while a request runs, the button that sent it reads
+  // its data-loading-text, or a verb made from its own label ("Apply 2 changes" → "Applying…").
+  var VERBS = {
+    add: "Adding", apply: "Applying", change: "Changing", check: "Checking", copy: "Copying",
+    create: "Creating", delete: "Deleting", deploy: "Deploying", destroy: "Destroying",
+    detach: "Detaching", import: "Importing", invite: "Inviting", preview: "Previewing",
+    promote: "Promoting", register: "Registering", remove: "Removing", restore: "Restoring",
+    retry: "Retrying", reveal: "Revealing", revoke: "Revoking", roll: "Rolling back",
+    save: "Saving", set: "Setting", update: "Updating"
+  };
+  var loadingText = function (button) {
+    var given = button.getAttribute("data-loading-text");
+    if (given) return given;
+    var first = (button.textContent.trim().split(/\s+/)[0] || "").toLowerCase();
+    return VERBS[first] ? VERBS[first] + "…" : "Working…";
+  };
+  var sender = function (event) {
+    var elt = event.detail.elt;
+    var trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+    var button = trigger && trigger.submitter;
+    if (!button && elt && elt.matches && elt.matches("button")) button = elt;
+    if (!button && elt && elt.matches && elt.matches("form")) button = elt.querySelector("button[type=submit], button:not([type])");
+    return button && button.matches("button") && !button.classList.contains("link") ? button : null;
+  };
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
+    if (verb !== "get") {
+      var region = document.getElementById("flash");
+      if (region) region.replaceChildren();
+    }
+    var button = sender(event);
+    if (!button || button._loading) return;
+    button._loading = button.innerHTML;
+    button.textContent = loadingText(button);
+    button.setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var button = sender(event);
+    if (!button || !button._loading) return;
+    // Usually the response has replaced the button; one still on the page reads as before.
+    button.innerHTML = button._loading;
+    button._loading = null;
+    button.removeAttribute("aria-busy");
+  });
 
   // Refusals htmx does not swap (403, 404, 5xx): say so instead of doing nothing.
   document.addEventListener("htmx:responseError", function (event) {

@@ -15,15 +15,40 @@ from environments import services
 from environments.actors import Actor
 from environments.models import Role
 
+from .conftest import PASSWORD
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 pytestmark = pytest.mark.browser
 
 
-def test_screenshots_of_the_main_pages(page, live_server, shop, shop_member, login):
-    owner = shop_member(Role.OWNER, "olivia")
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def local_admin(make_user):
+    """The user `make run` prints (`manage.py ensure_local_admin`): the superuser "admin", who
+    sees every deployment, the data servers and the Django admin link."""
+    return make_user("admin", superuser=True)
+
+
+@pytest.fixture
+def phone(browser, live_server, local_admin):
+    """A phone at 2x (390 px CSS, 780 px images), logged in as the local admin."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
+    yield page
+    context.close()
+
+
+def test_screenshots_of_the_main_pages(page, phone, live_server, shop, local_admin, login):
     page.set_viewport_size({"width": 1280, "height": 900})
-    login(owner)
+    login(local_admin)
 
     page.goto(f"{live_server.url}/deployments/{shop.pk}/")
     page.screenshot(path=DOCS / "deployment.png", full_page=True)
@@ -36,16 +61,41 @@ def test_screenshots_of_the_main_pages(page, live_server, shop, shop_member, log
     page.goto(f"{live_server.url}/deployments/{shop.pk}/env/production/")
     page.screenshot(path=DOCS / "environment.png", full_page=True)
 
-    # On a phone: nothing scrolls sideways, every action is in view.
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{live_server.url}/deployments/{shop.pk}/")
-    page.screenshot(path=DOCS / "phone-deployment.png", full_page=True)
-    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/production/")
-    page.screenshot(path=DOCS / "phone-environment.png", full_page=True)
+    # The same page in the system's dark scheme.
+    page.emulate_media(color_scheme="dark")
+    page.reload()
+    page.screenshot(path=DOCS / "environment-dark.png")
+    page.emulate_media(color_scheme="light")
+
+    # An empty state: a new deployment, nothing registered or deployed yet.
+    empty = services.create_deployment(name="billing", actor=Actor.system("docs"))
+    page.goto(f"{live_server.url}/deployments/{empty.pk}/")
+    page.screenshot(path=DOCS / "empty-deployment.png")
+
+    # On a phone at 2x: nothing scrolls sideways, every action is in view.
+    phone.goto(f"{live_server.url}/deployments/{shop.pk}/")
+    phone.screenshot(path=DOCS / "phone-deployment.png")
+    phone.goto(f"{live_server.url}/deployments/{shop.pk}/env/production/")
+    phone.screenshot(path=DOCS / "phone-environment.png")
+    # An error state: a reserved key refused in place, the typed value kept.
+    phone.get_by_label("Key", exact=True).fill("MIOSA_TOKEN")
+    phone.get_by_label("Value", exact=True).fill("x")
+    phone.get_by_role("button", name="Add variable").click()
+    error = phone.locator("#new-key-error")
+    expect(error).to_be_visible()
+    error.scroll_into_view_if_needed()
+    phone.screenshot(path=DOCS / "phone-form-error.png")
 
     shots = ("deployment.png", "promote-confirmation.png", "environment.png")
-    for name in (*shots, "phone-deployment.png", "phone-environment.png"):
+    for name in (*shots, "environment-dark.png", "empty-deployment.png"):
         assert (DOCS / name).stat().st_size > 10_000
+    for name in ("phone-deployment.png", "phone-environment.png", "phone-form-error.png"):
+        assert (DOCS / name).stat().st_size > 10_000
+        assert _png_width(DOCS / name) == 2 * PHONE["width"], f"{name} is not at 2x"
+
+
+def _png_width(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[16:20], "big")
 
 
 def test_screenshots_of_the_history_pages(page, live_server, shop, shop_member, login):

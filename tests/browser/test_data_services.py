@@ -47,7 +47,8 @@ def test_a_postgres_added_on_the_page_becomes_ready_and_connects(
     data.get_by_role("button", name="Add").click()
     row = data.locator("tbody tr", has_text="DATABASE_URL")
     expect(row).to_contain_text("provisioning")
-    expect(data.get_by_text("it is bound as DATABASE_URL once ready")).to_be_visible()
+    flash = page.locator("#flash")
+    expect(flash.get_by_text("it is bound as DATABASE_URL once ready")).to_be_visible()
 
     worker.run()  # the worker's part, as `manage.py db_worker` would run it
 

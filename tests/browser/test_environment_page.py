@@ -18,7 +18,7 @@ def test_add_edit_and_delete_a_variable_inline(page, live_server, shop, shop_mem
     page.get_by_label("Key", exact=True).fill("NEW_FLAG")
     page.get_by_label("Value", exact=True).fill("on")
     page.get_by_role("button", name="Add variable").click()
-    expect(variables.get_by_text("Added NEW_FLAG.")).to_be_visible()
+    expect(page.locator("#flash").get_by_text("Added NEW_FLAG.")).to_be_visible()
     row = variables.locator("tr", has_text="NEW_FLAG")
     expect(row).to_contain_text("on")
 
@@ -27,7 +27,7 @@ def test_add_edit_and_delete_a_variable_inline(page, live_server, shop, shop_mem
     expect(value).to_be_focused()
     value.fill("off")
     page.get_by_role("button", name="Save").click()
-    expect(variables.get_by_text("Updated NEW_FLAG.")).to_be_visible()
+    expect(page.locator("#flash").get_by_text("Updated NEW_FLAG.")).to_be_visible()
     expect(variables.locator("tr", has_text="NEW_FLAG")).to_contain_text("off")
 
     # A click that lands while the previous swap still settles can be dropped by htmx: click
@@ -41,7 +41,7 @@ def test_add_edit_and_delete_a_variable_inline(page, live_server, shop, shop_mem
         except AssertionError:
             continue
     confirm.click()
-    expect(variables.get_by_text("Deleted NEW_FLAG.")).to_be_visible()
+    expect(page.locator("#flash").get_by_text("Deleted NEW_FLAG.")).to_be_visible()
     expect(variables.locator("tr", has_text="NEW_FLAG")).to_have_count(0)
     assert page.evaluate("window.__noReload") is True
 
@@ -74,7 +74,7 @@ def test_add_a_binding_and_a_domain(page, live_server, shop, shop_member, login)
     hostname = domains.get_by_label("Hostname")
     expect(hostname).to_have_value("preview-pr-42.shop.example.com")  # the suggestion
     domains.get_by_role("button", name="Add domain").click()
-    expect(domains).to_contain_text("Added preview-pr-42.shop.example.com.")
+    expect(page.locator("#flash")).to_contain_text("Added preview-pr-42.shop.example.com.")
     expect(domains.locator("td", has_text="preview-pr-42.shop.example.com")).to_be_visible()
 
 
@@ -103,7 +103,7 @@ def test_a_developer_changes_the_promotion_target(page, live_server, shop, shop_
     page.evaluate("window.__noReload = true")
     page.get_by_label("Promotes to", exact=True).select_option("production")
     page.get_by_role("button", name="Set target").click()
-    expect(page.locator("#summary")).to_contain_text("preview/pr-42 now promotes to production.")
+    expect(page.locator("#flash")).to_contain_text("preview/pr-42 now promotes to production.")
     assert page.evaluate("window.__noReload") is True
 
 

@@ -1,7 +1,11 @@
 """Every page, and every state an htmx swap produces, at a desktop, a tablet and a phone width:
-no horizontal scroll, and (desktop and phone) no serious or critical axe-core violation.
+no horizontal scroll, and no serious or critical axe-core violation in the light and the dark
+scheme.
 
 One test per width walks all the states in one browser page and reports every problem at once.
+Each state is checked in light, then the page is switched to the dark scheme in place
+(emulate_media: no reload, the state stays) and axe runs again; the layout does not change with
+the scheme, so the sideways-scroll check runs once.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from .checks import axe_problems, overflow_problem
 pytestmark = pytest.mark.browser
 
 WIDTHS = {"desktop": (1400, 900), "tablet": (768, 1024), "phone": (390, 844)}
-AXE_AT = ("desktop", "phone")
+SCHEMES = ("light", "dark")
 
 
 @pytest.fixture
@@ -83,6 +87,13 @@ def _states(page, url: str, deployment_id: int):
         variables.get_by_role("button", name="Add variable").click()
         expect(page.locator("#new-key-error")).to_be_visible()
 
+    def flash_message():
+        page.goto(f"{env}/")
+        variables.get_by_role("link", name="Edit LOG_LEVEL").click()
+        page.get_by_label("New value").fill("warning")
+        variables.get_by_role("button", name="Save").click()
+        expect(page.locator("#flash").get_by_text("Updated LOG_LEVEL.")).to_be_visible()
+
     def apply_confirmation():
         page.goto(f"{env}/")
         page.locator("#pending").get_by_role("link", name="Apply").click()
@@ -134,6 +145,7 @@ def _states(page, url: str, deployment_id: int):
         ("delete confirmation", delete_confirmation),
         ("reveal", reveal),
         ("form error", form_error),
+        ("a message", flash_message),
         ("apply confirmation", apply_confirmation),
         ("import preview", import_preview),
         ("binding edit", binding_edit),
@@ -177,8 +189,10 @@ def test_every_page_fits_and_passes_axe(
     def check(where):
         where = f"{width} {where}"
         problems.extend(overflow_problem(page, where))
-        if width in AXE_AT:
-            problems.extend(axe_problems(page, where))
+        for scheme in SCHEMES:
+            page.emulate_media(color_scheme=scheme)
+            problems.extend(axe_problems(page, f"{where} ({scheme})"))
+        page.emulate_media(color_scheme="light")
 
     page.goto(f"{live_server.url}/login/")
     check("login")

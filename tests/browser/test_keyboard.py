@@ -85,7 +85,7 @@ def test_promote_staging_to_production_by_keyboard(
     expect(confirm).to_be_focused()
 
     page.keyboard.press("Enter")
-    expect(page.locator("#pipeline .notice")).to_contain_text(
+    expect(page.locator("#flash")).to_contain_text(
         "production now runs v18, promoted from staging."
     )
     expect(page.locator("article.env-card.production").get_by_test_id("version")).to_contain_text(
@@ -122,7 +122,7 @@ def test_edit_a_variable_by_keyboard(page, live_server, shop, shop_member, login
     expect(variables.get_by_role("button", name="Save")).to_be_focused()
     page.keyboard.press("Enter")
 
-    expect(variables.locator(".notice")).to_contain_text("Updated LOG_LEVEL.")
+    expect(page.locator("#flash")).to_contain_text("Updated LOG_LEVEL.")
     expect(variables.locator("tr", has_text="LOG_LEVEL")).to_contain_text("debug")
     expect(page.locator("#variables-title")).to_be_focused()
     wait_for_announcement(page, "Updated LOG_LEVEL.")
@@ -170,7 +170,7 @@ def test_roll_back_by_keyboard(page, live_server, shop, shop_member, login):
     assert_clean(page, "rollback confirmation")
 
     page.keyboard.press("Enter")
-    expect(history.locator(".notice")).to_contain_text(
+    expect(page.locator("#flash")).to_contain_text(
         f"production rolled back to release {ran_v16} (v16)"
     )
     expect(page.locator("#history-title")).to_be_focused()

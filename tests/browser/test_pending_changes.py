@@ -42,7 +42,7 @@ def test_edit_production_see_it_pending_apply_and_the_runtime_gets_it(
     page.get_by_label("New value").fill("true")
     page.get_by_role("button", name="Save").click()
     expect(
-        variables.get_by_text("this goes live when you apply them (2 pending changes)")
+        page.locator("#flash").get_by_text("this goes live when you apply them (2 pending changes)")
     ).to_be_visible()
     expect(pending).to_contain_text("2 pending changes")
     expect(pending.locator(".diff-group.changed")).to_contain_text("FEATURE_NEW_CHECKOUT")

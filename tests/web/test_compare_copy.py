@@ -164,7 +164,8 @@ def test_the_admin_compare_does_a_fixed_number_of_queries(as_role, deployment, s
 
     client = as_role(Role.ADMIN)
     url = reverse("compare", kwargs={"deployment_id": deployment.pk})
-    counts = []
+    client.get(url, {"left": "staging", "right": "production"})  # a repeat view within the minute
+    counts = []  # is counted on the first one's audit event (coalesced): measure repeats only
     for start in (0, 10):
         services.set_variables(
             environment=staging,
