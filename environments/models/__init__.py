@@ -13,6 +13,7 @@ from .deployments import (
     Role,
     Version,
 )
+from .invitations import Invitation
 from .tokens import ApiToken, RuntimeInstance, RuntimeToken, Token
 from .values import Binding, ConfigEntry, EncryptedValue, Variable
 
@@ -31,6 +32,7 @@ __all__ = [
     "Domain",
     "EncryptedValue",
     "Environment",
+    "Invitation",
     "Membership",
     "Release",
     "Role",

@@ -32,6 +32,15 @@ from .environments import (
     delete_environment,
     set_promotion_target,
 )
+from .invitations import (
+    Acceptance,
+    InvitationUnusable,
+    SentInvitation,
+    accept_invitation,
+    accept_invitation_with_new_account,
+    invite_member,
+    revoke_invitation,
+)
 from .members import remove_member, set_member
 from .releases import (
     ANY_VERSION,
@@ -67,13 +76,18 @@ from .variables import (
 
 __all__ = [
     "ANY_VERSION",
+    "Acceptance",
     "Actor",
     "AnyVersion",
     "ApexResult",
     "ImportDiff",
+    "InvitationUnusable",
     "RotationResult",
     "RuntimeFetch",
+    "SentInvitation",
     "VariableInput",
+    "accept_invitation",
+    "accept_invitation_with_new_account",
     "add_data_server",
     "add_domain",
     "add_variable",
@@ -96,6 +110,7 @@ __all__ = [
     "fetch_runtime_env_for_token",
     "hash_token",
     "import_variables",
+    "invite_member",
     "mark_variable_secret",
     "preview_import",
     "promote",
@@ -109,6 +124,7 @@ __all__ = [
     "reveal_plain_values",
     "reveal_variable",
     "revoke_api_token",
+    "revoke_invitation",
     "revoke_runtime_token",
     "rollback",
     "rotate_encryption_keys",

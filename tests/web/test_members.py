@@ -1,6 +1,7 @@
 """The members page for owners: add by username, change role, remove."""
 
 import pytest
+from django.contrib.messages import constants
 from django.urls import reverse
 
 from environments.models import Membership, Role
@@ -41,6 +42,18 @@ def test_adding_answers_the_same_whether_or_not_the_username_exists(
     assert answers[0][3] == ["If that user exists, they have been added."]
     assert Membership.objects.filter(user__username="newbie").exists()
     assert not Membership.objects.filter(user__username="ghost").exists()
+
+
+def test_an_unknown_username_is_information_not_success(owner_client, deployment):
+    response = owner_client.post(
+        reverse("members", kwargs={"deployment_id": deployment.pk}),
+        {"username": "ghost", "role": "viewer"},
+    )
+    followed = owner_client.get(response["Location"])
+    (message,) = followed.context["messages"]
+    assert message.level == constants.INFO
+    html = followed.content.decode()
+    assert 'class="message info"' in html and "Invite by email" in html
 
 
 def test_change_role_and_remove(owner_client, deployment, member):
