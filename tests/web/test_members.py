@@ -73,3 +73,14 @@ def test_the_last_owner_cannot_leave(owner_client, deployment, owner):
     response = owner_client.post(reverse("member_role", kwargs=kw), {"role": "viewer"})
     assert response.status_code == 409
     assert "at least one owner" in response.content.decode()
+
+
+def test_remove_is_asked_in_place(owner_client, deployment, member):
+    user = member(Role.VIEWER, "vic")
+    url = reverse("members", kwargs={"deployment_id": deployment.pk})
+    page = owner_client.get(url).content.decode()
+    assert "hx-confirm" not in page and f"?remove={user.pk}" in page
+    html = owner_client.get(url, {"remove": user.pk}).content.decode()
+    assert "Remove vic from shop?" in html and html.count("data-escape") == 1
+    assert 'name="confirmed" value="yes"' in html
+    assert Membership.objects.filter(user=user).exists()

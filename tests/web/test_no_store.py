@@ -44,7 +44,15 @@ def objects(deployment, production, owner, actor, member, pg_server, prefixed):
     data_service = services.create_data_service(
         environment=production, kind="postgres", variable="APP_DATABASE_URL", actor=actor
     )
+    invitation = services.invite_member(
+        deployment=deployment,
+        email="new@example.com",
+        role=Role.VIEWER,
+        actor=actor,
+        accept_url=lambda raw: f"http://testserver/invitations/{raw}/",
+    ).invitation
     return {
+        "invitation": invitation.pk,
         "data_service": data_service.pk,
         "data_server": pg_server.pk,
         "binding": binding.pk,
@@ -66,6 +74,8 @@ def _url(name: str, deployment, objects) -> str:
         {"deployment_id": deployment.pk, "name": "production", "key": "K"},
         {"deployment_id": deployment.pk, "name": "production", "pk": pk},
         {"pk": pk},
+        {"deployment_id": deployment.pk, "pk": pk},
+        {"token": "mio_inv_unknown"},
     ]
     for kwargs in candidates:
         try:
