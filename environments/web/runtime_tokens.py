@@ -59,7 +59,8 @@ def _ask_revoke(request: HtmxHttpRequest, environment, role: str, pk: int) -> Ht
     """"Revoke …?" in the token's row (htmx), or on a page of its own without JavaScript."""
     token = selectors.get_runtime_token(environment, pk)
     if request.htmx:
-        return render_environment(request, EnvironmentPage(environment, role, "tokens", deleting=pk))
+        page = EnvironmentPage(environment, role, "tokens", deleting=pk)
+        return render_environment(request, page)
     context = {
         "question": f"Revoke {token.name}?",
         "detail": _REVOKE_DETAIL,
