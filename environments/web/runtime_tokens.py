@@ -56,7 +56,7 @@ def runtime_tokens(request: HtmxHttpRequest, deployment_id: int, name: str) -> H
 
 
 def _ask_revoke(request: HtmxHttpRequest, environment, role: str, pk: int) -> HttpResponse:
-    """"Revoke …?" in the token's row (htmx), or on a page of its own without JavaScript."""
+    """ "Revoke …?" in the token's row (htmx), or on a page of its own without JavaScript."""
     token = selectors.get_runtime_token(environment, pk)
     if request.htmx:
         page = EnvironmentPage(environment, role, "tokens", deleting=pk)
