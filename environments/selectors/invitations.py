@@ -51,3 +51,18 @@ def who_grants_access(deployment: Deployment | int) -> list[str]:
         .order_by("user__username")
         .values_list("user__username", flat=True)[:5]
     )
+
+
+def who_grants_access_for(user, deployment_id: object) -> tuple[str, list[str]] | None:
+    """(deployment name, owners) for a 403 on a deployment's page, when `user` is a member of
+    it (an outsider gets 404s, never names); else None."""
+    if not isinstance(deployment_id, int) or user is None or not user.is_authenticated:
+        return None
+    membership = (
+        Membership.objects.filter(deployment_id=deployment_id, user=user)
+        .select_related("deployment")
+        .first()
+    )
+    if membership is None:
+        return None
+    return membership.deployment.name, who_grants_access(deployment_id)
