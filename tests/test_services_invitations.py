@@ -7,6 +7,7 @@ import socket
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
+from django.contrib.auth import get_user_model
 
 from environments import services
 from environments.actors import Actor
@@ -98,3 +99,69 @@ def test_a_refused_email_keeps_the_invitation_and_gives_the_link_back(settings, 
     assert Invitation.objects.get().is_pending
     raw = sent.link.rsplit("/", 2)[1]
     assert raw not in caplog.text and "ConnectionRefusedError" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_audit_event_no_invitation_and_no_email(smtp_server, owner, monkeypatch):
+    """Fail-closed (SPEC §7): an event that cannot be written rolls the invitation back, and the
+    email, sent only after a commit, never leaves."""
+    from django.db import DatabaseError
+
+    from tests.refuse_audit import refuse_audit_writes
+
+    actor = Actor(user=owner, label="olivia")
+    deployment = services.create_deployment(name="shop", actor=actor, owner=owner)
+
+    def refuse(*args, **kwargs):
+        raise DatabaseError("audit store unavailable")
+
+    refuse_audit_writes(monkeypatch, refuse)
+    with pytest.raises(DatabaseError):
+        services.invite_member(
+            deployment=deployment,
+            email="new@example.com",
+            role=Role.VIEWER,
+            actor=actor,
+            accept_url=lambda raw: f"http://testserver/invitations/{raw}/",
+        )
+    assert not Invitation.objects.exists()
+    assert smtp_server.messages == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_link_accepted_at_once_by_several_visitors_makes_one_member(owner):
+    """PostgreSQL: 6 visitors post the same link at the same instant; the deployment's row is
+    the lock, so one account is made and joins, the others are told it was used."""
+    from tests.concurrently import run_concurrently, skip_unless_postgres
+
+    skip_unless_postgres()
+    actor = Actor(user=owner, label="olivia")
+    deployment = services.create_deployment(name="shop", actor=actor, owner=owner)
+    links = []
+    services.invite_member(
+        deployment=deployment,
+        email="new@example.com",
+        role=Role.VIEWER,
+        actor=actor,
+        accept_url=lambda raw: links.append(raw) or raw,
+    )
+    (raw,) = links
+
+    def accept(i: int):
+        return lambda: services.accept_invitation_with_new_account(
+            raw=raw,
+            username=f"visitor{i}",
+            password="a-long-enough-passphrase-7",
+            actor=Actor.system(),
+        )
+
+    results = run_concurrently([accept(i) for i in range(6)])
+    accepted = [r for r in results if isinstance(r, services.Acceptance)]
+    refused = [r for r in results if isinstance(r, services.InvitationUnusable)]
+    assert len(accepted) == 1 and len(refused) == 5, results
+    assert Membership.objects.filter(deployment=deployment, role=Role.VIEWER).count() == 1
+    assert (
+        not get_user_model()
+        .objects.filter(username__startswith="visitor")
+        .exclude(pk=accepted[0].membership.user_id)
+    )
