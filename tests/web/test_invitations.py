@@ -162,3 +162,29 @@ def test_only_owners_invite(as_role, deployment, role):
     response = _invite(as_role(role), deployment)
     assert response.status_code == (404 if role == "outsider" else 403)
     assert not Invitation.objects.exists()
+
+
+def test_the_members_page_costs_the_same_with_many_invitations(owner_client, deployment, owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from environments.actors import Actor
+
+    def invite(n: int) -> None:
+        services.invite_member(
+            deployment=deployment,
+            email=f"p{n}@example.com",
+            role=Role.VIEWER,
+            actor=Actor(user=owner, label="olivia"),
+            accept_url=lambda raw: raw,
+        )
+
+    invite(0)
+    with CaptureQueriesContext(connection) as one:
+        owner_client.get(_members(deployment))
+    for n in range(1, 30):
+        invite(n)
+    with CaptureQueriesContext(connection) as many:
+        html = owner_client.get(_members(deployment)).content.decode()
+    assert "p29@example.com" in html
+    assert len(many) == len(one)
