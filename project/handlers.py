@@ -56,7 +56,16 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     """handler403 (on /api/ a CSRF failure cannot happen: bearer auth)."""
     if _is_api(request):
         return _api_error(403, "forbidden", "This is not allowed.")
-    return defaults.permission_denied(request, exception)
+    from environments.selectors.invitations import who_grants_access_for
+
+    match = getattr(request, "resolver_match", None)
+    deployment_id = match.kwargs.get("deployment_id") if match else None
+    context = {
+        "exception": str(exception or ""),
+        # Who can grant access: the deployment's owners, named to its members only.
+        "grant": who_grants_access_for(getattr(request, "user", None), deployment_id),
+    }
+    return render(request, "403.html", context, status=403)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

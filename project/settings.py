@@ -327,6 +327,43 @@ TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Email (invitations), as Django's MAILERS. EMAIL_URL (smtp://, smtp+tls://, smtp+ssl://)
+# wins; else SMTP to EMAIL_HOST with EMAIL_PORT/USER/PASSWORD/USE_TLS. With DEBUG and neither
+# set, the console (the message, link included, is printed: local development only). A send
+# that fails keeps the invitation and shows its link to the inviter.
+EMAIL_URL = env.str("EMAIL_URL", default="")
+_email_host = env.str("EMAIL_HOST", default="")
+_email_options = {
+    "host": _email_host or "localhost",
+    "port": env.int("EMAIL_PORT", default=587),
+    "username": env.str("EMAIL_HOST_USER", default=""),
+    "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+    "use_tls": env.bool("EMAIL_USE_TLS", default=True),
+    "timeout": env.int("EMAIL_TIMEOUT", default=10),
+}
+if EMAIL_URL:
+    _parsed = Env.email_url_config(EMAIL_URL)
+    if _parsed["EMAIL_BACKEND"] != "django.core.mail.backends.smtp.EmailBackend":
+        raise ImproperlyConfigured("EMAIL_URL must be an smtp://, smtp+tls:// or smtp+ssl:// URL.")
+    _email_options |= {
+        "host": _parsed["EMAIL_HOST"],
+        "port": _parsed.get("EMAIL_PORT") or 25,
+        "username": _parsed.get("EMAIL_HOST_USER") or "",
+        "password": _parsed.get("EMAIL_HOST_PASSWORD") or "",
+        "use_tls": bool(_parsed.get("EMAIL_USE_TLS")),
+        "use_ssl": bool(_parsed.get("EMAIL_USE_SSL")),
+    }
+if EMAIL_URL or _email_host or not DEBUG:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": _email_options,
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MIOSA Environments <noreply@localhost>")
+
 DEFAULT_EXCEPTION_REPORTER_FILTER = "project.reporting.NoValuesExceptionReporterFilter"
 
 LOGGING = {

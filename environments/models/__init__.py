@@ -13,6 +13,7 @@ from .deployments import (
     Role,
     Version,
 )
+from .invitations import Invitation
 from .rotations import Rotation
 from .tokens import ApiToken, RuntimeInstance, RuntimeToken, Token
 from .values import Binding, ConfigEntry, EncryptedValue, Variable
@@ -32,6 +33,7 @@ __all__ = [
     "Domain",
     "EncryptedValue",
     "Environment",
+    "Invitation",
     "Membership",
     "Release",
     "Role",

@@ -34,6 +34,15 @@ from .environments import (
     delete_environment,
     set_promotion_target,
 )
+from .invitations import (
+    Acceptance,
+    InvitationUnusable,
+    SentInvitation,
+    accept_invitation,
+    accept_invitation_with_new_account,
+    invite_member,
+    revoke_invitation,
+)
 from .members import remove_member, set_member
 from .releases import (
     ANY_VERSION,
@@ -76,14 +85,19 @@ from .variables import (
 
 __all__ = [
     "ANY_VERSION",
+    "Acceptance",
     "Actor",
     "AnyVersion",
     "ApexResult",
     "CopyResult",
     "ImportDiff",
+    "InvitationUnusable",
     "RotationResult",
     "RuntimeFetch",
+    "SentInvitation",
     "VariableInput",
+    "accept_invitation",
+    "accept_invitation_with_new_account",
     "add_data_server",
     "add_domain",
     "add_variable",
@@ -109,6 +123,7 @@ __all__ = [
     "force_revoke",
     "hash_token",
     "import_variables",
+    "invite_member",
     "mark_variable_secret",
     "preview_import",
     "promote",
@@ -123,6 +138,7 @@ __all__ = [
     "reveal_plain_values",
     "reveal_variable",
     "revoke_api_token",
+    "revoke_invitation",
     "revoke_runtime_token",
     "rollback",
     "rotate_encryption_keys",

@@ -26,6 +26,7 @@ def _api_tokens_page(
     notice: str = "",
     new_token: ApiToken | None = None,
     raw_token: str = "",  # shown once, in this response only
+    revoking: int | None = None,  # a token's id: "Revoke …?" asked in its row
 ) -> HttpResponse:
     context = {
         "tokens": selectors.api_tokens(request.user),
@@ -33,6 +34,7 @@ def _api_tokens_page(
         "notice": notice,
         "new_token": new_token,
         "raw_token": raw_token,
+        "revoking": revoking,
     }
     template = template_for(request, "environments/api_tokens.html", "tokens")
     return render(request, template, context, status=status)
@@ -44,6 +46,10 @@ def _api_tokens_page(
 def api_tokens(request: HtmxHttpRequest) -> HttpResponse:
     """The logged-in user's personal API tokens, for the JSON API."""
     if request.method == "GET":
+        asked = request.GET.get("revoke", "")
+        if asked.isdigit():
+            token = selectors.get_api_token(request.user, int(asked))  # another's: 404
+            return _api_tokens_page(request, revoking=token.pk)
         return _api_tokens_page(request)
     form = forms.ApiTokenForm(request.POST)
     done = forms.submit(

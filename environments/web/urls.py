@@ -19,6 +19,7 @@ from . import (
     environment_delete,
     environment_form,
     environment_history,
+    invitations,
     members,
     rotations,
     runtime_tokens,
@@ -135,6 +136,12 @@ deployment_urls = [
     path("members/", members.members, name="members"),
     path("members/<int:user_id>/role/", members.member_role, name="member_role"),
     path("members/<int:user_id>/remove/", members.member_remove, name="member_remove"),
+    path("members/invite/", members.member_invite, name="member_invite"),
+    path(
+        "members/invitations/<int:pk>/revoke/",
+        members.invitation_revoke,
+        name="invitation_revoke",
+    ),
     path("settings/", deployment_settings.deployment_settings, name="deployment_settings"),
     path("delete/", deployment_settings.deployment_delete, name="deployment_delete"),
     path("env/<env:name>/", include(environment_urls)),
@@ -151,6 +158,7 @@ urlpatterns = [
     path("account/tokens/", api_tokens.api_tokens, name="api_tokens"),
     path("account/tokens/<int:pk>/revoke/", api_tokens.api_token_revoke, name="api_token_revoke"),
     path("deployments/<int:deployment_id>/", include(deployment_urls)),
+    path("invitations/<str:token>/", invitations.invitation, name="invitation"),
     path("data-servers/", data_servers.data_servers, name="data_servers"),
     path("data-servers/<int:pk>/check/", data_servers.data_server_check, name="data_server_check"),
     path(

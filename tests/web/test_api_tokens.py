@@ -166,3 +166,22 @@ def test_the_51st_live_token_is_refused_on_the_page_with_a_message(logged_in, us
         assert "50 live personal tokens" in html and "one more" in html  # the form kept
         assert not re.search(r"mio_pat_[A-Za-z0-9_-]{20,}", html)
     assert ApiToken.objects.filter(user=user).count() == 50
+
+
+def test_revoke_is_asked_in_place(logged_in, user, make_user):
+    token, _ = services.create_api_token(
+        user=user, name="ci", actor=Actor(user=user, label=user.get_username())
+    )
+    page = logged_in.get(URL).content.decode()
+    assert "hx-confirm" not in page and f"?revoke={token.pk}" in page
+    asked = logged_in.get(URL, {"revoke": token.pk}, **HX)
+    html = asked.content.decode()
+    assert "Revoke ci? Scripts and CI jobs using it can no longer call the API." in html
+    assert html.count("data-escape") == 1 and 'name="confirmed" value="yes"' in html
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    other = make_user("other")
+    theirs, _ = services.create_api_token(
+        user=other, name="theirs", actor=Actor(user=other, label=other.get_username())
+    )
+    assert logged_in.get(URL, {"revoke": theirs.pk}, **HX).status_code == 404

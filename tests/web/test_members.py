@@ -1,6 +1,7 @@
 """The members page for owners: add by username, change role, remove."""
 
 import pytest
+from django.contrib.messages import constants
 from django.urls import reverse
 
 from environments.models import Membership, Role
@@ -43,6 +44,18 @@ def test_adding_answers_the_same_whether_or_not_the_username_exists(
     assert not Membership.objects.filter(user__username="ghost").exists()
 
 
+def test_an_unknown_username_is_information_not_success(owner_client, deployment):
+    response = owner_client.post(
+        reverse("members", kwargs={"deployment_id": deployment.pk}),
+        {"username": "ghost", "role": "viewer"},
+    )
+    followed = owner_client.get(response["Location"])
+    (message,) = followed.context["messages"]
+    assert message.level == constants.INFO
+    html = followed.content.decode()
+    assert 'class="message info"' in html and "Invite by email" in html
+
+
 def test_change_role_and_remove(owner_client, deployment, member):
     user = member(Role.VIEWER)
     kw = {"deployment_id": deployment.pk, "user_id": user.pk}
@@ -60,3 +73,14 @@ def test_the_last_owner_cannot_leave(owner_client, deployment, owner):
     response = owner_client.post(reverse("member_role", kwargs=kw), {"role": "viewer"})
     assert response.status_code == 409
     assert "at least one owner" in response.content.decode()
+
+
+def test_remove_is_asked_in_place(owner_client, deployment, member):
+    user = member(Role.VIEWER, "vic")
+    url = reverse("members", kwargs={"deployment_id": deployment.pk})
+    page = owner_client.get(url).content.decode()
+    assert "hx-confirm" not in page and f"?remove={user.pk}" in page
+    html = owner_client.get(url, {"remove": user.pk}).content.decode()
+    assert "Remove vic from shop?" in html and html.count("data-escape") == 1
+    assert 'name="confirmed" value="yes"' in html
+    assert Membership.objects.filter(user=user).exists()

@@ -50,7 +50,15 @@ def objects(deployment, production, owner, actor, member, pg_server, prefixed, w
     )
     worker.run()
     rotation = services.start_rotation(service=data_service, actor=actor)
+    invitation = services.invite_member(
+        deployment=deployment,
+        email="new@example.com",
+        role=Role.VIEWER,
+        actor=actor,
+        accept_url=lambda raw: f"http://testserver/invitations/{raw}/",
+    ).invitation
     return {
+        "invitation": invitation.pk,
         "data_service": data_service.pk,
         "data_server": pg_server.pk,
         "binding": binding.pk,
@@ -79,6 +87,8 @@ def _url(name: str, deployment, objects) -> str:
             "rotation_id": objects["rotation"],
         },
         {"pk": pk},
+        {"deployment_id": deployment.pk, "pk": pk},
+        {"token": "mio_inv_unknown"},
     ]
     for kwargs in candidates:
         try:
