@@ -98,8 +98,8 @@ def test_history_shows_old_and_new_values_and_restores_in_place(
     question = history.locator("tr.confirming")
     expect(question).to_contain_text("production is staged: the restore waits for an Apply.")
     question.get_by_role("button", name="Restore revision").click()
-    expect(
-        history.get_by_text("the restore is pending until the changes are applied")
+    expect(  # the message lands in the page's one #flash region
+        page.locator("#flash").get_by_text("the restore is pending until the changes are applied")
     ).to_be_visible()
     assert dialogs == [] and page.evaluate("window.__noReload") is True
     check_everywhere(page, "key history after a restore")

@@ -52,12 +52,14 @@ def test_invite_by_email_and_accept_in_another_browser(
     # An unknown username: information, not a green success.
     page.get_by_label("Username").fill("nobody-here")
     page.get_by_role("button", name="Add member").click()
-    expect(page.locator(".message.info")).to_have_text("If that user exists, they have been added.")
+    expect(page.locator(".message.info > span")).to_have_text(
+        "If that user exists, they have been added."
+    )
 
     page.get_by_label("Email", exact=True).fill("dana@example.com")
     page.locator("#invite-role").select_option("developer")
     page.get_by_role("button", name="Send invitation").click()
-    expect(page.locator(".message.success")).to_contain_text(
+    expect(page.locator(".message.success > span")).to_contain_text(
         "Invited dana@example.com as developer"
     )
     pending = page.get_by_role("row", name=re.compile("dana@example.com"))
@@ -120,7 +122,7 @@ def test_revoke_an_invitation_and_remove_a_member_in_place(
     expect(page.locator("tr.confirming")).to_have_count(0, timeout=15_000)
     page.get_by_role("link", name="Remove vic").click()
     page.locator("tr.confirming").get_by_role("button", name="Remove vic").click()
-    expect(page.locator(".message.success")).to_have_text("Removed vic.")
+    expect(page.locator(".message.success > span")).to_have_text("Removed vic.")
     expect(page.get_by_role("rowheader", name="vic")).to_have_count(0)
 
     page.get_by_role("link", name="Revoke the invitation of eve@example.com").click()
@@ -128,7 +130,7 @@ def test_revoke_an_invitation_and_remove_a_member_in_place(
         "Revoke the invitation of eve@example.com?"
     )
     page.locator("tr.confirming").get_by_role("button", name="Revoke").click()
-    expect(page.locator(".message.success")).to_have_text(
+    expect(page.locator(".message.success > span")).to_have_text(
         "Revoked the invitation of eve@example.com."
     )
     expect(page.get_by_text("Pending invitations")).to_have_count(0)
@@ -163,7 +165,7 @@ def test_runtime_token_next_step_and_revoke_in_place(page, live_server, shop, sh
     expect(question).to_contain_text("Revoke worker? Instances using it can no longer fetch")
     problems += _checked(page, "runtime token revoking")
     question.get_by_role("button", name="Revoke worker").click()
-    expect(page.locator("#tokens").get_by_text("Revoked worker.")).to_be_visible()
+    expect(page.locator("#flash").get_by_text("Revoked worker.")).to_be_visible()
     assert dialogs == [] and problems == []
 
 
