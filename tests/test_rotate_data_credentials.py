@@ -59,3 +59,37 @@ def owner_actor(owner):
     from environments.actors import Actor
 
     return Actor(user=owner, label=owner.get_username())
+
+
+def test_key_rotation_reaches_rotations(settings, shop_staging, pg_server, worker, owner_actor):
+    """An in-flight rotation's sealed credentials are re-encrypted too: after the old key is
+    dropped, its old URL, new password and new URL still open."""
+    from django.utils import timezone
+
+    from environments.models import Rotation
+
+    service = worker(
+        services.create_data_service,
+        environment=shop_staging,
+        kind="postgres",
+        actor=owner_actor,
+    )
+    worker.run()
+    now = timezone.now()
+    rotation = Rotation(service=service, started_at=now, revoke_after=now)
+    rotation.old_url_ciphertext = rotation.seal("old_url", "postgres://old")
+    rotation.new_password_ciphertext = rotation.seal("new_password", "pw-new")
+    rotation.new_url_ciphertext = rotation.seal("new_url", "postgres://new")
+    rotation.save()
+    old_keys = settings.ENCRYPTION_KEYS
+
+    settings.ENCRYPTION_KEYS = f"{NEW},{old_keys}"
+    result = services.rotate_encryption_keys(actor=owner_actor, batch_size=1)
+    assert (result.rotations, result.data_credentials) == (1, 2)
+
+    settings.ENCRYPTION_KEYS = NEW  # the old keys are dropped
+    rotation = Rotation.objects.get(pk=rotation.pk)
+    assert rotation.unseal("old_url") == "postgres://old"
+    assert rotation.unseal("new_password") == "pw-new"
+    assert rotation.unseal("new_url") == "postgres://new"
+    assert "credential rotations" not in run("rotate_encryption_keys")

@@ -347,6 +347,38 @@ def test_redis_rotation_keeps_both_passwords_until_revoked(
     assert service.credential() == parse_url(new_url, schemes=("redis",)).password
 
 
+def test_redis_revoke_refuses_new_logins_and_leaves_open_connections_alone(
+    shop_staging, redis_server, worker, actor, fetch
+):
+    """The README's choice: revoking a Redis password refuses every new login with it at once;
+    a connection already authenticated stays open until it reconnects (CLIENT KILL USER would
+    also end the connections on the new password, which share the ACL user)."""
+    service = create_ready(worker, shop_staging, "redis", actor)
+    old_url = fetch("web-1")["REDIS_URL"]
+    old = parse_url(old_url, schemes=("redis",))
+    held = redis_py.Redis(host=old.host, port=old.port, username=old.user, password=old.password)
+    try:
+        assert held.ping()
+        rotation = worker(services.start_rotation, service=service, actor=actor)
+        worker.run()
+        new_url = env(shop_staging)["REDIS_URL"]
+        new = parse_url(new_url, schemes=("redis",))
+        on_new = redis_py.Redis(
+            host=new.host, port=new.port, username=new.user, password=new.password
+        )
+        try:
+            assert on_new.ping()
+            fetch("web-1")
+            assert step(worker, fresh(rotation)) == "revoked"
+            assert not redis_can_login(old_url)
+            assert held.ping()  # open until it reconnects, as documented
+            assert on_new.ping()  # the new password's connections are never cut
+        finally:
+            on_new.close()
+    finally:
+        held.close()
+
+
 # Buckets
 
 

@@ -88,6 +88,7 @@ def data_service_row(service: DataService) -> dict[str, Any]:
         "created_at": timestamp(service.created_at),
         "updated_at": timestamp(service.updated_at),
         "ready_at": moment_or_none(service.ready_at),
+        "rotate_every_days": service.rotate_every_days,
     }
 
 
@@ -210,6 +211,7 @@ SCHEMAS: dict[str, Any] = {
             "created_at",
             "updated_at",
             "ready_at",
+            "rotate_every_days",
         ],
         "additionalProperties": False,
         "properties": {
@@ -245,6 +247,13 @@ SCHEMAS: dict[str, Any] = {
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
             "ready_at": NULLABLE_TIMESTAMP,
+            "rotate_every_days": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": 365,
+                "description": "Scheduled rotation: a new credential every this many days "
+                "(SPEC §14); null when only rotated by hand.",
+            },
         },
     },
     "DataServiceAnswer": ANSWER,

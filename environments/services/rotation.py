@@ -9,7 +9,7 @@ from django.db import transaction
 from .. import audit, crypto
 from ..actors import Actor
 from ..errors import Undecryptable
-from ..models import Binding, ConfigEntry, DataServer, DataService, Variable
+from ..models import Binding, ConfigEntry, DataServer, DataService, Rotation, Variable
 from .environment_writes import fingerprint_scope
 
 
@@ -19,6 +19,7 @@ class RotationResult:
     bindings: int = 0
     history: int = 0  # config entries: every value an environment has had (SPEC §9)
     data_credentials: int = 0  # data servers' admin URLs and data services' passwords
+    rotations: int = 0  # credential rotations' sealed URLs and passwords (SPEC §14)
     unchanged: int = 0
 
 
@@ -87,7 +88,62 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
                         detail={kind: getattr(result, kind) - done_before, "through_pk": last_pk},
                     )
     _rotate_data_credentials(keyring, actor, result, batch_size)
+    _rotate_rotations(keyring, actor, result, batch_size)
     return result
+
+
+ROTATION_BLOBS = (
+    ("old_url", "old_url_ciphertext"),
+    ("new_password", "new_password_ciphertext"),
+    ("new_url", "new_url_ciphertext"),
+)
+
+
+def _rotate_rotations(
+    keyring: crypto.Keyring, actor: Actor, result: RotationResult, batch_size: int
+) -> None:
+    """Rotations keep their old and new credentials sealed so a step can run again after a
+    crash: an in-flight rotation must still open them once the old key is dropped."""
+    primary = keyring.primary_id
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Rotation.objects.select_for_update(no_key=True)
+                .filter(pk__gt=last_pk)
+                .order_by("pk")[:batch_size]
+            )
+            if not batch:
+                break
+            done = 0
+            for row in batch:
+                last_pk = row.pk
+                changes = {}
+                for what, field in ROTATION_BLOBS:
+                    blob = bytes(getattr(row, field))
+                    if not blob or crypto.key_id_of(blob) == primary:
+                        continue
+                    try:
+                        value = row.unseal(what, keyring=keyring)
+                    except crypto.DecryptionError:
+                        raise Undecryptable(
+                            f"Rotation {row.pk} cannot be decrypted with the configured keys; "
+                            "rotation stopped (rows before it are done)."
+                        ) from None
+                    changes[field] = row.seal(what, value, keyring=keyring)
+                if not changes:
+                    result.unchanged += 1
+                    continue
+                Rotation.objects.filter(pk=row.pk).update(**changes)
+                done += 1
+            if done:
+                result.rotations += done
+                audit.record(
+                    "keys.rotate",
+                    actor=actor,
+                    target=primary,
+                    detail={"rotations": done, "through_pk": last_pk},
+                )
 
 
 def _rotate_data_credentials(

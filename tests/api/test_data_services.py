@@ -89,6 +89,7 @@ def test_a_developer_creates_a_postgres_that_becomes_ready_bound_and_masked(
         "created_at": created["created_at"],
         "updated_at": created["updated_at"],
         "ready_at": None,
+        "rotate_every_days": None,
     }
     assert AuditEvent.objects.filter(action="data_service.create").count() == 1
 

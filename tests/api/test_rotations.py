@@ -173,3 +173,12 @@ def test_get_makes_the_same_queries_however_many_instances(
     with django_assert_max_num_queries(12):
         got = api.get(url, token=viewer)
     assert got.json()["rotation"]["instances"]["on_old"] == count
+
+
+def test_the_data_service_shows_its_rotation_schedule(api, shop, cache, shop_token, actor):
+    viewer = shop_token("viewer")
+    got = api.get(_url(shop, cache), token=viewer).json()["data_service"]
+    assert got["rotate_every_days"] is None
+    services.set_rotation_schedule(service=cache, days=30, actor=actor)
+    got = api.get(_url(shop, cache), token=viewer).json()["data_service"]
+    assert got["rotate_every_days"] == 30

@@ -29,6 +29,8 @@ class Command(BaseCommand):
             if result.data_credentials
             else ""
         )
+        if result.rotations:
+            data += f" and {result.rotations} credential rotations"
         self.stdout.write(
             f"re-encrypted {result.variables} variables, {result.bindings} bindings and "
             f"{result.history} history values{data} under "
