@@ -78,9 +78,9 @@ def _filter_form(request: HtmxHttpRequest, deployment: Deployment) -> forms.Audi
     form = forms.AuditFilterForm(request.GET or None, actions=actions, environment_names=names)
     # The actions by their labels (the raw name after it, for those who know it).
     field = form.fields["action"]
-    field.choices = [  # type: ignore[attr-defined]
+    field.choices = [
         (value, f"{audit_labels.label(value)} ({value})" if value else text)
-        for value, text in field.choices  # type: ignore[attr-defined]
+        for value, text in field.choices
     ]
     return form
 
