@@ -10,6 +10,7 @@ from django.db.models import (
     QuerySet,
 )
 
+from ..audit_labels import READS
 from ..models import (
     AuditChainHead,
     AuditEvent,
@@ -39,12 +40,17 @@ def audit_events(
     actor: str = "",
     before: int | None = None,
     limit: int = 200,
+    changes_only: bool = False,
 ) -> Page[AuditEvent]:
     """Newest first; `before` (an event id) pages back through older events (keyset paging,
-    so a page costs the same however deep it is)."""
+    so a page costs the same however deep it is). `changes_only` leaves out the reads
+    (`audit_labels.READS`: runtime fetches, reveals, compare views, previews, exports, failed
+    logins), in the same one query."""
     events = _filtered_audit_events(
         deployment, action=action, environment=environment, actor=actor, before=None
     )
+    if changes_only:
+        events = events.exclude(action__in=READS)
     return keyset_page(events, key="id", before=before, limit=limit)
 
 

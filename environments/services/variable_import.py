@@ -73,7 +73,7 @@ def _diff(
 def _record(environment: Environment, diff: ImportDiff, actor: Actor, *, dry_run: bool) -> None:
     keys = diff.keys
     audit.record(
-        "variable.import",
+        "variable.import_preview" if dry_run else "variable.import",
         actor=actor,
         environment=environment,
         target=f"{len(keys)} variables",

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from .. import audit, permissions, selectors
+from .. import audit, audit_labels, permissions, selectors
 from ..actors import Actor
 from ..models import AuditEvent, Deployment
 from . import forms
@@ -22,6 +22,9 @@ from .pages import HtmxHttpRequest, deployment_tabs, no_store, template_for
 
 AUDIT_PAGE = 100
 FILTERS = ("action", "environment", "actor")  # what an export keeps of the page's query
+# "Changes" (the default) hides reads so that changes stand out; "Everything" shows them.
+# An action picked in the filter is shown whichever it is. The export keeps every event.
+SHOW = {"changes": "Changes", "all": "Everything"}
 
 
 @no_store
@@ -33,6 +36,8 @@ def audit_log(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
     )
     form = _filter_form(request, deployment)
     filters = form.cleaned_data if form.is_valid() else {}
+    show = request.GET.get("show", "")
+    show = show if show in SHOW else "changes"
     events = selectors.audit_events(
         deployment,
         action=filters.get("action", ""),
@@ -40,7 +45,10 @@ def audit_log(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
         actor=filters.get("actor", ""),
         before=filters.get("before"),
         limit=AUDIT_PAGE,
+        changes_only=show == "changes" and not filters.get("action"),
     )
+    for event in events:
+        event.label = audit_labels.label(event.action)
     older_url = ""
     if events.next is not None:
         query = request.GET.copy()
@@ -54,6 +62,8 @@ def audit_log(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
         "tab": "audit",
         "form": form,
         "events": events,
+        "show": show,
+        "show_choices": SHOW,
         "older_url": older_url,
         "export_query": export_query.urlencode(),
         "paged": bool(filters.get("before")),
@@ -65,7 +75,14 @@ def audit_log(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
 def _filter_form(request: HtmxHttpRequest, deployment: Deployment) -> forms.AuditFilterForm:
     actions = selectors.audit_actions(deployment)
     names = [e.name for e in selectors.environments_in_order(deployment)]
-    return forms.AuditFilterForm(request.GET or None, actions=actions, environment_names=names)
+    form = forms.AuditFilterForm(request.GET or None, actions=actions, environment_names=names)
+    # The actions by their labels (the raw name after it, for those who know it).
+    field = form.fields["action"]
+    field.choices = [
+        (value, f"{audit_labels.label(value)} ({value})" if value else text)
+        for value, text in field.choices
+    ]
+    return form
 
 
 # Export (SPEC §12): the filtered log, streamed ------------------------------------------------

@@ -203,7 +203,8 @@ def test_a_dry_run_answers_the_diff_by_name_and_writes_nothing(post_import, stag
     staging.refresh_from_db()
     assert staging.config_revision == revision
     assert list(Variable.objects.values()) == variables
-    event = AuditEvent.objects.get(action="variable.import")
+    assert not AuditEvent.objects.filter(action="variable.import").exists()
+    event = AuditEvent.objects.get(action="variable.import_preview")
     assert event.detail["dry_run"] is True and event.detail["count"] == 5
     assert CANARY not in json.dumps(event.detail)
 
@@ -228,7 +229,8 @@ def test_a_dry_run_does_not_tell_whether_a_guess_of_a_secret_is_right(post_impor
     assert right.json()["replaced"] == ["STRIPE_SECRET_KEY"]
     assert right.json()["unchanged"] == right.json()["changed"] == []
     details = [
-        event.detail for event in AuditEvent.objects.filter(action="variable.import").order_by("pk")
+        event.detail
+        for event in AuditEvent.objects.filter(action="variable.import_preview").order_by("pk")
     ]
     assert len(details) == 2 and details[0] == details[1]
     assert CANARY.encode() not in right.content
@@ -247,7 +249,7 @@ def test_a_dry_run_is_refused_as_the_import_would_be(post_import, staging, actor
     assert response.status_code == 409
     assert _error(response)["code"] == "binding_clash"
     assert _error(response)["field"] == "line 2"
-    assert not AuditEvent.objects.filter(action="variable.import").exists()
+    assert not AuditEvent.objects.filter(action__startswith="variable.import").exists()
 
 
 def test_dry_run_is_true_or_false(post_import):

@@ -84,7 +84,7 @@ def test_a_dotenv_file_of_116000_lines_is_413_before_any_variable_query(
     assert _touches_variables(queries) == []
     assert len(queries) <= len(baseline)
     assert not Variable.objects.exists()
-    assert not AuditEvent.objects.filter(action="variable.import").exists()
+    assert not AuditEvent.objects.filter(action__startswith="variable.import").exists()
 
 
 def test_a_file_of_a_million_bytes_of_comments_is_413_when_reading_stops(
@@ -115,7 +115,7 @@ def test_a_json_object_of_70000_keys_is_413_before_any_variable_query(
     assert response.json()["error"]["code"] == "too_many_variables"
     assert _touches_variables(queries) == []
     assert len(queries) <= len(baseline)
-    assert not AuditEvent.objects.filter(action="variable.import").exists()
+    assert not AuditEvent.objects.filter(action__startswith="variable.import").exists()
 
 
 def test_a_batch_of_31000_items_is_413_before_any_variable_query(api, env_url, role_token, staging):

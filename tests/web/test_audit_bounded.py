@@ -148,7 +148,10 @@ def test_the_count_is_on_the_page_and_in_the_export(as_role, deployment):
             detail={"left": "staging", "right": "production", "secrets_hidden": True},
         )
     client = as_role(Role.OWNER)
-    page = client.get(reverse("audit_log", kwargs={"deployment_id": deployment.pk}))
+    # A compare view is a read: shown under "Everything" (issue 21, item 12).
+    page = client.get(
+        reverse("audit_log", kwargs={"deployment_id": deployment.pk}), {"show": "all"}
+    )
     assert "×3" in page.text
     response = client.get(reverse("audit_export_csv", kwargs={"deployment_id": deployment.pk}))
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))

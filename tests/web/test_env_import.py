@@ -66,11 +66,14 @@ def test_a_preview_shows_the_diff_by_name_then_the_confirmation_imports(
     assert "Imported 3 variables." in page.content.decode()
     assert CANARY not in page.content.decode()
     actions = list(
-        AuditEvent.objects.filter(action="variable.import")
+        AuditEvent.objects.filter(action__startswith="variable.import")
         .order_by("pk")
-        .values_list("detail", flat=True)
+        .values_list("action", "detail")
     )
-    assert [d["dry_run"] for d in actions] == [True, False]
+    assert [(a, d["dry_run"]) for a, d in actions] == [
+        ("variable.import_preview", True),
+        ("variable.import", False),
+    ]
 
 
 def test_the_preview_does_not_tell_whether_a_guess_of_a_secret_is_right(as_role, staging, actor):
@@ -186,7 +189,8 @@ def test_a_preview_is_confirmed_once(as_role, staging):
     client.post(url, {"confirm": "yes", "preview_id": preview})
     assert client.post(url, {"confirm": "yes", "preview_id": preview}).status_code == 409
     staging.refresh_from_db()
-    assert AuditEvent.objects.filter(action="variable.import").count() == 2  # preview, import
+    assert AuditEvent.objects.filter(action="variable.import_preview").count() == 1
+    assert AuditEvent.objects.filter(action="variable.import").count() == 1
 
 
 def test_a_viewer_sees_no_import_section(as_role, staging):

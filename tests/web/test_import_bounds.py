@@ -34,4 +34,4 @@ def test_the_web_preview_of_a_116000_line_upload_is_413_before_any_variable_quer
     assert f"more than {LIMIT} variables" in response.content.decode()
     assert _touches_variables(queries) == []
     assert len(queries) <= len(baseline)
-    assert not AuditEvent.objects.filter(action="variable.import").exists()
+    assert not AuditEvent.objects.filter(action__startswith="variable.import").exists()
