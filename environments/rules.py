@@ -34,6 +34,8 @@ MAX_ENVIRONMENTS_PER_DEPLOYMENT = 200
 MAX_VERSION_NOTES_BYTES = 4 * 1024
 # Numbers in paths and bodies (versions, releases, revisions, ids) are PostgreSQL integers.
 MAX_NUMBER = 2**31 - 1
+# A scheduled rotation: every 1 to this many days (ten years).
+MAX_ROTATE_EVERY_DAYS = 3650
 
 SECRET_PREVIEW = "••••"
 PREVIEW_CHARS = 8

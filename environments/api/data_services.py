@@ -15,7 +15,7 @@ from ..services.data_services import MODES
 from . import lookups
 from .endpoint import ApiRequest, api_endpoint
 from .errors import ApiError
-from .inputs import Body, Choice, Key, Name, Text
+from .inputs import Body, Choice, Key, Name, Number, Text
 from .rows import deployment_ref, moment_or_none, timestamp
 from .schemas import (
     DEPLOYMENT_ID,
@@ -66,6 +66,22 @@ DATA_SERVICE = Body(
         description="Copy this environment's ready service of the same kind: Postgres copies "
         "schema and data; Redis and buckets start empty. Never production (409 "
         "production_data).",
+    ),
+    rotate_every_days=Number(
+        required=False,
+        nullable=True,
+        maximum=rules.MAX_ROTATE_EVERY_DAYS,
+        description="Rotate its credential every this many days (a periodic task starts due "
+        "rotations); null or left out: only when asked.",
+    ),
+)
+DATA_SERVICE_UPDATE = Body(
+    "DataServiceUpdate",
+    rotate_every_days=Number(
+        nullable=True,
+        maximum=rules.MAX_ROTATE_EVERY_DAYS,
+        description="Rotate its credential every this many days; null: only when asked. "
+        "Audited as data_service.schedule.",
     ),
 )
 
@@ -149,15 +165,22 @@ def _create(request: ApiRequest) -> HttpResponse:
         name=body.get("name"),
         variable=body.get("variable"),
         copy_from=copy_from,
+        rotate_every_days=body.get("rotate_every_days"),
         actor=request.actor,
     )
     return _accepted(request, service)
 
 
-@api_endpoint("GET", "DELETE")
+@api_endpoint("GET", "PATCH", "DELETE", body={"PATCH": DATA_SERVICE_UPDATE})
 def data_service_detail(request: ApiRequest, service_id: int) -> HttpResponse:
     service = _service(request, service_id)
     if request.method == "GET":
+        return JsonResponse({"data_service": data_service_row(service)})
+    if request.method == "PATCH":
+        _require_to_manage(request, service.environment, "Scheduling rotations")
+        service = services.set_rotation_schedule(
+            service=service, days=request.body["rotate_every_days"], actor=request.actor
+        )
         return JsonResponse({"data_service": data_service_row(service)})
     _require_to_manage(request, service.environment, "Deleting data services")
     mode = request.query.get("mode", "destroy")
@@ -267,6 +290,7 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     **DATA_SERVICE.component(),
+    **DATA_SERVICE_UPDATE.component(),
 }
 
 PATHS: dict[str, Any] = {
@@ -302,6 +326,16 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": json_content(ref("DataServiceAnswer"), "The data service."),
                 **errors(400, 401, 404, 500),
+            },
+        },
+        "patch": {
+            "operationId": "updateDataService",
+            "summary": "Set how often its credential rotates (developer; admin for "
+            "production). Audited as data_service.schedule.",
+            "requestBody": DATA_SERVICE_UPDATE.request_body(),
+            "responses": {
+                "200": json_content(ref("DataServiceAnswer"), "The data service."),
+                **errors(400, 401, 403, 404, 413, 415, 500),
             },
         },
         "delete": {

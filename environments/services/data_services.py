@@ -154,6 +154,15 @@ def _source_service(environment: Environment, source: Environment, kind: str) ->
     return found
 
 
+def check_rotation_schedule(days: int | None) -> None:
+    """A scheduled rotation is every 1 to MAX_ROTATE_EVERY_DAYS days, or none (None)."""
+    if days is not None and not (1 <= days <= rules.MAX_ROTATE_EVERY_DAYS):
+        raise Invalid(
+            f"Rotate every 1 to {rules.MAX_ROTATE_EVERY_DAYS} days, or never.",
+            field="rotate_every_days",
+        )
+
+
 def _create(
     *,
     environment: Environment,
@@ -163,11 +172,13 @@ def _create(
     name: str | None = None,
     variable: str | None = None,
     copy_from: Environment | None = None,
+    rotate_every_days: int | None = None,
 ) -> DataService:
     """Create the row (state provisioning) and enqueue its provisioning; the caller holds the
     environment lock."""
     if kind not in KINDS:
         raise Invalid(f"The kind must be {', '.join(KINDS)}.", field="kind")
+    check_rotation_schedule(rotate_every_days)
     source = None
     if copy_from is not None:
         if copy_from.is_production:
@@ -214,6 +225,7 @@ def _create(
         copy_from=source,
         copy_from_environment=copy_from.name if copy_from is not None else "",
         created_by_label=actor.label,
+        rotate_every_days=rotate_every_days,
     )
     if kind != DataServer.Kind.BUCKET:
         # Generated once, before the first attempt: every retry gives the same URL.
@@ -241,6 +253,7 @@ def create_data_service(
     name: str | None = None,
     variable: str | None = None,
     copy_from: Environment | None = None,
+    rotate_every_days: int | None = None,
 ) -> DataService:
     """Create a Postgres, Redis or bucket for `environment`: state provisioning, the work done
     by the worker, which then binds it (a config change). 409 `no_data_server`,
@@ -255,6 +268,7 @@ def create_data_service(
         name=name,
         variable=variable,
         copy_from=copy_from,
+        rotate_every_days=rotate_every_days,
     )
 
 

@@ -28,7 +28,7 @@ from ..dataservers import DataServerError, new_password, parse_url
 from ..errors import Conflict, Invalid, Undecryptable
 from ..models import Binding, ConfigEntry, DataServer, DataService, Environment, Rotation
 from ..selectors import rotations as rotation_reads
-from .data_services import driver_names, enqueue, lock_service
+from .data_services import check_rotation_schedule, driver_names, enqueue, lock_service
 from .environment_writes import fingerprint_scope
 from .revisions import Revision
 
@@ -264,8 +264,7 @@ def cancel_rotation(*, rotation: Rotation, actor: Actor) -> Rotation:
 @transaction.atomic(durable=True)
 def set_rotation_schedule(*, service: DataService, days: int | None, actor: Actor) -> DataService:
     """Rotate the service every `days` days (None: only when asked)."""
-    if days is not None and not (1 <= days <= 3650):
-        raise Invalid("Rotate every 1 to 3650 days, or never.", field="rotate_every_days")
+    check_rotation_schedule(days)
     _, service = lock_service(service)
     service.rotate_every_days = days
     service.save(update_fields=["rotate_every_days", "updated_at"])

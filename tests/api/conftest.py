@@ -56,6 +56,9 @@ class Api:
     def put(self, path: str, json=None, **kwargs):
         return self.request("PUT", path, json=json, **kwargs)
 
+    def patch(self, path: str, json=None, **kwargs):
+        return self.request("PATCH", path, json=json, **kwargs)
+
     def delete(self, path: str, **kwargs):
         return self.request("DELETE", path, **kwargs)
 

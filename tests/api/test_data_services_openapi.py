@@ -63,6 +63,7 @@ def test_every_documented_data_service_response_is_really_given(
         (lst, "get", base),
         (lst, "post", base),
         (detail, "get", one),
+        (detail, "patch", one),
         (detail, "delete", one),
         (again, "post", retry),
     ]:
@@ -79,6 +80,12 @@ def test_every_documented_data_service_response_is_really_given(
     hit(lst, "post", base, body="a=b", content_type="text/plain", token=owner_token)  # 415
 
     hit(detail, "get", one, token=viewer_token)  # 200
+    schedule = {"rotate_every_days": 30}
+    hit(detail, "patch", one, json=schedule, token=owner_token)  # 200
+    hit(detail, "patch", one, json={"rotate_every_days": 0}, token=owner_token)  # 400
+    hit(detail, "patch", one, json=schedule, token=viewer_token)  # 403
+    hit(detail, "patch", one, body=TOO_LARGE, token=owner_token)  # 413
+    hit(detail, "patch", one, body="a=b", content_type="text/plain", token=owner_token)  # 415
     hit(detail, "delete", one, params={"mode": "keep"}, token=owner_token)  # 400
     hit(detail, "delete", one, token=viewer_token)  # 403
     hit(detail, "delete", one, params={"mode": "detach"}, token=owner_token)  # 409 not_ready
@@ -99,6 +106,7 @@ def test_every_documented_data_service_response_is_really_given(
     hit(lst, "get", base, token=viewer_token)  # 500
     hit(lst, "post", base, json=body, token=owner_token)  # 500
     hit(detail, "get", one, token=viewer_token)  # 500
+    hit(detail, "patch", one, json=schedule, token=owner_token)  # 500
     hit(detail, "delete", one, token=owner_token)  # 500
     hit(again, "post", retry, token=owner_token)  # 500
 

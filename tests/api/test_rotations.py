@@ -182,3 +182,62 @@ def test_the_data_service_shows_its_rotation_schedule(api, shop, cache, shop_tok
     services.set_rotation_schedule(service=cache, days=30, actor=actor)
     got = api.get(_url(shop, cache), token=viewer).json()["data_service"]
     assert got["rotate_every_days"] == 30
+
+
+def test_patch_sets_and_clears_the_schedule_and_is_audited(api, shop, cache, shop_token):
+    developer = shop_token("developer")
+    got = api.patch(_url(shop, cache), {"rotate_every_days": 30}, token=developer)
+    assert got.status_code == 200, got.content
+    assert got.json()["data_service"]["rotate_every_days"] == 30
+    cache.refresh_from_db()
+    assert cache.rotate_every_days == 30
+    event = AuditEvent.objects.filter(action="data_service.schedule").latest("pk")
+    assert event.detail["rotate_every_days"] == 30
+    got = api.patch(_url(shop, cache), {"rotate_every_days": None}, token=developer)
+    assert got.json()["data_service"]["rotate_every_days"] is None
+    cache.refresh_from_db()
+    assert cache.rotate_every_days is None
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"rotate_every_days": 0}, "invalid"),
+        ({"rotate_every_days": 3651}, "invalid"),
+        ({"rotate_every_days": "30"}, "invalid"),
+        ({}, "required"),
+        ({"rotate_every_days": 7, "name": "x"}, "unknown_field"),
+    ],
+)
+def test_a_bad_schedule_is_a_400_and_changes_nothing(api, shop, cache, shop_token, body, code):
+    services.set_rotation_schedule(service=cache, days=9, actor=Actor(user=None, label="test"))
+    got = api.patch(_url(shop, cache), body, token=shop_token("owner"))
+    assert got.status_code == 400, got.content
+    assert got.json()["error"]["code"] == code
+    cache.refresh_from_db()
+    assert cache.rotate_every_days == 9
+
+
+def test_a_viewer_cannot_schedule_and_production_needs_an_admin(api, shop, cache, shop_token):
+    got = api.patch(_url(shop, cache), {"rotate_every_days": 5}, token=shop_token("viewer"))
+    assert got.status_code == 403
+    cache.refresh_from_db()
+    assert cache.rotate_every_days is None
+
+
+def test_create_with_a_schedule(api, shop, shop_staging, redis_server, shop_token):
+    developer = shop_token("developer")
+    got = api.post(
+        f"/api/v1/deployments/{shop.pk}/data-services",
+        {"environment": "staging", "kind": "redis", "rotate_every_days": 90},
+        token=developer,
+    )
+    assert got.status_code == 202, got.content
+    assert got.json()["data_service"]["rotate_every_days"] == 90
+    bad = api.post(
+        f"/api/v1/deployments/{shop.pk}/data-services",
+        {"environment": "staging", "kind": "redis", "rotate_every_days": 4000},
+        token=developer,
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["field"] == "rotate_every_days"

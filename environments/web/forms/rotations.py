@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from ... import rules
 from ...services.rotations import MIN_REASON
 from .fields import PageForm
 
@@ -22,7 +23,7 @@ class RotationForceForm(PageForm):
 class RotationScheduleForm(PageForm):
     rotate_every_days = forms.IntegerField(
         min_value=1,
-        max_value=3650,
+        max_value=rules.MAX_ROTATE_EVERY_DAYS,
         required=False,
         label="Rotate every (days)",
         help_text="Blank: only when asked.",
