@@ -236,6 +236,11 @@ def seal_for_reading(blob: bytes, *, context: str, keyring: Keyring) -> Sealed:
     return Sealed(_aead(key), nonce, body, associated)
 
 
+def deployment_scope(deployment_id: int) -> str:
+    """Fingerprints compare within a deployment, never across."""
+    return f"deployment/{deployment_id}"
+
+
 def fingerprint(plaintext: str, *, scope: str, keyring: Keyring | None = None) -> bytes:
     """Keyed HMAC-SHA256 of a value within a scope (the deployment).
 

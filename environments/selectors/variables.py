@@ -23,12 +23,19 @@ from .access import valid_id
 def get_variable(environment: Environment, key: str) -> Variable:
     """A variable's metadata (key, secrecy), never its value; Http404 if there is none."""
     variable = get_object_or_404(
-        Variable.objects.only("pk", "environment_id", "key", "is_secret"),
+        Variable.objects.only("pk", "environment_id", "key", "is_secret", "fingerprint"),
         environment=environment,
         key=key,
     )
     variable.environment = environment
     return variable
+
+
+def holds_value(variable: Variable, value: str) -> bool:
+    """Whether `variable` already holds `value`: its keyed fingerprint compared, nothing
+    decrypted (one made under an older key compares unequal)."""
+    scope = crypto.deployment_scope(variable.environment.deployment_id)
+    return bytes(variable.fingerprint) == crypto.fingerprint(value, scope=scope)
 
 
 def get_binding(environment: Environment, pk: int) -> Binding:

@@ -94,7 +94,7 @@ def lock_environments(environments: list[Environment]) -> None:
 
 def fingerprint_scope(deployment_id: int) -> str:
     """Fingerprints compare within a deployment, never across."""
-    return f"deployment/{deployment_id}"
+    return crypto.deployment_scope(deployment_id)
 
 
 def binding_totals(

@@ -84,6 +84,23 @@ class EnvironmentPage:
 # What the sections add to the context
 
 
+def _binding_clash(page: EnvironmentPage, bindings: list[selectors.VariableRow]) -> Context:
+    """A bind refused because its variable name is taken: what holds the name, to link to,
+    and the typed URL kept in the browser (hx-preserve), never sent back by the server."""
+    form = page.bound(forms.BindingForm)
+    if form is None or not form.errors:
+        return {}
+    form.fields["url"].widget.attrs["hx-preserve"] = "true"
+    # A field's refusal takes it out of cleaned_data: the name as typed, else the default.
+    name = str(form["variable_name"].value() or "").strip() or form.default_variable_name()
+    if form.has_error("variable_name", "binding_exists"):
+        clash = next((row for row in bindings if row.key == name), None)
+        return {"binding_clash": clash} if clash else {}
+    if form.has_error("variable_name", "variable_clash"):
+        return {"variable_clash": name}
+    return {}
+
+
 def _may_deploy(page: EnvironmentPage) -> bool:
     return has_role(page.role, permissions.to_deploy_into(page.environment))
 
@@ -218,6 +235,7 @@ def _rows(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
         "binding_form": page.bound(forms.BindingForm)
         or forms.BindingForm(deployment_name=environment.deployment.name),
     }
+    context |= _binding_clash(page, context["bindings"])
     if request.htmx and page.section == "bindings":
         # A data service's binding is marked managed, its URL not editable (SPEC §13); on the
         # whole page the data section's rows say which (no query of its own).

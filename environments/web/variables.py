@@ -12,6 +12,8 @@ from django_htmx.http import push_url, reswap, retarget
 from .. import permissions, selectors, services
 from ..actors import Actor
 from ..errors import NotFound, ServiceError, Undecryptable
+from ..models import Environment, Variable
+from ..permissions import has_role
 from . import forms
 from .environment_page import EnvironmentPage, Revealed, after_write, render_environment
 from .pages import HtmxHttpRequest, env_url, no_store
@@ -70,14 +72,17 @@ def variable_edit(
 ) -> HttpResponse:
     environment, role = _writable(request, deployment_id, name)
     variable = selectors.get_variable(environment, key)
-    form = forms.VariableEditForm(request.POST or None)
     if request.method == "GET":
+        form = forms.VariableEditForm(prefill=_prefill(request, environment, role, variable))
         return render_environment(
             request, EnvironmentPage(environment, role, "variables", editing=key, form=form)
         )
+    form = forms.VariableEditForm(request.POST)
     actor = Actor.from_request(request)
 
     def write(data: dict) -> None:
+        if data["value"] and selectors.holds_value(variable, data["value"]):
+            data["value"] = ""  # saved as it was: nothing to write
         if data["value"]:
             services.set_variable(
                 environment=environment,
@@ -99,6 +104,22 @@ def variable_edit(
     notice = f"Updated {key}." if changed else f"{key} is unchanged."
     page = EnvironmentPage(environment, role, "variables", notice=notice, focus=key)
     return after_write(request, page, config_changed=changed)
+
+
+def _prefill(
+    request: HtmxHttpRequest, environment: Environment, role: str, variable: Variable
+) -> str | None:
+    """A plain value to edit in place, for those who may reveal it: an audited reveal, as the
+    row's Reveal button. None (an empty "new value" field) for a secret, a role that may not
+    reveal, or a value the configured keys cannot decrypt."""
+    if variable.is_secret or not has_role(role, permissions.TO_REVEAL):
+        return None
+    try:
+        return services.reveal_variable(
+            environment=environment, key=variable.key, actor=Actor.from_request(request)
+        )
+    except (NotFound, Undecryptable):
+        return None
 
 
 @no_store

@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from environments import rules
 from environments.models import Role
+from tests.runtime import runtime_env
 
 pytestmark = pytest.mark.browser
 
@@ -76,6 +77,61 @@ def test_add_a_binding_and_a_domain(page, live_server, shop, shop_member, login)
     domains.get_by_role("button", name="Add domain").click()
     expect(page.locator("#flash")).to_contain_text("Added preview-pr-42.shop.example.com.")
     expect(domains.locator("td", has_text="preview-pr-42.shop.example.com")).to_be_visible()
+
+
+def test_an_admin_fixes_one_character_of_a_plain_value_in_place(
+    page, live_server, shop, shop_member, login
+):
+    """Issue 21 item 6: the plain value is there to edit (an audited reveal); a secret is not."""
+    login(shop_member(Role.ADMIN))
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/preview/pr-42/")
+    variables = page.locator("#variables")
+    variables.get_by_role("link", name="Edit API_URL").click()
+    value = variables.locator("tr.editing").get_by_label("Value", exact=True)
+    expect(value).to_have_value("https://api.preview-pr-42.shop.example.com")
+    expect(value).to_be_focused()
+    value.press("End")
+    value.type("/v2")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#flash").get_by_text("Updated API_URL.")).to_be_visible()
+    preview = shop.environments.get(name="preview/pr-42")
+    assert runtime_env(preview)["API_URL"] == "https://api.preview-pr-42.shop.example.com/v2"
+
+    variables.get_by_role("link", name="Edit STRIPE_SECRET_KEY").click()
+    expect(page.get_by_label("New value")).to_have_value("")
+    assert "sk_test_demo_51HsPrevCanary9S4" not in page.content()
+
+
+def test_a_taken_variable_name_keeps_the_typed_url_and_links_the_binding(
+    page, live_server, shop, shop_member, login
+):
+    """Issue 21 item 7: the 409 keeps what was typed (in the browser only) and says the way on."""
+    login(shop_member(Role.ADMIN))
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/preview/pr-42/")
+    bindings = page.locator("#bindings")
+    bindings.get_by_label("Kind").select_option("postgres")
+    bindings.get_by_label("Connection URL").fill("postgres://app:first-pw-1@db1.internal/shop")
+    bindings.get_by_role("button", name="Bind service").click()
+    expect(bindings).to_contain_text("postgres://app:••••@db1.internal/shop")
+
+    typed = "postgres://app:second-pw-2@db2.internal:5432/shop_with_a_long_name"
+    bindings.get_by_label("Kind").select_option("postgres")
+    bindings.get_by_label("Connection URL").fill(typed)
+    bindings.get_by_role("button", name="Bind service").click()
+    expect(bindings).to_contain_text("already has a binding injected as DATABASE_URL")
+    expect(bindings.get_by_label("Connection URL")).to_have_value(typed)
+    assert "second-pw-2" not in page.content()  # kept as the input's value, not sent back
+
+    bindings.get_by_label("Variable name").fill("REPLICA_DATABASE_URL")
+    bindings.get_by_role("button", name="Bind service").click()
+    expect(bindings).to_contain_text("REPLICA_DATABASE_URL")
+    expect(bindings.get_by_label("Connection URL")).to_have_value("")
+
+    bindings.get_by_label("Kind").select_option("postgres")
+    bindings.get_by_label("Connection URL").fill(typed)
+    bindings.get_by_role("button", name="Bind service").click()
+    bindings.get_by_role("link", name="edit the binding").click()
+    expect(bindings.get_by_role("button", name="Save")).to_be_visible()
 
 
 def test_an_admin_reveals_a_plain_value_in_its_row(page, live_server, shop, shop_member, login):

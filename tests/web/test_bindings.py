@@ -91,7 +91,48 @@ def test_a_variable_clash_is_a_409_form_error(admin, deployment, production, act
     )
     response = admin.post(_url(deployment, "bindings"), {"kind": "postgres", "url": URL}, **HX)
     assert response.status_code == 409
-    assert "already has a variable DATABASE_URL" in response.content.decode()
+    html = response.content.decode()
+    assert "already has a variable DATABASE_URL" in html
+    # The way on: open the variable; the typed URL stays in the browser, never sent back.
+    hint = _clash_hint(html)
+    assert "?q=DATABASE_URL#var-DATABASE_URL" in hint
+    assert "s3cr3t-pw" not in html
+    assert _url_input(html).count("hx-preserve") == 1
+
+
+def _clash_hint(html: str) -> str:
+    found = re.search(r'<p class="help" data-testid="binding-clash">(.*?)</p>', html, re.S)
+    assert found, "no hint after the refusal"
+    return found.group(1)
+
+
+def _url_input(html: str) -> str:
+    return re.search(r'<input[^>]*id="bind-url"[^>]*>', html).group(0)
+
+
+def test_a_taken_binding_name_links_to_the_binding_and_keeps_the_url(
+    admin, deployment, production, binding
+):
+    other = "postgres://app:other-pw@db2.internal:5432/shop"
+    data = {"kind": "postgres", "name": "db2", "url": other, "variable_name": ""}
+    response = admin.post(_url(deployment, "bindings"), data, **HX)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "already has a binding injected as DATABASE_URL" in html
+    hint = _clash_hint(html)
+    assert _url(deployment, "binding_edit", pk=binding.pk) in hint
+    assert "edit the binding db" in hint
+    assert "other-pw" not in html and "s3cr3t-pw" not in html
+    assert 'hx-preserve="true"' in _url_input(html)
+
+
+def test_a_fresh_or_written_add_form_preserves_nothing(admin, deployment, production):
+    page = admin.get(_url(deployment, "environment")).content.decode()
+    assert "hx-preserve" not in _url_input(page)
+    data = {"kind": "postgres", "name": "db", "url": URL, "variable_name": ""}
+    written = admin.post(_url(deployment, "bindings"), data, **HX).content.decode()
+    assert "hx-preserve" not in _url_input(written)
+    assert 'data-testid="binding-clash"' not in written
 
 
 @pytest.fixture

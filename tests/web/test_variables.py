@@ -292,3 +292,57 @@ def test_a_key_a_process_needs_stored_before_the_rule_is_flagged(
     body = page.content.decode()
     assert body.count("machine's own: delete") == 1
     assert 'id="var-PATH"' in body and 'id="var-PATHS"' in body
+
+
+# Issue 21 item 6: a plain value is edited in place by those who may reveal it.
+
+
+def test_an_admin_edits_a_plain_value_pre_filled_through_an_audited_reveal(
+    as_role, deployment, staging, actor
+):
+    admin = as_role(Role.ADMIN)
+    long_url = "https://api.example.com/v2/some/long/path?with=query&and=more"
+    services.set_variable(
+        environment=staging, key="API_URL", value=long_url, is_secret=False, actor=actor
+    )
+    html = admin.get(_url(deployment, "variable_edit", key="API_URL"), **HX).content.decode()
+    assert long_url.replace("&", "&amp;") in html
+    assert '<label for="edit-value">Value</label>' in html
+    assert "Saved unchanged, nothing is written." in html
+    reveal = AuditEvent.objects.filter(action="variable.reveal").latest("pk")
+    assert (reveal.target, reveal.environment_name) == ("API_URL", "staging")
+
+
+def test_a_pre_filled_value_saved_unchanged_writes_nothing(as_role, deployment, staging, actor):
+    admin = as_role(Role.ADMIN)
+    services.set_variable(
+        environment=staging, key="LOG_LEVEL", value="info", is_secret=False, actor=actor
+    )
+    revision = type(staging).objects.get(pk=staging.pk).config_revision
+    response = admin.post(
+        _url(deployment, "variable_edit", key="LOG_LEVEL"), {"value": "info"}, **HX
+    )
+    assert "LOG_LEVEL is unchanged." in response.content.decode()
+    assert type(staging).objects.get(pk=staging.pk).config_revision == revision
+    admin.post(_url(deployment, "variable_edit", key="LOG_LEVEL"), {"value": "debug"}, **HX)
+    assert _value(staging, "LOG_LEVEL") == "debug"
+    assert type(staging).objects.get(pk=staging.pk).config_revision == revision + 1
+
+
+def test_who_may_not_reveal_gets_an_empty_field_and_no_reveal(dev, deployment, staging, actor):
+    services.set_variable(
+        environment=staging, key="LOG_LEVEL", value="info-level-x", is_secret=False, actor=actor
+    )
+    html = dev.get(_url(deployment, "variable_edit", key="LOG_LEVEL"), **HX).content.decode()
+    assert "info-level-x" not in html and "Leave blank to keep" in html
+    assert not AuditEvent.objects.filter(action="variable.reveal").exists()
+
+
+def test_a_secret_is_never_pre_filled_even_for_an_admin(as_role, deployment, staging, actor):
+    admin = as_role(Role.ADMIN)
+    services.set_variable(
+        environment=staging, key="S", value="sekrit-value", is_secret=True, actor=actor
+    )
+    html = admin.get(_url(deployment, "variable_edit", key="S"), **HX).content.decode()
+    assert "sekrit-value" not in html and "Leave blank to keep" in html
+    assert not AuditEvent.objects.filter(action="variable.reveal").exists()

@@ -20,7 +20,7 @@ def refusal_status(exc: ServiceError) -> int:
 def add_service_error(form: forms.Form, exc: ServiceError) -> None:
     """Show a service's refusal next to the field it names, else above the form."""
     field = exc.field if exc.field in form.fields else None
-    form.add_error(field, exc.message)
+    form.add_error(field, forms.ValidationError(exc.message, code=exc.code))
 
 
 @dataclass(frozen=True)

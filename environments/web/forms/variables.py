@@ -38,7 +38,9 @@ class VariableForm(_ValueForm):
 
 
 class VariableEditForm(_ValueForm):
-    """Editing shows an empty "new value" field: left blank, the stored value stays."""
+    """Editing shows an empty "new value" field: left blank, the stored value stays. A plain
+    value is pre-filled for those who may reveal it (`prefill`, read through an audited
+    reveal); saved unchanged, nothing is written."""
 
     value = forms.CharField(
         strip=False,
@@ -54,8 +56,14 @@ class VariableEditForm(_ValueForm):
     )
     make_secret = forms.BooleanField(required=False, label="Make secret")
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, prefill: str | None = None, **kwargs) -> None:
+        if prefill is not None:
+            kwargs["initial"] = {**kwargs.get("initial", {}), "value": prefill}
         super().__init__(*args, **kwargs)
+        self.prefilled = prefill is not None
+        if prefill is not None:
+            self.fields["value"].label = "Value"
+            self.fields["value"].help_text = "Saved unchanged, nothing is written."
         if self.is_bound and self["make_secret"].value():
             self.withhold_value()
 
