@@ -9,7 +9,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
 from .. import import_parser, permissions, selectors, services
 from ..actors import Actor
@@ -114,6 +113,12 @@ def _confirm(request: HtmxHttpRequest, environment: Environment, role: str) -> H
     request.session.pop(SESSION_KEY, None)
     notice = f"Imported {len(items)} variable{'' if len(items) == 1 else 's'}."
     messages.success(request, notice + release_notice(environment))
-    # The variables, the pending changes and the summary all changed: show the whole page.
-    url = env_url(environment) + "#variables"
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    # The variables, their count, the pending changes and the summary all changed: the whole
+    # page's content is swapped in place (a redirect to the same URL would only scroll).
+    if not request.htmx:
+        return redirect(env_url(environment) + "#variables")
+    response = render_environment(request, EnvironmentPage(environment, role))
+    response["HX-Retarget"] = "#main"
+    response["HX-Reselect"] = "#main"
+    response["HX-Reswap"] = "outerHTML show:#variables:top"
+    return response

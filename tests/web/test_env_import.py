@@ -56,15 +56,22 @@ def test_a_preview_shows_the_diff_by_name_then_the_confirmation_imports(
         assert "<html" not in body  # the section alone
     done = client.post(url, {"confirm": "yes", "preview_id": _preview_id(body)}, **headers)
     if headers:
-        assert done.status_code == 200 and done["HX-Redirect"].endswith("#variables")
+        # Issue 21 item 1: the page's content is swapped in place with the result (it was an
+        # HX-Redirect to the same URL, which the browser only scrolled).
+        assert done.status_code == 200 and "HX-Redirect" not in done
+        assert (done["HX-Retarget"], done["HX-Reselect"]) == ("#main", "#main")
+        assert done["HX-Reswap"] == "outerHTML show:#variables:top"
+        page = done
     else:
         assert done.status_code == 302 and done["Location"].endswith("#variables")
+        page = client.get(reverse("environment", args=[staging.deployment_id, "staging"]))
     env = runtime_env(staging)
     assert env["STRIPE_KEY"] == CANARY and env["API_URL"] == "https://api.example.com"
     assert Variable.objects.get(environment=staging, key="STRIPE_KEY").is_secret
-    page = client.get(reverse("environment", args=[staging.deployment_id, "staging"]))
-    assert "Imported 3 variables." in page.content.decode()
-    assert CANARY not in page.content.decode()
+    html = page.content.decode()
+    assert "Imported 3 variables." in html
+    assert 'id="var-STRIPE_KEY"' in html and 'id="var-API_URL"' in html
+    assert CANARY not in html
     actions = list(
         AuditEvent.objects.filter(action__startswith="variable.import")
         .order_by("pk")
