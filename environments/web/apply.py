@@ -13,7 +13,7 @@ from .. import permissions, selectors, services
 from ..actors import Actor
 from ..errors import ServiceError
 from . import forms
-from .environment_page import EnvironmentPage, after_write, render_environment
+from .environment_page import EnvironmentPage, after_write, render_environment, with_summary
 from .pages import HtmxHttpRequest, env_url, no_store
 
 
@@ -83,9 +83,10 @@ def config_changes(request: HtmxHttpRequest, deployment_id: int, name: str) -> H
         ),
     )
     if not done.written:
-        page = EnvironmentPage(environment, role, "summary", status=done.status, form=form)
+        page = EnvironmentPage(environment, role, "settings", status=done.status, form=form)
         return render_environment(request, page)
     environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
     when = "when you apply them" if environment.is_staged else "immediately"
     notice = f"Config changes to {environment.name} now go live {when}."
-    return after_write(request, EnvironmentPage(environment, role, "summary", notice=notice))
+    page = EnvironmentPage(environment, role, "settings", notice=notice)
+    return with_summary(request, page, after_write(request, page))

@@ -9,7 +9,13 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import permissions, selectors, services
 from ..actors import Actor
 from . import forms
-from .environment_page import EnvironmentPage, after_write, other_environments, render_environment
+from .environment_page import (
+    EnvironmentPage,
+    after_write,
+    other_environments,
+    render_environment,
+    with_summary,
+)
 from .pages import HtmxHttpRequest, no_store
 
 
@@ -40,7 +46,7 @@ def promotion_target(request: HtmxHttpRequest, deployment_id: int, name: str) ->
         ),
     )
     if not done.written:
-        page = EnvironmentPage(environment, role, section="summary", status=done.status, form=form)
+        page = EnvironmentPage(environment, role, section="settings", status=done.status, form=form)
         return render_environment(request, page)
     target = others.get(form.cleaned_data["promotes_to"])
     notice = (
@@ -49,6 +55,5 @@ def promotion_target(request: HtmxHttpRequest, deployment_id: int, name: str) ->
         else f"{environment.name} now promotes nowhere: it ends its pipeline."
     )
     environment, role = selectors.get_environment_for_user(request.user, deployment_id, name)
-    return after_write(
-        request, EnvironmentPage(environment, role, section="summary", notice=notice)
-    )
+    page = EnvironmentPage(environment, role, section="settings", notice=notice)
+    return with_summary(request, page, after_write(request, page))

@@ -365,6 +365,7 @@ def _summary(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
         "target_environment": target,
         "promotion_form": promotion_form,
         "config_changes_form": config_changes_form,
+        "oob": page.oob,
     }
 
 
@@ -420,6 +421,7 @@ class Section:
 
 SECTIONS: dict[str, Section] = {
     "summary": Section(_summary),
+    "settings": Section(_summary),
     "pending": Section(_pending),
     "variables": Section(_rows),
     "variable_row": Section(_revealed_row, on_page=False),
@@ -469,6 +471,14 @@ def render_environment(request: HtmxHttpRequest, page: EnvironmentPage) -> HttpR
         context |= build(request, page)
     template = template_for(request, TEMPLATE, page.section)
     return render(request, template, context, status=page.status)
+
+
+def with_summary(request: HtmxHttpRequest, page: EnvironmentPage, response: HttpResponse):
+    """Under htmx, the summary line too (out of band): a setting changed what it says."""
+    if request.htmx and response.status_code == 200:
+        summary = replace(page, section="summary", oob=True, notice="", error="", form=None)
+        response.content += render_environment(request, summary).content
+    return response
 
 
 def after_write(

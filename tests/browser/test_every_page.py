@@ -69,7 +69,7 @@ def _states(page, url: str, deployment_id: int):
     def inline_edit():
         page.goto(f"{env}/")
         variables.get_by_role("link", name="Edit API_URL").click()
-        expect(page.get_by_label("New value")).to_be_visible()
+        expect(page.locator("#edit-value")).to_be_visible()
 
     def delete_confirmation():
         page.goto(f"{env}/")
@@ -90,7 +90,7 @@ def _states(page, url: str, deployment_id: int):
     def flash_message():
         page.goto(f"{env}/")
         variables.get_by_role("link", name="Edit LOG_LEVEL").click()
-        page.get_by_label("New value").fill("warning")
+        page.locator("#edit-value").fill("warning")
         variables.get_by_role("button", name="Save").click()
         expect(page.locator("#flash").get_by_text("Updated LOG_LEVEL.")).to_be_visible()
 

@@ -133,7 +133,7 @@ def test_an_htmx_request_logs_no_csp_error(page, live_server, shop, shop_member,
     page.goto(f"{live_server.url}/deployments/{shop.pk}/env/staging/")
     variables = page.locator("#variables")
     variables.get_by_role("link", name="Edit LOG_LEVEL").click()
-    page.get_by_label("New value").fill("warning")
+    page.locator("#edit-value").fill("warning")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#flash")).to_contain_text("Updated LOG_LEVEL.")
     # htmx's indicator rules come from app.css (its injected <style> would be refused).

@@ -39,7 +39,7 @@ def test_edit_production_see_it_pending_apply_and_the_runtime_gets_it(
     # Edit a production variable: the notice says it waits, the pending section follows.
     variables = page.locator("#variables")
     variables.get_by_role("link", name="Edit FEATURE_NEW_CHECKOUT").click()
-    page.get_by_label("New value").fill("true")
+    page.locator("#edit-value").fill("true")
     page.get_by_role("button", name="Save").click()
     expect(
         page.locator("#flash").get_by_text("this goes live when you apply them (2 pending changes)")

@@ -338,12 +338,14 @@ def test_developers_may_stage_staging(as_role, deployment, staging, role):
     assert staging.is_staged == (response.status_code == 200)
 
 
-def test_the_setting_is_swapped_in_the_summary_and_audited(as_role, deployment, staging):
+def test_the_setting_is_swapped_in_the_settings_and_audited(as_role, deployment, staging):
     response = as_role(Role.DEVELOPER).post(
         _url("config_changes", deployment, "staging"), {"config_changes": "staged"}, **HX
     )
     html = response.content.decode()
-    assert html.lstrip().startswith('<div id="summary"')
+    assert html.lstrip().startswith('<section id="settings"')
+    summary = html[html.index('<div id="summary"') :]
+    assert "Config changes go live when applied" in summary
     assert "Config changes to staging now go live when you apply them." in html
     assert '<option value="staged" selected>' in html
     event = AuditEvent.objects.get(action="environment.config_changes")
@@ -357,7 +359,7 @@ def test_without_javascript_the_setting_redirects(as_role, deployment, staging):
         _url("config_changes", deployment, "staging"), {"config_changes": "staged"}
     )
     assert response.status_code == 302
-    assert response["Location"].endswith("/env/staging/#summary")
+    assert response["Location"].endswith("/env/staging/#settings")
     html = client.get(response["Location"]).content.decode()
     assert "Config changes to staging now go live when you apply them." in html
 

@@ -1,5 +1,7 @@
 """Change which environment an environment promotes to, from its page."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -30,10 +32,14 @@ def test_developers_and_up_may_change_it(as_role, deployment, qa, staging, role)
     assert (qa.promotes_to_id == staging.pk) == (response.status_code == 200)
 
 
-def test_with_htmx_the_summary_is_swapped(as_role, deployment, qa, staging):
+def test_with_htmx_the_settings_and_the_summary_are_swapped(as_role, deployment, qa, staging):
     response = as_role(Role.DEVELOPER).post(_url(deployment), {"promotes_to": "staging"}, **HX)
     html = response.content.decode()
-    assert html.lstrip().startswith('<div id="summary"')
+    # Issue 21 item 8: the setting lives in the settings section; the summary line follows.
+    assert html.lstrip().startswith('<section id="settings"')
+    assert '<div id="summary" class="env-summary" hx-swap-oob="true">' in html
+    summary = html[html.index('<div id="summary"') :]
+    assert re.search(r'Promotes to <a\s+href="/deployments/\d+/env/staging/">staging</a>', summary)
     assert "qa now promotes to staging." in html
     assert '<option value="staging" selected>' in html
     qa.refresh_from_db()
@@ -48,7 +54,7 @@ def test_without_javascript_it_redirects(as_role, deployment, qa, staging):
     )
     response = as_role(Role.DEVELOPER).post(_url(deployment), {"promotes_to": ""})
     assert response.status_code == 302
-    assert response["Location"].endswith("/env/qa/#summary")
+    assert response["Location"].endswith("/env/qa/#settings")
     qa.refresh_from_db()
     assert qa.promotes_to is None
 
