@@ -244,9 +244,11 @@ def next_step(rotation: Rotation, waiting: Convergence) -> NextStep:
             return NextStep(
                 "revoke",
                 latest,
-                f"The old credential is revoked once {_instances(waiting.on_old)} restart on "
-                "the new release, at the latest when they leave the window of instances seen "
-                "lately (if they stop fetching).",
+                f"The old credential is revoked once {_instances(waiting.on_old)} "
+                f"{'restarts' if waiting.on_old == 1 else 'restart'} on the new release, at the "
+                "latest when "
+                f"{'it leaves' if waiting.on_old == 1 else 'they leave'} the window of instances "
+                f"seen lately (if {'it stops' if waiting.on_old == 1 else 'they stop'} fetching).",
             )
         return NextStep(
             "stuck",
