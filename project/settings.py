@@ -144,6 +144,7 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '.data' / 'db.sqlite3'}")
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASE_BEHIND_PGBOUNCER = env.bool("DATABASE_BEHIND_PGBOUNCER", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / ".data").mkdir(exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {})
@@ -154,6 +155,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction mode (README, "Production"), a server connection serves
+    # one transaction of one client at a time: no server-side cursor may outlive a
+    # transaction, and no statement may be prepared on a connection the next transaction
+    # may not get (PgBouncer before 1.21 does not track prepared statements).
+    if DATABASE_BEHIND_PGBOUNCER:
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 
 # The cache: Redis when REDIS_URL is set (shared by every app server: the API rate limits count
 # there), else local memory, per process (each process then counts on its own).
