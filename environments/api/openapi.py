@@ -19,6 +19,7 @@ from . import (
     domains,
     env_import,
     environments,
+    oidc,
     releases,
     required_keys,
     rotations,
@@ -45,6 +46,7 @@ RESOURCES = (
     domains,
     tokens,
     runtime,
+    oidc,
 )
 
 PATHS: dict[str, Any] = {
