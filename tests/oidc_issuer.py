@@ -90,7 +90,9 @@ class Issuer:
 
     def hs256_with_public_key(self, **claims: Any) -> str:
         """The classic confusion: HMAC-SHA256 keyed with the issuer's public RSA key (PEM)."""
-        signing_input = f"{b64json({'alg': 'HS256', 'kid': self.rsa.kid})}.{b64json(self.claims(**claims))}"
+        signing_input = (
+            f"{b64json({'alg': 'HS256', 'kid': self.rsa.kid})}.{b64json(self.claims(**claims))}"
+        )
         secret = self.rsa.as_pem(private=False)
         mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{b64(mac)}"

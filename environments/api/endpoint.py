@@ -115,7 +115,7 @@ def api_endpoint(
             declared = bodies.get(request.method)
             if declared is not None:
                 api = dataclasses.replace(api, body=declared.parse(read_json_object(request)))
-            with scope.limited_to(api.environments):
+            with scope.limited_to(api.environments, method=request.method or ""):
                 return view(api, *args, **kwargs)
 
         @functools.wraps(view)

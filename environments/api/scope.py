@@ -2,7 +2,8 @@
 policy's role, only the endpoints CI uses, and only its environments.
 
 The endpoints are an allow-list (by URL name), so an endpoint added later is closed to these
-tokens until it is listed here. The environments are checked where every view finds one,
+tokens (401 wrong_token_kind, as a runtime token on a personal endpoint) until it is listed
+here. The environments are checked where every view finds one,
 `lookups.environment`: `api_endpoint` sets the token's environments for the time of the view,
 so no view has to pass them along (and none can forget to).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
+from typing import NamedTuple
 
 from django.http import Http404, HttpRequest
 
@@ -38,7 +40,13 @@ OIDC_ENDPOINTS = frozenset(
     }
 )
 
-_environments: ContextVar[frozenset[str] | None] = ContextVar("oidc_environments", default=None)
+
+class _Limit(NamedTuple):
+    names: frozenset[str]
+    reading: bool  # a GET or HEAD: what lies outside is not visible (404), not refused (403)
+
+
+_limit: ContextVar[_Limit | None] = ContextVar("oidc_environments", default=None)
 
 
 def oidc_deployment_access(
@@ -49,10 +57,12 @@ def oidc_deployment_access(
     match = request.resolver_match
     if match is None or match.url_name not in OIDC_ENDPOINTS:
         raise ApiError(
-            403,
-            "forbidden",
-            "A token from an OIDC exchange can register versions, deploy, promote, apply, roll "
-            "back and write variables; not this (it cannot create tokens either).",
+            401,
+            "wrong_token_kind",
+            "A token from an OIDC exchange registers versions, deploys, promotes, applies, rolls "
+            "back and writes variables; this endpoint needs a personal API token (mio_pat_…). "
+            "It cannot create tokens either.",
+            headers={"WWW-Authenticate": 'Bearer realm="miosa"'},
         )
     if deployment_id is None:
         return None
@@ -62,27 +72,37 @@ def oidc_deployment_access(
 
 
 @contextlib.contextmanager
-def limited_to(names: Iterable[str] | None) -> Iterator[None]:
-    """Environments outside `names` are refused (403) while the block runs; None: no limit."""
-    reset = _environments.set(None if names is None else frozenset(names))
+def limited_to(names: Iterable[str] | None, *, method: str) -> Iterator[None]:
+    """While the block runs, environments outside `names` are refused: 403 to a write, 404 to
+    a read (not visible to this token, SPEC §4). None: no limit."""
+    limit = None if names is None else _Limit(frozenset(names), method in ("GET", "HEAD"))
+    reset = _limit.set(limit)
     try:
         yield
     finally:
-        _environments.reset(reset)
+        _limit.reset(reset)
 
 
 def check(environment: Environment) -> Environment:
-    allowed = _environments.get()
-    if allowed is not None and environment.name not in allowed:
+    limit = _limit.get()
+    if limit is None or environment.name in limit.names:
+        return environment
+    allowed = ", ".join(sorted(limit.names))
+    if limit.reading:
         raise ApiError(
-            403,
-            "environment_not_allowed",
-            f"This token may act only on {', '.join(sorted(allowed))}, not {environment.name}.",
+            404,
+            "not_found",
+            f"{environment.name} is not visible to this token (it may act only on {allowed}).",
             field="environment",
         )
-    return environment
+    raise ApiError(
+        403,
+        "environment_not_allowed",
+        f"This token may act only on {allowed}, not {environment.name}.",
+        field="environment",
+    )
 
 
 def visible(environments: Iterable[Environment]) -> list[Environment]:
-    allowed = _environments.get()
-    return [e for e in environments if allowed is None or e.name in allowed]
+    limit = _limit.get()
+    return [e for e in environments if limit is None or e.name in limit.names]

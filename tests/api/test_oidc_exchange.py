@@ -206,7 +206,9 @@ def test_an_unknown_kid_is_refused_after_one_refetch(api, deployment, issuer, tr
 
 def test_a_subject_matching_no_policy_is_refused(api, deployment, issuer, trust):
     trust(deployment)
-    assert_refused(api, "shop", issuer.token(sub="repo:evil/shop:environment:production"), "subject")
+    assert_refused(
+        api, "shop", issuer.token(sub="repo:evil/shop:environment:production"), "subject"
+    )
 
 
 def test_a_claim_mismatch_is_refused(api, deployment, issuer, trust):
@@ -231,9 +233,7 @@ def test_an_unknown_deployment_is_refused_like_one_without_a_policy(api, db, iss
     assert event.deployment_name == ""
 
 
-def test_a_token_whose_environment_is_outside_the_policy_is_refused(
-    api, deployment, issuer, trust
-):
+def test_a_token_whose_environment_is_outside_the_policy_is_refused(api, deployment, issuer, trust):
     trust(deployment)
     assert_refused(api, "shop", issuer.token(environment="staging"), "environment")
 
@@ -245,7 +245,9 @@ def test_a_malformed_token_is_refused(api, deployment, issuer, trust):
 
 def test_an_unverified_subject_is_not_put_on_record(api, deployment, issuer, trust):
     trust(deployment)
-    event = assert_refused(api, "shop", issuer.hs256_with_public_key(sub="repo:evil/x"), "algorithm")
+    event = assert_refused(
+        api, "shop", issuer.hs256_with_public_key(sub="repo:evil/x"), "algorithm"
+    )
     assert "evil" not in event.actor_label
     assert event.actor_label == "oidc (unverified token)"
 
