@@ -109,7 +109,7 @@ def issuer(settings) -> Iterator[Issuer]:
     found.serve()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             found.hits.append(self.path)
             status, headers, body = found.answer
             self.send_response(status)

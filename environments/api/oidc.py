@@ -14,7 +14,7 @@ from ..errors import validated
 from ..models import MAX_TTL_SECONDS, OidcPolicy
 from .endpoint import PUBLIC, ApiRequest, api_endpoint
 from .errors import ApiError
-from .inputs import ENVIRONMENT_NAME, Body, Choice, Field, Number, Text, invalid
+from .inputs import ENVIRONMENT_NAME, Body, Choice, Field, Number, OneOf, Text, invalid
 from .payload import read_json_object
 from .rows import deployment_ref, timestamp
 from .schemas import DEPLOYMENT_ID, DEPLOYMENT_REF, TIMESTAMP, errors, json_content, ref
@@ -120,8 +120,8 @@ class DeploymentReference(Field):
         return {"type": ["integer", "string"], "minimum": 1, "pattern": rules.DEPLOYMENT_NAME_RE}
 
 
-POLICY = Body(
-    "OidcPolicyInput",
+# The fields of every policy; the keys come pinned (jwks, and maybe jwks_url) or from a URL.
+_POLICY_FIELDS: dict[str, Field] = dict(
     issuer=Text(
         min_length=1, max_length=500, example=GITHUB_ISSUER, description="The iss, exactly."
     ),
@@ -160,18 +160,37 @@ POLICY = Body(
         states={"minimum": 60},
         description="How long a minted token lives (it also ends with the ID token's exp).",
     ),
-    jwks=Jwks(
-        required=False,
-        example=EXAMPLE_JWKS,
-        description="The issuer's public keys, pinned (RSA or EC; tried before jwks_url).",
+)
+JWKS_URL_DESCRIPTION = (
+    "Where the issuer publishes its keys: https:// only (http:// on a loopback address with "
+    "OIDC_ALLOW_INSECURE_JWKS=true)."
+)
+POLICY = OneOf(
+    "jwks",
+    then=Body(
+        "OidcPolicyPinnedInput",
+        **_POLICY_FIELDS,
+        jwks=Jwks(
+            example=EXAMPLE_JWKS,
+            description="The issuer's public keys, pinned (RSA or EC; tried before jwks_url).",
+        ),
+        jwks_url=Text(
+            required=False,
+            min_length=1,
+            max_length=500,
+            example=f"{GITHUB_ISSUER}/.well-known/jwks",
+            description=JWKS_URL_DESCRIPTION + " Fetched when no pinned key has the token's kid.",
+        ),
     ),
-    jwks_url=Text(
-        required=False,
-        min_length=1,
-        max_length=500,
-        example=f"{GITHUB_ISSUER}/.well-known/jwks",
-        description="Where the issuer publishes its keys: https:// only (http:// on a loopback "
-        "address with OIDC_ALLOW_INSECURE_JWKS=true). Give jwks, jwks_url or both.",
+    otherwise=Body(
+        "OidcPolicyUrlInput",
+        **_POLICY_FIELDS,
+        jwks_url=Text(
+            min_length=1,
+            max_length=500,
+            example=f"{GITHUB_ISSUER}/.well-known/jwks",
+            description=JWKS_URL_DESCRIPTION + " Without jwks, it is required.",
+        ),
     ),
 )
 EXCHANGE = Body(
