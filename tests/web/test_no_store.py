@@ -6,7 +6,6 @@ import time
 
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
-
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
