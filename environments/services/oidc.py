@@ -50,9 +50,10 @@ class OidcRefused(ServiceError):
     status = 401
     default_code = "invalid_oidc_token"
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, subject: str | None = None) -> None:
         super().__init__(REASONS[reason])
         self.reason = reason
+        self.subject = subject  # only once the signature has verified
 
 
 # What a refusal says: fixed sentences, never a part of the token.
@@ -251,38 +252,38 @@ def exchange_oidc_token(
     Refusals are audited (`oidc.refused`, its reason, never the token) and raised as
     OidcRefused."""
     now = now or timezone.now()
-    checked = _Checked(deployment=deployment, actor=actor)
     try:
-        policy, claims = checked.verify(id_token, now)
+        policy, claims = _verify(deployment, id_token, now)
         return _mint(deployment=deployment, policy=policy, claims=claims, actor=actor, now=now)
     except OidcRefused as refused:
-        _record_refusal(refused, deployment=deployment, actor=actor, subject=checked.subject)
+        _record_refusal(refused, deployment=deployment, actor=actor)
         raise
 
 
-@dataclasses.dataclass
-class _Checked:
-    deployment: Deployment | None
-    actor: Actor
-    subject: str | None = None  # the subject, once the signature has verified
-
-    def verify(self, id_token: str, now: datetime) -> tuple[OidcPolicy, dict[str, Any]]:
-        header, unverified = _unverified(id_token)
-        if header.get("alg") not in ALGORITHMS:
-            raise OidcRefused("algorithm")
-        issuer = unverified.get("iss")
-        candidates = [
-            policy
-            for policy in (self.deployment.oidc_policies.all() if self.deployment else [])
-            if isinstance(issuer, str) and policy.issuer == issuer
-        ]
-        if not candidates:
-            raise OidcRefused("issuer")
-        claims, verified = _verified(id_token, header, candidates)
-        sub = claims.get("sub")
-        self.subject = sub if isinstance(sub, str) else None
+def _verify(
+    deployment: Deployment | None, id_token: str, now: datetime
+) -> tuple[OidcPolicy, dict[str, Any]]:
+    """The policy the ID token matches, and its claims, once every check has passed."""
+    header, unverified = _unverified(id_token)
+    if header.get("alg") not in ALGORITHMS:
+        raise OidcRefused("algorithm")
+    issuer = unverified.get("iss")
+    candidates = [
+        policy
+        for policy in (deployment.oidc_policies.all() if deployment else [])
+        if isinstance(issuer, str) and policy.issuer == issuer
+    ]
+    if not candidates:
+        raise OidcRefused("issuer")
+    claims, verified = _verified(id_token, header, candidates)
+    try:
         _check_times(claims, now)
         return _choose_policy(verified, claims), claims
+    except OidcRefused as refused:
+        # The signature verified: the subject may be put on record.
+        sub = claims.get("sub")
+        refused.subject = sub if isinstance(sub, str) else None
+        raise
 
 
 def _unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -406,12 +407,12 @@ def _mint(
     actor: Actor,
     now: datetime,
 ) -> Minted:
+    subject = claims["sub"]
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > 255:
-        raise OidcRefused("no_jti")
+        raise OidcRefused("no_jti", subject=subject)
     exp = datetime.fromtimestamp(_number(claims["exp"]), UTC)
     expires_at = min(now + timedelta(seconds=policy.ttl_seconds), exp)
-    subject = claims["sub"]
     try:
         with transaction.atomic(durable=True):
             OidcUsedJti.objects.filter(expires_at__lt=now).delete()
@@ -445,16 +446,14 @@ def _mint(
                 },
             )
     except IntegrityError:
-        raise OidcRefused("replayed") from None
+        raise OidcRefused("replayed", subject=subject) from None
     return Minted(token=token, raw=raw)
 
 
-def _record_refusal(
-    refused: OidcRefused, *, deployment: Deployment | None, actor: Actor, subject: str | None
-) -> None:
+def _record_refusal(refused: OidcRefused, *, deployment: Deployment | None, actor: Actor) -> None:
     """On record in its own transaction (the refusal raises after it). The subject is named
     only once the token's signature verified; nothing else of the token is kept."""
-    label = f"oidc {subject}" if subject else "oidc (unverified token)"
+    label = f"oidc {refused.subject}" if refused.subject else "oidc (unverified token)"
     with transaction.atomic(durable=True):
         audit.record(
             "oidc.refused",
