@@ -11,6 +11,7 @@ import dataclasses
 import re
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 from .. import selectors, services
@@ -108,6 +109,7 @@ def _authenticate_oidc(request: HttpRequest) -> OidcToken:
     _refuse_expired(token)
     ratelimit.enforce("oidc", token.pk, settings.API_RATE_LIMIT_PER_MINUTE)
     services.touch_token(token)
+    request.user = AnonymousUser()  # a browser session that came along does not act
     return token
 
 

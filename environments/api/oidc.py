@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .. import permissions, rules, selectors, services
@@ -13,7 +14,6 @@ from ..actors import Actor
 from ..errors import validated
 from ..models import MAX_TTL_SECONDS, OidcPolicy
 from .endpoint import PUBLIC, ApiRequest, api_endpoint
-from .errors import ApiError
 from .inputs import ENVIRONMENT_NAME, Body, Choice, Field, Number, OneOf, Text, invalid
 from .payload import read_json_object
 from .rows import deployment_ref, timestamp
@@ -276,12 +276,11 @@ def policy_detail(request: ApiRequest, policy_id: int) -> HttpResponse:
 def exchange(request: HttpRequest) -> HttpResponse:
     body = EXCHANGE.parse(read_json_object(request))
     deployment = selectors.deployment_named(body["deployment"])
-    try:
-        minted = services.exchange_oidc_token(
-            deployment=deployment, id_token=body["token"], actor=Actor.from_request(request)
-        )
-    except services.OidcRefused as refused:
-        raise ApiError(401, refused.code, refused.message) from None
+    request.user = AnonymousUser()  # the ID token is the credential, never a browser session
+    # A refusal (services.OidcRefused) is a 401 invalid_oidc_token with its reason.
+    minted = services.exchange_oidc_token(
+        deployment=deployment, id_token=body["token"], actor=Actor.from_request(request)
+    )
     token = minted.token
     return JsonResponse(
         {

@@ -90,9 +90,7 @@ def _text(value: str, field: str) -> str:
     if not value:
         raise Invalid(f"{field} may not be empty.", field=field)
     if len(value) > MAX_TEXT or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise Invalid(
-            f"{field} is at most {MAX_TEXT} printable characters.", field=field, code="invalid"
-        )
+        raise Invalid(f"{field} is at most {MAX_TEXT} printable characters.", field=field)
     return value
 
 
@@ -108,7 +106,9 @@ def _claims(claims: dict[str, Any] | None) -> dict[str, Any]:
                 field="claims",
             )
         if not isinstance(value, str | int | bool) or (isinstance(value, str) and not value):
-            raise Invalid("Each claim's value is a non-empty string, a number or a boolean.")
+            raise Invalid(
+                "Each claim's value is a non-empty string, a number or a boolean.", field="claims"
+            )
     return claims
 
 

@@ -186,3 +186,17 @@ def test_a_malformed_oidc_token_is_a_401(api, deployment):
     response = api.get(url, token="mio_oidc_" + "x" * 43)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_token"
+
+
+def test_a_browser_session_alongside_does_not_act(api, client, deployment, owner, mint, version):
+    client.force_login(owner)
+    token = mint(environments=["staging"], role="developer")
+    response = api.post(
+        f"{base(deployment)}/deploy",
+        {"environment": "staging", "version": version.number},
+        token=token,
+    )
+    assert response.status_code == 201
+    event = AuditEvent.objects.filter(action="version.deploy").latest("id")
+    assert event.actor is None and event.actor_label == f"oidc {SUBJECT}"
+    assert AuditEvent.objects.get(action="oidc.exchange").actor is None
