@@ -12,14 +12,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from .. import permissions, rules, selectors, services
 from ..actors import Actor
 from ..errors import validated
-from ..models import MAX_TTL_SECONDS, OidcPolicy
+from ..models import GITHUB_ISSUER, MAX_TTL_SECONDS, OidcPolicy
 from .endpoint import PUBLIC, ApiRequest, api_endpoint
 from .inputs import ENVIRONMENT_NAME, Body, Choice, Field, Number, OneOf, Text, invalid
 from .payload import read_json_object
 from .rows import deployment_ref, timestamp
 from .schemas import DEPLOYMENT_ID, DEPLOYMENT_REF, TIMESTAMP, errors, json_content, ref
 
-GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 EXAMPLE_JWKS = {
     "keys": [
         {

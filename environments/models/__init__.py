@@ -14,12 +14,13 @@ from .deployments import (
     Version,
 )
 from .invitations import Invitation
-from .oidc import MAX_TTL_SECONDS, OidcPolicy, OidcToken, OidcUsedJti
+from .oidc import GITHUB_ISSUER, MAX_TTL_SECONDS, OidcPolicy, OidcToken, OidcUsedJti
 from .rotations import Rotation
 from .tokens import ApiToken, RuntimeInstance, RuntimeToken, Token
 from .values import Binding, ConfigEntry, EncryptedValue, Variable
 
 __all__ = [
+    "GITHUB_ISSUER",
     "MAX_TTL_SECONDS",
     "ROLE_RANK",
     "ApiToken",

@@ -12,6 +12,8 @@ from .tokens import Token
 
 # The longest a minted token lives (and the largest ttl_seconds a policy may set).
 MAX_TTL_SECONDS = 3600
+# GitHub Actions' issuer, the example everywhere (its keys: f"{GITHUB_ISSUER}/.well-known/jwks").
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
 
 class OidcPolicy(models.Model):

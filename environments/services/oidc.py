@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from .. import audit, oidc_jwks
 from ..actors import Actor
 from ..errors import Invalid, ServiceError, validated
 from ..models import (
+    GITHUB_ISSUER,
     MAX_TTL_SECONDS,
     AuditEvent,
     Deployment,
@@ -80,9 +82,20 @@ REASONS = {
 # Policies ----------------------------------------------------------------------------------
 
 
-def matches_everything(subject: str) -> bool:
-    """A glob that any subject matches (`*`, `**`, …)."""
-    return subject.replace("*", "") == ""
+# GitHub Actions' subjects start with the repository, repo:OWNER/NAME:…; a subject that does not
+# name the owner literally trusts repositories of anyone on GitHub.
+_GITHUB_OWNER_NAMED = re.compile(r"repo:[^*?\[/]+/")
+
+
+def too_broad(issuer: str, subject: str, claims: dict[str, Any]) -> bool:
+    """Whether a policy would trust any repository on the issuer: a subject every subject
+    matches (`*`, `**`, `*?`), or on GitHub Actions one that leaves the owner open
+    (`repo:*`), with no other claim to narrow it."""
+    if claims:
+        return False
+    if "*" in subject and not subject.strip("*?"):
+        return True
+    return issuer == GITHUB_ISSUER and not _GITHUB_OWNER_NAMED.match(subject)
 
 
 def _text(value: str, field: str) -> str:
@@ -148,10 +161,10 @@ def create_oidc_policy(
     issuer, audience = _text(issuer, "issuer"), _text(audience, "audience")
     subject = _text(subject, "subject")
     claims = _claims(claims)
-    if matches_everything(subject) and not claims:
+    if too_broad(issuer, subject, claims):
         raise Invalid(
-            "A subject that matches every subject, with no other claim, trusts every "
-            "repository on the issuer: name the subject, or require a claim such as "
+            "That subject, with no other claim, trusts repositories of anyone on the issuer: "
+            "name the repository (repo:acme/shop:…), or require a claim such as "
             "repository_id.",
             code="too_broad",
             field="subject",

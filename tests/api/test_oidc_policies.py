@@ -71,7 +71,9 @@ def test_a_wrong_method_is_a_405(api, url, role_token):
     assert api.request("PUT", url, json={}, token=role_token("owner")).status_code == 405
 
 
-@pytest.mark.parametrize("subject", ["*", "**"])
+@pytest.mark.parametrize(
+    "subject", ["*", "**", "*?", "repo:*", "repo:*/shop:*", "repo:acme*/shop:*", "*:ref:main"]
+)
 def test_a_subject_matching_everything_without_claims_is_too_broad(
     api, url, body, role_token, subject
 ):
@@ -143,3 +145,20 @@ def test_listing_policies_takes_a_fixed_number_of_queries(
         trust(deployment, subject=f"repo:acme/shop:ref:refs/heads/b{n}")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(api.get(url, token=token).json()["policies"]) == 6
+
+
+@pytest.mark.parametrize(
+    "subject", ["repo:acme/*", "repo:acme/shop:*", "repo:acme/shop:environment:production"]
+)
+def test_a_subject_naming_the_owner_needs_no_claim(api, url, body, role_token, subject):
+    body |= {"subject": subject}
+    del body["claims"]
+    assert api.post(url, body, token=role_token("owner")).status_code == 201
+
+
+def test_another_issuer_may_use_a_glob_that_does_not_match_everything(api, url, body, role_token):
+    body |= {"issuer": "https://gitlab.example.com", "subject": "project_path:acme/*"}
+    del body["claims"]
+    assert api.post(url, body, token=role_token("owner")).status_code == 201
+    body |= {"subject": "*"}
+    assert api.post(url, body, token=role_token("owner")).json()["error"]["code"] == "too_broad"

@@ -51,7 +51,7 @@ def test_an_admin_trusts_a_ci_provider(
     form.get_by_label("Subject").fill("*")
     form.get_by_label("staging").check()
     form.get_by_role("button", name="Add policy").click()
-    expect(page.get_by_text("trusts every repository")).to_be_visible()
+    expect(page.get_by_text("trusts repositories of anyone")).to_be_visible()
     check("refused form")
 
     form = page.get_by_role("form", name="Trust a CI provider")

@@ -65,7 +65,7 @@ def test_an_admin_adds_a_policy_without_javascript(as_role, deployment, form):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"subject": "*", "claims": ""}, "trusts every repository"),
+        ({"subject": "*", "claims": ""}, "trusts repositories of anyone"),
         ({"claims": "no equals sign"}, "Line 1 is not name=value."),
         ({"jwks": "{not json", "jwks_url": ""}, "This is not JSON"),
         ({"jwks": "", "jwks_url": ""}, "Give the issuer&#x27;s keys"),

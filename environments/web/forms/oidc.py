@@ -8,10 +8,8 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 
-from ...models import MAX_TTL_SECONDS, OidcPolicy
+from ...models import GITHUB_ISSUER, MAX_TTL_SECONDS, OidcPolicy
 from .fields import PageForm, text_input, typed_text
-
-GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
 
 class OidcPolicyForm(PageForm):
