@@ -10,7 +10,10 @@ One file, standard library only, Python 3.9 or newer: copy it into any runtime i
     miosa data rotate --deployment shop 7 --wait
 
 The token comes from MIOSA_TOKEN or from the first line of --token-file PATH, never from an
-argument (it would show in `ps` and in shell history). Exit codes: 0 ok, 1 refused by the
+argument (it would show in `ps` and in shell history). In CI, `versions create`, `deploy`,
+`promote`, `apply`, `rollback` and `env import` can do without one: with MIOSA_OIDC_AUDIENCE
+set inside GitHub Actions (or MIOSA_OIDC_TOKEN holding an ID token), they first exchange the
+CI provider's ID token for a short-lived token (SPEC §16). Exit codes: 0 ok, 1 refused by the
 server (its message is printed), 2 usage, 3 server unreachable. `run` exits with the
 command's own code once the command has started (127 when it is not found, 126 when it
 cannot be executed).
@@ -19,6 +22,7 @@ cannot be executed).
 from __future__ import annotations
 
 import argparse
+import calendar
 import contextlib
 import hashlib
 import hmac
@@ -435,9 +439,11 @@ class Response:
 class Client:
     def __init__(self, url: str, token: str, timeout: float) -> None:
         self.url = url
-        self.token = token
+        self.token = token  # empty: no Authorization header (the OIDC exchange)
         self.timeout = timeout
         self.opener = urllib.request.build_opener(NoRedirects())
+        # Deployment names whose id is known already (an OIDC exchange answers it).
+        self.deployment_ids: dict = {}
 
     def request(
         self,
@@ -457,7 +463,8 @@ class Client:
             url += "?" + urllib.parse.urlencode(params)
         # The scheme is http or https: connect() checked MIOSA_URL.
         request = urllib.request.Request(url, data=body, method=method)  # noqa: S310
-        request.add_header("Authorization", f"Bearer {self.token}")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
         request.add_header("Accept", "application/json")
         request.add_header("User-Agent", f"miosa/{__version__}")
         if body is not None:
@@ -554,6 +561,10 @@ def refused(response: Response) -> Failure:
 
 
 def connect(args) -> Client:
+    return Client(server_url(args), read_token(args), getattr(args, "timeout", None) or TIMEOUT)
+
+
+def server_url(args) -> str:
     url = getattr(args, "url", None) or os.environ.get("MIOSA_URL", "")
     url = url.strip().rstrip("/")
     if not url:
@@ -570,8 +581,117 @@ def connect(args) -> Client:
             f"{url} is plain http:// to another machine: the token and every value cross the "
             "network unencrypted (use https://)"
         )
+    return url
+
+
+# CI without long-lived tokens (SPEC §16) ----------------------------------------------------
+
+
+def connect_ci(args) -> Client:
+    """connect() for the CI commands: with MIOSA_OIDC_TOKEN, or MIOSA_OIDC_AUDIENCE inside
+    GitHub Actions, the CI provider's ID token is first exchanged for a short-lived token of
+    the deployment (POST /api/v1/oidc/token, no Authorization header); else MIOSA_TOKEN."""
     timeout = getattr(args, "timeout", None) or TIMEOUT
-    return Client(url, read_token(args), timeout)
+    id_token = oidc_id_token(timeout)
+    if id_token is None:
+        return connect(args)
+    client = Client(server_url(args), "", timeout)
+    # An ID token is exchanged once (its jti): a given one (MIOSA_OIDC_TOKEN) serves the
+    # commands of a job through the token it was exchanged for, kept until it expires.
+    kept = oidc_kept_path(client.url, args.deployment, id_token)
+    answer = read_kept_exchange(kept)
+    if answer is None:
+        answer = client.post_json(
+            "/api/v1/oidc/token", {"deployment": args.deployment, "token": id_token}, accept=(201,)
+        ).json()
+        if not isinstance(answer, dict) or not OIDC_TOKEN_RE.fullmatch(str(answer.get("token"))):
+            raise Failure(REFUSED, "the server's answer to the OIDC exchange holds no token")
+        warn(
+            "exchanged the CI provider's ID token for a {role} token on {environments} until "
+            "{expires_at}".format(
+                role=answer.get("role"),
+                environments=", ".join(answer.get("environments") or []),
+                expires_at=answer.get("expires_at"),
+            )
+        )
+        if kept and os.environ.get("MIOSA_OIDC_TOKEN", "").strip():
+            with contextlib.suppress(OSError):
+                os.makedirs(os.path.dirname(kept), mode=0o700, exist_ok=True)
+                write_private(kept, json.dumps(answer).encode("utf-8"))
+    client.token = answer["token"]
+    deployment = answer.get("deployment") or {}
+    if isinstance(deployment.get("id"), int):
+        client.deployment_ids[args.deployment] = deployment["id"]
+    return client
+
+
+OIDC_TOKEN_RE = re.compile(r"mio_oidc_[A-Za-z0-9_-]{16,200}")
+
+
+def oidc_kept_path(url: str, deployment: str, id_token: str):
+    """Where the exchange of this ID token is kept (0600; its name reveals nothing)."""
+    directory = cache_directory()
+    if directory is None:
+        return None
+    digest = hashlib.sha256(f"{url}\n{deployment}\n{id_token}".encode()).hexdigest()
+    return os.path.join(directory, f"oidc-{digest[:40]}.json")
+
+
+def read_kept_exchange(path):
+    """A kept exchange's answer while its token has more than a minute left, else None."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            answer = json.load(file)
+        expires = time.strptime(answer["expires_at"], "%Y-%m-%dT%H:%M:%SZ")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if calendar.timegm(expires) - time.time() < 60 or not OIDC_TOKEN_RE.fullmatch(
+        str(answer.get("token"))
+    ):
+        return None
+    return answer
+
+
+def oidc_id_token(timeout: float):
+    """MIOSA_OIDC_TOKEN; else, with MIOSA_OIDC_AUDIENCE set, an ID token for that audience from
+    GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN, given to a job with
+    `permissions: id-token: write`); else None (no exchange)."""
+    given = os.environ.get("MIOSA_OIDC_TOKEN", "").strip()
+    if given:
+        return given
+    audience = os.environ.get("MIOSA_OIDC_AUDIENCE", "").strip()
+    if not audience:
+        return None
+    url = os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL", "").strip()
+    bearer = os.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "").strip()
+    if not url or not bearer:
+        raise Failure(
+            USAGE,
+            "MIOSA_OIDC_AUDIENCE is set but ACTIONS_ID_TOKEN_REQUEST_URL and "
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN are not: run inside GitHub Actions with "
+            "`permissions: id-token: write`, or set MIOSA_OIDC_TOKEN",
+        )
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https" and not (
+        parts.scheme == "http" and is_loopback(parts.hostname or "")
+    ):
+        raise Failure(USAGE, "ACTIONS_ID_TOKEN_REQUEST_URL must be an https:// URL")
+    separator = "&" if parts.query else "?"
+    requested = f"{url}{separator}audience={urllib.parse.quote(audience, safe='')}"
+    request = urllib.request.Request(requested, method="GET")  # noqa: S310 (checked above)
+    request.add_header("Authorization", f"Bearer {bearer}")
+    request.add_header("Accept", "application/json")
+    # A Client for its sending: no redirect followed, errors as exit codes.
+    response = Client(f"{parts.scheme}://{parts.netloc}", "", timeout).send(request, timeout)
+    if response.status != 200:
+        raise Failure(REFUSED, f"GitHub Actions did not give an ID token (HTTP {response.status})")
+    answer = response.json()
+    value = answer.get("value") if isinstance(answer, dict) else None
+    if not isinstance(value, str) or not value:
+        raise Failure(REFUSED, "GitHub Actions answered without an ID token (no value)")
+    return value
 
 
 def is_loopback(host: str) -> bool:
@@ -621,6 +741,8 @@ def deployment_id(client: Client, given: str) -> int:
     """The id of the deployment named by its id or by its name."""
     if re.fullmatch(r"[0-9]{1,18}", given):
         return int(given)
+    if given in client.deployment_ids:
+        return client.deployment_ids[given]
     listing = client.get("/api/v1/deployments").json()
     for deployment in listing.get("deployments", []):
         if deployment.get("name") == given:
@@ -661,7 +783,7 @@ def show_release(release: dict, as_json: bool) -> None:
 
 
 def cmd_versions_create(args) -> int:
-    client = connect(args)
+    client = connect_ci(args)
     path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/versions"
     version = client.post_json(path, {"label": args.label, "notes": args.notes}).json()
     say(json.dumps(version) if args.json else str(version["number"]))
@@ -669,7 +791,7 @@ def cmd_versions_create(args) -> int:
 
 
 def cmd_deploy(args) -> int:
-    client = connect(args)
+    client = connect_ci(args)
     path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/deploy"
     payload = {"environment": args.environment, "version": args.version}
     show_release(client.post_json(path, payload).json(), args.json)
@@ -677,7 +799,7 @@ def cmd_deploy(args) -> int:
 
 
 def cmd_promote(args) -> int:
-    client = connect(args)
+    client = connect_ci(args)
     path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/promote"
     payload: dict = {"from": args.source}
     if args.target is not None:
@@ -689,7 +811,7 @@ def cmd_promote(args) -> int:
 
 
 def cmd_apply(args) -> int:
-    client = connect(args)
+    client = connect_ci(args)
     path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/apply"
     payload: dict = {"environment": args.environment}
     if args.expected_revision is not None:
@@ -699,7 +821,7 @@ def cmd_apply(args) -> int:
 
 
 def cmd_rollback(args) -> int:
-    client = connect(args)
+    client = connect_ci(args)
     path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/rollback"
     payload = {
         "environment": args.environment,
@@ -886,7 +1008,7 @@ def cmd_env_import(args) -> int:
     # A JSON object when the file says so by its name, else a dotenv file.
     json_file = args.file.lower().endswith(".json")
     content_type = "application/json" if json_file else "text/plain; charset=utf-8"
-    client = connect(args)
+    client = connect_ci(args)
     path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/env/import"
     params: dict = {"environment": args.environment}
     if args.dry_run:

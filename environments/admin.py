@@ -20,6 +20,8 @@ from .models import (
     Domain,
     Environment,
     Membership,
+    OidcPolicy,
+    OidcToken,
     Release,
     RuntimeInstance,
     RuntimeToken,
@@ -299,6 +301,8 @@ def revoke_tokens(modeladmin, request, queryset):
     for token in queryset:
         if isinstance(token, ApiToken):
             services.revoke_api_token(token=token, actor=actor)
+        elif isinstance(token, OidcToken):
+            services.revoke_oidc_token(token=token, actor=actor)
         else:
             services.revoke_runtime_token(token=token, actor=actor)
 
@@ -332,6 +336,22 @@ class ApiTokenAdmin(TokenAdmin):
 class RuntimeTokenAdmin(TokenAdmin):
     list_display = fields = readonly_fields = _token_fields("environment")
     list_select_related = ["environment__deployment"]
+
+
+@admin.register(OidcToken)
+class OidcTokenAdmin(TokenAdmin):
+    list_display = fields = readonly_fields = [*_token_fields("deployment"), "subject", "role"]
+    list_select_related = ["deployment"]
+    search_fields = ["name", "hint", "subject"]
+
+
+@admin.register(OidcPolicy)
+class OidcPolicyAdmin(ReadOnlyValuesAdmin):
+    """CI trust policies: added and deleted on the deployment's CI trust page or the API."""
+
+    list_display = ["deployment", "issuer", "subject", "role", "environments", "created_at"]
+    list_select_related = ["deployment"]
+    search_fields = ["issuer", "subject", "deployment__name"]
 
 
 @admin.register(AuditEvent)

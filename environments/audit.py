@@ -345,6 +345,11 @@ COALESCED: dict[str, Coalescing] = {
             + ([] if f["detail"].get("lock") == "address" else [f["target"]])
         ),
     ),
+    # Refused OIDC exchanges (anyone may send one): per address, reason and actor, a minute.
+    "oidc.refused": Coalescing(
+        lambda: timedelta(minutes=1),
+        lambda f: [_ip(f), f["actor_label"], f["target"], f["outcome"], f["detail"]],
+    ),
     # Compare views (services.record_compare): per user and pair of environments, a minute.
     "environment.compare": Coalescing(
         lambda: timedelta(minutes=1),

@@ -29,6 +29,7 @@ TO_CREATE_VERSIONS = Role.DEVELOPER
 TO_MANAGE_BINDINGS = Role.ADMIN
 TO_MANAGE_DOMAINS = Role.ADMIN
 TO_MANAGE_RUNTIME_TOKENS = Role.ADMIN
+TO_MANAGE_OIDC = Role.ADMIN  # CI trust policies, and revoking the tokens they minted
 TO_REVEAL = Role.ADMIN
 TO_READ_AUDIT = Role.ADMIN  # the log holds IP addresses and user agents
 TO_MANAGE_REQUIRED_KEYS = Role.ADMIN  # set them; every member sees them (TO_SEE_SETTINGS)

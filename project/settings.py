@@ -224,6 +224,10 @@ for _name in (
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"{_name} is a duration, >= 0.")
 
+# CI's OIDC exchange (SPEC §16): a trust policy's jwks_url must be https://, except an
+# http:// loopback address when this is true (tests serve their issuer's keys on 127.0.0.1).
+OIDC_ALLOW_INSECURE_JWKS = env.bool("OIDC_ALLOW_INSECURE_JWKS", default=False)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Argon2 first (SPEC §12); the PBKDF2 hashers stay so older hashes still verify, and Django

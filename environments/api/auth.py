@@ -1,4 +1,5 @@
-"""Bearer-token authentication: personal API tokens and runtime tokens.
+"""Bearer-token authentication: personal API tokens, the short-lived tokens an OIDC exchange
+mints (SPEC §16), and runtime tokens.
 
 Only `Authorization: Bearer <token>` counts; a browser session never authenticates an API
 request. Only the SHA-256 of a token is stored, so a token is found by its hash.
@@ -6,14 +7,16 @@ request. Only the SHA-256 of a token is stored, so a token is found by its hash.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 from .. import selectors, services
 from ..actors import Actor
-from ..models import ApiToken, RuntimeToken
+from ..models import ApiToken, OidcToken, RuntimeToken
 from . import ratelimit
 from .errors import ApiError
 
@@ -55,7 +58,7 @@ def runtime_bearer(request: HttpRequest) -> str:
     return _bearer(request, RuntimeToken.PREFIX, "runtime token")
 
 
-def _refuse_expired(token: ApiToken | RuntimeToken) -> None:
+def _refuse_expired(token: ApiToken | OidcToken | RuntimeToken) -> None:
     if token.is_expired():
         raise _unauthorized(
             "token_expired",
@@ -71,8 +74,16 @@ def check_runtime_token(token: RuntimeToken) -> None:
     ratelimit.enforce("runtime", token.pk, settings.RUNTIME_RATE_LIMIT_PER_MINUTE)
 
 
-def authenticate_user(request: HttpRequest) -> ApiToken:
-    """The personal API token of the request; sets `request.user` to its user."""
+def _bears_oidc_token(request: HttpRequest) -> bool:
+    scheme, _, raw = request.headers.get("Authorization", "").strip().partition(" ")
+    return scheme.lower() == "bearer" and raw.strip().startswith(OidcToken.PREFIX)
+
+
+def authenticate_user(request: HttpRequest) -> ApiToken | OidcToken:
+    """The personal API token of the request, which sets `request.user` to its user; or a
+    token minted by an OIDC exchange, which acts for no user (`request.user` stays anonymous)."""
+    if _bears_oidc_token(request):
+        return _authenticate_oidc(request)
     raw = _bearer(request, ApiToken.PREFIX, "personal API token")
     token = selectors.live_api_token(services.hash_token(raw))
     if token is None or not token.user.is_active:
@@ -90,5 +101,20 @@ def authenticate_user(request: HttpRequest) -> ApiToken:
     return token
 
 
-def actor_for(request: HttpRequest, token: ApiToken | RuntimeToken) -> Actor:
+def _authenticate_oidc(request: HttpRequest) -> OidcToken:
+    raw = _bearer(request, OidcToken.PREFIX, "token")
+    token = selectors.live_oidc_token(services.hash_token(raw))
+    if token is None:
+        raise _unauthorized("invalid_token", "The token is unknown or has been revoked.")
+    _refuse_expired(token)
+    ratelimit.enforce("oidc", token.pk, settings.API_RATE_LIMIT_PER_MINUTE)
+    services.touch_token(token)
+    request.user = AnonymousUser()  # a browser session that came along does not act
+    return token
+
+
+def actor_for(request: HttpRequest, token: ApiToken | OidcToken | RuntimeToken) -> Actor:
+    if isinstance(token, OidcToken):
+        # No user acts: the subject of the ID token it was exchanged for does.
+        return dataclasses.replace(Actor.from_request(request), label=token.actor_label[:200])
     return Actor.from_request(request, token_name=token.name)

@@ -7,13 +7,18 @@ from typing import Any
 from django.http import HttpResponse, JsonResponse
 
 from .. import rules, selectors
+from ..models import OidcToken
+from . import scope
 from .endpoint import ApiRequest, api_endpoint
 from .schemas import ENVIRONMENT_NAME, errors, json_content, ref
 
 
 @api_endpoint("GET")
 def deployment_list(request: ApiRequest) -> HttpResponse:
-    deployments = selectors.deployments_for_user(request.user)
+    if isinstance(request.token, OidcToken):
+        deployments = selectors.oidc_token_deployments(request.token)
+    else:
+        deployments = selectors.deployments_for_user(request.user)
     summaries = selectors.release_summaries(
         environment for deployment in deployments for environment in deployment.environments.all()
     )
@@ -37,7 +42,9 @@ def deployment_list(request: ApiRequest) -> HttpResponse:
                             "release": summaries[environment.pk].release,
                             "pending": summaries[environment.pk].pending,
                         }
-                        for environment in selectors.production_first(deployment.environments.all())
+                        for environment in scope.visible(
+                            selectors.production_first(deployment.environments.all())
+                        )
                     ],
                 }
                 for deployment in deployments

@@ -24,7 +24,8 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import permissions, selectors
 from ..actors import Actor
 from ..errors import ServiceError
-from ..models import ApiToken, Deployment
+from ..models import ApiToken, Deployment, OidcToken
+from . import scope
 from .auth import actor_for, authenticate_user
 from .errors import ApiError, error_response, refuse_token_in_query
 from .inputs import Body, OneOf
@@ -45,7 +46,7 @@ class ApiRequest:
     URL's deployment_id (None on endpoints without one); `body` the parsed JSON body."""
 
     http: HttpRequest
-    token: ApiToken
+    token: ApiToken | OidcToken
     deployment: Deployment | None = None
     role: str | None = None
     body: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -53,6 +54,11 @@ class ApiRequest:
     @property
     def user(self):
         return self.token.user
+
+    @property
+    def environments(self) -> list[str] | None:
+        """The only environments the token may act on (an OIDC exchange's); None: any."""
+        return self.token.environments if isinstance(self.token, OidcToken) else None
 
     @property
     def method(self) -> str:
@@ -93,8 +99,15 @@ def api_endpoint(
                 return view(request, *args, **kwargs)
             token = authenticate_user(request)
             deployment = role = None
-            if "deployment_id" in kwargs:
+            if isinstance(token, OidcToken):
+                access = scope.oidc_deployment_access(
+                    request, token, kwargs.pop("deployment_id", None)
+                )
+            elif "deployment_id" in kwargs:
                 access = selectors.get_deployment_for_user(token.user, kwargs.pop("deployment_id"))
+            else:
+                access = None
+            if access is not None:
                 deployment, role = access.deployment, access.role
             api = ApiRequest(http=request, token=token, deployment=deployment, role=role)
             if request.method in needs:
@@ -102,7 +115,8 @@ def api_endpoint(
             declared = bodies.get(request.method)
             if declared is not None:
                 api = dataclasses.replace(api, body=declared.parse(read_json_object(request)))
-            return view(api, *args, **kwargs)
+            with scope.limited_to(api.environments, method=request.method or ""):
+                return view(api, *args, **kwargs)
 
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:

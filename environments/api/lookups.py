@@ -12,6 +12,7 @@ from django.http import Http404, QueryDict
 from .. import rules, selectors
 from ..errors import validated
 from ..models import Deployment, Environment
+from . import scope
 from .errors import ApiError
 
 # A query string's number: at most 19 digits, so that it is a number at all; beyond
@@ -23,12 +24,14 @@ MAX_PAGE = 100
 
 
 def environment(deployment: Deployment, name: str, *, field: str = "environment") -> Environment:
+    """The deployment's environment of that name (404), if the token may act on it (403)."""
     try:
-        return selectors.get_environment(deployment, name)
+        found = selectors.get_environment(deployment, name)
     except Http404:
         raise ApiError(
             404, "not_found", f"{deployment.name} has no environment named {name}.", field=field
         ) from None
+    return scope.check(found)
 
 
 def environment_name(value: Any, *, field: str = "environment") -> str:
@@ -52,7 +55,7 @@ def environments_param(query: QueryDict, deployment: Deployment) -> list[Environ
     name = query.get("environment")
     if name is not None:
         return [environment(deployment, environment_name(name))]
-    return selectors.deployment_environments(deployment)
+    return scope.visible(selectors.deployment_environments(deployment))
 
 
 def true_or_false(query: QueryDict, name: str) -> bool:

@@ -19,6 +19,7 @@ from . import (
     domains,
     env_import,
     environments,
+    oidc,
     releases,
     required_keys,
     rotations,
@@ -45,6 +46,7 @@ RESOURCES = (
     domains,
     tokens,
     runtime,
+    oidc,
 )
 
 PATHS: dict[str, Any] = {
@@ -92,7 +94,9 @@ DOCUMENT: dict[str, Any] = {
             "apiToken": {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "A personal API token, mio_pat_…, acting with its user's roles.",
+                "description": "A personal API token, mio_pat_…, acting with its user's roles; "
+                "or a token from an OIDC exchange, mio_oidc_…, acting on one deployment's CI "
+                "endpoints with its trust policy's role and environments (POST /oidc/token).",
             },
             "runtimeToken": {
                 "type": "http",

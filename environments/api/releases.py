@@ -10,7 +10,7 @@ from django.http import HttpResponse, JsonResponse
 from .. import permissions, rules, selectors, services
 from ..models import Release
 from ..services.releases import ROLLBACK_CONFIG
-from . import lookups
+from . import lookups, scope
 from .endpoint import ApiRequest, api_endpoint
 from .errors import ApiError
 from .inputs import Body, Choice, Name, Number
@@ -122,6 +122,7 @@ def promote(request: ApiRequest) -> HttpResponse:
             f"{source.name} promotes to {target.name}, not {body['to']}.",
             field="to",
         )
+    scope.check(target)
     request.require(permissions.to_deploy_into(target), f"Promoting to {target.name}")
     if source.active_version is None:
         raise ApiError(409, "nothing_to_promote", f"Nothing is deployed in {source.name} yet.")

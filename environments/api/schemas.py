@@ -141,7 +141,8 @@ ERROR_DESCRIPTIONS = {
     400: "Bad input (the field is named), malformed JSON, or a token in the query string.",
     401: "No token, or an unknown, revoked, malformed or wrong-kind token; code token_expired "
     "for a token past its expiry.",
-    403: "The token's user has a role too low for this.",
+    403: "The token's user has a role too low for this (or a token from an OIDC exchange would "
+    "write an environment outside its policy: code environment_not_allowed).",
     404: "No such deployment (or not visible to this token), environment, variable, release "
     "or revision.",
     409: "Conflict: a secret cannot become plain; a key clashes with a binding; nothing to "

@@ -7,6 +7,7 @@ from . import (
     domains,
     env_import,
     environments,
+    oidc,
     openapi,
     releases,
     required_keys,
@@ -99,5 +100,13 @@ urlpatterns = [
     # The caller's own personal API tokens (SPEC §12).
     path("tokens", tokens.tokens, name="api_token_list"),
     path("tokens/<int:token_id>", tokens.token_detail, name="api_token_detail"),
+    # CI trust (SPEC §16): policies, and the exchange of an OIDC ID token (no token needed).
+    path(f"{DEPLOYMENT}/oidc-policies", oidc.policies, name="api_oidc_policies"),
+    path(
+        f"{DEPLOYMENT}/oidc-policies/<int:policy_id>",
+        oidc.policy_detail,
+        name="api_oidc_policy_detail",
+    ),
+    path("oidc/token", oidc.exchange, name="api_oidc_token"),
     # Whatever else is under /api/ is a JSON 404: see project/urls.py.
 ]

@@ -14,11 +14,14 @@ from .deployments import (
     Version,
 )
 from .invitations import Invitation
+from .oidc import GITHUB_ISSUER, MAX_TTL_SECONDS, OidcPolicy, OidcToken, OidcUsedJti
 from .rotations import Rotation
 from .tokens import ApiToken, RuntimeInstance, RuntimeToken, Token
 from .values import Binding, ConfigEntry, EncryptedValue, Variable
 
 __all__ = [
+    "GITHUB_ISSUER",
+    "MAX_TTL_SECONDS",
     "ROLE_RANK",
     "ApiToken",
     "AuditChainHead",
@@ -35,6 +38,9 @@ __all__ = [
     "Environment",
     "Invitation",
     "Membership",
+    "OidcPolicy",
+    "OidcToken",
+    "OidcUsedJti",
     "Release",
     "Role",
     "Rotation",

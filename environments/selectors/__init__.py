@@ -62,6 +62,15 @@ from .environments import (
     production_first,
 )
 from .members import find_user, get_membership, is_member, members
+from .oidc import (
+    deployment_named,
+    get_oidc_policy,
+    get_oidc_token,
+    live_oidc_token,
+    live_oidc_tokens,
+    oidc_policies,
+    oidc_token_deployments,
+)
 from .paging import Page, keyset_page
 from .releases import (
     LiveState,
@@ -177,6 +186,7 @@ __all__ = [
     "deployment_domain",
     "deployment_domains",
     "deployment_environments",
+    "deployment_named",
     "deployments_for_user",
     "domain_suggestion",
     "domains",
@@ -195,6 +205,8 @@ __all__ = [
     "get_environment",
     "get_environment_for_user",
     "get_membership",
+    "get_oidc_policy",
+    "get_oidc_token",
     "get_promotion_target",
     "get_release",
     "get_rotation",
@@ -207,11 +219,15 @@ __all__ = [
     "key_history",
     "keyset_page",
     "live_api_token",
+    "live_oidc_token",
+    "live_oidc_tokens",
     "live_runtime_token",
     "live_state",
     "members",
     "missing_required_keys",
     "next_step",
+    "oidc_policies",
+    "oidc_token_deployments",
     "pending_by_environment",
     "pending_changes",
     "pipeline_cards",

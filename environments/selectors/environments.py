@@ -11,6 +11,7 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    QuerySet,
     Subquery,
     Value,
 )
@@ -37,13 +38,18 @@ from .releases import PendingChanges, pending_by_environment
 
 def deployments_for_user(user) -> list[Deployment]:
     """Visible deployments with their environments and active versions (3 queries)."""
+    return with_environments(visible_deployments(user))
+
+
+def with_environments(deployments: QuerySet[Deployment]) -> list[Deployment]:
+    """The deployments by name, with their environments and active versions (3 queries)."""
     environments = Environment.objects.select_related("active_version", "promotes_to").annotate(
         variable_count=Count("variables", distinct=True)
     )
     return list(
-        visible_deployments(user)
-        .order_by("name")
-        .prefetch_related(Prefetch("environments", queryset=environments))
+        deployments.order_by("name").prefetch_related(
+            Prefetch("environments", queryset=environments)
+        )
     )
 
 

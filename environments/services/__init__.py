@@ -44,6 +44,14 @@ from .invitations import (
     revoke_invitation,
 )
 from .members import remove_member, set_member
+from .oidc import (
+    Minted,
+    OidcRefused,
+    create_oidc_policy,
+    delete_oidc_policy,
+    exchange_oidc_token,
+    revoke_oidc_token,
+)
 from .releases import (
     ANY_VERSION,
     AnyVersion,
@@ -92,6 +100,8 @@ __all__ = [
     "CopyResult",
     "ImportDiff",
     "InvitationUnusable",
+    "Minted",
+    "OidcRefused",
     "RotationResult",
     "RuntimeFetch",
     "SentInvitation",
@@ -110,6 +120,7 @@ __all__ = [
     "create_data_service",
     "create_deployment",
     "create_environment",
+    "create_oidc_policy",
     "create_runtime_token",
     "create_version",
     "default_promotion_target",
@@ -117,8 +128,10 @@ __all__ = [
     "delete_data_service",
     "delete_deployment",
     "delete_environment",
+    "delete_oidc_policy",
     "delete_variable",
     "deploy_version",
+    "exchange_oidc_token",
     "fetch_runtime_env_for_token",
     "force_revoke",
     "hash_token",
@@ -139,6 +152,7 @@ __all__ = [
     "reveal_variable",
     "revoke_api_token",
     "revoke_invitation",
+    "revoke_oidc_token",
     "revoke_runtime_token",
     "rollback",
     "rotate_encryption_keys",

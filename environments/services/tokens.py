@@ -22,7 +22,7 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def _new_token(prefix: str) -> tuple[str, str, str]:
+def new_token(prefix: str) -> tuple[str, str, str]:
     body = secrets.token_urlsafe(32)  # 256 bits
     raw = prefix + body
     return raw, hash_token(raw), body[:4]
@@ -66,7 +66,7 @@ def create_api_token(
             code="too_many_tokens",
         )
     name = (name or "").strip() or "API token"
-    raw, digest, hint = _new_token(ApiToken.PREFIX)
+    raw, digest, hint = new_token(ApiToken.PREFIX)
     token = ApiToken.objects.create(
         user=user,
         name=name[: rules.TOKEN_NAME_MAX],
@@ -98,7 +98,7 @@ def create_runtime_token(
     expires_at = _expires_at(expires_in_days)
     lock_environment(environment)  # a delete racing this create is a 404, not an FK error
     name = (name or "").strip() or f"{environment.name} runtime"
-    raw, digest, hint = _new_token(RuntimeToken.PREFIX)
+    raw, digest, hint = new_token(RuntimeToken.PREFIX)
     token = RuntimeToken.objects.create(
         environment=environment,
         name=name[: rules.TOKEN_NAME_MAX],

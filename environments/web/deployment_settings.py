@@ -53,6 +53,7 @@ def _settings_page(
         "suggestions": selectors.apex_suggestions(deployment, environments),
         "delete_form": forms.ConfirmNameForm(expected=deployment.name),
         "can_delete_deployment": has_role(role, permissions.TO_DELETE_DEPLOYMENT),
+        "can_manage_oidc": has_role(role, permissions.TO_MANAGE_OIDC),
     }
     return render(request, "environments/deployment_settings.html", context, status=status)
 

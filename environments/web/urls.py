@@ -21,6 +21,7 @@ from . import (
     environment_history,
     invitations,
     members,
+    oidc_policies,
     rotations,
     runtime_tokens,
     variable_history,
@@ -148,6 +149,18 @@ deployment_urls = [
     # Required keys
     path("settings/required-keys/", deployment_settings.required_keys, name="required_keys"),
     path("settings/secret-age/", deployment_settings.secret_age, name="secret_age"),
+    # CI trust (OIDC)
+    path("settings/ci-trust/", oidc_policies.oidc_policies, name="oidc_policies"),
+    path(
+        "settings/ci-trust/<int:pk>/delete/",
+        oidc_policies.oidc_policy_delete,
+        name="oidc_policy_delete",
+    ),
+    path(
+        "settings/ci-trust/tokens/<int:pk>/revoke/",
+        oidc_policies.oidc_token_revoke,
+        name="oidc_token_revoke",
+    ),
 ]
 
 urlpatterns = [

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
 
 from environments import services
 from environments.models import Role
@@ -57,7 +61,23 @@ def objects(deployment, production, owner, actor, member, pg_server, prefixed, w
         actor=actor,
         accept_url=lambda raw: f"http://testserver/invitations/{raw}/",
     ).invitation
+    key = ECKey.generate_key("P-256", parameters={"kid": "k"})
+    policy = services.create_oidc_policy(
+        deployment=deployment,
+        issuer="https://issuer.example",
+        audience="miosa",
+        subject="repo:acme/shop:ref:refs/heads/main",
+        environments=["production"],
+        role="developer",
+        jwks=KeySet([key]).as_dict(private=False),
+        actor=actor,
+    )
+    claims = {"iss": policy.issuer, "aud": "miosa", "sub": policy.subject, "jti": "j1"}
+    id_token = jwt.encode({"alg": "ES256", "kid": "k"}, claims | {"exp": time.time() + 60}, key)
+    minted = services.exchange_oidc_token(deployment=deployment, id_token=id_token, actor=actor)
     return {
+        "oidc_policy": policy.pk,
+        "oidc_token": minted.token.pk,
         "invitation": invitation.pk,
         "data_service": data_service.pk,
         "data_server": pg_server.pk,

@@ -29,6 +29,7 @@ from .environments import (
     RollbackForm,
 )
 from .fields import PageField, PageForm, ValueTextarea
+from .oidc import OidcPolicyForm
 from .submission import Submission, add_service_error, refusal_status, submit
 from .tokens import NO_EXPIRY, TOKEN_LIFETIMES, ApiTokenForm, RuntimeTokenForm
 from .variables import ImportForm, RequiredKeysForm, RestoreForm, VariableEditForm, VariableForm
@@ -56,6 +57,7 @@ __all__ = [
     "ImportForm",
     "KindSelect",
     "MemberForm",
+    "OidcPolicyForm",
     "PageField",
     "PageForm",
     "PromoteForm",
