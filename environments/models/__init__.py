@@ -13,6 +13,7 @@ from .deployments import (
     Role,
     Version,
 )
+from .groups import Group, GroupEntry, GroupLink
 from .invitations import Invitation
 from .rotations import Rotation
 from .tokens import ApiToken, RuntimeInstance, RuntimeToken, Token
@@ -33,6 +34,9 @@ __all__ = [
     "Domain",
     "EncryptedValue",
     "Environment",
+    "Group",
+    "GroupEntry",
+    "GroupLink",
     "Invitation",
     "Membership",
     "Release",
