@@ -318,8 +318,15 @@ SCHEMAS: dict[str, Any] = {
                     "allOf": [ref("VariableRow")],
                     "description": "A secret's or binding's row carries set_at and "
                     "instances_on_older_value (and overdue when the deployment sets "
-                    "max_secret_age_days); a plain variable's carries none of them.",
-                    "if": {"properties": {"is_secret": {"const": True}}},
+                    "max_secret_age_days); a plain variable's carries none of them, nor "
+                    "need a resolved one (SPEC §19).",
+                    "if": {
+                        "properties": {"is_secret": {"const": True}},
+                        "not": {
+                            "required": ["resolved"],
+                            "properties": {"resolved": {"const": True}},
+                        },
+                    },
                     "then": {"required": SECRET_AGE_REQUIRED, "properties": SECRET_AGE},
                 },
             },

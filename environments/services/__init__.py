@@ -40,6 +40,8 @@ from .groups import (
     delete_group,
     delete_group_variable,
     restore_group_variable,
+    reveal_explanation,
+    reveal_group_values,
     set_environment_groups,
     set_group_variables,
 )
@@ -148,6 +150,8 @@ __all__ = [
     "restore_group_variable",
     "restore_variable",
     "retry_data_service",
+    "reveal_explanation",
+    "reveal_group_values",
     "reveal_key_history",
     "reveal_plain_values",
     "reveal_variable",

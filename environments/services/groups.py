@@ -13,7 +13,7 @@ from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, TooLarge, Undecryptable, validated
 from ..models import Deployment, Environment, Group, GroupEntry, GroupLink, Role
 from .environment_writes import fingerprint_scope, lock_deployment, lock_environment
-from .resolution import settle
+from .resolution import problem_error, settle
 from .variables import VariableInput
 
 MAX_GROUPS_PER_DEPLOYMENT = 50
@@ -103,8 +103,9 @@ def delete_group(*, group: Group, actor: Actor, role: str | None = None) -> None
 # Group variables
 
 
-def _check_items(group: Group, items: list[VariableInput]) -> dict[str, GroupEntry]:
-    """Refusals before writing `items` (as an environment's, SPEC §1); the live entries by key."""
+def clean_items(group_name: str, items: list[VariableInput]) -> set[str]:
+    """What refuses `items` whatever the group holds (keys, values, kinds, references'
+    syntax), without a query; the keys."""
     seen: set[str] = set()
     single = len(items) == 1
     for position, item in enumerate(items):
@@ -124,10 +125,16 @@ def _check_items(group: Group, items: list[VariableInput]) -> dict[str, GroupEnt
             resolver.parse(item.value)
         except ValueError as exc:
             raise Invalid(
-                f"{group.name}.{key}: {exc}",
+                f"{group_name}.{key}: {exc}",
                 code="invalid_reference",
                 field="value" if single else f"variables[{position}].value",
             ) from None
+    return seen
+
+
+def _check_items(group: Group, items: list[VariableInput]) -> dict[str, GroupEntry]:
+    """Refusals before writing `items` (as an environment's, SPEC §1); the live entries by key."""
+    seen = clean_items(group.name, items)
     live = {
         e.key: e
         for e in GroupEntry.objects.filter(group=group, end_revision__isnull=True, key__in=seen)
@@ -381,3 +388,45 @@ def set_environment_groups(
         field="groups",
     )
     return [found[g] for g in groups]
+
+
+# Reads of raw material
+
+
+def reveal_group_values(*, group: Group, actor: Actor) -> dict[str, str]:
+    """A group's plain values (resolved), on record first (SPEC §7)."""
+    from .. import selectors
+
+    with transaction.atomic(durable=True):
+        audit.record(
+            "variable.reveal",
+            actor=actor,
+            deployment=group.deployment,
+            target=f"{group.name}.*",
+            detail={"group": group.name},
+        )
+        try:
+            return selectors.group_plain_values(group)
+        except resolver.ReferenceProblem as problem:
+            raise problem_error(problem) from None
+        except crypto.DecryptionError:
+            raise Undecryptable(
+                f"A value of {group.name} cannot be decrypted with the configured keys."
+            ) from None
+
+
+def reveal_explanation(*, environment: Environment, key: str, actor: Actor):
+    """A key's chain with the values of its plain steps, on record first (SPEC §7, §19)."""
+    from .. import selectors
+
+    with transaction.atomic(durable=True):
+        audit.record(
+            "variable.reveal",
+            actor=actor,
+            environment=environment,
+            target=key,
+            detail={"explain": True},
+        )
+        explanation = selectors.explain(environment, key)
+        keyring = crypto.get_keyring()
+        return explanation, [selectors.step_value(step, keyring) for step in explanation.steps]
