@@ -148,6 +148,11 @@ def entry_context(
     return f"miosa/v1/entry/{deployment_id}/{environment_id}/{kind}/{key}/{revision}"
 
 
+def group_entry_context(deployment_id: int, group_id: int, key: str, revision: int) -> str:
+    """The associated data of a value in a shared group's history (SPEC §19)."""
+    return f"miosa/v1/group/{deployment_id}/{group_id}/{key}/{revision}"
+
+
 def encrypt(plaintext: str, *, context: str, keyring: Keyring | None = None) -> bytes:
     keyring = keyring or get_keyring()
     key_id = keyring.primary_id

@@ -34,6 +34,11 @@ class NotFound(ServiceError, Http404):
     default_code = "not_found"
 
 
+class Forbidden(ServiceError):
+    status = 403
+    default_code = "forbidden"
+
+
 class Conflict(ServiceError):
     status = 409
     default_code = "conflict"

@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 DEPLOYMENT_NAME_RE = r"^[a-z0-9-]{1,63}$"
 ENVIRONMENT_NAME_RE = r"^[a-z0-9][a-z0-9-]{0,62}(/[a-z0-9][a-z0-9._-]{0,62})?$"
 VARIABLE_KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,255}$"
+# A shared group's name (SPEC §19): like a deployment's, never an environment's.
+GROUP_NAME_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 RESERVED_PREFIX = "MIOSA_"
 
 PRODUCTION = "production"
@@ -43,6 +45,7 @@ PREVIEW_CHARS = 8
 _deployment_name = re.compile(DEPLOYMENT_NAME_RE)
 _environment_name = re.compile(ENVIRONMENT_NAME_RE)
 _variable_key = re.compile(VARIABLE_KEY_RE)
+_group_name = re.compile(GROUP_NAME_RE)
 _label = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -73,6 +76,18 @@ def validate_environment_name(name: str) -> str:
         # The name is a URL path segment in the API (…/environments/preview/pr-42).
         raise ValidationError(
             "An environment name may not contain '..'.", code="invalid_environment_name"
+        )
+    return name
+
+
+def validate_group_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise ValidationError("The group name must be a string.", code="invalid_group_name")
+    name = name.strip()
+    if not _group_name.match(name):
+        raise ValidationError(
+            "Use 1-63 lower-case letters, digits or hyphens, starting with a letter or digit.",
+            code="invalid_group_name",
         )
     return name
 

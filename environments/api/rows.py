@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from .. import rules, selectors
+from .. import resolver, rules, selectors
 from ..models import Deployment, Environment, Release, Variable
 
 
@@ -55,6 +55,10 @@ def variable_row(
         item["undecryptable"] = True
     if row.managed:
         item["managed"] = True
+    if row.group:
+        item["group"] = row.group
+    if row.resolved:
+        item["resolved"] = True
     if age is not None:
         item["set_at"] = timestamp(age.set_at)
         item["instances_on_older_value"] = age.instances_on_older_value
@@ -64,6 +68,10 @@ def variable_row(
 
 
 def written_row(environment: Environment, variable: Variable, value: str) -> dict[str, Any]:
+    if resolver.has_references(value):
+        # Shown as the runtime gets it (SPEC §19), resolved: a secret if it reads one.
+        environment = selectors.refresh_resolved_count(environment)
+        return variable_row(selectors.variable_row(environment, variable.key))
     return {
         "environment": environment.name,
         "key": variable.key,

@@ -7,6 +7,7 @@ from . import (
     domains,
     env_import,
     environments,
+    groups,
     oidc,
     openapi,
     releases,
@@ -27,6 +28,7 @@ urlpatterns = [
     path(f"{DEPLOYMENT}/env", variables.environment_variables, name="api_environment_variables"),
     path(f"{DEPLOYMENT}/env/import", env_import.import_variables, name="api_env_import"),
     path(f"{DEPLOYMENT}/env/<str:key>", variables.variable_detail, name="api_variable_detail"),
+    path(f"{DEPLOYMENT}/env/<str:key>/explain", groups.explain, name="api_variable_explain"),
     path(
         f"{DEPLOYMENT}/env/<str:key>/history",
         variables.variable_history,
@@ -48,9 +50,33 @@ urlpatterns = [
     # Environments; <path:…> as the name may hold one '/', as in preview/pr-42.
     path(f"{DEPLOYMENT}/environments", environments.environments, name="api_environments"),
     path(
+        f"{DEPLOYMENT}/environments/<path:name>/groups",
+        groups.environment_groups,
+        name="api_environment_groups",
+    ),
+    path(
         f"{DEPLOYMENT}/environments/<path:name>",
         environments.environment_detail,
         name="api_environment_detail",
+    ),
+    # Shared groups (SPEC §19).
+    path(f"{DEPLOYMENT}/groups", groups.groups, name="api_groups"),
+    path(f"{DEPLOYMENT}/groups/<str:group>", groups.group_detail, name="api_group_detail"),
+    path(f"{DEPLOYMENT}/groups/<str:group>/env", groups.group_variables, name="api_group_env"),
+    path(
+        f"{DEPLOYMENT}/groups/<str:group>/env/<str:key>",
+        groups.group_variable_detail,
+        name="api_group_variable_detail",
+    ),
+    path(
+        f"{DEPLOYMENT}/groups/<str:group>/env/<str:key>/history",
+        groups.group_variable_history,
+        name="api_group_variable_history",
+    ),
+    path(
+        f"{DEPLOYMENT}/groups/<str:group>/env/<str:key>/restore",
+        groups.group_variable_restore,
+        name="api_group_variable_restore",
     ),
     path(f"{DEPLOYMENT}/bindings", bindings.bindings, name="api_bindings"),
     path(

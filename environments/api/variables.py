@@ -114,7 +114,7 @@ def _list_variables(request: ApiRequest) -> HttpResponse:
     ages = selectors.secret_ages(deployment, environments)
     items = [variable_row(row, ages.get((row.environment, row.key))) for row in rows]
     if reveal:
-        plain = [row for row in rows if row.source == "env" and not row.is_secret]
+        plain = [row for row in rows if row.source in ("env", "group") and not row.is_secret]
         keys = [row.key if environment else f"{row.environment}/{row.key}" for row in plain]
         values = services.reveal_plain_values(
             deployment=deployment,
@@ -125,7 +125,7 @@ def _list_variables(request: ApiRequest) -> HttpResponse:
         )
         for item in items:
             value = values.get((item["environment"], item["key"]))
-            if item["source"] == "env" and not item["is_secret"] and value is not None:
+            if item["source"] in ("env", "group") and not item["is_secret"] and value is not None:
                 item["value"] = value
     return JsonResponse({"deployment": deployment_ref(deployment), "variables": items})
 
@@ -241,7 +241,20 @@ SCHEMAS: dict[str, Any] = {
                 "replaced by '••••'; null when the stored value cannot be decrypted.",
             },
             "is_secret": {"type": "boolean"},
-            "source": {"enum": ["env", "binding"]},
+            "source": {
+                "enum": ["env", "binding", "group"],
+                "description": "env: the environment's own variable; binding: a data service "
+                "binding; group: a key of a linked shared group (SPEC §19).",
+            },
+            "group": {
+                "type": "string",
+                "description": "The shared group the value comes from.",
+            },
+            "resolved": {
+                "const": True,
+                "description": "Present when the preview (and value) is resolved from a group "
+                "or through references; a variable that references a secret is a secret.",
+            },
             "updated_at": TIMESTAMP,
             "value": {"type": "string", "description": "Only with reveal=true (admins)."},
             "undecryptable": {
@@ -262,7 +275,12 @@ SCHEMAS: dict[str, Any] = {
                 "then": {"properties": {"value": False}},
             },
             {
-                "if": {"properties": {"is_secret": {"const": True}, "source": {"const": "env"}}},
+                "if": {
+                    "properties": {
+                        "is_secret": {"const": True},
+                        "source": {"enum": ["env", "group"]},
+                    }
+                },
                 "then": {"properties": {"preview": {"enum": [rules.SECRET_PREVIEW, None]}}},
             },
             {
@@ -300,8 +318,15 @@ SCHEMAS: dict[str, Any] = {
                     "allOf": [ref("VariableRow")],
                     "description": "A secret's or binding's row carries set_at and "
                     "instances_on_older_value (and overdue when the deployment sets "
-                    "max_secret_age_days); a plain variable's carries none of them.",
-                    "if": {"properties": {"is_secret": {"const": True}}},
+                    "max_secret_age_days); a plain variable's carries none of them, nor "
+                    "need a resolved one (SPEC §19).",
+                    "if": {
+                        "properties": {"is_secret": {"const": True}},
+                        "not": {
+                            "required": ["resolved"],
+                            "properties": {"resolved": {"const": True}},
+                        },
+                    },
                     "then": {"required": SECRET_AGE_REQUIRED, "properties": SECRET_AGE},
                 },
             },

@@ -13,6 +13,7 @@ from .deployments import (
     Role,
     Version,
 )
+from .groups import Group, GroupEntry, GroupLink
 from .invitations import Invitation
 from .oidc import GITHUB_ISSUER, MAX_TTL_SECONDS, OidcPolicy, OidcToken, OidcUsedJti
 from .rotations import Rotation
@@ -36,6 +37,9 @@ __all__ = [
     "Domain",
     "EncryptedValue",
     "Environment",
+    "Group",
+    "GroupEntry",
+    "GroupLink",
     "Invitation",
     "Membership",
     "OidcPolicy",

@@ -34,6 +34,9 @@ class Deployment(models.Model):
     required_keys = models.JSONField(default=list, blank=True)
     # A secret whose current value is older than this is flagged overdue (SPEC §14); None: never.
     max_secret_age_days = models.PositiveIntegerField(null=True, blank=True)
+    # Set once it has a shared group or a reference (SPEC §19): from then on its writes
+    # re-resolve the environments that use what they change.
+    shares_config = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -108,6 +111,10 @@ class Environment(models.Model):
         max_length=16, choices=ConfigChanges.choices, default=ConfigChanges.IMMEDIATE
     )
     release_count = models.PositiveIntegerField(default=0)
+    # How many keys its runtime gets resolved (from a group, or through references), and the
+    # revisions of the groups and environments they were read at (SPEC §19).
+    resolved_count = models.PositiveIntegerField(default=0)
+    resolved_from = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # A preview/* environment created for a pull request may expire: `manage.py
     # expire_environments` deletes it once this is past (SPEC §10).
@@ -181,6 +188,10 @@ class Release(models.Model):
     source_environment = models.CharField(max_length=127, blank=True, default="")
     # For a rollback: the release rolled back to.
     rollback_of = models.PositiveIntegerField(null=True, blank=True)
+    # The revisions of the groups and environments its resolved configuration read (SPEC §19),
+    # {"groups": {"common": 4}, "environments": {"staging": 12}}, and what changed elsewhere to
+    # make a config release ("cause").
+    resolved_from = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

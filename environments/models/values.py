@@ -26,6 +26,9 @@ class ConfigEntry(models.Model):
         VARIABLE = "variable", "Variable"
         BINDING = "binding", "Binding"
         DOMAIN = "domain", "Domain"
+        # A key's value as the runtime gets it, where that is not the variable or binding as
+        # written: a group's key, or a value with references, resolved (SPEC §19).
+        RESOLVED = "resolved", "Resolved"
 
     class Ended(models.TextChoices):
         REPLACED = "replaced", "Replaced"
@@ -42,6 +45,10 @@ class ConfigEntry(models.Model):
     size = models.PositiveIntegerField(default=0)
     binding_kind = models.CharField(max_length=16, blank=True, default="")
     binding_name = models.CharField(max_length=100, blank=True, default="")
+    # A resolved entry: the group its key comes from ("" for the environment's own), and what
+    # changed elsewhere to make this value ("common.API_URL"; "" for a change of its own).
+    origin = models.CharField(max_length=63, blank=True, default="")
+    cause = models.CharField(max_length=400, blank=True, default="")
     set_revision = models.PositiveIntegerField()
     set_at = models.DateTimeField()
     set_by_label = models.CharField(max_length=200, blank=True, default="")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from .. import crypto
 from ..models import (
     Binding,
+    ConfigEntry,
     Environment,
     Variable,
 )
@@ -45,6 +46,18 @@ def _fingerprints(environment: Environment) -> dict[str, tuple[bytes, bool]]:
             )
         }
     )
+    # Keys as the runtime gets them (SPEC §19): resolved values, and linked groups' keys.
+    if environment.resolved_count:
+        prints.update(
+            {
+                e.key: (bytes(e.fingerprint), e.is_secret)
+                for e in ConfigEntry.objects.filter(
+                    environment=environment,
+                    kind=ConfigEntry.Kind.RESOLVED,
+                    end_revision__isnull=True,
+                ).only("key", "fingerprint", "is_secret")
+            }
+        )
     return prints
 
 

@@ -78,7 +78,7 @@ def deployment_environments(deployment: Deployment) -> list[Environment]:
 
 def environments_in_order(deployment: Deployment) -> list[Environment]:
     environments = Environment.objects.filter(deployment=deployment).only(
-        "pk", "name", "deployment_id", "active_version_id", "promotes_to_id"
+        "pk", "name", "deployment_id", "active_version_id", "promotes_to_id", "resolved_count"
     )
     return pipeline_order(environments)
 

@@ -4,7 +4,7 @@ what changed since the live release (pending changes), and the history pages."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import (
     F,
@@ -96,6 +96,9 @@ class PendingChanges:
     removed: list[str]
     live_revision: int | None
     revision: int
+    # Why a key changes when the change was made elsewhere (SPEC §19): {"API_URL":
+    # "common.API_URL"}, from a shared group or a referenced environment.
+    causes: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed)
@@ -111,6 +114,15 @@ class PendingChanges:
 
 def _entry_label(entry: ConfigEntry) -> str:
     return f"domain {entry.key}" if entry.kind == ConfigEntry.Kind.DOMAIN else entry.key
+
+
+def _as_served(entries: Iterable[ConfigEntry]) -> dict[str, ConfigEntry]:
+    """By label, what a runtime gets: a resolved entry (SPEC §19) over the variable or
+    binding of its key."""
+    served: dict[str, ConfigEntry] = {}
+    for entry in sorted(entries, key=lambda e: e.kind == ConfigEntry.Kind.RESOLVED):
+        served[_entry_label(entry)] = entry
+    return served
 
 
 def pending_changes(environment: Environment) -> PendingChanges:
@@ -132,21 +144,27 @@ def pending_changes(environment: Environment) -> PendingChanges:
 def _pending_from(rows: Iterable[ConfigEntry], live: int, head: int) -> PendingChanges:
     """The difference between the entries alive at `live` and the current ones, among `rows`
     (the entries alive at either)."""
-    at_live, at_head = {}, {}
+    at_live_rows, at_head_rows = [], []
     for e in rows:
         if e.set_revision <= live and (e.end_revision is None or e.end_revision > live):
-            at_live[(e.kind, e.key)] = e
+            at_live_rows.append(e)
         if e.end_revision is None:
-            at_head[(e.kind, e.key)] = e
-    added = sorted(_entry_label(at_head[k]) for k in at_head.keys() - at_live.keys())
-    removed = sorted(_entry_label(at_live[k]) for k in at_live.keys() - at_head.keys())
+            at_head_rows.append(e)
+    at_live, at_head = _as_served(at_live_rows), _as_served(at_head_rows)
+    added = sorted(at_head.keys() - at_live.keys())
+    removed = sorted(at_live.keys() - at_head.keys())
     changed = sorted(
-        _entry_label(at_head[k])
+        k
         for k in at_head.keys() & at_live.keys()
         if at_head[k].pk != at_live[k].pk
         and bytes(at_head[k].fingerprint) != bytes(at_live[k].fingerprint)
     )
-    return PendingChanges(added, changed, removed, live, head)
+    causes = {
+        k: at_head[k].cause
+        for k in added + changed
+        if at_head[k].kind == ConfigEntry.Kind.RESOLVED and at_head[k].cause
+    }
+    return PendingChanges(added, changed, removed, live, head, causes)
 
 
 def pending_by_environment(environments: list[Environment]) -> dict[int, PendingChanges]:
@@ -162,7 +180,16 @@ def pending_by_environment(environments: list[Environment]) -> dict[int, Pending
             | Q(set_revision__lte=live_revision, end_revision__gt=live_revision)
         )
         .annotate(live_revision=live_revision)
-        .only("pk", "environment_id", "kind", "key", "fingerprint", "set_revision", "end_revision")
+        .only(
+            "pk",
+            "environment_id",
+            "kind",
+            "key",
+            "fingerprint",
+            "cause",
+            "set_revision",
+            "end_revision",
+        )
     )
     grouped: dict[int, list[ConfigEntry]] = {}
     for row in rows:

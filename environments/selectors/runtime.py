@@ -81,10 +81,16 @@ def runtime_entries(
         if revision is not None
         else ConfigEntry.objects.filter(environment=environment, end_revision__isnull=True)
     )
-    rows = rows.order_by("kind", "key").values_list("kind", "key", "set_revision", "ciphertext")
+    rows = list(
+        rows.order_by("kind", "key").values_list("kind", "key", "set_revision", "ciphertext")
+    )
+    # A key resolved from a group or through references (SPEC §19) is served resolved.
+    resolved = {key for kind, key, _, _ in rows if kind == ConfigEntry.Kind.RESOLVED}
     for kind, key, set_revision, ciphertext in rows:
         if kind == ConfigEntry.Kind.DOMAIN:
             hosts.append(key)
+            continue
+        if key in resolved and kind != ConfigEntry.Kind.RESOLVED:
             continue
         context = crypto.entry_context(
             environment.deployment_id, environment.pk, kind, key, set_revision

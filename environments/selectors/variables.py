@@ -73,6 +73,10 @@ class VariableRow:
     binding_name: str = ""
     pk: int = 0
     managed: bool = False  # a data service's binding (SPEC §13)
+    # Shared groups and references (SPEC §19): the group a key comes from (source "group"),
+    # and whether the value shown is resolved from what was written.
+    group: str = ""
+    resolved: bool = False
 
 
 _VARIABLE_ROW_FIELDS = (
@@ -142,12 +146,114 @@ def _binding_row(binding: Binding, environment: Environment, keyring) -> Variabl
     )
 
 
+def resolved_entries(environments: list[Environment]) -> dict[tuple[int, str], ConfigEntry]:
+    """The resolved keys live now (SPEC §19: a group's key, or a value with references, as the
+    runtime gets it), by (environment id, key): one query, none for environments that have
+    none."""
+    ids = [e.pk for e in environments if e.resolved_count]
+    if not ids:
+        return {}
+    return {
+        (e.environment_id, e.key): e
+        for e in ConfigEntry.objects.filter(
+            environment_id__in=ids, kind=ConfigEntry.Kind.RESOLVED, end_revision__isnull=True
+        ).only(
+            "pk",
+            "environment_id",
+            "key",
+            "is_secret",
+            "ciphertext",
+            "fingerprint",
+            "origin",
+            "set_revision",
+            "set_at",
+            "set_by_label",
+        )
+    }
+
+
+def _resolved_row(
+    entry: ConfigEntry, environment: Environment, keyring, own: VariableRow | None
+) -> VariableRow:
+    """A key as the runtime gets it, resolved: over its own variable's row, or a group's key."""
+    try:
+        value = crypto.decrypt(
+            entry.ciphertext,
+            context=crypto.entry_context(
+                environment.deployment_id, environment.pk, entry.kind, entry.key, entry.set_revision
+            ),
+            keyring=keyring,
+        )
+    except crypto.DecryptionError:
+        preview, undecryptable = None, True
+    else:
+        preview = rules.SECRET_PREVIEW if entry.is_secret else rules.plain_preview(value)
+        undecryptable = False
+    if own is not None:
+        return VariableRow(
+            environment=own.environment,
+            key=own.key,
+            preview=preview if not own.undecryptable else None,
+            is_secret=entry.is_secret,
+            source=own.source,
+            updated_at=own.updated_at,
+            updated_by=own.updated_by,
+            undecryptable=undecryptable or own.undecryptable,
+            pk=own.pk,
+            group=entry.origin,
+            resolved=True,
+        )
+    return VariableRow(
+        environment=environment.name,
+        key=entry.key,
+        preview=preview,
+        is_secret=entry.is_secret,
+        source="group",
+        updated_at=entry.set_at,
+        updated_by=entry.set_by_label,
+        undecryptable=undecryptable,
+        group=entry.origin,
+        resolved=True,
+    )
+
+
+def with_resolved(
+    rows: list[VariableRow], environments: list[Environment], keyring=None
+) -> list[VariableRow]:
+    """`rows` (own variables, maybe bindings) with each key as the runtime gets it: a value with
+    references resolved (a secret if it reads one), and the keys of linked groups."""
+    resolved = resolved_entries(environments)
+    if not resolved:
+        return rows
+    keyring = keyring or crypto.get_keyring()
+    by_name = {e.name: e for e in environments}
+    by_id = {e.pk: e for e in environments}
+    out: list[VariableRow] = []
+    seen: set[tuple[int, str]] = set()
+    for row in rows:
+        environment = by_name[row.environment]
+        entry = resolved.get((environment.pk, row.key))
+        if entry is not None and row.source == "env":
+            out.append(_resolved_row(entry, environment, keyring, row))
+            seen.add((environment.pk, row.key))
+        else:
+            out.append(row)
+            if entry is not None:
+                seen.add((environment.pk, row.key))
+    for (environment_id, key), entry in resolved.items():
+        if (environment_id, key) not in seen:
+            out.append(_resolved_row(entry, by_id[environment_id], keyring, None))
+    out.sort(key=lambda r: (r.environment, r.key))
+    return out
+
+
 def variable_rows(
     environments: list[Environment], *, include_bindings: bool = True
 ) -> list[VariableRow]:
-    """Variables (and bindings) of the given environments of one deployment, previews only.
+    """Variables (and bindings) of the given environments of one deployment, previews only,
+    and the keys of their linked groups; each as the runtime gets it (SPEC §19).
 
-    Two queries whatever the number of rows.
+    Two queries whatever the number of rows (three when a group or a reference resolves).
     """
     if not environments:
         return []
@@ -167,13 +273,22 @@ def variable_rows(
             for b in Binding.objects.filter(environment__in=by_id).defer("fingerprint")
         ]
     rows.sort(key=lambda r: (r.environment, r.key))
-    return rows
+    return with_resolved(rows, environments, keyring)
+
+
+def refresh_resolved_count(environment: Environment) -> Environment:
+    """`environment` with its count of resolved keys as a write left it (one query)."""
+    environment.resolved_count = (
+        Environment.objects.filter(pk=environment.pk).values_list("resolved_count", flat=True).get()
+    )
+    return environment
 
 
 def variable_row(environment: Environment, key: str) -> VariableRow:
     """One variable as the lists show it (a preview; '••••' for a secret), one query."""
     variable = Variable.objects.filter(environment=environment, key=key).defer("fingerprint").get()
-    return _variable_row(variable, environment, crypto.get_keyring())
+    row = _variable_row(variable, environment, crypto.get_keyring())
+    return with_resolved([row], [environment])[0] if environment.resolved_count else row
 
 
 def binding_rows(environments: list[Environment]) -> list[VariableRow]:
@@ -208,12 +323,27 @@ def reveal_plain_values(
     variables = Variable.objects.filter(environment__in=by_id, is_secret=False)
     if key is not None:
         variables = variables.filter(key=key)
+    resolved = resolved_entries(environments)
     values = {}
     for variable in variables:
         environment = by_id[variable.environment_id]
+        if (environment.pk, variable.key) in resolved:
+            continue  # revealed as resolved, below
         values[(environment.name, variable.key)] = crypto.decrypt(
             variable.ciphertext,
             context=Variable.context_for(environment, variable.key),
+            keyring=keyring,
+        )
+    # A resolved key is revealed as the runtime gets it, unless it reads a secret (SPEC §19).
+    for (environment_id, entry_key), entry in resolved.items():
+        if entry.is_secret or (key is not None and entry_key != key):
+            continue
+        environment = by_id[environment_id]
+        values[(environment.name, entry_key)] = crypto.decrypt(
+            entry.ciphertext,
+            context=crypto.entry_context(
+                environment.deployment_id, environment.pk, entry.kind, entry_key, entry.set_revision
+            ),
             keyring=keyring,
         )
     return values
@@ -236,8 +366,11 @@ class KeyHistoryRow:
 def key_history(environment: Environment, key: str) -> list[KeyHistoryRow]:
     """A key's history, newest first (one query)."""
     entries = list(
-        ConfigEntry.objects.filter(environment=environment, key=key)
-        .exclude(kind=ConfigEntry.Kind.DOMAIN)
+        ConfigEntry.objects.filter(
+            environment=environment,
+            key=key,
+            kind__in=(ConfigEntry.Kind.VARIABLE, ConfigEntry.Kind.BINDING),
+        )
         .defer("ciphertext")
         .order_by("set_revision")
     )

@@ -7,8 +7,10 @@ audit event:
 1. the deployment's row (`lock_deployment`), by the writes that change the deployment or the
    shape of its pipeline: versions, required keys, the apex domain, members, creating and
    deleting environments, promotion targets, removing a domain (which may clear the apex);
-2. environment rows (`lock_environment`): one, or several only under the deployment's lock
-   (so two writes never take two environments in opposite orders);
+2. environment rows: one (`lock_environment`, which takes the deployment's row first), or
+   several only under the deployment's lock (so two writes never take two environments in
+   opposite orders); a write whose change reaches other environments (shared groups and
+   references) locks them under the deployment's lock, after its first event;
 3. rows inside one environment (its data services…);
 4. the audit chain's head, last: `audit.record` locks it and holds it to COMMIT.
 
@@ -62,13 +64,21 @@ def lock_deployment_of(environment: Environment) -> Deployment:
 
 
 def lock_environment(environment: Environment) -> Environment:
-    """Lock the environment row (step 2 of the lock order) and return it freshly read: writes
-    to one environment serialize on this lock. EnvironmentGone (404) if it was deleted.
+    """Lock the environment's deployment's row (step 1), then the environment row (step 2),
+    and return it freshly read: writes to one deployment's environments serialize on these
+    locks. EnvironmentGone (404) if it was deleted.
+
+    The deployment's row first, because a change may reach other environments of the
+    deployment (SPEC §19: those whose groups or references read what it changes): the write
+    re-resolves them and gives them a revision of their own, so it locks their rows after its
+    first audit event. That is safe only because every writer of an environment's row holds
+    the deployment's row first, so none of them can hold one of those rows meanwhile.
 
     The lock is taken by a query without joins, then the row is read again: on PostgreSQL a
     locking query that joins (select_related) can return the joined columns as they were
     before the lock wait, which would lose a concurrent promotion's update.
     """
+    lock_deployment_of(environment)
     try:
         Environment.objects.select_for_update(no_key=True).filter(pk=environment.pk).values_list(
             "pk"

@@ -20,12 +20,18 @@ class Revision:
     """The revision one transaction writes, taken lazily: a write that turns out to change
     nothing takes none, and a batch takes one."""
 
-    def __init__(self, environment: Environment, actor: Actor) -> None:
+    def __init__(self, environment: Environment, actor: Actor, *, propagated: bool = False) -> None:
         self.environment = environment
         self.actor = actor
         self.number: int | None = None
         self.now = timezone.now()
         self._keyring = None
+        # Shared groups and references (SPEC §19): the keys this revision writes, whether a
+        # value it writes has a reference, and whether it is another write's consequence (whose
+        # writer re-resolves everything itself).
+        self.changed: set[str] = set()
+        self.saw_reference = False
+        self.propagated = propagated
 
     @property
     def keyring(self):
@@ -61,9 +67,14 @@ class Revision:
         is_secret: bool = False,
         binding_kind: str = "",
         binding_name: str = "",
+        origin: str = "",
+        cause: str = "",
     ) -> ConfigEntry:
         """Record `key`'s new value (encrypted for this revision), ending the one it replaces."""
         number = self.take()
+        if kind in (ConfigEntry.Kind.VARIABLE, ConfigEntry.Kind.BINDING):
+            self.changed.add(key)
+            self.saw_reference = self.saw_reference or "${{" in value
         self._end(kind, key, ConfigEntry.Ended.REPLACED)
         environment = self.environment
         ciphertext = b""
@@ -85,18 +96,26 @@ class Revision:
             size=len(value.encode()),
             binding_kind=binding_kind,
             binding_name=binding_name,
+            origin=origin,
+            cause=cause[:400],
             set_revision=number,
             set_at=self.now,
             set_by_label=self.actor.label,
         )
 
     def delete(self, kind: str, key: str) -> None:
+        if kind in (ConfigEntry.Kind.VARIABLE, ConfigEntry.Kind.BINDING):
+            self.changed.add(key)
         self._end(kind, key, ConfigEntry.Ended.DELETED)
 
     def finish(self) -> Release | None:
         """After the writes: in an `immediate` environment that runs a release, the change
         goes live at once, as a release of the same version with this revision."""
         environment = self.environment
+        if self.number is not None and not self.propagated:
+            from .resolution import settle_after_write
+
+            settle_after_write(self)  # what the change resolves to, here and where it is used
         if self.number is None or environment.is_staged or environment.live_release_id is None:
             return None
         return record_release(
@@ -148,6 +167,7 @@ def record_release(
         from_version=environment.active_version,
         source_environment=source.name if source else "",
         rollback_of=rollback_of,
+        resolved_from=_resolved_from(environment, revision),
         actor=actor.user,
         actor_label=actor.label,
     )
@@ -156,3 +176,20 @@ def record_release(
     environment.active_version = version
     environment.save(update_fields=["release_count", "live_release", "active_version"])
     return release
+
+
+def _resolved_from(environment: Environment, revision: int) -> dict:
+    """What a release at `revision` read from groups and other environments (SPEC §19): what
+    the environment's resolution read last when `revision` is its current one, else what the
+    last release at that revision recorded."""
+    if not environment.deployment.shares_config:
+        return {}
+    if revision == environment.config_revision:
+        return environment.resolved_from or {}
+    earlier = (
+        Release.objects.filter(environment=environment, config_revision=revision)
+        .order_by("-number")
+        .values_list("resolved_from", flat=True)
+        .first()
+    )
+    return earlier or {}

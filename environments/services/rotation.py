@@ -9,7 +9,15 @@ from django.db import transaction
 from .. import audit, crypto
 from ..actors import Actor
 from ..errors import Undecryptable
-from ..models import Binding, ConfigEntry, DataServer, DataService, Rotation, Variable
+from ..models import (
+    Binding,
+    ConfigEntry,
+    DataServer,
+    DataService,
+    GroupEntry,
+    Rotation,
+    Variable,
+)
 from .environment_writes import fingerprint_scope
 
 
@@ -33,10 +41,12 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
     primary = keyring.primary_id
     result = RotationResult()
     entries = ConfigEntry.objects.exclude(kind=ConfigEntry.Kind.DOMAIN)
-    for rows, kind in (
-        (Variable.objects, "variables"),
-        (Binding.objects, "bindings"),
-        (entries, "history"),
+    for rows, kind, owner in (
+        (Variable.objects, "variables", "environment"),
+        (Binding.objects, "bindings", "environment"),
+        (entries, "history", "environment"),
+        # Shared groups' values and their history (SPEC §19).
+        (GroupEntry.objects.exclude(ciphertext=b""), "history", "group"),
     ):
         model = rows.model
         last_pk = 0
@@ -44,7 +54,7 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
             with transaction.atomic():
                 batch = list(
                     rows.select_for_update(of=("self",), no_key=True)
-                    .select_related("environment")
+                    .select_related(owner)
                     .filter(pk__gt=last_pk)
                     .order_by("pk")[:batch_size]
                 )
@@ -71,7 +81,7 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
                     row.ciphertext = crypto.encrypt(value, context=row.context(), keyring=keyring)
                     row.fingerprint = crypto.fingerprint(
                         value,
-                        scope=fingerprint_scope(row.environment.deployment_id),
+                        scope=fingerprint_scope(getattr(row, owner).deployment_id),
                         keyring=keyring,
                     )
                     model.objects.filter(pk=row.pk).update(

@@ -14,6 +14,7 @@ from ..actors import Actor
 from ..import_parser import ImportItem
 from ..models import Environment, Variable
 from .environment_writes import fingerprint_scope, lock_environment
+from .resolution import check_written
 from .variables import VariableInput, check_variables, write_variables
 
 
@@ -98,6 +99,17 @@ def preview_import(
     its audit event (no revision, no release)."""
     inputs = _inputs(items, secret_keys)
     existing = check_variables(environment, inputs, fields=[item.where for item in items])
+    check_written(
+        environment=environment,
+        values={
+            i.key.strip(): (
+                i.value,
+                bool(i.is_secret)
+                or (i.key.strip() in existing and existing[i.key.strip()].is_secret),
+            )
+            for i in inputs
+        },
+    )
     diff = _diff(environment, inputs, existing)
     _record(environment, diff, actor, dry_run=True)
     return diff

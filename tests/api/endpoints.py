@@ -25,6 +25,7 @@ EXAMPLE_ARGUMENTS = {
     "service_id": "1",
     "rotation_id": "1",
     "policy_id": "1",
+    "group": "common",
 }
 # The query string an operation needs to get past its own checks to the body.
 EXAMPLE_QUERIES = {"environment": "staging"}

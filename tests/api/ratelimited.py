@@ -19,6 +19,7 @@ PATH_VALUES = {
     "service_id": "1",
     "rotation_id": "1",
     "policy_id": "1",
+    "group": "common",
 }
 
 

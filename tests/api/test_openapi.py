@@ -15,6 +15,7 @@ from tests.api.openapi_check import TEMPLATES
 from tests.api.openapi_lint import lint
 from tests.api.ratelimited import hit_every_operation_past_its_limit
 from tests.api.test_data_services_openapi import DATA_SERVICE_TEMPLATES
+from tests.api.test_groups import GROUP_TEMPLATES
 from tests.api.test_oidc_openapi import OIDC_TEMPLATES
 from tests.api.test_openapi_ci import CI_TEMPLATES
 from tests.api.test_openapi_tokens import TOKEN_TEMPLATES
@@ -359,6 +360,7 @@ def test_every_documented_response_is_really_given(
             | DATA_SERVICE_TEMPLATES
             | ROTATION_TEMPLATES
             | OIDC_TEMPLATES
+            | GROUP_TEMPLATES
         ],
         personal=role_token("owner"),
         runtime=runtime_token(production),
@@ -378,6 +380,7 @@ def test_every_documented_response_is_really_given(
         | DATA_SERVICE_TEMPLATES
         | ROTATION_TEMPLATES
         | OIDC_TEMPLATES
+        | GROUP_TEMPLATES
     }
     assert documented - seen == set(), "documented but never given"
     assert seen - documented == set(), "given but not documented"
