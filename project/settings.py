@@ -216,6 +216,18 @@ for _name in (
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"{_name} is a duration, >= 0.")
 
+# Webhooks (SPEC §17): how long a delivery may take, the first retry's delay (doubling, with
+# jitter, up to a day), and whether receivers on private networks (loopback, RFC 1918,
+# link-local, metadata) or on plain http:// are allowed (tests and local development only).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0)
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+if not 0 < WEBHOOK_TIMEOUT_SECONDS <= 60:
+    raise ImproperlyConfigured("WEBHOOK_TIMEOUT_SECONDS is a number of seconds, above 0, <= 60.")
+if not 0 < WEBHOOK_RETRY_BASE_SECONDS <= 3600:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_BASE_SECONDS is a number of seconds, 0 to 3600.")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Argon2 first (SPEC §12); the PBKDF2 hashers stay so older hashes still verify, and Django

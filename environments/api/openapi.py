@@ -26,6 +26,7 @@ from . import (
     tokens,
     variables,
     versions,
+    webhooks,
 )
 from .endpoint import PUBLIC, api_endpoint
 from .schemas import ERROR_SCHEMA, error_responses, json_content
@@ -45,6 +46,7 @@ RESOURCES = (
     domains,
     tokens,
     runtime,
+    webhooks,
 )
 
 PATHS: dict[str, Any] = {

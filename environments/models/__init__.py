@@ -17,6 +17,7 @@ from .invitations import Invitation
 from .rotations import Rotation
 from .tokens import ApiToken, RuntimeInstance, RuntimeToken, Token
 from .values import Binding, ConfigEntry, EncryptedValue, Variable
+from .webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ROLE_RANK",
@@ -43,4 +44,7 @@ __all__ = [
     "Token",
     "Variable",
     "Version",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
