@@ -53,8 +53,9 @@ def _allow_http() -> bool:
 def parse(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path) of a URL a webhook may be given, or Refused(invalid_url)."""
     if not isinstance(url, str) or not url or len(url) > WebhookEndpoint.MAX_URL:
-        raise Refused("invalid_url", f"Give an https:// URL of at most {WebhookEndpoint.MAX_URL}"
-                      " characters.")  # fmt: skip
+        raise Refused(
+            "invalid_url", f"Give an https:// URL of at most {WebhookEndpoint.MAX_URL} characters."
+        )
     if any(ord(c) < 33 or ord(c) == 127 for c in url):
         raise Refused("invalid_url", "A URL has no spaces or control characters.")
     try:

@@ -139,12 +139,13 @@ def config_pending(environment: Environment, *, revision: int, actor: Actor) -> 
                 "added": pending.added,
                 "changed": pending.changed,
                 "removed": pending.removed,
-            },  # fmt: skip
+            },
             "actor": actor.label,
         }
 
-    emit("config.pending", deployment=environment.deployment, environment=environment.name,
-         data=data)  # fmt: skip
+    emit(
+        "config.pending", deployment=environment.deployment, environment=environment.name, data=data
+    )
 
 
 def changed_keys(environment: Environment, before: int, after: int) -> dict[str, list[str]]:
