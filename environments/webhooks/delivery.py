@@ -51,7 +51,7 @@ def timeout() -> float:
 
 
 def backoff(attempts: int) -> timedelta | None:
-    """The wait after the `attempts`-th failed attempt of a round: base × 2^(n-1), jittered by
+    """The wait after the `attempts`-th failed attempt of a round: base * 2^(n-1), jittered by
     ±20%; None once that would exceed a day (the delivery is then failed)."""
     wait = float(settings.WEBHOOK_RETRY_BASE_SECONDS) * 2 ** (attempts - 1)
     if wait > LONGEST_WAIT.total_seconds():
