@@ -181,11 +181,14 @@ def test_a_rolled_back_change_leaves_no_delivery_and_enqueues_nothing(
 ):
     add_hook(deployment, actor, receiver.url)
     v2 = services.create_version(deployment=deployment, actor=actor)
-    with django_capture_on_commit_callbacks() as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.deploy_version(environment=staging, version=v2, actor=actor)
-            assert WebhookDelivery.objects.count() == 1  # written with the change
-            raise RuntimeError("the change fails after the release")
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.deploy_version(environment=staging, version=v2, actor=actor)
+        assert WebhookDelivery.objects.count() == 1  # written with the change
+        raise RuntimeError("the change fails after the release")
     assert WebhookDelivery.objects.count() == 0
     assert callbacks == []
     assert not DBTaskResult.objects.exists()
