@@ -18,6 +18,8 @@ PATH_VALUES = {
     "token_id": "1",
     "service_id": "1",
     "rotation_id": "1",
+    "webhook_id": "1",
+    "delivery_id": "1",
 }
 
 

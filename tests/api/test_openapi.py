@@ -18,6 +18,7 @@ from tests.api.test_data_services_openapi import DATA_SERVICE_TEMPLATES
 from tests.api.test_openapi_ci import CI_TEMPLATES
 from tests.api.test_openapi_tokens import TOKEN_TEMPLATES
 from tests.api.test_rotations_openapi import ROTATION_TEMPLATES
+from tests.api.test_webhooks_openapi import WEBHOOK_TEMPLATES
 from tests.refuse_audit import refuse_audit_writes
 from tests.stored import replace_stored
 
@@ -352,7 +353,12 @@ def test_every_documented_response_is_really_given(
         [
             t
             for t in DOCUMENT["paths"]
-            if t not in CI_TEMPLATES | TOKEN_TEMPLATES | DATA_SERVICE_TEMPLATES | ROTATION_TEMPLATES
+            if t
+            not in CI_TEMPLATES
+            | TOKEN_TEMPLATES
+            | DATA_SERVICE_TEMPLATES
+            | ROTATION_TEMPLATES
+            | WEBHOOK_TEMPLATES
         ],
         personal=role_token("owner"),
         runtime=runtime_token(production),
@@ -366,7 +372,12 @@ def test_every_documented_response_is_really_given(
     documented = {
         d
         for d in _documented()
-        if d[0] not in CI_TEMPLATES | TOKEN_TEMPLATES | DATA_SERVICE_TEMPLATES | ROTATION_TEMPLATES
+        if d[0]
+        not in CI_TEMPLATES
+        | TOKEN_TEMPLATES
+        | DATA_SERVICE_TEMPLATES
+        | ROTATION_TEMPLATES
+        | WEBHOOK_TEMPLATES
     }
     assert documented - seen == set(), "documented but never given"
     assert seen - documented == set(), "given but not documented"
