@@ -26,6 +26,7 @@ from . import (
     variable_history,
     variables,
     version_form,
+    webhooks,
 )
 
 
@@ -148,6 +149,18 @@ deployment_urls = [
     # Required keys
     path("settings/required-keys/", deployment_settings.required_keys, name="required_keys"),
     path("settings/secret-age/", deployment_settings.secret_age, name="secret_age"),
+    # Webhooks (SPEC §17)
+    path("webhooks/", webhooks.webhooks, name="webhooks"),
+    path("webhooks/<int:pk>/", webhooks.webhook, name="webhook"),
+    path("webhooks/<int:pk>/ping/", webhooks.webhook_ping, name="webhook_ping"),
+    path("webhooks/<int:pk>/rotate/", webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<int:pk>/enable/", webhooks.webhook_enable, name="webhook_enable"),
+    path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery_id>/redeliver/",
+        webhooks.webhook_redeliver,
+        name="webhook_redeliver",
+    ),
 ]
 
 urlpatterns = [
