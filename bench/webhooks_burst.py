@@ -55,7 +55,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     event = Webhook(receiver.secret).verify(body, dict(self.headers.items()))
@@ -112,7 +112,7 @@ def main(count: int, workers: int) -> int:
     command = [sys.executable, "manage.py", "db_worker", "--interval", "0.05", "-v", "0"]
     started = time.perf_counter()
     processes = [
-        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         for _ in range(workers)
     ]
     try:
@@ -142,8 +142,10 @@ def main(count: int, workers: int) -> int:
         f"delivered by {workers} db_worker processes in {delivered_in:.1f} s "
         f"({count / delivered_in:.0f}/s)"
     )
-    print(f"received {len(receiver.ids)}, distinct webhook-ids {len(set(receiver.ids))}, "
-          f"distinct releases {len(set(receiver.releases))}, bad signatures {receiver.bad}")  # fmt: skip
+    print(
+        f"received {len(receiver.ids)}, distinct webhook-ids {len(set(receiver.ids))}, "
+        f"distinct releases {len(set(receiver.releases))}, bad signatures {receiver.bad}"
+    )
     print(f"deliveries by state {states}; tasks not successful: {unfinished}")
     ok = (
         len(receiver.ids) == len(set(receiver.ids)) == count
