@@ -120,9 +120,12 @@ def main(count: int, workers: int) -> int:
         while time.monotonic() < deadline:
             with receiver.lock:
                 got = len(receiver.ids)
-            if got >= count and not DBTaskResult.objects.exclude(
-                status__in=[TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED]
-            ).exists():
+            if (
+                got >= count
+                and not DBTaskResult.objects.exclude(
+                    status__in=[TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED]
+                ).exists()
+            ):
                 break
             time.sleep(0.05)
         delivered_in = time.perf_counter() - started
