@@ -476,3 +476,18 @@ def test_no_payload_holds_a_value(
     assert kinds.count("release.created") == 5
     assert kinds.count("config.pending") == 1
     assert kinds.count("environment.created") == 1
+
+
+def test_a_name_not_in_dns_yet_is_saved_and_refused_at_delivery(
+    deployment, staging, actor, v1, monkeypatch
+):
+    def nowhere(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", nowhere)
+    add_hook(deployment, actor, "https://hooks.not-yet.example/x")
+    services.set_variable(environment=staging, key="A", value="1", is_secret=False, actor=actor)
+    row = only_delivery()
+    assert delivery.deliver(row.pk) == "retrying"
+    (attempt,) = row.attempt_log.all()
+    assert (attempt.status_code, attempt.error) == (None, "unresolvable")

@@ -19,6 +19,7 @@ from .inputs import Body, Field, Text, invalid
 from .rows import moment_or_none, timestamp
 from .schemas import (
     DEPLOYMENT_ID,
+    DEPLOYMENT_REF,
     ENVIRONMENT_NAME,
     NULLABLE_TIMESTAMP,
     TIMESTAMP,
@@ -267,7 +268,14 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "type": {"type": "string"},
                     "timestamp": {"type": "string"},
-                    "data": {"type": "object", "required": ["deployment", "environment"]},
+                    "data": {
+                        "type": "object",
+                        "required": ["deployment", "environment"],
+                        "properties": {
+                            "deployment": DEPLOYMENT_REF,
+                            "environment": {"type": ["string", "null"]},
+                        },
+                    },
                 },
             },
         },

@@ -32,10 +32,10 @@ def new_secret() -> str:
 
 
 def checked_url(url: str) -> str:
-    """The URL, if a webhook may be sent to it now (400 invalid_url, private_address,
-    unresolvable)."""
+    """The URL, if a webhook may be sent to it (400 invalid_url, private_address). A name not
+    in DNS yet is accepted: every delivery checks the URL again."""
     try:
-        guard.check(url)
+        guard.check_to_save(url)
     except guard.Refused as refused:
         raise Invalid(refused.message, code=refused.code, field="url") from None
     return url

@@ -106,12 +106,28 @@ def check(url: str) -> Target:
     private ones are allowed). Refused otherwise."""
     scheme, host, port, path = parse(url)
     addresses = resolve(host, port)
-    if not _allow_private():
-        for address in addresses:
-            if blocked(ipaddress.ip_address(address.split("%", 1)[0])):
-                raise Refused(
-                    "private_address",
-                    f"{host[:100]} resolves to {address}, a loopback, private, link-local or "
-                    "otherwise non-public address; webhooks are sent to public addresses only.",
-                )
+    _refuse_private(host, addresses)
     return Target(scheme=scheme, host=host, port=port, path=path, address=addresses[0])
+
+
+def check_to_save(url: str) -> None:
+    """`check` for an endpoint being saved, except that a name not in DNS yet is accepted:
+    every delivery checks again, and refuses it then."""
+    _, host, port, _ = parse(url)
+    try:
+        addresses = resolve(host, port)
+    except Refused:
+        return
+    _refuse_private(host, addresses)
+
+
+def _refuse_private(host: str, addresses: list[str]) -> None:
+    if _allow_private():
+        return
+    for address in addresses:
+        if blocked(ipaddress.ip_address(address.split("%", 1)[0])):
+            raise Refused(
+                "private_address",
+                f"{host[:100]} resolves to {address}, a loopback, private, link-local or "
+                "otherwise non-public address; webhooks are sent to public addresses only.",
+            )
