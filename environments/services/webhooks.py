@@ -123,7 +123,7 @@ def create_webhook(
 def _locked(endpoint: WebhookEndpoint) -> WebhookEndpoint:
     lock_deployment(endpoint.deployment)
     fresh = (
-        WebhookEndpoint.objects.select_for_update()
+        WebhookEndpoint.objects.select_for_update(no_key=True, of=("self",))
         .select_related("deployment")
         .filter(pk=endpoint.pk)
         .first()
@@ -182,7 +182,7 @@ def redeliver(*, delivery: WebhookDelivery, actor: Actor) -> WebhookDelivery:
     """Send a delivery again, with the same webhook-id (receivers de-duplicate by it): a new
     round of attempts, now. Refused while it is still being retried."""
     endpoint = _locked(delivery.endpoint)
-    delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).first()
+    delivery = WebhookDelivery.objects.select_for_update(no_key=True).filter(pk=delivery.pk).first()
     if delivery is None:
         raise NotFound("That delivery no longer exists.")
     if delivery.state == WebhookDelivery.State.PENDING:

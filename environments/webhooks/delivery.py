@@ -81,14 +81,19 @@ class Claim:
 def claim(delivery_id: int, *, now: datetime) -> Claim | str:
     """Take the delivery for one attempt, or say why not (done, not due, leased, gone)."""
     with transaction.atomic(durable=True):
+        # Only the delivery's row (not its endpoint's, which every delivery of it shares).
         delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            WebhookDelivery.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
             .select_related("endpoint")
             .filter(pk=delivery_id)
             .first()
         )
         if delivery is None:
-            return "gone or busy"
+            if not WebhookDelivery.objects.filter(pk=delivery_id).exists():
+                return "gone"
+            # Locked by a redelivery or a concurrent record: try again in a moment.
+            outbox.enqueue(delivery_id, run_after=now + timedelta(seconds=1))
+            return "busy"
         if delivery.state != State.PENDING:
             return delivery.state
         if delivery.next_attempt_at and delivery.next_attempt_at > now:
@@ -211,8 +216,12 @@ def record(claimed: Claim, result: Outcome, *, started_at: datetime, now: dateti
     """The attempt on record and what comes next; only while the run still holds its lease
     (a run that outlived it writes nothing: another has taken over)."""
     with transaction.atomic(durable=True):
+        # The endpoint's row, then the delivery's: the order the services take them in.
+        WebhookEndpoint.objects.select_for_update(no_key=True).filter(
+            pk=claimed.endpoint_id
+        ).first()
         delivery = (
-            WebhookDelivery.objects.select_for_update()
+            WebhookDelivery.objects.select_for_update(no_key=True, of=("self",))
             .select_related("endpoint__deployment")
             .filter(pk=claimed.delivery_id, state=State.PENDING, lease_until__gt=now)
             .first()
