@@ -13,6 +13,7 @@ run: install .env
 	@# The worker (background tasks: data services, rotation, webhooks) runs beside the server;
 	@# Ctrl-C stops both, and the worker goes when the server exits.
 	@$(MANAGE) resume_data_services >/dev/null
+	@$(MANAGE) deliver_webhooks >/dev/null
 	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(MANAGE) db_worker -v 1 & worker=$$!; \
 	$(MANAGE) runserver 127.0.0.1:8000

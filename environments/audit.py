@@ -55,6 +55,7 @@ from django.utils import timezone
 
 from . import actors
 from .models import AuditChainHead, AuditEvent, AuditTombstone
+from .webhooks import outbox as webhook_outbox
 
 if TYPE_CHECKING:
     from .actors import Actor
@@ -306,7 +307,9 @@ def record(
         if _count_into_open_event(key, fields["created_at"]):
             return None
         fields |= {"coalesce_key": key, "coalesce_until": fields["created_at"] + rule.window()}
-    return append(also=also, **fields)
+    event = append(also=also, **fields)
+    webhook_outbox.on_audit(event)  # the webhook event it stands for, in this transaction
+    return event
 
 
 # Coalescing: actions anyone may repeat at no cost append a bounded number of events ------------

@@ -65,6 +65,7 @@ LABELS: dict[str, str] = {
     "rotation.release": "Rotated credential released",
     "rotation.revoke": "Old credential revoked",
     "rotation.start": "Rotation started",
+    "rotation.stuck": "Rotation stuck",
     "runtime.fetch": "Runtime fetched config",
     "runtime_token.create": "Runtime token created",
     "runtime_token.revoke": "Runtime token revoked",
@@ -83,6 +84,13 @@ LABELS: dict[str, str] = {
     "version.deploy": "Version deployed",
     "version.promote": "Version promoted",
     "version.rollback": "Rolled back",
+    "webhook.create": "Webhook added",
+    "webhook.delete": "Webhook deleted",
+    "webhook.disable": "Webhook disabled",
+    "webhook.enable": "Webhook enabled",
+    "webhook.ping": "Webhook test sent",
+    "webhook.redeliver": "Webhook redelivered",
+    "webhook.rotate_secret": "Webhook secret rotated",
 }
 
 # Reads: on record, but they change nothing. Hidden by the page's "Changes" view.

@@ -38,3 +38,5 @@ TO_DELETE_DEPLOYMENT = Role.OWNER
 # The deployment settings page: every member sees it (the required keys, the apex domain);
 # admins change them.
 TO_SEE_SETTINGS = Role.VIEWER
+# Webhooks (SPEC §17): their URLs may carry a receiver's token, and they see every event.
+TO_MANAGE_WEBHOOKS = Role.ADMIN

@@ -114,3 +114,12 @@ def start_due_rotations() -> list[int]:
     from .services import rotations
 
     return rotations.start_due_rotations()
+
+
+@task
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt at a webhook delivery (SPEC §17); a failed one enqueues its retry with a
+    backoff. Returns what happened: delivered, retrying, failed, or why nothing was sent."""
+    from .webhooks import delivery
+
+    return delivery.deliver(delivery_id)

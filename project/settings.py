@@ -227,6 +227,17 @@ for _name in (
 # CI's OIDC exchange (SPEC §16): a trust policy's jwks_url must be https://, except an
 # http:// loopback address when this is true (tests serve their issuer's keys on 127.0.0.1).
 OIDC_ALLOW_INSECURE_JWKS = env.bool("OIDC_ALLOW_INSECURE_JWKS", default=False)
+# Webhooks (SPEC §17): how long a delivery may take, the first retry's delay (doubling, with
+# jitter, up to a day), and whether receivers on private networks (loopback, RFC 1918,
+# link-local, metadata) or on plain http:// are allowed (tests and local development only).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0)
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+if not 0 < WEBHOOK_TIMEOUT_SECONDS <= 60:
+    raise ImproperlyConfigured("WEBHOOK_TIMEOUT_SECONDS is a number of seconds, above 0, <= 60.")
+if not 0 < WEBHOOK_RETRY_BASE_SECONDS <= 3600:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_BASE_SECONDS is a number of seconds, 0 to 3600.")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -28,6 +28,7 @@ from . import (
     tokens,
     variables,
     versions,
+    webhooks,
 )
 from .endpoint import PUBLIC, api_endpoint
 from .schemas import ERROR_SCHEMA, error_responses, json_content
@@ -49,6 +50,7 @@ RESOURCES = (
     tokens,
     runtime,
     oidc,
+    webhooks,
 )
 
 PATHS: dict[str, Any] = {

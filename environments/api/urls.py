@@ -17,6 +17,7 @@ from . import (
     tokens,
     variables,
     versions,
+    webhooks,
 )
 
 DEPLOYMENT = "deployments/<int:deployment_id>"
@@ -120,6 +121,29 @@ urlpatterns = [
         f"{DEPLOYMENT}/domains/<str:hostname>",
         domains.domain_detail,
         name="api_domain_detail",
+    ),
+    # Webhooks (SPEC §17).
+    path(f"{DEPLOYMENT}/webhooks", webhooks.webhooks, name="api_webhooks"),
+    path(
+        f"{DEPLOYMENT}/webhooks/<int:webhook_id>",
+        webhooks.webhook_detail,
+        name="api_webhook_detail",
+    ),
+    path(
+        f"{DEPLOYMENT}/webhooks/<int:webhook_id>/rotate-secret",
+        webhooks.rotate_secret,
+        name="api_webhook_rotate_secret",
+    ),
+    path(f"{DEPLOYMENT}/webhooks/<int:webhook_id>/ping", webhooks.ping, name="api_webhook_ping"),
+    path(
+        f"{DEPLOYMENT}/webhooks/<int:webhook_id>/deliveries",
+        webhooks.deliveries,
+        name="api_webhook_deliveries",
+    ),
+    path(
+        f"{DEPLOYMENT}/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver",
+        webhooks.redeliver,
+        name="api_webhook_redeliver",
     ),
     # The runtime fetch; RuntimeFetchMiddleware answers it before URL resolution.
     path("runtime/env", runtime.runtime_environment, name="api_runtime_env"),

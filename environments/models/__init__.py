@@ -19,6 +19,7 @@ from .oidc import GITHUB_ISSUER, MAX_TTL_SECONDS, OidcPolicy, OidcToken, OidcUse
 from .rotations import Rotation
 from .tokens import ApiToken, RuntimeInstance, RuntimeToken, Token
 from .values import Binding, ConfigEntry, EncryptedValue, Variable
+from .webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "GITHUB_ISSUER",
@@ -53,4 +54,7 @@ __all__ = [
     "Token",
     "Variable",
     "Version",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -14,6 +14,7 @@ from .. import crypto
 from ..actors import Actor
 from ..errors import Conflict
 from ..models import ConfigEntry, Environment, Release
+from ..webhooks import outbox as webhook_outbox
 
 
 class Revision:
@@ -116,6 +117,8 @@ class Revision:
             from .resolution import settle_after_write
 
             settle_after_write(self)  # what the change resolves to, here and where it is used
+        if self.number is not None and environment.is_staged and environment.live_release_id:
+            webhook_outbox.config_pending(environment, revision=self.number, actor=self.actor)
         if self.number is None or environment.is_staged or environment.live_release_id is None:
             return None
         return record_release(
@@ -175,6 +178,7 @@ def record_release(
     environment.live_release = release
     environment.active_version = version
     environment.save(update_fields=["release_count", "live_release", "active_version"])
+    webhook_outbox.release_created(release, actor=actor)
     return release
 
 

@@ -305,6 +305,7 @@ def _released(claimed: Claim) -> str:
             return "converging"
         if timezone.now() >= rotation.revoke_after:
             rotation.state = State.STUCK
+            audit_rotation("rotation.stuck", rotation, WORKER)
             _finish(rotation)
             return "stuck"
         _finish(rotation, again=True, delay=reads.check_interval())
@@ -330,6 +331,7 @@ def _converging(claimed: Claim) -> str:
             return "lost lease"
         if timezone.now() >= rotation.revoke_after:
             rotation.state = State.STUCK
+            audit_rotation("rotation.stuck", rotation, WORKER)
             _finish(rotation)
             return "stuck"
         _finish(rotation, again=True, delay=reads.check_interval())

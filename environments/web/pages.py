@@ -94,6 +94,7 @@ def deployment_tabs(deployment: Deployment, role: str) -> Context:
         "can_create_versions": has_role(role, permissions.TO_CREATE_VERSIONS),
         "can_manage_environments": has_role(role, permissions.TO_MANAGE_ENVIRONMENTS),
         "can_see_settings": has_role(role, permissions.TO_SEE_SETTINGS),
+        "can_manage_webhooks": has_role(role, permissions.TO_MANAGE_WEBHOOKS),
     }
 
 

@@ -27,6 +27,7 @@ from . import (
     variable_history,
     variables,
     version_form,
+    webhooks,
 )
 
 
@@ -160,6 +161,18 @@ deployment_urls = [
         "settings/ci-trust/tokens/<int:pk>/revoke/",
         oidc_policies.oidc_token_revoke,
         name="oidc_token_revoke",
+    ),
+    # Webhooks (SPEC §17)
+    path("webhooks/", webhooks.webhooks, name="webhooks"),
+    path("webhooks/<int:pk>/", webhooks.webhook, name="webhook"),
+    path("webhooks/<int:pk>/ping/", webhooks.webhook_ping, name="webhook_ping"),
+    path("webhooks/<int:pk>/rotate/", webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<int:pk>/enable/", webhooks.webhook_enable, name="webhook_enable"),
+    path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery_id>/redeliver/",
+        webhooks.webhook_redeliver,
+        name="webhook_redeliver",
     ),
 ]
 

@@ -26,6 +26,8 @@ EXAMPLE_ARGUMENTS = {
     "rotation_id": "1",
     "policy_id": "1",
     "group": "common",
+    "webhook_id": "1",
+    "delivery_id": "1",
 }
 # The query string an operation needs to get past its own checks to the body.
 EXAMPLE_QUERIES = {"environment": "staging"}

@@ -20,6 +20,8 @@ PATH_VALUES = {
     "rotation_id": "1",
     "policy_id": "1",
     "group": "common",
+    "webhook_id": "1",
+    "delivery_id": "1",
 }
 
 

@@ -20,6 +20,7 @@ from tests.api.test_oidc_openapi import OIDC_TEMPLATES
 from tests.api.test_openapi_ci import CI_TEMPLATES
 from tests.api.test_openapi_tokens import TOKEN_TEMPLATES
 from tests.api.test_rotations_openapi import ROTATION_TEMPLATES
+from tests.api.test_webhooks_openapi import WEBHOOK_TEMPLATES
 from tests.refuse_audit import refuse_audit_writes
 from tests.stored import replace_stored
 
@@ -361,6 +362,7 @@ def test_every_documented_response_is_really_given(
             | ROTATION_TEMPLATES
             | OIDC_TEMPLATES
             | GROUP_TEMPLATES
+            | WEBHOOK_TEMPLATES
         ],
         personal=role_token("owner"),
         runtime=runtime_token(production),
@@ -381,6 +383,7 @@ def test_every_documented_response_is_really_given(
         | ROTATION_TEMPLATES
         | OIDC_TEMPLATES
         | GROUP_TEMPLATES
+        | WEBHOOK_TEMPLATES
     }
     assert documented - seen == set(), "documented but never given"
     assert seen - documented == set(), "given but not documented"
