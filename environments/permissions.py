@@ -37,3 +37,9 @@ TO_DELETE_DEPLOYMENT = Role.OWNER
 # The deployment settings page: every member sees it (the required keys, the apex domain);
 # admins change them.
 TO_SEE_SETTINGS = Role.VIEWER
+# Change requests for protected environments (SPEC §15): an owner protects an environment;
+# a developer may ask for a release into it (production included), admins and owners review.
+TO_PROTECT = Role.OWNER
+TO_REQUEST_CHANGES = Role.DEVELOPER
+TO_REVIEW_CHANGES = Role.ADMIN
+TO_BREAK_GLASS = Role.OWNER

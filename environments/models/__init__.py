@@ -1,6 +1,7 @@
 """The tables, by sub-domain; every model is importable from `environments.models`."""
 
 from .audit_log import AuditChainHead, AuditEvent, AuditTombstone
+from .change_requests import ChangeRequest, Protection, Review
 from .data_services import DataServer, DataService
 from .deployments import (
     ROLE_RANK,
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEvent",
     "AuditTombstone",
     "Binding",
+    "ChangeRequest",
     "ConfigChanges",
     "ConfigEntry",
     "DataServer",
@@ -35,7 +37,9 @@ __all__ = [
     "Environment",
     "Invitation",
     "Membership",
+    "Protection",
     "Release",
+    "Review",
     "Role",
     "Rotation",
     "RuntimeInstance",
