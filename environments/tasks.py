@@ -114,3 +114,12 @@ def start_due_rotations() -> list[int]:
     from .services import rotations
 
     return rotations.start_due_rotations()
+
+
+@task
+def expire_change_requests() -> int:
+    """Close the open change requests past their expiry (SPEC §15); the periodic command
+    `manage.py expire_change_requests` runs the same service."""
+    from .services import change_requests
+
+    return change_requests.expire_change_requests()

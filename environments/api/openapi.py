@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from . import (
     bindings,
+    change_requests,
     data_services,
     deployments,
     domains,
@@ -45,6 +46,7 @@ RESOURCES = (
     domains,
     tokens,
     runtime,
+    change_requests,
 )
 
 PATHS: dict[str, Any] = {

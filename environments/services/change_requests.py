@@ -131,7 +131,7 @@ def instead_of_release(
         required_approvals=protection.required_approvals,
         allow_self_approval=protection.allow_self_approval,
         author=actor.user,
-        author_label=actor.label,
+        author_label=_who(actor),
         reason=reason,
         expires_at=timezone.now() + LIFETIME,
     )
@@ -150,6 +150,11 @@ def instead_of_release(
         },
     )
     return request
+
+
+def _who(actor: Actor) -> str:
+    """The person a request names (their username; the audit event keeps the token too)."""
+    return actor.user.get_username() if actor.user is not None else actor.label
 
 
 def _reason(reason: str) -> str:
@@ -188,7 +193,7 @@ def _open_or_refuse(request: ChangeRequest, now: datetime) -> bool:
 def _close(request: ChangeRequest, state: str, actor: Actor, action: str, **detail) -> None:
     request.state = state
     request.closed_at = timezone.now()
-    request.closed_by_label = actor.label
+    request.closed_by_label = _who(actor)
     request.save(update_fields=["state", "closed_at", "closed_by_label"])
     audit.record(
         action,
@@ -240,7 +245,7 @@ def _review(change_request: ChangeRequest, actor: Actor, decision: str, comment:
             Review.objects.create(
                 change_request=request,
                 reviewer=actor.user,
-                reviewer_label=actor.label,
+                reviewer_label=_who(actor),
                 decision=decision,
                 comment=comment,
             )

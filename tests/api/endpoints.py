@@ -24,6 +24,7 @@ EXAMPLE_ARGUMENTS = {
     "token_id": "1",
     "service_id": "1",
     "rotation_id": "1",
+    "cid": "1",
 }
 # The query string an operation needs to get past its own checks to the body.
 EXAMPLE_QUERIES = {"environment": "staging"}

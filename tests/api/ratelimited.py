@@ -18,6 +18,7 @@ PATH_VALUES = {
     "token_id": "1",
     "service_id": "1",
     "rotation_id": "1",
+    "cid": "1",
 }
 
 

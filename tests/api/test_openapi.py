@@ -14,6 +14,7 @@ from environments.models import ConfigEntry, Variable
 from tests.api.openapi_check import TEMPLATES
 from tests.api.openapi_lint import lint
 from tests.api.ratelimited import hit_every_operation_past_its_limit
+from tests.api.test_change_requests_openapi import CHANGE_REQUEST_TEMPLATES
 from tests.api.test_data_services_openapi import DATA_SERVICE_TEMPLATES
 from tests.api.test_openapi_ci import CI_TEMPLATES
 from tests.api.test_openapi_tokens import TOKEN_TEMPLATES
@@ -245,6 +246,16 @@ def test_every_documented_response_is_really_given(
     hit(t, "post", rollback, token=owner, json=first)  # 409
     hit(t, "post", rollback, token=owner, body=too_large)  # 413
     hit(t, "post", rollback, token=owner, body="a=b", content_type="text/plain")  # 415
+    # Into a protected environment a release waits for review: 202 with the request (SPEC §15).
+    services.set_protection(environment=production, required_approvals=1, actor=actor)
+    hit(t, "post", rollback, token=developer, json={**first, "release": 2})  # 202
+    services.set_variable(
+        environment=production, key="NEWER", value="1", is_secret=None, actor=actor
+    )
+    t = "/deployments/{deployment_id}/apply"
+    hit(t, "post", apply, token=developer, json={"environment": "production", "reason": "r"})
+    services.delete_variable(environment=production, key="NEWER", actor=actor)
+    services.set_protection(environment=production, required_approvals=0, actor=actor)
 
     t = "/deployments/{deployment_id}/required-keys"
     hit(t, "get", required, token=viewer)  # 200
@@ -352,7 +363,12 @@ def test_every_documented_response_is_really_given(
         [
             t
             for t in DOCUMENT["paths"]
-            if t not in CI_TEMPLATES | TOKEN_TEMPLATES | DATA_SERVICE_TEMPLATES | ROTATION_TEMPLATES
+            if t
+            not in CI_TEMPLATES
+            | TOKEN_TEMPLATES
+            | DATA_SERVICE_TEMPLATES
+            | ROTATION_TEMPLATES
+            | CHANGE_REQUEST_TEMPLATES
         ],
         personal=role_token("owner"),
         runtime=runtime_token(production),
@@ -366,7 +382,12 @@ def test_every_documented_response_is_really_given(
     documented = {
         d
         for d in _documented()
-        if d[0] not in CI_TEMPLATES | TOKEN_TEMPLATES | DATA_SERVICE_TEMPLATES | ROTATION_TEMPLATES
+        if d[0]
+        not in CI_TEMPLATES
+        | TOKEN_TEMPLATES
+        | DATA_SERVICE_TEMPLATES
+        | ROTATION_TEMPLATES
+        | CHANGE_REQUEST_TEMPLATES
     }
     assert documented - seen == set(), "documented but never given"
     assert seen - documented == set(), "given but not documented"
