@@ -121,25 +121,34 @@ class ProtectionState:
 
 def protection_states(environments: Iterable[Environment]) -> dict[int, ProtectionState]:
     """By environment id: protection, open requests, a break-glass release still standing.
-    Three queries however many environments."""
+    Two queries however many environments."""
     ids = [e.pk for e in environments]
     protections = {p.environment_id: p for p in Protection.objects.filter(environment_id__in=ids)}
-    open_counts: dict[int, int] = {}
-    for environment_id in ChangeRequest.objects.filter(
-        environment_id__in=ids, state=ChangeRequest.State.OPEN
-    ).values_list("environment_id", flat=True):
-        open_counts[environment_id] = open_counts.get(environment_id, 0) + 1
     newest_applied = ChangeRequest.objects.filter(
         environment=OuterRef("environment"), state=ChangeRequest.State.APPLIED
     ).order_by("-closed_at", "-id")
-    standing = {
-        r.environment_id: r
-        for r in ChangeRequest.objects.filter(
-            environment_id__in=ids,
-            break_glass=True,
-            pk=Subquery(newest_applied.values("pk")[:1]),
-        ).select_related("release")
-    }
+    open_counts: dict[int, int] = {}
+    standing: dict[int, ChangeRequest] = {}
+    for request in (
+        ChangeRequest.objects.filter(environment_id__in=ids)
+        .filter(
+            Q(state=ChangeRequest.State.OPEN)
+            | Q(break_glass=True, pk=Subquery(newest_applied.values("pk")[:1]))
+        )
+        .select_related("release")
+        .only(
+            "pk",
+            "environment_id",
+            "state",
+            "closed_by_label",
+            "break_glass_reason",
+            "release__number",
+        )
+    ):
+        if request.state == ChangeRequest.State.OPEN:
+            open_counts[request.environment_id] = open_counts.get(request.environment_id, 0) + 1
+        else:
+            standing[request.environment_id] = request
     return {
         pk: ProtectionState(protections.get(pk), open_counts.get(pk, 0), standing.get(pk))
         for pk in ids
