@@ -78,7 +78,7 @@ class ChangeRequest(models.Model):
     base_release = models.PositiveIntegerField(null=True, blank=True)
     base_revision = models.PositiveIntegerField()
     # The target: the version and config revision the release would have.
-    version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="+")
     config_revision = models.PositiveIntegerField()
     source_environment = models.CharField(max_length=127, blank=True, default="")
     rollback_of = models.PositiveIntegerField(null=True, blank=True)

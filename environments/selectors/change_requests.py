@@ -36,13 +36,9 @@ def is_protected(environment: Environment) -> bool:
 def need_to_release(environment: Environment) -> Role:
     """The role a deploy, promotion, apply or rollback into `environment` needs from a page or
     the API: in a protected environment a developer may ask (the release waits for review)."""
-    need = permissions.to_deploy_into(environment)
     if is_protected(environment):
-        return min(need, permissions.TO_REQUEST_CHANGES, key=lambda r: _RANK[r])
-    return need
-
-
-_RANK = {Role.VIEWER: 1, Role.DEVELOPER: 2, Role.ADMIN: 3, Role.OWNER: 4}
+        return permissions.TO_REQUEST_CHANGES
+    return permissions.to_deploy_into(environment)
 
 
 def _with_reviews(rows: QuerySet[ChangeRequest]) -> QuerySet[ChangeRequest]:

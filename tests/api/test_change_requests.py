@@ -394,3 +394,20 @@ def test_the_service_refuses_a_developer_release_when_protection_went_off(
     assert "not protected" in str(refused.value)
     production.refresh_from_db()
     assert production.active_version.number == 1
+
+
+def test_deleting_an_environment_or_the_deployment_takes_its_requests(
+    deployment, production, pipeline, actor
+):
+    qa = services.create_environment(deployment=deployment, name="qa", actor=actor)
+    services.deploy_version(environment=qa, version=pipeline[0], actor=actor)
+    for environment in (qa, production):
+        services.set_protection(environment=environment, required_approvals=1, actor=actor)
+    assert isinstance(
+        services.deploy_version(environment=qa, version=pipeline[1], actor=actor), ChangeRequest
+    )
+    services.deploy_version(environment=production, version=pipeline[1], actor=actor)
+    services.delete_environment(environment=qa, actor=actor)
+    assert list(ChangeRequest.objects.values_list("environment__name", flat=True)) == ["production"]
+    services.delete_deployment(deployment=deployment, actor=actor)
+    assert not ChangeRequest.objects.exists()
