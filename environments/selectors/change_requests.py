@@ -77,6 +77,15 @@ def change_requests(
     return found
 
 
+def open_requests(environment: Environment) -> list[ChangeRequest]:
+    """The environment's open requests, oldest first, without their reviews (one query)."""
+    return list(
+        ChangeRequest.objects.filter(environment=environment, state=ChangeRequest.State.OPEN)
+        .select_related("version")
+        .order_by("id")
+    )
+
+
 def expired_change_request_ids(now: datetime) -> list[int]:
     return list(
         ChangeRequest.objects.filter(state=ChangeRequest.State.OPEN, expires_at__lte=now)

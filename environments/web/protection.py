@@ -11,7 +11,6 @@ from django.views.decorators.http import require_POST
 
 from .. import permissions, selectors, services
 from ..actors import Actor
-from ..models import ChangeRequest
 from ..permissions import has_role
 from .forms.change_requests import ProtectionForm
 from .pages import Context, HtmxHttpRequest, no_store
@@ -37,9 +36,7 @@ def protection_section(request: HtmxHttpRequest, page: EnvironmentPage) -> Conte
     return {
         "protection": protection,
         "protection_form": form,
-        "open_requests": selectors.change_requests(
-            environment.deployment, state=ChangeRequest.State.OPEN, environment=environment
-        ),
+        "open_requests": selectors.open_requests(environment),
         "protection_notice": page.notice if page.section == "protection" else "",
     }
 

@@ -57,7 +57,15 @@ def objects(deployment, production, owner, actor, member, pg_server, prefixed, w
         actor=actor,
         accept_url=lambda raw: f"http://testserver/invitations/{raw}/",
     ).invitation
+    # A change request: production is protected, so deploying v1 there asks (SPEC §15).
+    version = services.create_version(deployment=deployment, actor=actor)
+    services.deploy_version(
+        environment=deployment.environments.get(name="staging"), version=version, actor=actor
+    )
+    services.set_protection(environment=production, required_approvals=1, actor=actor)
+    change_request = services.deploy_version(environment=production, version=version, actor=actor)
     return {
+        "change_request": change_request.pk,
         "invitation": invitation.pk,
         "data_service": data_service.pk,
         "data_server": pg_server.pk,
@@ -88,6 +96,7 @@ def _url(name: str, deployment, objects) -> str:
         },
         {"pk": pk},
         {"deployment_id": deployment.pk, "pk": pk},
+        {"deployment_id": deployment.pk, "cid": pk},
         {"token": "mio_inv_unknown"},
     ]
     for kwargs in candidates:
