@@ -30,7 +30,7 @@ TEMPLATE = "environments/change_requests/detail.html"
 
 def request_url(request: ChangeRequest) -> str:
     return reverse(
-        "change_request", kwargs={"deployment_id": request.deployment_id, "cid": request.pk}
+        "change_request", kwargs={"deployment_id": request.deployment_id, "pk": request.pk}
     )
 
 
@@ -126,23 +126,23 @@ def _render(request: HtmxHttpRequest, page: ReviewPage, partial: str | None = "r
     return render(request, template, context, status=page.status)
 
 
-def _access(request: HtmxHttpRequest, deployment_id: int, cid: int, *, need: str):
+def _access(request: HtmxHttpRequest, deployment_id: int, pk: int, *, need: str):
     deployment, role = selectors.get_deployment_for_user(request.user, deployment_id, need=need)
-    return selectors.get_change_request(deployment, cid), role
+    return selectors.get_change_request(deployment, pk), role
 
 
 @no_store
 @require_GET
 @login_required
-def change_request_detail(request: HtmxHttpRequest, deployment_id: int, cid: int) -> HttpResponse:
-    change, role = _access(request, deployment_id, cid, need=permissions.Role.VIEWER)
+def change_request_detail(request: HtmxHttpRequest, deployment_id: int, pk: int) -> HttpResponse:
+    change, role = _access(request, deployment_id, pk, need=permissions.Role.VIEWER)
     return _render(request, ReviewPage(change, role), partial=None)
 
 
 def _after(
     request: HtmxHttpRequest,
     deployment_id: int,
-    cid: int,
+    pk: int,
     role: str,
     *,
     notice: str = "",
@@ -151,7 +151,7 @@ def _after(
     break_glass_form: ApplyRequestForm | None = None,
 ) -> HttpResponse:
     """The review region afresh (htmx), or the page again (a redirect, or the refusal)."""
-    change, _ = _access(request, deployment_id, cid, need=permissions.Role.VIEWER)
+    change, _ = _access(request, deployment_id, pk, need=permissions.Role.VIEWER)
     if request.htmx or error:
         page = ReviewPage(change, role, notice, error, status, break_glass_form=break_glass_form)
         return _render(request, page, partial="review" if request.htmx else None)
@@ -162,12 +162,12 @@ def _after(
 @no_store
 @require_POST
 @login_required
-def change_request_review(request: HtmxHttpRequest, deployment_id: int, cid: int) -> HttpResponse:
+def change_request_review(request: HtmxHttpRequest, deployment_id: int, pk: int) -> HttpResponse:
     """Approve or reject, with an optional comment."""
-    change, role = _access(request, deployment_id, cid, need=permissions.TO_REVIEW_CHANGES)
+    change, role = _access(request, deployment_id, pk, need=permissions.TO_REVIEW_CHANGES)
     form = ReviewForm(request.POST)
     if not form.is_valid():
-        return _after(request, deployment_id, cid, role, error="Approve or reject.", status=400)
+        return _after(request, deployment_id, pk, role, error="Approve or reject.", status=400)
     decision, comment = form.cleaned_data["decision"], form.cleaned_data["comment"]
     review = (
         services.approve_change_request if decision == "approve" else services.reject_change_request
@@ -176,23 +176,23 @@ def change_request_review(request: HtmxHttpRequest, deployment_id: int, cid: int
         review(change_request=change, actor=Actor.from_request(request), comment=comment)
     except ServiceError as exc:
         return _after(
-            request, deployment_id, cid, role, error=exc.message, status=refusal_status(exc)
+            request, deployment_id, pk, role, error=exc.message, status=refusal_status(exc)
         )
     notice = "Approved." if decision == "approve" else "Rejected: nothing goes live."
-    return _after(request, deployment_id, cid, role, notice=notice)
+    return _after(request, deployment_id, pk, role, notice=notice)
 
 
 @no_store
 @require_POST
 @login_required
-def change_request_apply(request: HtmxHttpRequest, deployment_id: int, cid: int) -> HttpResponse:
+def change_request_apply(request: HtmxHttpRequest, deployment_id: int, pk: int) -> HttpResponse:
     """Make the release; with break-glass (owners), without the approvals."""
-    change, role = _access(request, deployment_id, cid, need=permissions.TO_REVIEW_CHANGES)
+    change, role = _access(request, deployment_id, pk, need=permissions.TO_REVIEW_CHANGES)
     form = ApplyRequestForm(request.POST)
     if not form.is_valid():
         message = "; ".join(e for errors in form.errors.values() for e in errors)
         return _after(
-            request, deployment_id, cid, role, error=message, status=400, break_glass_form=form
+            request, deployment_id, pk, role, error=message, status=400, break_glass_form=form
         )
     break_glass = form.cleaned_data["break_glass"]
     if break_glass and not has_role(role, permissions.TO_BREAK_GLASS):
@@ -206,21 +206,21 @@ def change_request_apply(request: HtmxHttpRequest, deployment_id: int, cid: int)
         )
     except ServiceError as exc:
         return _after(
-            request, deployment_id, cid, role, error=exc.message, status=refusal_status(exc)
+            request, deployment_id, pk, role, error=exc.message, status=refusal_status(exc)
         )
     release = applied.release
     notice = (
         f"Applied: {change.environment.name} runs release {release.number} · "
         f"v{release.version.number} · config {release.config_revision}."
     )
-    return _after(request, deployment_id, cid, role, notice=notice)
+    return _after(request, deployment_id, pk, role, notice=notice)
 
 
 @no_store
 @require_POST
 @login_required
-def change_request_cancel(request: HtmxHttpRequest, deployment_id: int, cid: int) -> HttpResponse:
-    change, role = _access(request, deployment_id, cid, need=permissions.TO_REQUEST_CHANGES)
+def change_request_cancel(request: HtmxHttpRequest, deployment_id: int, pk: int) -> HttpResponse:
+    change, role = _access(request, deployment_id, pk, need=permissions.TO_REQUEST_CHANGES)
     is_author = change.author_id is not None and change.author_id == request.user.pk
     if not is_author and not has_role(role, permissions.TO_PROTECT):
         raise PermissionDenied("Only its author or an owner may cancel a request.")
@@ -228,22 +228,22 @@ def change_request_cancel(request: HtmxHttpRequest, deployment_id: int, cid: int
         services.cancel_change_request(change_request=change, actor=Actor.from_request(request))
     except ServiceError as exc:
         return _after(
-            request, deployment_id, cid, role, error=exc.message, status=refusal_status(exc)
+            request, deployment_id, pk, role, error=exc.message, status=refusal_status(exc)
         )
-    return _after(request, deployment_id, cid, role, notice="Cancelled: nothing goes live.")
+    return _after(request, deployment_id, pk, role, notice="Cancelled: nothing goes live.")
 
 
 @no_store
 @require_POST
 @login_required
-def change_request_again(request: HtmxHttpRequest, deployment_id: int, cid: int) -> HttpResponse:
+def change_request_again(request: HtmxHttpRequest, deployment_id: int, pk: int) -> HttpResponse:
     """Request the same release again, from the environment's current state."""
-    change, role = _access(request, deployment_id, cid, need=permissions.TO_REQUEST_CHANGES)
+    change, role = _access(request, deployment_id, pk, need=permissions.TO_REQUEST_CHANGES)
     try:
         new = services.request_again(change_request=change, actor=Actor.from_request(request))
     except (ServiceError, PermissionDenied) as exc:
         message = getattr(exc, "message", None) or str(exc)
-        return _after(request, deployment_id, cid, role, error=message, status=409)
+        return _after(request, deployment_id, pk, role, error=message, status=409)
     new.environment = change.environment
     return opened(request, new)
 
@@ -251,9 +251,9 @@ def change_request_again(request: HtmxHttpRequest, deployment_id: int, cid: int)
 @no_store
 @require_POST
 @login_required
-def change_request_reveal(request: HtmxHttpRequest, deployment_id: int, cid: int) -> HttpResponse:
+def change_request_reveal(request: HtmxHttpRequest, deployment_id: int, pk: int) -> HttpResponse:
     """The plain values the release would change, before and after (admins; audited)."""
-    change, role = _access(request, deployment_id, cid, need=permissions.TO_REVEAL)
+    change, role = _access(request, deployment_id, pk, need=permissions.TO_REVEAL)
     keys = selectors.revealable_keys(selectors.request_diff(change))
     try:
         revealed = services.reveal_change_values(
@@ -261,7 +261,7 @@ def change_request_reveal(request: HtmxHttpRequest, deployment_id: int, cid: int
         )
     except ServiceError as exc:
         return _after(
-            request, deployment_id, cid, role, error=exc.message, status=refusal_status(exc)
+            request, deployment_id, pk, role, error=exc.message, status=refusal_status(exc)
         )
     page = ReviewPage(change, role, revealed=revealed)
     return _render(request, page, partial="changes" if request.htmx else None)

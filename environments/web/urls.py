@@ -151,31 +151,29 @@ deployment_urls = [
     path("env/<env:name>/", include(environment_urls)),
     # Change requests for protected environments (SPEC §15)
     path("change-requests/", change_requests.change_request_list, name="change_requests"),
+    path("change-requests/<int:pk>/", change_requests.change_request_detail, name="change_request"),
     path(
-        "change-requests/<int:cid>/", change_requests.change_request_detail, name="change_request"
-    ),
-    path(
-        "change-requests/<int:cid>/review/",
+        "change-requests/<int:pk>/review/",
         change_requests.change_request_review,
         name="change_request_review",
     ),
     path(
-        "change-requests/<int:cid>/apply/",
+        "change-requests/<int:pk>/apply/",
         change_requests.change_request_apply,
         name="change_request_apply",
     ),
     path(
-        "change-requests/<int:cid>/cancel/",
+        "change-requests/<int:pk>/cancel/",
         change_requests.change_request_cancel,
         name="change_request_cancel",
     ),
     path(
-        "change-requests/<int:cid>/again/",
+        "change-requests/<int:pk>/again/",
         change_requests.change_request_again,
         name="change_request_again",
     ),
     path(
-        "change-requests/<int:cid>/reveal/",
+        "change-requests/<int:pk>/reveal/",
         change_requests.change_request_reveal,
         name="change_request_reveal",
     ),

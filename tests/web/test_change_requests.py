@@ -32,7 +32,7 @@ def promote_url(deployment) -> str:
 
 
 def request_url(deployment, cid: int, view: str = "change_request") -> str:
-    return reverse(view, kwargs={"deployment_id": deployment.pk, "cid": cid})
+    return reverse(view, kwargs={"deployment_id": deployment.pk, "pk": cid})
 
 
 def test_the_pipeline_shows_protection_and_asks_developers_to_request(

@@ -96,7 +96,6 @@ def _url(name: str, deployment, objects) -> str:
         },
         {"pk": pk},
         {"deployment_id": deployment.pk, "pk": pk},
-        {"deployment_id": deployment.pk, "cid": pk},
         {"token": "mio_inv_unknown"},
     ]
     for kwargs in candidates:
