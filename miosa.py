@@ -67,6 +67,10 @@ DATA_KINDS = ("postgres", "redis", "bucket")
 POLL_FIRST = 0.5
 POLL_MAX = 5.0
 WAIT_TIMEOUT = 900.0
+# A change request is open for at most 7 days (SPEC §15); --wait polls it up to every
+# REQUEST_POLL_MAX seconds.
+REQUEST_WAIT_TIMEOUT = 7 * 24 * 3600.0
+REQUEST_POLL_MAX = 15.0
 
 
 class Failure(Exception):
@@ -362,6 +366,28 @@ def build_parser() -> Parser:
             default=WAIT_TIMEOUT,
             metavar="SECONDS",
             help=f"with --wait: give up after SECONDS (default {WAIT_TIMEOUT:g}; exit 1)",
+        )
+
+    for command in (deploy, promote, apply, rollback):
+        command.add_argument(
+            "--reason",
+            default="",
+            metavar="TEXT",
+            help="why; shown to the reviewers when "
+            "the environment is protected and a change request is opened instead",
+        )
+        command.add_argument(
+            "--wait",
+            action="store_true",
+            help="when a change request is opened, wait until it is applied (exit 0) or "
+            "rejected, stale, expired or cancelled (exit 1)",
+        )
+        command.add_argument(
+            "--wait-timeout",
+            type=positive,
+            default=REQUEST_WAIT_TIMEOUT,
+            metavar="SECONDS",
+            help="with --wait: give up after SECONDS (default: 7 days, when a request expires)",
         )
 
     for command in (
@@ -791,45 +817,100 @@ def cmd_versions_create(args) -> int:
 
 
 def cmd_deploy(args) -> int:
-    client = connect_ci(args)
-    path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/deploy"
     payload = {"environment": args.environment, "version": args.version}
-    show_release(client.post_json(path, payload).json(), args.json)
-    return OK
+    return release_or_request(args, "deploy", payload)
 
 
 def cmd_promote(args) -> int:
-    client = connect_ci(args)
-    path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/promote"
     payload: dict = {"from": args.source}
     if args.target is not None:
         payload["to"] = args.target
     if hasattr(args, "expected_version"):
         payload["expected_version"] = args.expected_version
-    show_release(client.post_json(path, payload).json(), args.json)
-    return OK
+    return release_or_request(args, "promote", payload)
 
 
 def cmd_apply(args) -> int:
-    client = connect_ci(args)
-    path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/apply"
     payload: dict = {"environment": args.environment}
     if args.expected_revision is not None:
         payload["expected_revision"] = args.expected_revision
-    show_release(client.post_json(path, payload).json(), args.json)
-    return OK
+    return release_or_request(args, "apply", payload)
 
 
 def cmd_rollback(args) -> int:
-    client = connect_ci(args)
-    path = f"/api/v1/deployments/{deployment_id(client, args.deployment)}/rollback"
     payload = {
         "environment": args.environment,
         "release": args.release,
         "config": "keep" if args.version_only else "restore",
     }
-    show_release(client.post_json(path, payload).json(), args.json)
-    return OK
+    return release_or_request(args, "rollback", payload)
+
+
+# Change requests: a protected environment answers 202 with one instead of a release ----------
+
+
+def release_or_request(args, action: str, payload: dict) -> int:
+    client = connect_ci(args)
+    deployment = deployment_id(client, args.deployment)
+    if args.reason:
+        payload["reason"] = args.reason
+    path = f"/api/v1/deployments/{deployment}/{action}"
+    response = client.post_json(path, payload, accept=(200, 201, 202))
+    if response.status != 202:
+        show_release(response.json(), args.json)
+        return OK
+    request = response.json()["change_request"]
+    show_request(client, deployment, request, args.json)
+    if not args.wait:
+        return OK
+    return wait_for_request(client, deployment, request, args)
+
+
+def request_url(client: Client, deployment: int, request: dict) -> str:
+    return f"{client.url}/deployments/{deployment}/change-requests/{request.get('id')}/"
+
+
+def show_request(client: Client, deployment: int, request: dict, as_json: bool) -> None:
+    if as_json:
+        say(json.dumps(request))
+        return
+    target = request.get("target") or {}
+    approvals = [a for a in request.get("approvals") or [] if a.get("decision") == "approve"]
+    say(
+        "{environment} is protected: change request {id} is {state} ({kind} of version "
+        "{version}, {approved} of {required} approvals): {url}".format(
+            environment=request.get("environment"),
+            id=request.get("id"),
+            state=request.get("state"),
+            kind=request.get("kind"),
+            version=target.get("version"),
+            approved=len(approvals),
+            required=request.get("required_approvals"),
+            url=request_url(client, deployment, request),
+        )
+    )
+
+
+def wait_for_request(client: Client, deployment: int, request: dict, args) -> int:
+    """Poll until the request is no longer open: applied is 0; rejected, stale, expired or
+    cancelled 1."""
+    path = f"/api/v1/deployments/{deployment}/change-requests/{request.get('id')}"
+    deadline = time.monotonic() + args.wait_timeout
+    pause = POLL_FIRST
+    while request.get("state") == "open":
+        if time.monotonic() + pause > deadline:
+            raise Failure(
+                REFUSED,
+                f"change request {request.get('id')} is still open after "
+                f"{args.wait_timeout:g} s: {request_url(client, deployment, request)}",
+            )
+        SIGNALS.pause(pause)
+        pause = min(pause * 2, REQUEST_POLL_MAX)
+        request = client.get(path).json()["change_request"]
+    show_request(client, deployment, request, args.json)
+    if request.get("state") == "applied":
+        return OK
+    raise Failure(REFUSED, f"change request {request.get('id')} is {request.get('state')}")
 
 
 # Data services ----------------------------------------------------------------------------

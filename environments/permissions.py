@@ -40,3 +40,9 @@ TO_DELETE_DEPLOYMENT = Role.OWNER
 TO_SEE_SETTINGS = Role.VIEWER
 # Webhooks (SPEC §17): their URLs may carry a receiver's token, and they see every event.
 TO_MANAGE_WEBHOOKS = Role.ADMIN
+# Change requests for protected environments (SPEC §15): an owner protects an environment;
+# a developer may ask for a release into it (production included), admins and owners review.
+TO_PROTECT = Role.OWNER
+TO_REQUEST_CHANGES = Role.DEVELOPER
+TO_REVIEW_CHANGES = Role.ADMIN
+TO_BREAK_GLASS = Role.OWNER

@@ -123,3 +123,11 @@ def deliver_webhook(delivery_id: int) -> str:
     from .webhooks import delivery
 
     return delivery.deliver(delivery_id)
+
+
+def expire_change_requests() -> int:
+    """Close the open change requests past their expiry (SPEC §15); the periodic command
+    `manage.py expire_change_requests` runs the same service."""
+    from .services import change_requests
+
+    return change_requests.expire_change_requests()

@@ -18,6 +18,7 @@ PARAMETER = {
     "service_id": r"[0-9]+",
     "rotation_id": r"[0-9]+",
     "policy_id": r"[0-9]+",
+    "cid": r"[0-9]+",
 }
 
 

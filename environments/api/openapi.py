@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from . import (
     bindings,
+    change_requests,
     data_services,
     deployments,
     domains,
@@ -51,6 +52,7 @@ RESOURCES = (
     runtime,
     oidc,
     webhooks,
+    change_requests,
 )
 
 PATHS: dict[str, Any] = {

@@ -7,10 +7,11 @@ from typing import Any
 
 from django.http import HttpResponse, JsonResponse
 
-from .. import permissions, rules, selectors, services
-from ..models import Release
+from .. import rules, selectors, services
+from ..models import ChangeRequest, Release
 from ..services.releases import ROLLBACK_CONFIG
 from . import lookups, scope
+from .change_requests import OPENED, REASON, may_release, opened
 from .endpoint import ApiRequest, api_endpoint
 from .errors import ApiError
 from .inputs import Body, Choice, Name, Number
@@ -30,7 +31,7 @@ from .schemas import (
 
 # Request bodies ---------------------------------------------------------------------------
 
-DEPLOY = Body("DeployInput", environment=Name(), version=Number())
+DEPLOY = Body("DeployInput", environment=Name(), version=Number(), reason=REASON)
 PROMOTE = Body(
     "PromoteInput",
     **{
@@ -45,6 +46,7 @@ PROMOTE = Body(
             description="The version you believe `to` runs now (null: nothing); if it runs "
             "another, 409 stale and nothing moves. Left out, whatever it runs is replaced.",
         ),
+        "reason": REASON,
     },
 )
 APPLY = Body(
@@ -55,6 +57,7 @@ APPLY = Body(
         description="The config revision you reviewed; if the environment has moved on, 409 "
         "stale and nothing goes live.",
     ),
+    reason=REASON,
 )
 ROLLBACK = Body(
     "RollbackInput",
@@ -68,6 +71,7 @@ ROLLBACK = Body(
         description="restore: the release's version and its configuration; keep: its version "
         "with the current configuration.",
     ),
+    reason=REASON,
 )
 
 
@@ -95,12 +99,20 @@ def release_list(request: ApiRequest) -> HttpResponse:
 def deploy(request: ApiRequest) -> HttpResponse:
     deployment = request.deployment
     environment = lookups.environment(deployment, request.body["environment"])
-    request.require(permissions.to_deploy_into(environment), f"Deploying to {environment.name}")
+    releasing = may_release(request, environment, f"Deploying to {environment.name}")
     number = request.body["version"]
     version = selectors.find_version(deployment, number) if number <= rules.MAX_NUMBER else None
     if version is None:
         raise ApiError(404, "not_found", f"{deployment.name} has no v{number}.", field="version")
-    release = services.deploy_version(environment=environment, version=version, actor=request.actor)
+    release = services.deploy_version(
+        environment=environment,
+        version=version,
+        actor=request.actor,
+        reason=request.body.get("reason", ""),
+        may_release=releasing,
+    )
+    if isinstance(release, ChangeRequest):
+        return opened(release)
     return JsonResponse(release_row(environment, release), status=201)
 
 
@@ -123,7 +135,7 @@ def promote(request: ApiRequest) -> HttpResponse:
             field="to",
         )
     scope.check(target)
-    request.require(permissions.to_deploy_into(target), f"Promoting to {target.name}")
+    releasing = may_release(request, target, f"Promoting to {target.name}")
     if source.active_version is None:
         raise ApiError(409, "nothing_to_promote", f"Nothing is deployed in {source.name} yet.")
     release = services.promote(
@@ -132,7 +144,11 @@ def promote(request: ApiRequest) -> HttpResponse:
         expected_target_version=body.get("expected_version", services.ANY_VERSION),
         target_id=target.pk,
         actor=request.actor,
+        reason=body.get("reason", ""),
+        may_release=releasing,
     )
+    if isinstance(release, ChangeRequest):
+        return opened(release)
     target.deployment = deployment
     return JsonResponse(release_row(target, release), status=201)
 
@@ -140,27 +156,33 @@ def promote(request: ApiRequest) -> HttpResponse:
 @api_endpoint("POST", body={"POST": APPLY})
 def apply_changes(request: ApiRequest) -> HttpResponse:
     environment = lookups.environment(request.deployment, request.body["environment"])
-    request.require(
-        permissions.to_deploy_into(environment), f"Applying changes in {environment.name}"
-    )
+    releasing = may_release(request, environment, f"Applying changes in {environment.name}")
     release = services.apply_changes(
         environment=environment,
         actor=request.actor,
         expected_revision=request.body.get("expected_revision"),
+        reason=request.body.get("reason", ""),
+        may_release=releasing,
     )
+    if isinstance(release, ChangeRequest):
+        return opened(release)
     return JsonResponse(release_row(environment, release), status=201)
 
 
 @api_endpoint("POST", body={"POST": ROLLBACK})
 def rollback(request: ApiRequest) -> HttpResponse:
     environment = lookups.environment(request.deployment, request.body["environment"])
-    request.require(permissions.to_deploy_into(environment), f"Rolling back {environment.name}")
+    releasing = may_release(request, environment, f"Rolling back {environment.name}")
     release = services.rollback(
         environment=environment,
         release=request.body["release"],
         config=request.body["config"],
         actor=request.actor,
+        reason=request.body.get("reason", ""),
+        may_release=releasing,
     )
+    if isinstance(release, ChangeRequest):
+        return opened(release)
     return JsonResponse(release_row(environment, release), status=201)
 
 
@@ -252,6 +274,7 @@ PATHS: dict[str, Any] = {
             "requestBody": APPLY.request_body(),
             "responses": {
                 "201": json_content(ref("Release"), "The new live release."),
+                "202": OPENED,
                 **errors(400, 401, 403, 404, 409, 413, 415, 500),
             },
         },
@@ -267,6 +290,7 @@ PATHS: dict[str, Any] = {
             "requestBody": ROLLBACK.request_body(),
             "responses": {
                 "201": json_content(ref("Release"), "The new live release."),
+                "202": OPENED,
                 **errors(400, 401, 403, 404, 409, 413, 415, 500),
             },
         },
@@ -282,6 +306,7 @@ PATHS: dict[str, Any] = {
             "requestBody": DEPLOY.request_body(),
             "responses": {
                 "201": json_content(ref("Release"), "The new live release."),
+                "202": OPENED,
                 **errors(400, 401, 403, 404, 409, 413, 415, 500),
             },
         },
@@ -298,6 +323,7 @@ PATHS: dict[str, Any] = {
             "requestBody": PROMOTE.request_body(),
             "responses": {
                 "201": json_content(ref("Release"), "The target's new live release."),
+                "202": OPENED,
                 **errors(400, 401, 403, 404, 409, 413, 415, 500),
             },
         },

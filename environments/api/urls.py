@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import (
     bindings,
+    change_requests,
     data_services,
     deployments,
     domains,
@@ -56,6 +57,11 @@ urlpatterns = [
         name="api_environment_groups",
     ),
     path(
+        f"{DEPLOYMENT}/environments/<path:name>/protection",
+        change_requests.protection,
+        name="api_environment_protection",
+    ),
+    path(
         f"{DEPLOYMENT}/environments/<path:name>",
         environments.environment_detail,
         name="api_environment_detail",
@@ -78,6 +84,37 @@ urlpatterns = [
         f"{DEPLOYMENT}/groups/<str:group>/env/<str:key>/restore",
         groups.group_variable_restore,
         name="api_group_variable_restore",
+    ),
+    # Change requests for protected environments (SPEC §15)
+    path(
+        f"{DEPLOYMENT}/change-requests",
+        change_requests.change_request_list,
+        name="api_change_requests",
+    ),
+    path(
+        f"{DEPLOYMENT}/change-requests/<int:cid>",
+        change_requests.change_request_detail,
+        name="api_change_request_detail",
+    ),
+    path(
+        f"{DEPLOYMENT}/change-requests/<int:cid>/approve",
+        change_requests.change_request_approve,
+        name="api_change_request_approve",
+    ),
+    path(
+        f"{DEPLOYMENT}/change-requests/<int:cid>/reject",
+        change_requests.change_request_reject,
+        name="api_change_request_reject",
+    ),
+    path(
+        f"{DEPLOYMENT}/change-requests/<int:cid>/apply",
+        change_requests.change_request_apply,
+        name="api_change_request_apply",
+    ),
+    path(
+        f"{DEPLOYMENT}/change-requests/<int:cid>/cancel",
+        change_requests.change_request_cancel,
+        name="api_change_request_cancel",
     ),
     path(f"{DEPLOYMENT}/bindings", bindings.bindings, name="api_bindings"),
     path(

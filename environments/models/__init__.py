@@ -1,6 +1,7 @@
 """The tables, by sub-domain; every model is importable from `environments.models`."""
 
 from .audit_log import AuditChainHead, AuditEvent, AuditTombstone
+from .change_requests import ChangeRequest, Protection, Review
 from .data_services import DataServer, DataService
 from .deployments import (
     ROLE_RANK,
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEvent",
     "AuditTombstone",
     "Binding",
+    "ChangeRequest",
     "ConfigChanges",
     "ConfigEntry",
     "DataServer",
@@ -46,7 +48,9 @@ __all__ = [
     "OidcPolicy",
     "OidcToken",
     "OidcUsedJti",
+    "Protection",
     "Release",
+    "Review",
     "Role",
     "Rotation",
     "RuntimeInstance",

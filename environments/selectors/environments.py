@@ -32,6 +32,7 @@ from ..models import (
 )
 from ..permissions import has_role
 from .access import visible_deployments
+from .change_requests import ProtectionState, protection_states
 from .domains import primary_domain
 from .releases import PendingChanges, pending_by_environment
 
@@ -148,6 +149,7 @@ class PipelineCard:
     in_sync: bool  # its target runs the same version
     pending: PendingChanges | None = None  # changes waiting for an Apply (staged environments)
     can_apply: bool = False  # there are pending changes and the user may apply them
+    protection: ProtectionState | None = None  # protected? open change requests, break-glass
 
 
 def pipeline_cards(
@@ -157,6 +159,7 @@ def pipeline_cards(
     staging, production (empty columns left out)."""
     by_id = {e.pk: e for e in environments}
     pending = pending_by_environment(environments)
+    protected = protection_states(environments)
     columns: list[list[PipelineCard]] = [[], [], []]
     for environment in environments:
         target = by_id.get(environment.promotes_to_id)
@@ -171,12 +174,20 @@ def pipeline_cards(
                     target is not None
                     and version_id is not None
                     and not runs_target_version
-                    and has_role(role, permissions.to_deploy_into(target))
+                    and (
+                        has_role(role, permissions.to_deploy_into(target))
+                        # a protected target: a developer may ask (SPEC §15)
+                        or (
+                            protected[target.pk].required_approvals > 0
+                            and has_role(role, permissions.TO_REQUEST_CHANGES)
+                        )
+                    )
                 ),
                 in_sync=bool(version_id is not None and runs_target_version),
                 pending=pending.get(environment.pk),
                 can_apply=environment.pk in pending
                 and has_role(role, permissions.to_deploy_into(environment)),
+                protection=protected[environment.pk],
             )
         )
     return [c for c in columns if c]

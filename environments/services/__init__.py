@@ -11,6 +11,17 @@ head: the lock order is written down once, in `environment_writes`.
 
 from ..actors import Actor
 from .bindings import create_binding, delete_binding, update_binding
+from .change_requests import (
+    Applied,
+    apply_change_request,
+    approve_change_request,
+    cancel_change_request,
+    expire_change_requests,
+    reject_change_request,
+    request_again,
+    reveal_change_values,
+    set_protection,
+)
 from .data_servers import add_data_server, check_data_server, remove_data_server
 from .data_services import (
     create_data_service,
@@ -108,6 +119,7 @@ __all__ = [
     "Actor",
     "AnyVersion",
     "ApexResult",
+    "Applied",
     "CopyResult",
     "ImportDiff",
     "InvitationUnusable",
@@ -123,7 +135,10 @@ __all__ = [
     "add_data_server",
     "add_domain",
     "add_variable",
+    "apply_change_request",
     "apply_changes",
+    "approve_change_request",
+    "cancel_change_request",
     "cancel_rotation",
     "check_data_server",
     "copy_keys",
@@ -147,6 +162,7 @@ __all__ = [
     "delete_variable",
     "deploy_version",
     "exchange_oidc_token",
+    "expire_change_requests",
     "fetch_runtime_env_for_token",
     "force_revoke",
     "hash_token",
@@ -157,12 +173,15 @@ __all__ = [
     "promote",
     "record_compare",
     "register_version",
+    "reject_change_request",
     "remove_data_server",
     "remove_domain",
     "remove_member",
+    "request_again",
     "restore_group_variable",
     "restore_variable",
     "retry_data_service",
+    "reveal_change_values",
     "reveal_explanation",
     "reveal_group_values",
     "reveal_key_history",
@@ -181,6 +200,7 @@ __all__ = [
     "set_max_secret_age",
     "set_member",
     "set_promotion_target",
+    "set_protection",
     "set_required_keys",
     "set_rotation_schedule",
     "set_variable",

@@ -7,7 +7,8 @@ from django.db import transaction
 from .. import audit, rules
 from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, ServiceError, TooLarge, validated
-from ..models import Deployment, Environment, Release, Version
+from ..models import ChangeRequest, Deployment, Environment, Release, Version
+from . import change_requests
 from .environment_writes import EnvironmentGone, lock_deployment, lock_environment
 from .environments import create_environment
 from .revisions import record_release
@@ -154,11 +155,29 @@ def _staging_first(target: Environment, version: Version) -> None:
 
 
 @transaction.atomic
-def deploy_version(*, environment: Environment, version: Version, actor: Actor) -> Release:
-    """Make `version` active in `environment` (a deploy, not a promotion)."""
+def deploy_version(
+    *,
+    environment: Environment,
+    version: Version,
+    actor: Actor,
+    reason: str = "",
+    may_release: bool = True,
+) -> Release | ChangeRequest:
+    """Make `version` active in `environment` (a deploy, not a promotion); in a protected
+    environment, open a change request for it instead (`reason`, `may_release`: see
+    change_requests.instead_of_release)."""
     environment = lock_environment(environment)
     _switchable(environment, version)
     _staging_first(environment, version)
+    if opened := change_requests.instead_of_release(
+        environment,
+        kind=Release.Kind.DEPLOY,
+        version=version,
+        actor=actor,
+        reason=reason,
+        may_release=may_release,
+    ):
+        return opened
     return _activate(environment, version, kind=Release.Kind.DEPLOY, actor=actor)
 
 
@@ -182,7 +201,9 @@ def promote(
     actor: Actor,
     expected_target_version: int | AnyVersion | None,
     target_id: int | None = None,
-) -> Release:
+    reason: str = "",
+    may_release: bool = True,
+) -> Release | ChangeRequest:
     """Copy the source's active version into its target; only the version moves.
 
     `version_number` is the version the user saw on the source, and the target must still run
@@ -223,11 +244,29 @@ def promote(
     if target.active_version_id == version.pk:
         raise Conflict(f"{target.name} already runs v{version.number}.", code="already_active")
     _staging_first(target, version)
+    if opened := change_requests.instead_of_release(
+        target,
+        kind=Release.Kind.PROMOTE,
+        version=version,
+        actor=actor,
+        reason=reason,
+        may_release=may_release,
+        source=source,
+    ):
+        return opened
     return _activate(target, version, kind=Release.Kind.PROMOTE, actor=actor, source=source)
 
 
 @transaction.atomic(durable=True)
-def rollback(*, environment: Environment, release: int, config: str, actor: Actor) -> Release:
+def rollback(
+    *,
+    environment: Environment,
+    release: int,
+    config: str,
+    actor: Actor,
+    reason: str = "",
+    may_release: bool = True,
+) -> Release | ChangeRequest:
     """Go back to an earlier release: its version and its configuration (`config="restore"`),
     or its version with the current configuration (`config="keep"`). Either way a new
     release; nothing is rewritten, and no value is shown."""
@@ -250,6 +289,17 @@ def rollback(*, environment: Environment, release: int, config: str, actor: Acto
             f"{environment.name} already runs release {release}'s version and configuration.",
             code="already_active",
         )
+    if opened := change_requests.instead_of_release(
+        environment,
+        kind=Release.Kind.ROLLBACK,
+        version=target.version,
+        actor=actor,
+        reason=reason,
+        may_release=may_release,
+        revision=revision,
+        rollback_of=target.number,
+    ):
+        return opened
     return _activate(
         environment,
         target.version,
@@ -262,8 +312,13 @@ def rollback(*, environment: Environment, release: int, config: str, actor: Acto
 
 @transaction.atomic(durable=True)
 def apply_changes(
-    *, environment: Environment, actor: Actor, expected_revision: int | None = None
-) -> Release:
+    *,
+    environment: Environment,
+    actor: Actor,
+    expected_revision: int | None = None,
+    reason: str = "",
+    may_release: bool = True,
+) -> Release | ChangeRequest:
     """Make the pending changes of a staged environment live: a release of the same version
     with the current configuration. `expected_revision` is the revision the user reviewed."""
     environment = lock_environment(environment)
@@ -284,6 +339,21 @@ def apply_changes(
         raise Conflict(
             f"{environment.name} has no pending changes to apply.", code="nothing_to_apply"
         )
+    if opened := change_requests.instead_of_release(
+        environment,
+        kind=Release.Kind.APPLY,
+        version=environment.active_version,
+        actor=actor,
+        reason=reason,
+        may_release=may_release,
+    ):
+        return opened
+    return _apply(environment, actor)
+
+
+def _apply(environment: Environment, actor: Actor) -> Release:
+    """A release of the live version with the current configuration (the caller holds the
+    lock and checked there is something to apply)."""
     release = record_release(
         environment, version=environment.active_version, kind=Release.Kind.APPLY, actor=actor
     )
@@ -295,6 +365,32 @@ def apply_changes(
         detail={"release": release.number, "config_revision": release.config_revision},
     )
     return release
+
+
+def release_approved(
+    environment: Environment,
+    *,
+    kind: str,
+    version: Version,
+    revision: int,
+    source_name: str,
+    rollback_of: int | None,
+    actor: Actor,
+) -> Release:
+    """The release an approved change request makes: what its entry above would have made.
+    The caller (change_requests.apply_change_request) holds the lock and checked that the
+    environment still runs the request's base."""
+    if kind == Release.Kind.APPLY:
+        return _apply(environment, actor)
+    return _activate(
+        environment,
+        version,
+        kind=kind,
+        actor=actor,
+        revision=revision,
+        source=Environment(name=source_name) if source_name else None,
+        rollback_of=rollback_of,
+    )
 
 
 @transaction.atomic(durable=True)

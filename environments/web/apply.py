@@ -12,7 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from .. import permissions, selectors, services
 from ..actors import Actor
 from ..errors import ServiceError
+from ..models import ChangeRequest
 from . import forms
+from .change_requests import may_release, opened, reason_from
 from .environment_page import EnvironmentPage, after_write, render_environment, with_summary
 from .pages import HtmxHttpRequest, env_url, no_store
 
@@ -33,7 +35,7 @@ def apply_changes(request: HtmxHttpRequest, deployment_id: int, name: str) -> Ht
     """GET: the confirmation, listing what goes live (the section with htmx, else the page).
     POST: make the pending changes live, if the configuration is still the one confirmed."""
     environment, role = selectors.get_environment_for_user(
-        request.user, deployment_id, name, need=permissions.to_deploy_into
+        request.user, deployment_id, name, need=selectors.need_to_release
     )
     if request.method == "GET":
         page = EnvironmentPage(environment, role, "pending", confirming_apply=True)
@@ -48,6 +50,8 @@ def apply_changes(request: HtmxHttpRequest, deployment_id: int, name: str) -> Ht
             environment=environment,
             expected_revision=form.cleaned_data["expected_revision"],
             actor=Actor.from_request(request),
+            reason=reason_from(request),
+            may_release=may_release(role, environment),
         )
     except ServiceError as exc:
         # Shown with the current state: a stale confirmation is replaced by what is pending now.
@@ -55,6 +59,8 @@ def apply_changes(request: HtmxHttpRequest, deployment_id: int, name: str) -> Ht
         status = forms.refusal_status(exc)
         page = EnvironmentPage(environment, role, "pending", status=status, error=exc.message)
         return render_environment(request, page)
+    if isinstance(release, ChangeRequest):
+        return opened(request, release)
     notice = (
         f"Applied: {environment.name} runs release {release.number} · v{release.version.number}"
         f" · config {release.config_revision}. Instances get it at their next boot."

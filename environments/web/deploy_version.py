@@ -11,11 +11,12 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from .. import permissions, selectors, services
+from .. import selectors, services
 from ..actors import Actor
 from ..errors import ServiceError
-from ..models import Environment
+from ..models import ChangeRequest, Environment
 from . import forms
+from .change_requests import may_release, opened, reason_from
 from .forms.deploy import DeployVersionForm
 from .pages import Context, HtmxHttpRequest, env_url, environment_tabs, no_store
 
@@ -45,7 +46,7 @@ def _choices(environment: Environment) -> tuple[list[tuple[int, str]], dict[int,
 def deploy_version(request: HtmxHttpRequest, deployment_id: int, name: str) -> HttpResponse:
     """GET: pick a version (`?version=N`: the confirmation). POST: deploy it, once confirmed."""
     environment, role = selectors.get_environment_for_user(
-        request.user, deployment_id, name, need=permissions.to_deploy_into
+        request.user, deployment_id, name, need=selectors.need_to_release
     )
     choices, versions = _choices(environment)
     data = request.POST if request.method == "POST" else (request.GET or None)
@@ -64,11 +65,17 @@ def deploy_version(request: HtmxHttpRequest, deployment_id: int, name: str) -> H
         if request.method == "POST" and form.cleaned_data["confirmed"]:
             try:
                 release = services.deploy_version(
-                    environment=environment, version=version, actor=Actor.from_request(request)
+                    environment=environment,
+                    version=version,
+                    actor=Actor.from_request(request),
+                    reason=reason_from(request),
+                    may_release=may_release(role, environment),
                 )
             except ServiceError as exc:
                 context["error"], status = exc.message, forms.refusal_status(exc)
             else:
+                if isinstance(release, ChangeRequest):
+                    return opened(request, release)
                 messages.success(
                     request,
                     f"{environment.name} now runs v{version.number} (release {release.number}, "

@@ -9,16 +9,19 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import permissions, selectors, services
+from .. import selectors, services
 from ..actors import Actor
 from ..errors import ServiceError
 from ..models import (
+    ChangeRequest,
     Deployment,
     Environment,
 )
 from ..permissions import has_role
 from . import forms
+from .change_requests import may_release, opened, reason_from
 from .compare import compare_url, compared, may_write_both
+from .forms.change_requests import ReasonForm
 from .pages import Context, HtmxHttpRequest, deployment_tabs, deployment_url, no_store, template_for
 
 
@@ -35,7 +38,14 @@ def _deployment_page(
     environments = selectors.pipeline_environments(deployment)
     context = deployment_tabs(deployment, role) | {
         "tab": "pipeline",
-        "columns": selectors.pipeline_cards(deployment, environments, role=role),
+        "columns": (columns := selectors.pipeline_cards(deployment, environments, role=role)),
+        # Environments whose releases wait for review: their promote buttons ask (SPEC §15).
+        "protected_ids": {
+            card.environment.pk
+            for column in columns
+            for card in column
+            if card.protection and card.protection.required_approvals
+        },
         "confirm": confirm,
         "notice": notice,
         "error": error,
@@ -60,10 +70,10 @@ def _promotion_source(
     """The source environment, if the user may deploy into its target (404 without a target)."""
     source, role = selectors.get_environment_for_user(request.user, deployment_id, name)
     source.promotes_to = selectors.get_promotion_target(source)
-    if not has_role(role, permissions.to_deploy_into(source.promotes_to)):
+    need = selectors.need_to_release(source.promotes_to)
+    if not has_role(role, need):
         raise PermissionDenied(
-            f"Promoting into {source.promotes_to.name} needs the "
-            f"{permissions.to_deploy_into(source.promotes_to)} role or higher."
+            f"Promoting into {source.promotes_to.name} needs the {need} role or higher."
         )
     return selectors.EnvironmentAccess(source, role)
 
@@ -82,6 +92,10 @@ def _confirmation(request: HtmxHttpRequest, source: Environment, role: str) -> C
         # required keys its configuration lacks (the promotion would be refused: say so first).
         "pending": selectors.pending_changes(target),
         "missing": selectors.missing_required_keys(target),
+        # A protected target: the promotion opens a change request (SPEC §15).
+        "protected": (protection := selectors.protection_of(target))
+        and protection.required_approvals,
+        "reason_form": ReasonForm(),
         # Drift the user may fix: the compare page copies the source's keys into the target.
         "copy_url": (
             compare_url(source.deployment, source.name, target.name) + "#copy-form"
@@ -127,11 +141,15 @@ def promote(request: HtmxHttpRequest, deployment_id: int, name: str) -> HttpResp
             expected_target_version=form.cleaned_data["target_version"],
             target_id=target.pk,  # the target whose role requirement was checked
             actor=Actor.from_request(request),
+            reason=reason_from(request),
+            may_release=may_release(role, target),
         )
     except ServiceError as exc:
         return _deployment_page(
             request, deployment, role, error=exc.message, status=forms.refusal_status(exc)
         )
+    if isinstance(change, ChangeRequest):
+        return opened(request, change)
     notice = f"{target.name} now runs v{change.version.number}, promoted from {source.name}."
     if request.htmx:
         return _deployment_page(request, deployment, role, notice=notice)

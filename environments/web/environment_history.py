@@ -14,10 +14,12 @@ from .. import permissions, selectors, services
 from ..actors import Actor
 from ..errors import ServiceError
 from ..models import (
+    ChangeRequest,
     Environment,
 )
 from ..permissions import has_role
 from . import forms
+from .change_requests import may_release, opened, reason_from
 from .pages import HtmxHttpRequest, env_url, environment_tabs, no_store, template_for, unconfirmed
 
 
@@ -83,6 +85,8 @@ def _history_page(
         "notice": notice,
         "error": error,
         "confirming": confirming,
+        # A release applied by break-glass, until the next approved one (SPEC §15).
+        "break_glass": selectors.protection_states([environment])[environment.pk].break_glass,
     }
     template = template_for(request, "environments/environment_history.html", "history")
     return render(request, template, context, status=status)
@@ -101,7 +105,7 @@ def environment_history(request: HtmxHttpRequest, deployment_id: int, name: str)
 @login_required
 def rollback(request: HtmxHttpRequest, deployment_id: int, name: str) -> HttpResponse:
     environment, role = selectors.get_environment_for_user(
-        request.user, deployment_id, name, need=permissions.to_deploy_into
+        request.user, deployment_id, name, need=selectors.need_to_release
     )
     form = forms.RollbackForm(request.POST)
     if not form.is_valid():
@@ -126,11 +130,15 @@ def rollback(request: HtmxHttpRequest, deployment_id: int, name: str) -> HttpRes
             release=number,
             config=config,
             actor=Actor.from_request(request),
+            reason=reason_from(request),
+            may_release=may_release(role, environment),
         )
     except ServiceError as exc:
         return _history_page(
             request, environment, role, error=exc.message, status=forms.refusal_status(exc)
         )
+    if isinstance(new, ChangeRequest):
+        return opened(request, new)
     notice = (
         f"{environment.name} rolled back to {what}: release {new.number} runs "
         f"v{new.version.number} with config {new.config_revision}."

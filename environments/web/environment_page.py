@@ -26,6 +26,7 @@ from ..permissions import has_role
 from ..selectors.data_services import managed_binding_ids, server_names_by_kind
 from . import forms
 from .pages import Context, HtmxHttpRequest, env_url, environment_tabs, template_for
+from .protection import protection_section
 from .rotations import rotations_section
 
 TEMPLATE = "environments/environment.html"
@@ -433,10 +434,11 @@ SECTIONS: dict[str, Section] = {
     "tokens": Section(_tokens),
     "instances": Section(_instances),
     "rotations": Section(rotations_section),
+    "protection": Section(protection_section),
 }
 
 # Sections whose notice and error have a place of their own, not the rows' status line.
-OWN_MESSAGES = ("pending", "import", "data", "data_row")
+OWN_MESSAGES = ("pending", "import", "data", "data_row", "protection")
 
 
 def render_environment(request: HtmxHttpRequest, page: EnvironmentPage) -> HttpResponse:

@@ -6,6 +6,7 @@ from . import (
     apply,
     audit_log,
     bindings,
+    change_requests,
     compare,
     data_servers,
     data_services,
@@ -22,6 +23,7 @@ from . import (
     invitations,
     members,
     oidc_policies,
+    protection,
     rotations,
     runtime_tokens,
     variable_history,
@@ -109,6 +111,8 @@ environment_urls = [
     path("-/pending/", apply.pending_changes, name="pending_changes"),
     path("-/apply/", apply.apply_changes, name="apply_changes"),
     path("-/config-changes/", apply.config_changes, name="config_changes"),
+    # Protection (SPEC §15)
+    path("-/protection/", protection.environment_protection, name="environment_protection"),
     # Import a .env file
     path("-/import/", env_import.variable_import, name="variable_import"),
     # Key history and restore
@@ -147,6 +151,34 @@ deployment_urls = [
     path("settings/", deployment_settings.deployment_settings, name="deployment_settings"),
     path("delete/", deployment_settings.deployment_delete, name="deployment_delete"),
     path("env/<env:name>/", include(environment_urls)),
+    # Change requests for protected environments (SPEC §15)
+    path("change-requests/", change_requests.change_request_list, name="change_requests"),
+    path("change-requests/<int:pk>/", change_requests.change_request_detail, name="change_request"),
+    path(
+        "change-requests/<int:pk>/review/",
+        change_requests.change_request_review,
+        name="change_request_review",
+    ),
+    path(
+        "change-requests/<int:pk>/apply/",
+        change_requests.change_request_apply,
+        name="change_request_apply",
+    ),
+    path(
+        "change-requests/<int:pk>/cancel/",
+        change_requests.change_request_cancel,
+        name="change_request_cancel",
+    ),
+    path(
+        "change-requests/<int:pk>/again/",
+        change_requests.change_request_again,
+        name="change_request_again",
+    ),
+    path(
+        "change-requests/<int:pk>/reveal/",
+        change_requests.change_request_reveal,
+        name="change_request_reveal",
+    ),
     # Required keys
     path("settings/required-keys/", deployment_settings.required_keys, name="required_keys"),
     path("settings/secret-age/", deployment_settings.secret_age, name="secret_age"),

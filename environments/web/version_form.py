@@ -49,7 +49,12 @@ def version_create(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse
         if done.result is not None:
             version, environment = done.result
             text = f"Registered v{version.number}" + (
-                f" and deployed it to {environment.name}." if environment else "."
+                "."
+                if environment is None
+                else f" and asked to deploy it to {environment.name}, which is protected: a "
+                "change request waits for review."
+                if selectors.is_protected(environment)
+                else f" and deployed it to {environment.name}."
             )
             messages.success(request, text)
             return redirect(deployment_url(deployment))

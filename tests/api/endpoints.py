@@ -28,6 +28,7 @@ EXAMPLE_ARGUMENTS = {
     "group": "common",
     "webhook_id": "1",
     "delivery_id": "1",
+    "cid": "1",
 }
 # The query string an operation needs to get past its own checks to the body.
 EXAMPLE_QUERIES = {"environment": "staging"}

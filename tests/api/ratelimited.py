@@ -22,6 +22,7 @@ PATH_VALUES = {
     "group": "common",
     "webhook_id": "1",
     "delivery_id": "1",
+    "cid": "1",
 }
 
 

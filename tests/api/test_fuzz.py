@@ -354,6 +354,7 @@ def test_no_input_makes_the_api_fail_or_lie(
         "group": data.draw(st.sampled_from(["common", "nope", key])),
         "webhook_id": str(data.draw(st.one_of(st.integers(0, 4), st.just(key)))),
         "delivery_id": str(data.draw(st.one_of(st.integers(0, 4), st.just(key)))),
+        "cid": str(data.draw(st.one_of(st.integers(0, 4), st.just(key)))),
     }
     if endpoint == "other":
         path = f"/api/v1/{key}"

@@ -14,6 +14,7 @@ from environments.models import ConfigEntry, Variable
 from tests.api.openapi_check import TEMPLATES
 from tests.api.openapi_lint import lint
 from tests.api.ratelimited import hit_every_operation_past_its_limit
+from tests.api.test_change_requests_openapi import CHANGE_REQUEST_TEMPLATES
 from tests.api.test_data_services_openapi import DATA_SERVICE_TEMPLATES
 from tests.api.test_groups import GROUP_TEMPLATES
 from tests.api.test_oidc_openapi import OIDC_TEMPLATES
@@ -248,6 +249,16 @@ def test_every_documented_response_is_really_given(
     hit(t, "post", rollback, token=owner, json=first)  # 409
     hit(t, "post", rollback, token=owner, body=too_large)  # 413
     hit(t, "post", rollback, token=owner, body="a=b", content_type="text/plain")  # 415
+    # Into a protected environment a release waits for review: 202 with the request (SPEC §15).
+    services.set_protection(environment=production, required_approvals=1, actor=actor)
+    hit(t, "post", rollback, token=developer, json={**first, "release": 2})  # 202
+    services.set_variable(
+        environment=production, key="NEWER", value="1", is_secret=None, actor=actor
+    )
+    t = "/deployments/{deployment_id}/apply"
+    hit(t, "post", apply, token=developer, json={"environment": "production", "reason": "r"})
+    services.delete_variable(environment=production, key="NEWER", actor=actor)
+    services.set_protection(environment=production, required_approvals=0, actor=actor)
 
     t = "/deployments/{deployment_id}/required-keys"
     hit(t, "get", required, token=viewer)  # 200
@@ -363,6 +374,7 @@ def test_every_documented_response_is_really_given(
             | OIDC_TEMPLATES
             | GROUP_TEMPLATES
             | WEBHOOK_TEMPLATES
+            | CHANGE_REQUEST_TEMPLATES
         ],
         personal=role_token("owner"),
         runtime=runtime_token(production),
@@ -384,6 +396,7 @@ def test_every_documented_response_is_really_given(
         | OIDC_TEMPLATES
         | GROUP_TEMPLATES
         | WEBHOOK_TEMPLATES
+        | CHANGE_REQUEST_TEMPLATES
     }
     assert documented - seen == set(), "documented but never given"
     assert seen - documented == set(), "given but not documented"

@@ -111,6 +111,15 @@ def test_every_documented_ci_response_is_really_given(
     hit(t, "post", promote, token=owner, json={"from": "staging", "expected_version": 1})  # 409
     hit(t, "post", promote, token=owner, json={"from": "staging", "expected_version": None})
     hit(t, "post", promote, token=owner, json={"from": 1})  # 400
+    # Into a protected environment a release waits for review: 202 with the request (SPEC §15).
+    v2 = services.create_version(deployment=deployment, actor=actor)
+    services.set_protection(environment=production, required_approvals=1, actor=actor)
+    hit(t, "post", promote, token=developer, json={"from": "staging"})  # 409 already_active
+    services.deploy_version(environment=staging, version=v2, actor=actor)
+    hit(t, "post", promote, token=developer, json={"from": "staging", "reason": "go"})  # 202
+    t = "/deployments/{deployment_id}/deploy"
+    hit(t, "post", deploy, token=developer, json={"environment": "production", "version": 2})
+    services.set_protection(environment=production, required_approvals=0, actor=actor)
 
     t = "/deployments/{deployment_id}/bindings"
     url = "postgres://app:pw@db.internal:5432/shop"

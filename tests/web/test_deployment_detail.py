@@ -105,8 +105,9 @@ def _grow(deployment, actor, environments: int, variables: int):
 
 
 # deployment+membership, session, user, environments (annotated), domains, pending changes
-# (one query for every environment's, SPEC §9), versions
-QUERIES = 7
+# (one query for every environment's, SPEC §9), protections and change requests (one query
+# each for every environment's, SPEC §15), versions
+QUERIES = 9
 
 
 @pytest.mark.parametrize(("environments", "variables"), [(1, 1), (12, 20)])

@@ -127,8 +127,8 @@ def _fill(environment, actor, n: int):
 
 # session, user, membership+deployment, environment, variables, the secrets' value history and
 # live instances (their age and convergence), bindings, domains, tokens, instances, data
-# services and the data servers available, rotations
-QUERIES = 14
+# services and the data servers available, rotations, protection and open change requests
+QUERIES = 16
 
 
 @pytest.mark.parametrize("n", [1, 60])

@@ -161,9 +161,9 @@ def test_row_links_are_the_reversed_urls(as_role, deployment, staging, actor):
 # session, user, membership+deployment, environment, variables, the page's secrets' value
 # history and live instances (their age and convergence), bindings, domains, tokens, instances,
 # the other environments (staging's promotion-target form), data services, the data servers
-# available and rotations: as at 1 variable, so at the most an environment may hold (SPEC §1:
-# 500 keys).
-PAGE_QUERIES = 15
+# available, rotations, protection and open change requests (SPEC §15): as at 1 variable, so at
+# the most an environment may hold (SPEC §1: 500 keys).
+PAGE_QUERIES = 17
 
 
 @pytest.mark.parametrize("n", [1, 500])
@@ -192,9 +192,10 @@ def test_the_variables_section_query_count_does_not_grow(
 
 
 # deployment+membership, session, user, environments (annotated), domains, pending changes
-# (one query for every environment's), versions: as tests/web/test_deployment_detail.py pins
-# it with a few variables, so with 500 in production waiting for an Apply and 500 in staging.
-PIPELINE_QUERIES = 7
+# (one query for every environment's), protections and change requests, versions: as
+# tests/web/test_deployment_detail.py pins it with a few variables, so with 500 in production
+# waiting for an Apply and 500 in staging.
+PIPELINE_QUERIES = 9
 
 
 @pytest.mark.parametrize("n", [1, 500])

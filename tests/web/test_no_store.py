@@ -75,9 +75,17 @@ def objects(deployment, production, owner, actor, member, pg_server, prefixed, w
     claims = {"iss": policy.issuer, "aud": "miosa", "sub": policy.subject, "jti": "j1"}
     id_token = jwt.encode({"alg": "ES256", "kid": "k"}, claims | {"exp": time.time() + 60}, key)
     minted = services.exchange_oidc_token(deployment=deployment, id_token=id_token, actor=actor)
+    # A change request: production is protected, so deploying v1 there asks (SPEC §15).
+    version = services.create_version(deployment=deployment, actor=actor)
+    services.deploy_version(
+        environment=deployment.environments.get(name="staging"), version=version, actor=actor
+    )
+    services.set_protection(environment=production, required_approvals=1, actor=actor)
+    change_request = services.deploy_version(environment=production, version=version, actor=actor)
     return {
         "oidc_policy": policy.pk,
         "oidc_token": minted.token.pk,
+        "change_request": change_request.pk,
         "invitation": invitation.pk,
         "data_service": data_service.pk,
         "data_server": pg_server.pk,

@@ -478,8 +478,9 @@ def _fill(environment, actor, n: int):
 
 # session, user, membership+deployment, environment (with its live release), variables, the
 # secrets' value history and live instances, bindings, domains, tokens, pending changes,
-# instances, data services, data servers available, rotations
-PAGE_QUERIES = 15
+# instances, data services, data servers available, rotations, protection and open change
+# requests
+PAGE_QUERIES = 17
 
 
 @pytest.mark.parametrize("n", [1, 60])
@@ -499,8 +500,9 @@ def test_the_confirmation_and_the_section_do_a_fixed_number_of_queries(
 ):
     _fill(production, actor, n)
     client = as_role(Role.OWNER)
-    # session, user, membership+deployment, environment, pending changes
-    with django_assert_num_queries(5):
+    # session, user, membership+deployment, environment, its protection (who may apply or
+    # ask, SPEC §15), pending changes
+    with django_assert_num_queries(6):
         response = client.get(_url("apply_changes", deployment), **HX)
     assert f"Apply {2 * n} pending change" in response.content.decode()
     with django_assert_num_queries(5):

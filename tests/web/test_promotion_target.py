@@ -95,7 +95,8 @@ def test_the_page_query_count_is_fixed(as_role, deployment, actor, django_assert
         services.create_environment(deployment=deployment, name=f"preview/pr-{i}", actor=actor)
     client = as_role(Role.OWNER)
     # session, user, membership, environment, variables+bindings (2), domains, tokens, targets,
-    # instances, data services, data servers available, rotations (no secret: no secret ages)
-    with django_assert_num_queries(13):
+    # instances, data services, data servers available, rotations (no secret: no secret ages),
+    # protection and open change requests
+    with django_assert_num_queries(15):
         assert client.get(_page(deployment, "staging")).status_code == 200
     assert Environment.objects.filter(deployment=deployment).count() == n + 2
