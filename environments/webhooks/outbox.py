@@ -27,11 +27,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..models import ConfigEntry, Release
 from ..models.webhooks import PING, WebhookDelivery, WebhookEndpoint
 
 if TYPE_CHECKING:
     from ..actors import Actor
-    from ..models import AuditEvent, Deployment, Environment, Release
+    from ..models import AuditEvent, Deployment, Environment
 
 # Audit action -> the webhook event it is. change_request.* are recorded by the change
 # request services (SPEC §15).
@@ -96,8 +97,6 @@ def release_created(release: Release, *, actor: Actor) -> None:
     environment = release.environment
 
     def data() -> dict[str, Any]:
-        from ..models import Release
-
         previous = (
             Release.objects.filter(environment=environment, number=release.number - 1)
             .values_list("config_revision", flat=True)
@@ -151,8 +150,6 @@ def config_pending(environment: Environment, *, revision: int, actor: Actor) -> 
 def changed_keys(environment: Environment, before: int, after: int) -> dict[str, list[str]]:
     """Keys added, changed and removed between two config revisions, by name (one query);
     "changed" from fingerprints, so nothing is decrypted."""
-    from ..models import ConfigEntry
-
     def alive(revision: int) -> Q:
         return Q(set_revision__lte=revision) & (
             Q(end_revision__isnull=True) | Q(end_revision__gt=revision)

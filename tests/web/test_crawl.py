@@ -90,6 +90,9 @@ def _urls(demo) -> list[str]:
             urls.append(reverse("domain_delete", kwargs={**kw, "pk": domain.pk}))
         # Pending changes and the Apply confirmation (production has one pending in the demo).
         urls += [reverse(view, kwargs=kw) for view in ("pending_changes", "apply_changes")]
+    # Webhooks (SPEC §17): the page and each webhook's delivery log, payloads included.
+    urls.append(reverse("webhooks", args=[d]))
+    urls += [reverse("webhook", args=[d, pk]) for pk in demo.webhooks.values_list("pk", flat=True)]
     names = [e.name for e in demo.environments.all()]
     urls += [
         f"{reverse('compare', args=[d])}?left={a}&right={b}" for a in names for b in names if a != b
@@ -103,8 +106,9 @@ def _urls(demo) -> list[str]:
     return urls
 
 
-def test_no_secret_or_ciphertext_in_any_page_or_partial(client, make_user, demo):
+def test_no_secret_or_ciphertext_in_any_page_or_partial(client, make_user, demo, settings):
     client.force_login(make_user("root", superuser=True))
+    _webhook_with_deliveries(demo, settings)
     forbidden = _forbidden_strings()
     urls = _urls(demo)
     assert len(urls) > 40
@@ -127,6 +131,29 @@ def test_no_secret_or_ciphertext_in_any_page_or_partial(client, make_user, demo)
         reverse("environment", kwargs={"deployment_id": demo.pk, "name": "production"})
     )
     assert "postgres://app:••••@db.internal:5432/shop" in page.content.decode()
+
+
+def _webhook_with_deliveries(demo, settings) -> None:
+    """A webhook that heard of every kind of event a secret change makes: a release at once in
+    staging, pending changes and their Apply in production."""
+    from environments import services
+    from environments.actors import Actor
+    from environments.models.webhooks import EVENTS
+    from environments.services import webhooks as webhook_services
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    actor = Actor.system("crawl")
+    webhook_services.create_webhook(
+        deployment=demo, url="http://127.0.0.1:9/h", events=list(EVENTS), actor=actor
+    )
+    secret = DEMO_SECRET_VALUES[0]
+    for name in ("staging", "production"):
+        environment = demo.environments.get(name=name)
+        services.set_variable(
+            environment=environment, key="CRAWL_SECRET", value=secret, is_secret=True, actor=actor
+        )
+    services.apply_changes(environment=demo.environments.get(name="production"), actor=actor)
+    assert demo.webhooks.get().deliveries.count() >= 3
 
 
 def test_pages_carry_a_strict_csp_and_no_inline_script(client, make_user, demo):

@@ -10,7 +10,7 @@ from environments.web import urls
 
 HUGE = 99999999999999999999999  # beyond a 64-bit integer: an OverflowError if it reaches SQL
 SENTINEL = 987654321
-ID_NAMES = ("deployment_id", "pk", "user_id", "rotation_id")
+ID_NAMES = ("deployment_id", "pk", "user_id", "rotation_id", "delivery_id")
 
 
 def _routes(patterns, prefix_converters=()) -> list[tuple[str, tuple[str, ...]]]:

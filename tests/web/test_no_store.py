@@ -11,6 +11,7 @@ from joserfc.jwk import ECKey, KeySet
 
 from environments import services
 from environments.models import Role
+from environments.services import webhooks as webhook_services
 from environments.web import urls
 
 
@@ -32,7 +33,7 @@ pytest_plugins = ["tests.data_services_support"]
 
 
 @pytest.fixture
-def objects(deployment, production, owner, actor, member, pg_server, prefixed, worker):
+def objects(deployment, production, owner, actor, member, pg_server, prefixed, worker, settings):
     services.set_variable(environment=production, key="K", value="v", is_secret=None, actor=actor)
     binding = services.create_binding(
         environment=production,
@@ -82,10 +83,17 @@ def objects(deployment, production, owner, actor, member, pg_server, prefixed, w
     )
     services.set_protection(environment=production, required_approvals=1, actor=actor)
     change_request = services.deploy_version(environment=production, version=version, actor=actor)
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    webhook = webhook_services.create_webhook(
+        deployment=deployment, url="http://127.0.0.1:9/h", events=["release.created"], actor=actor
+    ).endpoint
+    ping = webhook_services.ping_webhook(endpoint=webhook, actor=actor)
     return {
         "oidc_policy": policy.pk,
         "oidc_token": minted.token.pk,
         "change_request": change_request.pk,
+        "webhook": webhook.pk,
+        "delivery": ping.pk,
         "invitation": invitation.pk,
         "data_service": data_service.pk,
         "data_server": pg_server.pk,
@@ -116,6 +124,7 @@ def _url(name: str, deployment, objects) -> str:
         },
         {"pk": pk},
         {"deployment_id": deployment.pk, "pk": pk},
+        {"deployment_id": deployment.pk, "pk": pk, "delivery_id": objects.get("delivery")},
         {"token": "mio_inv_unknown"},
     ]
     for kwargs in candidates:
