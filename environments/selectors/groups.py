@@ -56,6 +56,12 @@ def group_summaries(deployment: Deployment) -> list[GroupSummary]:
     ]
 
 
+def group_names(deployment: Deployment) -> list[str]:
+    return list(
+        Group.objects.filter(deployment=deployment).order_by("name").values_list("name", flat=True)
+    )
+
+
 def linked_groups(environment: Environment) -> list[str]:
     """The names of the groups the environment links, in order (one query)."""
     return list(

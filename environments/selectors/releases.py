@@ -108,6 +108,15 @@ class PendingChanges:
         return len(self.added) + len(self.changed) + len(self.removed)
 
     @property
+    def added_rows(self) -> list[tuple[str, str]]:
+        """(name, what changed elsewhere to make it, or '')."""
+        return [(name, self.causes.get(name, "")) for name in self.added]
+
+    @property
+    def changed_rows(self) -> list[tuple[str, str]]:
+        return [(name, self.causes.get(name, "")) for name in self.changed]
+
+    @property
     def names(self) -> list[str]:
         return sorted(self.added + self.changed + self.removed)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from .. import audit, crypto, rules
 from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, Undecryptable, validated
-from ..models import ConfigEntry, Deployment, Environment, Variable
+from ..models import ConfigEntry, Deployment, Environment, Group, GroupLink, Variable
 from . import data_services
 from .environment_writes import (
     fingerprint_scope,
@@ -18,6 +18,8 @@ from .environment_writes import (
     lock_deployment_of,
     lock_environment,
 )
+from .resolution import settle
+from .revisions import Revision
 
 
 def default_promotion_target(deployment: Deployment, name: str) -> Environment | None:
@@ -76,6 +78,13 @@ def create_environment(
     for other, field in ((copy_from, "copy_from"), (promotes_to, "promotes_to")):
         if other is not None and not Environment.objects.filter(pk=other.pk).exists():
             raise NotFound(f"{other.name} no longer exists; it was deleted.", field=field)
+    if Group.objects.filter(deployment=deployment, name=name).exists():
+        raise Conflict(
+            f"{deployment.name} has a shared group named {name}; an environment needs another "
+            "name (references name either).",
+            code="name_taken",
+            field="name",
+        )
     if Environment.objects.filter(deployment=deployment, name=name).exists():
         raise Conflict(
             f"{deployment.name} already has an environment named {name}.",
@@ -160,6 +169,15 @@ def create_environment(
         Variable.objects.bulk_create(new_rows)
         ConfigEntry.objects.bulk_create(entries)
         copied = len(new_rows)
+        # The copy links the source's groups, and resolves as its own (SPEC §19).
+        GroupLink.objects.bulk_create(
+            [
+                GroupLink(environment=environment, group_id=group_id, position=position)
+                for group_id, position in GroupLink.objects.filter(environment=copy_from)
+                .order_by("position")
+                .values_list("group_id", "position")
+            ]
+        )
     audit.record(
         "environment.create",
         actor=actor,
@@ -169,6 +187,10 @@ def create_environment(
         | ({"expires_at": expires_at.isoformat()} if expires_at else {})
         | ({"data": data} if data != "none" else {}),
     )
+    if copy_from is not None and deployment.shares_config:
+        revision = Revision(environment, actor)
+        revision.number = environment.config_revision  # its first revision, with the copy
+        settle(deployment=deployment, actor=actor, revision=revision, field="copy_from")
     if copy_from is not None:
         data_services.create_for_new_environment(
             environment=environment, source=copy_from, data=data, actor=actor
@@ -233,7 +255,11 @@ def delete_environment(
             detail={"reason": f"{environment.name} was deleted"},
         )
     environment.releases.all().delete()
+    name, deployment = environment.name, environment.deployment
     environment.delete()
+    if deployment.shares_config:
+        # Refused (and rolled back) while another environment's value references it.
+        settle(deployment=deployment, actor=actor, because=f"{name} was deleted")
 
 
 @transaction.atomic(durable=True)

@@ -244,7 +244,20 @@ def _rows(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
     edit_form = page.bound(forms.VariableEditForm)
     if edit_form and any(r.is_secret for r in context["variables"] if r.key == page.editing):
         edit_form.withhold_value()  # a secret's typed value is never given back
+    context["group_rows"] = [r for r in rows if r.source == "group"]
     return context
+
+
+def _groups(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
+    """The shared groups the environment links (SPEC §19): none to read until the deployment
+    has one."""
+    environment = page.environment
+    if not environment.deployment.shares_config:
+        return {"linked_groups": [], "group_names": []}
+    return {
+        "linked_groups": selectors.linked_groups(environment),
+        "group_names": selectors.group_names(environment.deployment),
+    }
 
 
 def _revealed_row(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
@@ -430,6 +443,7 @@ SECTIONS: dict[str, Section] = {
     "data": Section(_data),
     "data_row": Section(_data_row, on_page=False),
     "bindings": Section(_rows),
+    "groups": Section(_groups),
     "domains": Section(_domains),
     "tokens": Section(_tokens),
     "instances": Section(_instances),
