@@ -3,9 +3,9 @@ policy's role, only the endpoints CI uses, and only its environments.
 
 The endpoints are an allow-list (by URL name), so an endpoint added later is closed to these
 tokens (401 wrong_token_kind, as a runtime token on a personal endpoint) until it is listed
-here. The environments are checked where every view finds one,
-`lookups.environment`: `api_endpoint` sets the token's environments for the time of the view,
-so no view has to pass them along (and none can forget to).
+here. The environments are checked where every view finds one, `lookups.environment` (and the
+promotion's target, which is found through its source): `api_endpoint` sets the token's
+environments for the time of the view, so no view has to pass them along.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def oidc_deployment_access(
     request: HttpRequest, token: OidcToken, deployment_id: int | None
 ) -> selectors.DeploymentAccess | None:
     """The token's deployment and role when the URL names it; 404 for any other deployment
-    (as for a user who is no member), 403 for an endpoint CI has no use for."""
+    (as for a user who is no member), 401 wrong_token_kind for an endpoint CI has no use
+    for."""
     match = request.resolver_match
     if match is None or match.url_name not in OIDC_ENDPOINTS:
         raise ApiError(

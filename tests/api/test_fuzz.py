@@ -355,6 +355,7 @@ def test_no_input_makes_the_api_fail_or_lie(
         "webhook_id": str(data.draw(st.one_of(st.integers(0, 4), st.just(key)))),
         "delivery_id": str(data.draw(st.one_of(st.integers(0, 4), st.just(key)))),
         "cid": str(data.draw(st.one_of(st.integers(0, 4), st.just(key)))),
+        "policy_id": str(data.draw(st.one_of(st.integers(0, 4), st.just(key)))),
     }
     if endpoint == "other":
         path = f"/api/v1/{key}"
