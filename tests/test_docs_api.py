@@ -17,6 +17,8 @@ PARAMETER = {
     "token_id": r"[0-9]+",
     "service_id": r"[0-9]+",
     "rotation_id": r"[0-9]+",
+    "webhook_id": r"[0-9]+",
+    "delivery_id": r"[0-9]+",
 }
 
 
