@@ -150,6 +150,7 @@ def config_pending(environment: Environment, *, revision: int, actor: Actor) -> 
 def changed_keys(environment: Environment, before: int, after: int) -> dict[str, list[str]]:
     """Keys added, changed and removed between two config revisions, by name (one query);
     "changed" from fingerprints, so nothing is decrypted."""
+
     def alive(revision: int) -> Q:
         return Q(set_revision__lte=revision) & (
             Q(end_revision__isnull=True) | Q(end_revision__gt=revision)
