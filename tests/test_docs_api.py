@@ -19,6 +19,8 @@ PARAMETER = {
     "rotation_id": r"[0-9]+",
     "policy_id": r"[0-9]+",
     "cid": r"[0-9]+",
+    "webhook_id": r"[0-9]+",
+    "delivery_id": r"[0-9]+",
 }
 
 
