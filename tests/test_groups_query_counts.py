@@ -10,7 +10,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from environments import services
-from environments.models import Role
 from environments.services import VariableInput
 
 pytestmark = pytest.mark.django_db
