@@ -10,13 +10,12 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
 from environments import services
 from environments.actors import Actor
+from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
 from environments.models import Binding, ConfigEntry, Deployment, Domain, GroupEntry, Variable
 
 from .conftest import HX
-
 
 # A shared group's secret, and a plain variable that references it (SPEC §19): a secret too.
 GROUP_SECRET = "group-secret-4c1d-never-shown"
