@@ -160,6 +160,7 @@ def resolved_entries(environments: list[Environment]) -> dict[tuple[int, str], C
         ).only(
             "pk",
             "environment_id",
+            "kind",
             "key",
             "is_secret",
             "ciphertext",

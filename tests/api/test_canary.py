@@ -95,6 +95,7 @@ def _exercise_every_endpoint(api, deployment, production, actor, role_token, run
     ]
     answers += _exercise_release_endpoints(api, deployment, production, actor, owner, env)
     answers += _exercise_import(api, env, owner)
+    answers += _exercise_groups(api, deployment, owner)
     # Personal tokens (SPEC §12): a token named after the canary is still no secret, but its
     # list, create and revoke answers go through the same checks.
     # A token cannot create one (403 session_required); the page's service does.
@@ -135,6 +136,54 @@ def _exercise_every_endpoint(api, deployment, production, actor, role_token, run
     assert f"export STRIPE_KEY='{CANARY}'".encode() in shell.content
     head = api.request("HEAD", "/api/v1/runtime/env", token=runtime_token(production))
     assert head.status_code == 200 and head.content == b""
+    # Through a shared group and a reference, it reaches staging's runtime too (SPEC §19).
+    staging = production.deployment.environments.get(name="staging")
+    served = api.get("/api/v1/runtime/env", token=runtime_token(staging)).json()["env"]
+    assert served["VAULT_URL"] == f"https://t:{CANARY}@vault.internal"
+
+
+def _exercise_groups(api, deployment, owner):
+    """A shared group holding the canary as a secret, linked to staging and production, and a
+    plain variable that references it (so a secret too): no answer carries it."""
+    base = f"/api/v1/deployments/{deployment.pk}"
+    group_env = f"{base}/groups/vault/env"
+    answers = [
+        api.post(f"{base}/groups", {"name": "vault"}, token=owner),
+        api.post(group_env, {"key": "TOKEN", "value": CANARY, "is_secret": True}, token=owner),
+        api.post(group_env, {"key": "TOKEN", "value": CANARY, "is_secret": False}, token=owner),
+        api.post(group_env, {"key": "BAD", "value": CANARY + "${{ NOPE }}"}, token=owner),
+        api.put(f"{base}/environments/staging/groups", {"groups": ["vault"]}, token=owner),
+        api.put(f"{base}/environments/production/groups", {"groups": ["vault"]}, token=owner),
+        api.post(
+            f"{base}/env",
+            {
+                "environment": "staging",
+                "key": "VAULT_URL",
+                "value": "https://t:${{ vault.TOKEN }}@vault.internal",
+            },
+            token=owner,
+        ),
+        api.post(
+            f"{base}/env",
+            {"environment": "staging", "key": "LOOP", "value": CANARY + "${{ LOOP }}"},
+            token=owner,
+        ),
+        api.get(group_env, token=owner, params={"reveal": "true"}),
+        api.get(f"{base}/groups", token=owner),
+        api.get(f"{base}/groups/vault", token=owner),
+        api.get(f"{group_env}/TOKEN/history", token=owner),
+        api.get(f"{base}/env", token=owner, params={"reveal": "true", "environment": "staging"}),
+        api.get(
+            f"{base}/env/VAULT_URL/explain",
+            token=owner,
+            params={"environment": "staging", "reveal": "true"},
+        ),
+        api.get(f"{base}/env/TOKEN/explain", token=owner, params={"environment": "production"}),
+        api.get(f"{base}/environments/staging/groups", token=owner),
+    ]
+    assert [a.status_code for a in answers[:8]] == [201, 201, 409, 400, 200, 200, 201, 400]
+    assert all(a.status_code == 200 for a in answers[8:]), [a.status_code for a in answers]
+    return answers
 
 
 def _exercise_release_endpoints(api, deployment, production, actor, owner, env):

@@ -10,23 +10,50 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from environments import services
+from environments.actors import Actor
 from environments.management.commands.seed_demo import DEMO_SECRET_VALUES
-from environments.models import Binding, ConfigEntry, Deployment, Domain, Variable
+from environments.models import Binding, ConfigEntry, Deployment, Domain, GroupEntry, Variable
 
 from .conftest import HX
+
+# A shared group's secret, and a plain variable that references it (SPEC §19): a secret too.
+GROUP_SECRET = "group-secret-4c1d-never-shown"
 
 
 @pytest.fixture
 def demo(db):
     call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    return Deployment.objects.get(name="shop")
+    deployment = Deployment.objects.get(name="shop")
+    actor = Actor.system("crawl")
+    group = services.create_group(deployment=deployment, name="common", actor=actor)
+    services.set_group_variables(
+        group=group,
+        items=[
+            services.VariableInput("SENTRY_DSN", "https://sentry.example/1"),
+            services.VariableInput("VAULT_TOKEN", GROUP_SECRET, True),
+        ],
+        actor=actor,
+    )
+    for name in ("staging", "production"):
+        environment = deployment.environments.get(name=name)
+        services.set_environment_groups(environment=environment, groups=["common"], actor=actor)
+    services.set_variable(
+        environment=deployment.environments.get(name="staging"),
+        key="VAULT_URL",
+        value="https://t:${{ common.VAULT_TOKEN }}@vault.internal",
+        is_secret=False,
+        actor=actor,
+    )
+    return deployment
 
 
 def _forbidden_strings() -> list[str]:
     """Secret values, and each stored ciphertext as base64, hex and latin-1 (long enough runs)."""
-    found = list(DEMO_SECRET_VALUES)
+    found = [*DEMO_SECRET_VALUES, GROUP_SECRET]
     history = ConfigEntry.objects.exclude(ciphertext=b"")  # old values too
-    for row in [*Variable.objects.all(), *Binding.objects.all(), *history]:
+    groups = GroupEntry.objects.all()
+    for row in [*Variable.objects.all(), *Binding.objects.all(), *history, *groups]:
         blob = bytes(row.ciphertext)
         body = blob[-32:]  # the tag and the end of the body: present in any encoding of it
         found += [
@@ -53,6 +80,8 @@ def _urls(demo) -> list[str]:
         reverse("audit_log", args=[d]),
         reverse("members", args=[d]),
         reverse("deployment_settings", args=[d]),
+        reverse("groups", args=[d]),
+        reverse("group", args=[d, "common"]),
     ]
     for environment in demo.environments.all():
         kw = {"deployment_id": d, "name": environment.name}
@@ -77,8 +106,10 @@ def _urls(demo) -> list[str]:
                 urls.append(reverse(view, kwargs={**kw, "key": variable.key}))
         # Key history: variables and bindings; names and revisions, never a value.
         keys = (
-            ConfigEntry.objects.filter(environment=environment)
-            .exclude(kind=ConfigEntry.Kind.DOMAIN)
+            ConfigEntry.objects.filter(
+                environment=environment,
+                kind__in=(ConfigEntry.Kind.VARIABLE, ConfigEntry.Kind.BINDING),
+            )
             .values_list("key", flat=True)
             .distinct()
         )
