@@ -17,6 +17,7 @@ PARAMETER = {
     "token_id": r"[0-9]+",
     "service_id": r"[0-9]+",
     "rotation_id": r"[0-9]+",
+    "group": r"[a-z0-9][a-z0-9-]*",
 }
 
 
