@@ -21,6 +21,7 @@ PARAMETER = {
     "cid": r"[0-9]+",
     "webhook_id": r"[0-9]+",
     "delivery_id": r"[0-9]+",
+    "group": r"[a-z0-9][a-z0-9-]*",
 }
 
 

@@ -97,6 +97,7 @@ def group_detail(request: HtmxHttpRequest, deployment_id: int, group: str) -> Ht
     return redirect("group", deployment.pk, found.name)
 
 
+@no_store
 @require_POST
 @login_required
 def group_variable_delete(
@@ -118,6 +119,7 @@ def group_variable_delete(
     return redirect("group", deployment.pk, found.name)
 
 
+@no_store
 @require_POST
 @login_required
 def environment_groups(request: HtmxHttpRequest, deployment_id: int, name: str) -> HttpResponse:

@@ -42,7 +42,13 @@ def test_the_routes_with_ids_are_found():
 
 
 def _reverse(name: str, kwargs: dict) -> str:
-    for extra in ({}, {"name": "production"}, {"name": "production", "key": "K"}):
+    for extra in (
+        {},
+        {"name": "production"},
+        {"name": "production", "key": "K"},
+        {"group": "common"},
+        {"group": "common", "key": "K"},
+    ):
         try:
             return reverse(name, kwargs=kwargs | extra)
         except Exception:

@@ -35,6 +35,10 @@ pytest_plugins = ["tests.data_services_support"]
 @pytest.fixture
 def objects(deployment, production, owner, actor, member, pg_server, prefixed, worker, settings):
     services.set_variable(environment=production, key="K", value="v", is_secret=None, actor=actor)
+    common = services.create_group(deployment=deployment, name="common", actor=actor)
+    services.set_group_variables(
+        group=common, items=[services.VariableInput("K", "v")], actor=actor
+    )
     binding = services.create_binding(
         environment=production,
         kind="postgres",
@@ -115,6 +119,8 @@ def _url(name: str, deployment, objects) -> str:
         # staging: production promotes nowhere, so its promote page is a 404
         {"deployment_id": deployment.pk, "name": "staging" if name == "promote" else "production"},
         {"deployment_id": deployment.pk, "name": "production", "key": "K"},
+        {"deployment_id": deployment.pk, "group": "common"},
+        {"deployment_id": deployment.pk, "group": "common", "key": "K"},
         {"deployment_id": deployment.pk, "name": "production", "pk": pk},
         {
             "deployment_id": deployment.pk,
