@@ -31,7 +31,9 @@ pytest_plugins = ["tests.data_services_support"]
 def objects(deployment, production, owner, actor, member, pg_server, prefixed, worker):
     services.set_variable(environment=production, key="K", value="v", is_secret=None, actor=actor)
     common = services.create_group(deployment=deployment, name="common", actor=actor)
-    services.set_group_variables(group=common, items=[services.VariableInput("K", "v")], actor=actor)
+    services.set_group_variables(
+        group=common, items=[services.VariableInput("K", "v")], actor=actor
+    )
     binding = services.create_binding(
         environment=production,
         kind="postgres",
