@@ -135,3 +135,18 @@ def test_rollback_serves_the_old_resolved_bytes_after_the_group_changed(
     assert Release.objects.filter(environment=staging).first().resolved_from["groups"] == {
         "common": 2
     }
+
+
+def test_a_value_referencing_a_variable_made_secret_becomes_a_secret(staging, actor):
+    services.set_variable(environment=staging, key="PW", value="pw", is_secret=False, actor=actor)
+    services.set_variable(
+        environment=staging, key="URL", value="u:${{ PW }}", is_secret=False, actor=actor
+    )
+    staging.refresh_from_db()
+    rows = {r.key: r for r in selectors.variable_rows([staging])}
+    assert (rows["URL"].is_secret, rows["URL"].preview) == (False, "u:pw")
+    services.mark_variable_secret(environment=staging, key="PW", actor=actor)
+    staging.refresh_from_db()
+    rows = {r.key: r for r in selectors.variable_rows([staging])}
+    assert (rows["URL"].is_secret, rows["URL"].preview) == (True, "••••")
+    assert ("staging", "URL") not in selectors.reveal_plain_values([staging])
