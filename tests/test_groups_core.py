@@ -150,3 +150,9 @@ def test_a_value_referencing_a_variable_made_secret_becomes_a_secret(staging, ac
     rows = {r.key: r for r in selectors.variable_rows([staging])}
     assert (rows["URL"].is_secret, rows["URL"].preview) == (True, "••••")
     assert ("staging", "URL") not in selectors.reveal_plain_values([staging])
+
+
+def test_a_deployment_with_linked_groups_can_be_deleted(deployment, staging, common, actor):
+    services.set_environment_groups(environment=staging, groups=["common"], actor=actor)
+    services.delete_deployment(deployment=deployment, actor=actor)
+    assert not type(deployment).objects.filter(pk=deployment.pk).exists()
