@@ -135,3 +135,77 @@ def test_rollback_serves_the_old_resolved_bytes_after_the_group_changed(
     assert Release.objects.filter(environment=staging).first().resolved_from["groups"] == {
         "common": 2
     }
+
+
+def test_a_value_referencing_a_variable_made_secret_becomes_a_secret(staging, actor):
+    services.set_variable(environment=staging, key="PW", value="pw", is_secret=False, actor=actor)
+    services.set_variable(
+        environment=staging, key="URL", value="u:${{ PW }}", is_secret=False, actor=actor
+    )
+    staging.refresh_from_db()
+    rows = {r.key: r for r in selectors.variable_rows([staging])}
+    assert (rows["URL"].is_secret, rows["URL"].preview) == (False, "u:pw")
+    services.mark_variable_secret(environment=staging, key="PW", actor=actor)
+    staging.refresh_from_db()
+    rows = {r.key: r for r in selectors.variable_rows([staging])}
+    assert (rows["URL"].is_secret, rows["URL"].preview) == (True, "••••")
+    assert ("staging", "URL") not in selectors.reveal_plain_values([staging])
+
+
+def test_a_deployment_with_linked_groups_can_be_deleted(deployment, staging, common, actor):
+    services.set_environment_groups(environment=staging, groups=["common"], actor=actor)
+    services.delete_deployment(deployment=deployment, actor=actor)
+    assert not type(deployment).objects.filter(pk=deployment.pk).exists()
+
+
+def test_a_reference_into_another_environment_needs_read_access_at_save(
+    deployment, staging, actor, make_user
+):
+    from environments.actors import Actor
+    from environments.errors import Forbidden
+
+    qa = services.create_environment(deployment=deployment, name="qa", actor=actor)
+    services.set_variable(
+        environment=qa, key="HOST", value="qa.internal", is_secret=False, actor=actor
+    )
+    stranger = make_user("stranger")
+    with pytest.raises(Forbidden) as exc:
+        services.set_variable(
+            environment=staging,
+            key="URL",
+            value="https://${{ qa.HOST }}",
+            is_secret=False,
+            actor=Actor(user=stranger, label="stranger"),
+        )
+    assert exc.value.code == "reference_not_readable"
+    services.set_variable(
+        environment=staging, key="URL", value="https://${{ qa.HOST }}", is_secret=False, actor=actor
+    )
+    assert runtime(staging)["URL"] == "https://qa.internal"
+
+
+def test_a_change_in_a_referenced_environment_is_a_config_change_where_it_is_used(
+    deployment, staging, live, actor
+):
+    qa = services.create_environment(deployment=deployment, name="qa", actor=actor)
+    services.deploy_version(environment=qa, version=live, actor=actor)
+    services.set_variable(
+        environment=staging, key="HOST", value="one", is_secret=False, actor=actor
+    )
+    services.set_variable(
+        environment=qa, key="URL", value="https://${{ staging.HOST }}", is_secret=False, actor=actor
+    )
+    qa.refresh_from_db()
+    releases = qa.release_count
+    services.set_variable(
+        environment=staging, key="HOST", value="two", is_secret=False, actor=actor
+    )
+    assert runtime(qa)["URL"] == "https://two"
+    qa.refresh_from_db()
+    assert qa.release_count == releases + 1
+    staging.refresh_from_db()
+    assert qa.live_release.resolved_from == {
+        "groups": {},
+        "environments": {"staging": staging.config_revision},
+        "cause": "staging.HOST",
+    }

@@ -98,7 +98,8 @@ class GroupLink(models.Model):
     environment = models.ForeignKey(
         Environment, on_delete=models.CASCADE, related_name="group_links"
     )
-    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="links")
+    # The service refuses to delete a linked group; a deployment goes with its links.
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="links")
     position = models.PositiveSmallIntegerField()
 
     class Meta:

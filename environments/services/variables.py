@@ -228,6 +228,11 @@ def mark_variable_secret(*, environment: Environment, key: str, actor: Actor) ->
             environment=environment, kind=ConfigEntry.Kind.VARIABLE, key=key, end_revision=None
         ).update(is_secret=True)
         audit.record("variable.make_secret", actor=actor, environment=environment, target=key)
+        if environment.deployment.shares_config:
+            # What references it is a secret from now on too (SPEC §19).
+            from .resolution import settle
+
+            settle(deployment=environment.deployment, actor=actor, environment=environment)
     return variable
 
 

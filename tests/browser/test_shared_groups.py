@@ -9,6 +9,8 @@ from environments import services
 from environments.actors import Actor
 from environments.models import Role
 
+from .checks import axe_problems, overflow_problem
+
 pytestmark = pytest.mark.browser
 
 
@@ -88,3 +90,33 @@ def test_a_group_linked_to_staging_and_production_changes_live_and_pending(
     )
     page.goto(f"{base}/env/staging/")
     expect(page.locator("#pending")).to_be_hidden()
+
+
+def test_the_groups_pages_are_accessible_and_fit_a_phone(
+    page, live_server, shop, shop_member, login
+):
+    system = Actor.system("tests")
+    group = services.create_group(deployment=shop, name="observability", actor=system)
+    services.set_group_variables(
+        group=group,
+        items=[
+            services.VariableInput("SENTRY_DSN", "https://key@sentry.example.com/1234567"),
+            services.VariableInput("OTEL_EXPORTER_OTLP_HEADERS_WITH_A_LONG_NAME", "x" * 200),
+            services.VariableInput("TOKEN", "t0k3n", True),
+        ],
+        actor=system,
+    )
+    staging = shop.environments.get(name="staging")
+    services.set_environment_groups(environment=staging, groups=["observability"], actor=system)
+    login(shop_member(Role.ADMIN))
+    base = f"{live_server.url}/deployments/{shop.pk}"
+    problems = []
+    for width, height in ((1400, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        for url in (f"{base}/groups/", f"{base}/groups/observability/", f"{base}/env/staging/"):
+            page.goto(url)
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)
+                problems += axe_problems(page, f"{url} {width}px {scheme}")
+            problems += overflow_problem(page, f"{url} {width}px")
+    assert problems == []
