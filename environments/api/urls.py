@@ -8,6 +8,7 @@ from . import (
     domains,
     env_import,
     environments,
+    group_links,
     groups,
     oidc,
     openapi,
@@ -30,7 +31,7 @@ urlpatterns = [
     path(f"{DEPLOYMENT}/env", variables.environment_variables, name="api_environment_variables"),
     path(f"{DEPLOYMENT}/env/import", env_import.import_variables, name="api_env_import"),
     path(f"{DEPLOYMENT}/env/<str:key>", variables.variable_detail, name="api_variable_detail"),
-    path(f"{DEPLOYMENT}/env/<str:key>/explain", groups.explain, name="api_variable_explain"),
+    path(f"{DEPLOYMENT}/env/<str:key>/explain", group_links.explain, name="api_variable_explain"),
     path(
         f"{DEPLOYMENT}/env/<str:key>/history",
         variables.variable_history,
@@ -53,7 +54,7 @@ urlpatterns = [
     path(f"{DEPLOYMENT}/environments", environments.environments, name="api_environments"),
     path(
         f"{DEPLOYMENT}/environments/<path:name>/groups",
-        groups.environment_groups,
+        group_links.environment_groups,
         name="api_environment_groups",
     ),
     path(
