@@ -22,7 +22,7 @@ from ..models import (
 from ..selectors.invitations import get_invitation, pending_invitations
 from . import forms
 from .forms.invitations import InviteForm
-from .pages import HtmxHttpRequest, deployment_tabs, deployment_url, no_store, unconfirmed
+from .pages import HtmxHttpRequest, asked_id, deployment_tabs, deployment_url, no_store, unconfirmed
 
 ADDED = "If that user exists, they have been added."
 
@@ -65,19 +65,15 @@ def _owner_of(request: HtmxHttpRequest, deployment_id: int) -> selectors.Deploym
     )
 
 
-def _asked(request: HtmxHttpRequest, name: str) -> int | None:
-    """The id in `?remove=` or `?revoke=`: the row whose question is asked in place."""
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
 @no_store
 @require_http_methods(["GET", "POST"])
 @login_required
 def members(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
     deployment, role = _owner_of(request, deployment_id)
     if request.method == "GET":
-        page = MembersPage(removing=_asked(request, "remove"), revoking=_asked(request, "revoke"))
+        page = MembersPage(
+            removing=asked_id(request, "remove"), revoking=asked_id(request, "revoke")
+        )
         return _members_page(request, deployment, role, page)
     form = forms.MemberForm(request.POST)
     status = 400

@@ -15,7 +15,7 @@ from .. import permissions, selectors, services
 from ..actors import Actor
 from ..models import Deployment
 from . import forms
-from .pages import HtmxHttpRequest, deployment_tabs, deployment_url, no_store, unconfirmed
+from .pages import HtmxHttpRequest, asked_id, deployment_tabs, deployment_url, no_store, unconfirmed
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,6 @@ def _admin_of(request: HtmxHttpRequest, deployment_id: int) -> selectors.Deploym
     return selectors.get_deployment_for_user(
         request.user, deployment_id, need=permissions.TO_MANAGE_OIDC
     )
-
-
-def _asked(request: HtmxHttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
 
 
 def _form(deployment: Deployment, data=None) -> forms.OidcPolicyForm:
@@ -66,7 +61,7 @@ def _page(
 def oidc_policies(request: HtmxHttpRequest, deployment_id: int) -> HttpResponse:
     deployment, role = _admin_of(request, deployment_id)
     if request.method == "GET":
-        page = TrustPage(deleting=_asked(request, "delete"), revoking=_asked(request, "revoke"))
+        page = TrustPage(deleting=asked_id(request, "delete"), revoking=asked_id(request, "revoke"))
         return _page(request, deployment, role, page)
     form = _form(deployment, request.POST)
     done = forms.submit(

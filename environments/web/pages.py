@@ -39,6 +39,13 @@ def no_store(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapped
 
 
+def asked_id(request: HttpRequest, name: str) -> int | None:
+    """The id in a query parameter such as `?remove=`: the row whose question is asked in place
+    (None when absent or not an id)."""
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
 def template_for(request: HtmxHttpRequest, template: str, partial: str | None) -> str:
     """The page's template, or one of its partials when htmx asked for a region."""
     return f"{template}#{partial}" if request.htmx and partial else template
