@@ -190,8 +190,9 @@ def test_a_failed_login_that_cannot_be_counted_fails_the_request(client, make_us
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_compares_are_all_counted(deployment):
-    """Threads comparing at once: none is lost (the first ones may each append an event, the
-    rest queue on that event's row and add one each)."""
+    """Threads comparing at once: none is lost. From cold, the first ones may each append an
+    event (how many depends on timing: all of them on a loaded machine); once an event is
+    open, every later one queues on that event's row and adds one to it."""
     skip_unless_postgres()
     threads = 16
     staging = deployment.environments.get(name="staging")
@@ -206,4 +207,11 @@ def test_concurrent_compares_are_all_counted(deployment):
     assert not [r for r in results if isinstance(r, Exception)], results
     events = AuditEvent.objects.filter(action="environment.compare")
     assert sum(e.count for e in events) == threads
-    assert 1 <= len(events) < threads
+    assert 1 <= len(events) <= threads
+    opened = len(events)
+
+    results = run_concurrently([view(i) for i in range(threads)])
+    assert not [r for r in results if isinstance(r, Exception)], results
+    events = AuditEvent.objects.filter(action="environment.compare")
+    assert sum(e.count for e in events) == 2 * threads
+    assert len(events) == opened  # all counted into an open event, none appended
