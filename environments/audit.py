@@ -50,7 +50,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import actors
@@ -199,10 +199,11 @@ def append(*, also: Cte | None = None, **fields: Any) -> AuditEvent:
     (SQLite), three statements in a transaction: lock the head, insert, move the head (`also`
     is PostgreSQL-only: the caller writes its row beside, in its transaction).
     """
-    fields["content_hash"] = content_hash(AuditEvent(**fields))  # before the lock: not held long
+    event = AuditEvent(**fields)
+    fields["content_hash"] = event.content_hash = content_hash(event)  # before the lock
     chain = fields["chain"]
     if connection.vendor == "postgresql":
-        return _append_in_one_statement(fields, also)
+        return _append_in_one_statement(event, also)
     if also is not None:
         raise ValueError("audit.append(also=...) is for PostgreSQL only")
     with transaction.atomic(savepoint=False):  # select_for_update needs a transaction
@@ -223,6 +224,36 @@ _LINK_FIELDS = ("id", "seq", "prev_hash", "hash")  # what the statement computes
 @functools.cache
 def _content_fields() -> tuple[Any, ...]:
     return tuple(f for f in AuditEvent._meta.concrete_fields if f.name not in _LINK_FIELDS)
+
+
+# Fields whose value goes to the database as the model holds it (a str, an int, a foreign
+# key's id): `get_db_prep_save` would hand it back unchanged, at some cost per field and event.
+_AS_HELD = (
+    models.CharField,
+    models.IntegerField,
+    models.BigIntegerField,
+    models.PositiveSmallIntegerField,
+    models.PositiveIntegerField,
+)
+
+
+@functools.cache
+def _content_preparers() -> tuple[Callable[[AuditEvent], Any], ...]:
+    """For each content field, what gets its database value from an event: its attribute as
+    it is where `get_db_prep_save` would not change it, else `get_db_prep_save` itself."""
+
+    def as_held(attname: str) -> Callable[[AuditEvent], Any]:
+        return lambda event: getattr(event, attname)
+
+    def prepared(field: Any) -> Callable[[AuditEvent], Any]:
+        return lambda event: field.get_db_prep_save(field.pre_save(event, True), connection)
+
+    return tuple(
+        as_held(f.attname)
+        if f.is_relation or (type(f) in _AS_HELD and not f.choices)
+        else prepared(f)
+        for f in _content_fields()
+    )
 
 
 @functools.cache
@@ -252,11 +283,10 @@ SELECT {values}, head.seq, head.prev_hash, head.hash FROM {source}
 RETURNING id, seq, prev_hash, hash"""  # noqa: S608
 
 
-def _append_in_one_statement(fields: dict[str, Any], also: Cte | None) -> AuditEvent:
+def _append_in_one_statement(event: AuditEvent, also: Cte | None) -> AuditEvent:
     """The event appended by one statement (PostgreSQL)."""
-    event = AuditEvent(**fields)
-    chain = fields["chain"]
-    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _content_fields()]
+    chain = event.chain
+    values = [prepare(event) for prepare in _content_preparers()]
     params = [chain, event.content_hash, chain, *(also.params if also else ()), *values]
     with connection.cursor() as cursor:
         cursor.execute(_append_sql(also.sql if also else ""), params)

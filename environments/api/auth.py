@@ -29,7 +29,7 @@ def _unauthorized(code: str, message: str) -> ApiError:
 
 
 def _bearer(request: HttpRequest, prefix: str, kind: str) -> str:
-    header = request.headers.get("Authorization", "").strip()
+    header = request.META.get("HTTP_AUTHORIZATION", "").strip()  # request.headers' Authorization
     if not header:
         raise _unauthorized(
             "not_authenticated", f"Send a {kind} in the header Authorization: Bearer <token>."

@@ -80,9 +80,10 @@ def runtime_environment(request: HttpRequest) -> HttpResponse:
     """
     raw = runtime_bearer(request)
     fmt = request.GET.get("format", "json")
-    instance = request.headers.get("X-Miosa-Instance", "")
+    # From META, as request.headers would read them (it builds a dict of every header first).
+    instance = request.META.get("HTTP_X_MIOSA_INSTANCE", "")
     bad_instance = bool(instance) and not INSTANCE_RE.fullmatch(instance)
-    etags = parse_etags(request.headers.get("If-None-Match", ""))
+    etags = parse_etags(request.META.get("HTTP_IF_NONE_MATCH", ""))
 
     def check(token: RuntimeToken) -> None:
         """Refusals once the token is known (an unknown token is a 401 first), before
