@@ -206,6 +206,17 @@ def gunicorn(
         server.stop()
 
 
+def fetch(url: str, token: str, etag: str = "") -> tuple[int, dict[str, str], bytes]:
+    """One runtime fetch: its status, headers and body."""
+    headers = {"Authorization": f"Bearer {token}"} | ({"If-None-Match": etag} if etag else {})
+    request = urllib.request.Request(url + "/api/v1/runtime/env", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:  # a 304 is one to urllib
+        return exc.code, dict(exc.headers), exc.read()
+
+
 def warm(url: str, token: str, n: int = 32) -> None:
     """`n` fetches one after the other, each answered before the next: the workers have
     connected and loaded everything, and no request is left in flight (audit counts)."""
@@ -244,9 +255,10 @@ def wrk(
     threads: int = 2,
     duration: int = 10,
     timeout: int = 10,
+    etag: str = "",
 ) -> WrkResult:
     """wrk with --latency against GET /api/v1/runtime/env, the token in the Authorization header
-    (bench/wrk/runtime.lua)."""
+    (bench/wrk/runtime.lua); with `etag`, in If-None-Match too (bench/wrk/runtime304.lua)."""
     out = subprocess.run(
         [
             which("wrk") or "wrk",
@@ -256,10 +268,10 @@ def wrk(
             f"--timeout={timeout}s",
             "--latency",
             "-s",
-            str(BENCH / "wrk" / "runtime.lua"),
+            str(BENCH / "wrk" / ("runtime304.lua" if etag else "runtime.lua")),
             url + "/api/v1/runtime/env",
         ],
-        env=os.environ | {"MIOSA_TOKEN": token},
+        env=os.environ | {"MIOSA_TOKEN": token, "MIOSA_ETAG": etag},
         capture_output=True,
         text=True,
         check=True,
