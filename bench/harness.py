@@ -217,6 +217,48 @@ def fetch(url: str, token: str, etag: str = "") -> tuple[int, dict[str, str], by
         return exc.code, dict(exc.headers), exc.read()
 
 
+@contextmanager
+def pgbouncer():
+    """PgBouncer in transaction mode on a free loopback port, in front of the bench's PostgreSQL
+    (`.ci/pgbouncer`: its files in a temporary directory, run as `postgres`, so this needs
+    root), letting the bench's role through; yields the bench database's URL through it, or
+    None (with why) when it cannot start here."""
+    parts = urlsplit(ADMIN_URL)
+    port = free_port()
+    env = os.environ | {
+        "PGBOUNCER_PORT": str(port),
+        "PGBOUNCER_USER": parts.username or "postgres",
+        # Under trust authentication any password does; PgBouncer needs one in its list.
+        "PGBOUNCER_PASSWORD": parts.password or "bench",
+    }
+    if os.geteuid() != 0:
+        print("PgBouncer: skipped (.ci/pgbouncer starts it as `postgres`, which needs root)")
+        yield None
+        return
+    started = subprocess.run(
+        [str(ROOT / ".ci" / "pgbouncer")], env=env, capture_output=True, text=True
+    )
+    if started.returncode:
+        print(f"PgBouncer: skipped, it did not start: {started.stderr.strip()[-500:]}")
+        yield None
+        return
+    directory = started.stdout.strip().splitlines()[-1]
+    user = env["PGBOUNCER_USER"]
+    try:
+        yield f"postgres://{user}:{env['PGBOUNCER_PASSWORD']}@127.0.0.1:{port}/{DB_NAME}"
+    finally:
+        subprocess.run([str(ROOT / ".ci" / "pgbouncer"), "stop", directory], check=False)
+
+
+def pgbench() -> str | None:
+    """PostgreSQL's pgbench (Debian keeps it beside the server, off PATH)."""
+    found = which("pgbench")
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))
+    return str(candidates[-1]) if candidates else None
+
+
 def warm(url: str, token: str, n: int = 32) -> None:
     """`n` fetches one after the other, each answered before the next: the workers have
     connected and loaded everything, and no request is left in flight (audit counts)."""
@@ -305,14 +347,15 @@ class StormResult:
 
 
 def storm(
-    port: int, token: str, n: int = 1000, *, path: str = "/api/v1/runtime/env"
+    port: int, token: str | list[str], n: int = 1000, *, path: str = "/api/v1/runtime/env"
 ) -> StormResult:
     """`n` runtime fetches started at the same moment, one connection each (instances booting
-    together), each with its own X-Miosa-Instance. Latency from connect to the last byte."""
-    return asyncio.run(_storm(port, token, n, path))
+    together), each with its own X-Miosa-Instance. Latency from connect to the last byte. With
+    a list of tokens, fetch i uses token i mod their number (fleets of several deployments)."""
+    return asyncio.run(_storm(port, [token] if isinstance(token, str) else token, n, path))
 
 
-async def _storm(port: int, token: str, n: int, path: str) -> StormResult:
+async def _storm(port: int, tokens: list[str], n: int, path: str) -> StormResult:
     start_line = asyncio.Event()
     run = secrets.token_hex(3)
 
@@ -324,7 +367,8 @@ async def _storm(port: int, token: str, n: int, path: str) -> StormResult:
             writer.write(
                 (
                     f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    f"Authorization: Bearer {token}\r\nX-Miosa-Instance: storm-{run}-{i}\r\n"
+                    f"Authorization: Bearer {tokens[i % len(tokens)]}\r\n"
+                    f"X-Miosa-Instance: storm-{run}-{i}\r\n"
                     "Connection: close\r\n\r\n"
                 ).encode()
             )

@@ -22,7 +22,9 @@ import base64
 import datetime as dt
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +49,10 @@ def main() -> None:
     )
     parser.add_argument("--two-servers-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--throughput-only", action="store_true", help="only the req/s of the fetch and floors"
+        "--only",
+        choices=["throughput", "spread", "pgbouncer"],
+        help="only the req/s of the fetch and its floors, one deployment's storm vs ten (with "
+        "the chain's ceiling in pgbench), or the fetch and product floor through PgBouncer",
     )
     parser.add_argument(
         "--tune", action="store_true", help="also measure gunicorn settings (docs/performance.md)"
@@ -94,8 +99,17 @@ def run(args, env: dict[str, str], logdir: Path, duration: int) -> None:
 
     # 1. Throughput: the runtime fetch and its floors, one at a time, 2 workers each; in
     # rounds, alternating, the best round of each (the machine may be shared).
-    figures |= throughput(env, floor_env, seeded, logdir, duration=duration, rounds=args.rounds)
-    if args.throughput_only:
+    if args.only in (None, "throughput"):
+        figures |= throughput(env, floor_env, seeded, logdir, duration=duration, rounds=args.rounds)
+    if args.only in (None, "pgbouncer"):
+        figures["pgbouncer"] = through_pgbouncer(
+            env, floor_env, seeded, logdir, duration=duration, rounds=args.rounds
+        )
+    if args.only in (None, "spread"):
+        figures["spread"] = one_vs_ten(env, seeded, logdir, rounds=args.rounds)
+        figures["chain"] = chain_ceiling(duration=duration)
+    if args.only:
+        print("\n".join(f"{name}: {figure}" for name, figure in figures.items()))
         return
 
     # 2. Boot storm: 1,000 fetches at once against the production setup, audit events counted.
@@ -172,6 +186,11 @@ def run(args, env: dict[str, str], logdir: Path, duration: int) -> None:
         (f"Fetch p50, 10^{len(str(target)) - 1} values ÷ 10^3", figures["scale"], "≤ 1.2"),
         ("SQL per runtime fetch", figures["queries"], "≤ 2 round trips"),
     ]
+    rows += [
+        ("Fetch ÷ product floor through PgBouncer (transaction mode)", figures["pgbouncer"], "—"),
+        ("1,000 at once: one deployment's p99 ÷ ten deployments'", figures["spread"], "≤ 1.5"),
+        ("The fetch's write in PostgreSQL alone (pgbench -c16)", figures["chain"], "—"),
+    ]
     if "two_servers" in figures:
         rows.append(("Two servers ÷ one, req/s (HAProxy)", figures["two_servers"], "—"))
     for row in rows:
@@ -189,37 +208,22 @@ def throughput(
 ) -> dict[str, str]:
     """req/s of the runtime fetch and of each floor (wrk -t2 -c16, 2 workers), and of their
     conditional fetches (If-None-Match: 304s): the best of `rounds` rounds, alternated."""
-    runs = (
-        ("bare floor", "bench.floors.bare:application", floor_env, False),
-        ("audited floor", "bench.floors.audited:application", floor_env, False),
-        ("product floor", "bench.floors.product:application", floor_env, False),
-        ("runtime fetch", "project.wsgi", NO_RATE_LIMIT, False),
-        ("rate limited", "project.wsgi", {}, False),
-        ("product floor 304", "bench.floors.product:application", floor_env, True),
-        ("runtime fetch 304", "project.wsgi", NO_RATE_LIMIT, True),
+    rps = measure(
+        (
+            ("bare floor", "bench.floors.bare:application", floor_env, False),
+            ("audited floor", "bench.floors.audited:application", floor_env, False),
+            ("product floor", "bench.floors.product:application", floor_env, False),
+            ("runtime fetch", "project.wsgi", NO_RATE_LIMIT, False),
+            ("rate limited", "project.wsgi", {}, False),
+            ("product floor 304", "bench.floors.product:application", floor_env, True),
+            ("runtime fetch 304", "project.wsgi", NO_RATE_LIMIT, True),
+        ),
+        env,
+        seeded,
+        logdir,
+        duration=duration,
+        rounds=rounds,
     )
-    rates: dict[str, harness.WrkResult] = {}
-    for _ in range(rounds):
-        for name, app, extra_env, conditional in runs:
-            server = name.replace(" ", "-")
-            with harness.gunicorn(server, app, env | extra_env, logdir, workers=2) as s:
-                status, headers, body = harness.fetch(s.url, seeded["token"])
-                assert status == 200, (name, status, body[:200])
-                if name.startswith(("product floor", "runtime fetch")):
-                    # The product floor serves what the product serves, byte for byte.
-                    assert json.loads(body) == seeded["answer"], (name, body[:200])
-                etag = headers.get("ETag", "") if conditional else ""
-                if conditional:
-                    assert harness.fetch(s.url, seeded["token"], etag)[0] == 304, name
-                harness.wrk(s.url, seeded["token"], duration=2, etag=etag)  # warm up
-                result = harness.wrk(s.url, seeded["token"], duration=duration, etag=etag)
-            print(
-                f"{name:<18} {result.rps:8.1f} req/s  p50 {result.p50_ms:6.1f} ms  "
-                f"p99 {result.p99_ms:6.1f} ms  errors {result.errors}"
-            )
-            if name not in rates or result.rps > rates[name].rps:
-                rates[name] = result
-    rps = {name: result.rps for name, result in rates.items()}
     fetch, product = rps["runtime fetch"], rps["product floor"]
     return {
         "fetch_vs_product": (
@@ -236,6 +240,177 @@ def throughput(
             f"the product floor ÷ the audited floor: {product / rps['audited floor']:.2f})"
         ),
     }
+
+
+def through_pgbouncer(
+    env: dict, floor_env: dict, seeded: dict, logdir: Path, *, duration: int, rounds: int
+) -> str:
+    """The runtime fetch and the product floor, each through the same PgBouncer in transaction
+    mode (as the README's production setup), as in `throughput`."""
+    with harness.pgbouncer() as url:
+        if url is None:
+            return "skipped (see above)"
+        behind = {"DATABASE_BEHIND_PGBOUNCER": "true"}
+        rps = measure(
+            (
+                (
+                    "product floor, PgBouncer",
+                    "bench.floors.product:application",
+                    floor_env | behind | {"BENCH_FLOOR_DATABASE_URL": url},
+                    False,
+                ),
+                (
+                    "runtime fetch, PgBouncer",
+                    "project.wsgi",
+                    NO_RATE_LIMIT | behind | {"DATABASE_URL": url},
+                    False,
+                ),
+            ),
+            env,
+            seeded,
+            logdir,
+            duration=duration,
+            rounds=rounds,
+        )
+    fetch, floor = rps["runtime fetch, PgBouncer"], rps["product floor, PgBouncer"]
+    return f"{fetch:.0f} ÷ {floor:.0f} req/s = **{fetch / floor:.2f}**"
+
+
+def measure(
+    runs, env: dict, seeded: dict, logdir: Path, *, duration: int, rounds: int
+) -> dict[str, float]:
+    """Each run (name, WSGI application, its environment, conditional) under gunicorn.conf.py
+    with 2 workers, checked first (the product floor and the fetch answer the same JSON; a
+    conditional run's ETag gets a 304), then wrk -t2 -c16; the best req/s of `rounds` rounds."""
+    rates: dict[str, harness.WrkResult] = {}
+    for _ in range(rounds):
+        for name, app, extra_env, conditional in runs:
+            server = name.replace(" ", "-").replace(",", "")
+            with harness.gunicorn(server, app, env | extra_env, logdir, workers=2) as s:
+                status, headers, body = harness.fetch(s.url, seeded["token"])
+                assert status == 200, (name, status, body[:200])
+                if name.startswith(("product floor", "runtime fetch")):
+                    # The product floor serves what the product serves, byte for byte.
+                    assert json.loads(body) == seeded["answer"], (name, body[:200])
+                etag = headers.get("ETag", "") if conditional else ""
+                if conditional:
+                    assert harness.fetch(s.url, seeded["token"], etag)[0] == 304, name
+                harness.wrk(s.url, seeded["token"], duration=2, etag=etag)  # warm up
+                result = harness.wrk(s.url, seeded["token"], duration=duration, etag=etag)
+            print(
+                f"{name:<26} {result.rps:8.1f} req/s  p50 {result.p50_ms:6.1f} ms  "
+                f"p99 {result.p99_ms:6.1f} ms  errors {result.errors}"
+            )
+            if name not in rates or result.rps > rates[name].rps:
+                rates[name] = result
+    return {name: result.rps for name, result in rates.items()}
+
+
+CHAINS = 10
+
+
+def chain_ceiling(*, duration: int) -> str:
+    """What one chain can take, PostgreSQL alone: pgbench, 16 clients, each transaction the
+    fetch's own write (bench/floors/product.py's statement: lock and move a chain's head,
+    insert the event, upsert an instance), on one chain, then spread over ten."""
+    from bench.floors import FLOOR_CHAIN
+
+    tool = harness.pgbench()
+    if tool is None:
+        return "skipped (no pgbench)"
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO environments_auditchainhead (chain, seq, hash)"
+            " SELECT %s + i, 0, %s FROM generate_series(1, %s) AS i ON CONFLICT DO NOTHING",
+            [FLOOR_CHAIN, "0" * 64, CHAINS],
+        )
+        cursor.execute("SELECT id FROM environments_environment WHERE name = 'fetch' LIMIT 1")
+        environment_id = cursor.fetchone()[0]
+    connection.close()
+    script = Path(tempfile.mkdtemp(prefix="miosa-pgbench-")) / "append.sql"
+    script.write_text(
+        f"\\set c random(1, :chains)\n\\set i random(1, 1000)\n{PGBENCH_APPEND}".replace(
+            "ENVIRONMENT", str(environment_id)
+        ).replace("FLOOR_CHAIN", str(FLOOR_CHAIN))
+    )
+    rates = {}
+    for chains in (1, CHAINS):
+        options = ["-n", "-c16", "-j2", f"-T{duration}", "-D", f"chains={chains}"]
+        out = subprocess.run(
+            [tool, *options, "-f", str(script), harness.db_url()],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rates[chains] = float(re.search(r"tps = ([\d.]+)", out).group(1))
+        print(f"pgbench, the fetch's write on {chains} chain(s): {rates[chains]:.0f} per second")
+    return (
+        f"{rates[1]:.0f} per second on one chain, {rates[CHAINS]:.0f} spread over {CHAINS} "
+        f"({rates[CHAINS] / rates[1]:.2f}x)"
+    )
+
+
+# The product floor's write (bench/floors/product.py) with literal values: pgbench's script.
+PGBENCH_APPEND = """WITH old AS (SELECT seq, hash FROM environments_auditchainhead
+  WHERE chain = FLOOR_CHAIN + :c FOR UPDATE),
+head AS (UPDATE environments_auditchainhead AS h SET seq = old.seq + 1,
+  hash = encode(sha256(convert_to(old.hash || md5(random()::text), 'UTF8')), 'hex')
+  FROM old WHERE h.chain = FLOOR_CHAIN + :c RETURNING h.seq, h.hash, old.hash AS prev_hash),
+seen AS (INSERT INTO environments_runtimeinstance AS s (environment_id, instance, token_name,
+  release_number, version_number, config_revision, first_seen_at, last_seen_at)
+  VALUES (ENVIRONMENT, 'pgbench-' || :i, 'bench', 1, 1, 2, now(), now())
+  ON CONFLICT (environment_id, instance) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at)
+INSERT INTO environments_auditevent (created_at, actor_id, actor_label, action, deployment_id,
+  deployment_name, environment_name, target, ip, user_agent, outcome, detail, chain,
+  content_hash, content_version, count, coalesce_key, coalesce_until, seq, prev_hash, hash)
+SELECT now(), NULL, 'token bench', 'runtime.fetch', NULL, 'bench', 'fetch', '', '127.0.0.1',
+  '', 'success', '{"format": "json", "release": 1}', FLOOR_CHAIN + :c, md5(random()::text),
+  2, 1, '', NULL, head.seq, head.prev_hash, head.hash FROM head;
+"""
+
+
+def one_vs_ten(env: dict, seeded: dict, logdir: Path, *, rounds: int) -> str:
+    """1,000 fetches at once against one deployment's environment, and spread over ten
+    deployments' (100 each, the same 50 variables): every fetch of a deployment appends to its
+    chain and so takes its chain head's row lock, which ten deployments have ten of. Under
+    gunicorn.conf.py; in rounds, alternated; audit events counted (none lost)."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    tokens = [seeded["token"]] + [seed_fetch(f"spread-{i}")[1] for i in range(1, 10)]
+    connection.close()
+    results: dict[str, list[harness.StormResult]] = {"one": [], "ten": []}
+    with harness.gunicorn("spread", "project.wsgi", env, logdir) as server:
+        for token in tokens:
+            harness.warm(server.url, token, n=4)
+        for _ in range(rounds):
+            for name, fleet in (("one", tokens[0]), ("ten", tokens)):
+                before = app_audit_count()
+                result = harness.storm(server.port, fleet, 1000)
+                time.sleep(0.5)
+                result.lost = result.ok - (app_audit_count() - before)
+                results[name].append(result)
+                print(
+                    f"storm, {name} deployment{'s' if name == 'ten' else ''}: p50 "
+                    f"{result.p50_ms:6.0f} ms  p99 {result.p99_ms:6.0f} ms  all done in "
+                    f"{result.seconds:.2f} s  errors {result.errors}  lost {result.lost}"
+                )
+    one = min(results["one"], key=lambda r: r.p99_ms)
+    ten = min(results["ten"], key=lambda r: r.p99_ms)
+    lost = sum(r.lost for rs in results.values() for r in rs)
+    errors = sum(r.errors for rs in results.values() for r in rs)
+    return (
+        f"p99 {one.p99_ms / 1e3:.2f} s (one) ÷ {ten.p99_ms / 1e3:.2f} s (ten) = "
+        f"**{one.p99_ms / ten.p99_ms:.2f}**; all done in {one.seconds:.2f} s ÷ "
+        f"{ten.seconds:.2f} s = {one.seconds / ten.seconds:.2f}; {errors} errors, {lost} lost"
+    )
 
 
 def machine() -> str:
@@ -280,17 +455,7 @@ def seed_app() -> dict:
 
     user = get_user_model().objects.create_superuser("bench", password="bench-password-0")
     actor = Actor(user=user, label="bench")
-    deployment = services.create_deployment(name="bench", actor=actor)
-    fetch = services.create_environment(deployment=deployment, name="fetch", actor=actor)
-    values = {f"KEY_{i:02d}": f"value-{i}-" + "v" * 40 for i in range(VARIABLES)}
-    services.set_variables(
-        environment=fetch,
-        items=[VariableInput(k, v, i < SECRETS) for i, (k, v) in enumerate(values.items())],
-        actor=actor,
-    )
-    version = services.create_version(deployment=deployment, label="bench", actor=actor)
-    services.deploy_version(environment=fetch, version=version, actor=actor)
-    _, token = services.create_runtime_token(environment=fetch, name="bench", actor=actor)
+    deployment, token = seed_fetch("bench", actor)
     services.create_environment(deployment=deployment, name="empty", actor=actor)
     full = services.create_environment(deployment=deployment, name="full", actor=actor)
     services.set_variables(
@@ -309,8 +474,32 @@ def seed_app() -> dict:
         "deployment_id": deployment.pk,
         "token": token,
         "pat": pat,
-        "values": values,
+        "values": FETCH_VALUES,
     }
+
+
+FETCH_VALUES = {f"KEY_{i:02d}": f"value-{i}-" + "v" * 40 for i in range(VARIABLES)}
+
+
+def seed_fetch(name: str, actor=None):
+    """A deployment `name` whose environment `fetch` has the 50 variables (20 secrets) live in
+    a release, and a runtime token for it: (deployment, raw token)."""
+    from environments import services
+    from environments.actors import Actor
+    from environments.services import VariableInput
+
+    actor = actor or Actor.system("bench")
+    deployment = services.create_deployment(name=name, actor=actor)
+    fetch = services.create_environment(deployment=deployment, name="fetch", actor=actor)
+    services.set_variables(
+        environment=fetch,
+        items=[VariableInput(k, v, i < SECRETS) for i, (k, v) in enumerate(FETCH_VALUES.items())],
+        actor=actor,
+    )
+    version = services.create_version(deployment=deployment, label="bench", actor=actor)
+    services.deploy_version(environment=fetch, version=version, actor=actor)
+    _, token = services.create_runtime_token(environment=fetch, name="bench", actor=actor)
+    return deployment, token
 
 
 def seed_floors(seeded: dict, logdir: Path) -> dict[str, str]:

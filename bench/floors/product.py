@@ -53,6 +53,13 @@ settings.configure(
             "HOST": _db.hostname or "",
             "PORT": _db.port or "",
             "CONN_MAX_AGE": 60,  # as the app; no health check (that is the app's choice)
+            # Behind PgBouncer in transaction mode, as the app (project/settings.py): nothing
+            # prepared on a server connection the next statement may not get.
+            "OPTIONS": (
+                {"prepare_threshold": None}
+                if os.environ.get("DATABASE_BEHIND_PGBOUNCER") == "true"
+                else {}
+            ),
         }
     },
     USE_TZ=True,
