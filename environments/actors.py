@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import unicodedata
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ def printable(text: str) -> str:
     """`text` without control characters (C0, DEL, C1) or format characters (bidi overrides…).
     A header may carry them; PostgreSQL refuses a NUL in a text column, and the others garble
     or disguise what the audit log shows."""
+    if text.isprintable():  # no Cc or Cf character in it (nor any other unprintable one)
+        return text
     return "".join(c for c in text if unicodedata.category(c) not in {"Cc", "Cf"})
 
 
@@ -64,7 +67,14 @@ def client_ip(request: HttpRequest) -> str | None:
         forwarded = [a for a in forwarded if a]
         if len(forwarded) >= hops:
             address = forwarded[-hops]
+    return _normal_ip(address) if address else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _normal_ip(address: str) -> str | None:
+    """An address as ipaddress writes it, or None if it is not one (kept: a fleet's instances
+    come from a bounded set of addresses, and the runtime fetch asks for each at every boot)."""
     try:
-        return str(ipaddress.ip_address(address)) if address else None
+        return str(ipaddress.ip_address(address))
     except ValueError:
         return None

@@ -226,21 +226,18 @@ def _content_fields() -> tuple[Any, ...]:
     return tuple(f for f in AuditEvent._meta.concrete_fields if f.name not in _LINK_FIELDS)
 
 
-# Fields whose value goes to the database as the model holds it (a str, an int, a foreign
-# key's id): `get_db_prep_save` would hand it back unchanged, at some cost per field and event.
-_AS_HELD = (
-    models.CharField,
-    models.IntegerField,
-    models.BigIntegerField,
-    models.PositiveSmallIntegerField,
-    models.PositiveIntegerField,
-)
+# Fields whose value goes to the database as the model holds it (a str): `get_db_prep_save`
+# would hand it back unchanged, at some cost per field and event. (Not the integer fields:
+# PostgreSQL's backend sends their values typed, as int2, int4 or int8.)
+_AS_HELD = (models.CharField,)
 
 
 @functools.cache
 def _content_preparers() -> tuple[Callable[[AuditEvent], Any], ...]:
-    """For each content field, what gets its database value from an event: its attribute as
-    it is where `get_db_prep_save` would not change it, else `get_db_prep_save` itself."""
+    """For each content field, what gets its value for the PostgreSQL statement from an event,
+    as `get_db_prep_save` would: its attribute as it is where that would not change it (a str;
+    an aware datetime, which PostgreSQL's backend passes on as it is), an address's adapted
+    value kept per address, else `get_db_prep_save` itself (tests/test_audit_prepare.py)."""
 
     def as_held(attname: str) -> Callable[[AuditEvent], Any]:
         return lambda event: getattr(event, attname)
@@ -248,12 +245,32 @@ def _content_preparers() -> tuple[Callable[[AuditEvent], Any], ...]:
     def prepared(field: Any) -> Callable[[AuditEvent], Any]:
         return lambda event: field.get_db_prep_save(field.pre_save(event, True), connection)
 
-    return tuple(
-        as_held(f.attname)
-        if f.is_relation or (type(f) in _AS_HELD and not f.choices)
-        else prepared(f)
-        for f in _content_fields()
-    )
+    def moment(field: Any) -> Callable[[AuditEvent], Any]:
+        slow = prepared(field)
+
+        def prepare(event: AuditEvent) -> Any:
+            value = getattr(event, field.attname)
+            aware = isinstance(value, datetime) and value.utcoffset() is not None
+            return value if value is None or aware else slow(event)
+
+        return prepare
+
+    def address(field: Any) -> Callable[[AuditEvent], Any]:
+        adapted = functools.lru_cache(maxsize=4096)(
+            lambda value: field.get_db_prep_save(value, connection)
+        )
+        return lambda event: adapted(getattr(event, field.attname))
+
+    def preparer(field: Any) -> Callable[[AuditEvent], Any]:
+        if type(field) in _AS_HELD:
+            return as_held(field.attname)
+        if type(field) is models.DateTimeField and not (field.auto_now or field.auto_now_add):
+            return moment(field)
+        if type(field) is models.GenericIPAddressField:
+            return address(field)
+        return prepared(field)
+
+    return tuple(preparer(f) for f in _content_fields())
 
 
 @functools.cache

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import ipaddress
+import unicodedata
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
+from hypothesis import given
+from hypothesis import strategies as st
 
 from environments.actors import Actor, client_ip, printable
 
@@ -50,3 +55,25 @@ def test_an_actor_from_a_request_keeps_the_printable_user_agent_up_to_300_charac
     actor = Actor.from_request(request, token_name="web\x00-1")
     assert actor.user_agent == ("agent/1 " + "x" * 400)[:300]
     assert actor.label == "token web-1"
+
+
+@given(st.text())
+def test_printable_is_the_text_without_its_cc_and_cf_characters(text):
+    """Whatever the text (the fast path for text that is printable already included)."""
+    assert printable(text) == "".join(
+        c for c in text if unicodedata.category(c) not in {"Cc", "Cf"}
+    )
+
+
+@given(st.one_of(st.ip_addresses().map(str), st.text(max_size=45)))
+def test_client_ip_of_the_peer_is_its_address_as_ipaddress_writes_it_or_none(address):
+    """Normalised (and kept per address): the same answer as ipaddress, the first time and the
+    next."""
+    try:
+        expected = str(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        expected = None
+    request = RequestFactory().get("/", REMOTE_ADDR=address)
+    with override_settings(TRUSTED_PROXY_HOPS=0):
+        assert client_ip(request) == expected
+        assert client_ip(request) == expected

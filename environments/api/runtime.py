@@ -10,11 +10,15 @@ and without URL resolution; every other request goes on as before.
 
 from __future__ import annotations
 
+import functools
+import hmac
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.crypto import salted_hmac
@@ -154,13 +158,26 @@ def runtime_etag(environment: Environment, revision: int, fmt: str) -> str:
     what is live changes, not on a pending edit, and a 304 needs nothing decrypted. Keyed, so
     that it says nothing to whoever sees headers."""
     release = environment.live_release
-    return '"{}"'.format(
-        salted_hmac(
-            "environments.api.runtime-etag",
-            f"{environment.pk}/{release.number if release else 0}/{revision}/{fmt}",
-            algorithm="sha256",
-        ).hexdigest()
-    )
+    message = f"{environment.pk}/{release.number if release else 0}/{revision}/{fmt}"
+    return f'"{_etag_hmac(settings.SECRET_KEY).copy_with(message).hexdigest()}"'
+
+
+@dataclass(frozen=True)
+class _KeyedHmac:
+    """salted_hmac("environments.api.runtime-etag", …, algorithm="sha256") with its key derived
+    once per SECRET_KEY (salted_hmac derives it at every call) instead of at every fetch."""
+
+    base: hmac.HMAC
+
+    def copy_with(self, message: str) -> hmac.HMAC:
+        mac = self.base.copy()
+        mac.update(message.encode())
+        return mac
+
+
+@functools.lru_cache(maxsize=4)
+def _etag_hmac(secret: str) -> _KeyedHmac:
+    return _KeyedHmac(salted_hmac("environments.api.runtime-etag", b"", secret, algorithm="sha256"))
 
 
 # OpenAPI ----------------------------------------------------------------------------------

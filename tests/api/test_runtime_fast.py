@@ -297,3 +297,23 @@ def test_simultaneous_fetches_are_each_served_and_audited(production, actor, liv
     assert results == [(200, 54)] * 24
     assert AuditEvent.objects.filter(action="runtime.fetch").count() == 24
     assert RuntimeInstance.objects.count() == 10
+
+
+def test_the_etag_is_the_salted_hmac_of_the_release_revision_and_format(production, settings):
+    """Its key is derived once per SECRET_KEY (not at every fetch): the tag is still Django's
+    salted_hmac of what it names, and changes with SECRET_KEY."""
+    from django.utils.crypto import salted_hmac
+
+    from environments.api.runtime import runtime_etag
+
+    def expected() -> str:
+        mac = salted_hmac(
+            "environments.api.runtime-etag", f"{production.pk}/0/7/json", algorithm="sha256"
+        )
+        return f'"{mac.hexdigest()}"'
+
+    assert runtime_etag(production, 7, "json") == expected()
+    before = runtime_etag(production, 7, "json")
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789-abcdefghijkl"
+    assert runtime_etag(production, 7, "json") == expected() != before
+    assert runtime_etag(production, 7, "shell") != runtime_etag(production, 7, "json")
