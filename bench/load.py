@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--two-servers-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--only",
-        choices=["throughput", "spread", "pgbouncer"],
+        choices=["throughput", "spread", "pgbouncer", "capacity"],
         help="only the req/s of the fetch and its floors, one deployment's storm vs ten (with "
         "the chain's ceiling in pgbench), or the fetch and product floor through PgBouncer",
     )
@@ -105,6 +105,8 @@ def run(args, env: dict[str, str], logdir: Path, duration: int) -> None:
         figures["pgbouncer"] = through_pgbouncer(
             env, floor_env, seeded, logdir, duration=duration, rounds=args.rounds
         )
+    if args.only in (None, "capacity"):
+        figures |= capacity(env, seeded, logdir, duration=duration)
     if args.only in (None, "spread"):
         figures["spread"] = one_vs_ten(env, seeded, logdir, rounds=args.rounds)
         figures["chain"] = chain_ceiling(duration=duration)
@@ -190,6 +192,8 @@ def run(args, env: dict[str, str], logdir: Path, duration: int) -> None:
         ("Fetch ÷ product floor through PgBouncer (transaction mode)", figures["pgbouncer"], "—"),
         ("1,000 at once: one deployment's p99 ÷ ten deployments'", figures["spread"], "≤ 1.5"),
         ("The fetch's write in PostgreSQL alone (pgbench -c16)", figures["chain"], "—"),
+        ("CPU per fetch (docs/capacity.md)", figures["cpu"], "—"),
+        ("Audit growth per fetch", figures["audit_bytes"], "—"),
     ]
     if "two_servers" in figures:
         rows.append(("Two servers ÷ one, req/s (HAProxy)", figures["two_servers"], "—"))
@@ -304,6 +308,82 @@ def measure(
             if name not in rates or result.rps > rates[name].rps:
                 rates[name] = result
     return {name: result.rps for name, result in rates.items()}
+
+
+def capacity(env: dict, seeded: dict, logdir: Path, *, duration: int) -> dict[str, str]:
+    """What a fetch costs each part (docs/capacity.md): the CPU time of the app's processes
+    (gunicorn's workers) and of PostgreSQL's (the bench database's backends and the server's
+    background writers) over a wrk run, per answered fetch; the audit table's growth per event
+    (rows and indexes); then the same events pruned (audit.prune, as `prune_audit` does): the
+    prune's rate and a tombstone's size."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from environments import audit
+    from environments.actors import Actor
+
+    def table_bytes(*tables: str) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(%s::text[]) t",
+                [list(tables)],
+            )
+            return int(cursor.fetchone()[0])
+
+    def postgres_pids() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE (datname = current_database()"
+                " AND pid <> pg_backend_pid()) OR backend_type IN ('walwriter',"
+                " 'background writer', 'checkpointer', 'autovacuum launcher')"
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    events = ("environments_auditevent",)
+    tombstones = ("environments_audittombstone",)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE environments_auditevent")
+    with harness.gunicorn("capacity", "project.wsgi", env | NO_RATE_LIMIT, logdir, workers=2) as s:
+        harness.wrk(s.url, seeded["token"], duration=2)  # warm: every thread has connected
+        app_pids = harness.children(s.process.pid)
+        pg_pids = postgres_pids()
+        connection.close()  # not counted as the bench's own backend
+        count_before, bytes_before = app_audit_count(), table_bytes(*events)
+        app_before, pg_before = harness.cpu_seconds(app_pids), harness.cpu_seconds(pg_pids)
+        result = harness.wrk(s.url, seeded["token"], duration=duration)
+        app_cpu = harness.cpu_seconds(app_pids) - app_before
+        pg_cpu = harness.cpu_seconds(pg_pids) - pg_before
+    written = app_audit_count() - count_before
+    event_bytes = (table_bytes(*events) - bytes_before) / written
+    began, tombstone_bytes = time.perf_counter(), table_bytes(*tombstones)
+    pruned = audit.prune(
+        action="runtime.fetch",
+        before=audit.now() + dt.timedelta(seconds=1),
+        actor=Actor.system("bench"),
+    )
+    prune_seconds = time.perf_counter() - began
+    tombstone_bytes = (table_bytes(*tombstones) - tombstone_bytes) / pruned
+    connection.close()
+    per_fetch = {"app": app_cpu / result.requests * 1e3, "pg": pg_cpu / result.requests * 1e3}
+    print(
+        f"capacity: {result.rps:.0f} fetches/s on {os.cpu_count()} cores; CPU per fetch: app "
+        f"{per_fetch['app']:.2f} ms, PostgreSQL {per_fetch['pg']:.2f} ms; audit "
+        f"{event_bytes:.0f} bytes per event ({written:,} events), {tombstone_bytes:.0f} per "
+        f"tombstone; prune {pruned / prune_seconds:,.0f} events/s"
+    )
+    return {
+        "cpu": (
+            f"app {per_fetch['app']:.2f} ms, PostgreSQL {per_fetch['pg']:.2f} ms of CPU per "
+            f"fetch ({result.rps:.0f} fetches/s on {os.cpu_count()} cores, wrk -c16)"
+        ),
+        "audit_bytes": (
+            f"{event_bytes:.0f} bytes per runtime.fetch event with its indexes; "
+            f"{tombstone_bytes:.0f} per tombstone; prune_audit {pruned / prune_seconds:,.0f} "
+            "events/s"
+        ),
+    }
 
 
 CHAINS = 10
