@@ -17,6 +17,7 @@ from ..models import (
     GroupEntry,
     Rotation,
     Variable,
+    WebhookEndpoint,
 )
 from .environment_writes import fingerprint_scope
 
@@ -28,6 +29,7 @@ class RotationResult:
     history: int = 0  # config entries: every value an environment has had (SPEC §9)
     data_credentials: int = 0  # data servers' admin URLs and data services' passwords
     rotations: int = 0  # credential rotations' sealed URLs and passwords (SPEC §14)
+    webhooks: int = 0  # webhook endpoints' signing secrets, current and previous (SPEC §17)
     unchanged: int = 0
 
 
@@ -99,7 +101,59 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
                     )
     _rotate_data_credentials(keyring, actor, result, batch_size)
     _rotate_rotations(keyring, actor, result, batch_size)
+    _rotate_webhooks(keyring, actor, result, batch_size)
     return result
+
+
+WEBHOOK_BLOBS = ("secret_ciphertext", "previous_secret_ciphertext")
+
+
+def _rotate_webhooks(
+    keyring: crypto.Keyring, actor: Actor, result: RotationResult, batch_size: int
+) -> None:
+    """Webhook endpoints sign every delivery with their secret (and, for a day after it was
+    rotated, the previous one): both must still open once the old key is dropped."""
+    primary = keyring.primary_id
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                WebhookEndpoint.objects.select_for_update(no_key=True)
+                .filter(pk__gt=last_pk)
+                .order_by("pk")[:batch_size]
+            )
+            if not batch:
+                break
+            done = 0
+            for row in batch:
+                last_pk = row.pk
+                changes = {}
+                for field in WEBHOOK_BLOBS:
+                    blob = bytes(getattr(row, field))
+                    if not blob or crypto.key_id_of(blob) == primary:
+                        continue
+                    context = row.secret_context()
+                    try:
+                        value = crypto.decrypt(blob, context=context, keyring=keyring)
+                    except crypto.DecryptionError:
+                        raise Undecryptable(
+                            f"Webhook {row.pk}'s signing secret cannot be decrypted with the "
+                            "configured keys; rotation stopped (rows before it are done)."
+                        ) from None
+                    changes[field] = crypto.encrypt(value, context=context, keyring=keyring)
+                if not changes:
+                    result.unchanged += 1
+                    continue
+                WebhookEndpoint.objects.filter(pk=row.pk).update(**changes)
+                done += 1
+            if done:
+                result.webhooks += done
+                audit.record(
+                    "keys.rotate",
+                    actor=actor,
+                    target=primary,
+                    detail={"webhooks": done, "through_pk": last_pk},
+                )
 
 
 ROTATION_BLOBS = (

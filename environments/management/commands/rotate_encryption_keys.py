@@ -31,6 +31,8 @@ class Command(BaseCommand):
         )
         if result.rotations:
             data += f" and {result.rotations} credential rotations"
+        if result.webhooks:
+            data += f" and {result.webhooks} webhook signing secrets"
         self.stdout.write(
             f"re-encrypted {result.variables} variables, {result.bindings} bindings and "
             f"{result.history} history values{data} under "
