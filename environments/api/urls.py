@@ -174,6 +174,11 @@ urlpatterns = [
     ),
     path(f"{DEPLOYMENT}/webhooks/<int:webhook_id>/ping", webhooks.ping, name="api_webhook_ping"),
     path(
+        f"{DEPLOYMENT}/webhooks/<int:webhook_id>/enable",
+        webhooks.enable,
+        name="api_webhook_enable",
+    ),
+    path(
         f"{DEPLOYMENT}/webhooks/<int:webhook_id>/deliveries",
         webhooks.deliveries,
         name="api_webhook_deliveries",

@@ -153,6 +153,14 @@ def ping(request: ApiRequest, webhook_id: int) -> HttpResponse:
     return JsonResponse(delivery_row(delivery), status=202)
 
 
+@api_endpoint("POST", need={"POST": (ADMIN, "Enabling a webhook")})
+def enable(request: ApiRequest, webhook_id: int) -> HttpResponse:
+    endpoint = writes.enable_webhook(
+        endpoint=reads.get_webhook(request.deployment, webhook_id), actor=request.actor
+    )
+    return JsonResponse(webhook_row(endpoint))
+
+
 @api_endpoint("GET", need={"GET": (ADMIN, "Reading webhook deliveries")})
 def deliveries(request: ApiRequest, webhook_id: int) -> HttpResponse:
     endpoint = reads.get_webhook(request.deployment, webhook_id)
@@ -346,6 +354,19 @@ PATHS: dict[str, Any] = {
             "summary": "Send the webhook a ping event (the worker delivers it). Audited.",
             "responses": {
                 "202": json_content(ref("WebhookDelivery"), "The delivery, pending."),
+                **errors(400, 401, 403, 404, 500),
+            },
+        },
+    },
+    ONE + "/enable": {
+        "parameters": [DEPLOYMENT_ID, WEBHOOK_ID],
+        "post": {
+            "operationId": "enableWebhook",
+            "summary": "Enable a webhook that was disabled (after 3 days of failures): its "
+            "failures are forgotten and new events are delivered again. An enabled one is left "
+            "as it is. Audited when it changes anything.",
+            "responses": {
+                "200": json_content(ref("Webhook"), "The webhook, enabled."),
                 **errors(400, 401, 403, 404, 500),
             },
         },

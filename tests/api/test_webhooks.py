@@ -147,3 +147,34 @@ def test_the_listings_take_a_fixed_number_of_queries(
         assert (
             len(api.get(f"{base}/{hook['id']}/deliveries", token=admin).json()["deliveries"]) == 12
         )
+
+
+def test_a_disabled_webhook_is_enabled_again(api, base, role_token, allow_private):
+    from django.utils import timezone
+
+    from environments.models import WebhookEndpoint
+
+    admin = role_token("admin")
+    new = {"url": "http://127.0.0.1:9/h", "events": ["release.created"]}
+    hook = api.post(base, new, token=admin).json()
+    WebhookEndpoint.objects.filter(pk=hook["id"]).update(
+        disabled_at=timezone.now(),
+        disabled_reason="failing for 3 days",
+        failing_since=timezone.now(),
+    )
+    assert api.get(base, token=admin).json()["webhooks"][0]["enabled"] is False
+    assert api.post(f"{base}/{hook['id']}/enable", token=role_token("developer")).status_code == 403
+    enabled = api.post(f"{base}/{hook['id']}/enable", token=admin)
+    assert enabled.status_code == 200
+    assert enabled.json()["enabled"] is True and "secret" not in enabled.json()
+    endpoint = WebhookEndpoint.objects.get(pk=hook["id"])
+    assert (endpoint.disabled_at, endpoint.failing_since, endpoint.disabled_reason) == (
+        None,
+        None,
+        "",
+    )
+    assert AuditEvent.objects.filter(action="webhook.enable").count() == 1
+    again = api.post(f"{base}/{hook['id']}/enable", token=admin)  # already enabled: as it is
+    assert again.status_code == 200 and again.json()["enabled"] is True
+    assert AuditEvent.objects.filter(action="webhook.enable").count() == 1
+    assert api.post(f"{base}/999999/enable", token=admin).status_code == 404

@@ -11,9 +11,10 @@ BASE = "/deployments/{deployment_id}/webhooks"
 ONE = BASE + "/{webhook_id}"
 ROTATE = ONE + "/rotate-secret"
 PING = ONE + "/ping"
+ENABLE = ONE + "/enable"
 DELIVERIES = ONE + "/deliveries"
 REDELIVER = DELIVERIES + "/{delivery_id}/redeliver"
-WEBHOOK_TEMPLATES = frozenset({BASE, ONE, ROTATE, PING, DELIVERIES, REDELIVER})
+WEBHOOK_TEMPLATES = frozenset({BASE, ONE, ROTATE, PING, ENABLE, DELIVERIES, REDELIVER})
 TOO_LARGE = b'{"url": "' + b"x" * (1024 * 1024) + b'"}'
 
 
@@ -53,6 +54,7 @@ def test_every_documented_webhook_response_is_really_given(
             ONE: one,
             ROTATE: f"{one}/rotate-secret",
             PING: f"{one}/ping",
+            ENABLE: f"{one}/enable",
             DELIVERIES: f"{one}/deliveries",
             REDELIVER: f"{one}/deliveries/{delivery_id}/redeliver",
         }
@@ -75,6 +77,7 @@ def test_every_documented_webhook_response_is_really_given(
     hit(BASE, "get", base, token=admin)  # 200
     one = paths(created["id"])
     hit(ROTATE, "post", one[ROTATE], token=admin)  # 200
+    hit(ENABLE, "post", one[ENABLE], token=admin)  # 200
     ping = hit(PING, "post", one[PING], token=admin).json()  # 202
     hit(DELIVERIES, "get", one[DELIVERIES], token=admin)  # 200
     redeliver = paths(created["id"], ping["id"])[REDELIVER]
