@@ -48,7 +48,12 @@ def set_protection(
     actor: Actor,
 ) -> Protection:
     """Protect an environment (1..5 approvals) or turn protection off (0). Open requests stay
-    open either way; with protection off they apply only by break-glass."""
+    open either way; with protection off they apply only by break-glass.
+
+    A protected environment's config changes are staged: in an `immediate` one each committed
+    change would be a release no one approved, so protecting it makes it staged (audited as
+    `environment.config_changes`), and its changes wait for an apply, which opens a request.
+    Turning protection off leaves it staged."""
     if not isinstance(required_approvals, int) or not (
         0 <= required_approvals <= MAX_REQUIRED_APPROVALS
     ):
@@ -66,6 +71,7 @@ def set_protection(
             "updated_by_label": actor.label,
         },
     )
+    staged = required_approvals > 0 and not environment.is_staged
     audit.record(
         "environment.protection",
         actor=actor,
@@ -75,8 +81,19 @@ def set_protection(
             "required_approvals": required_approvals,
             "allow_self_approval": allow_self_approval,
             "break_glass": break_glass,
-        },
+        }
+        | ({"config_changes": Environment.ConfigChanges.STAGED} if staged else {}),
     )
+    if staged:
+        environment.config_changes = Environment.ConfigChanges.STAGED
+        environment.save(update_fields=["config_changes"])
+        audit.record(
+            "environment.config_changes",
+            actor=actor,
+            environment=environment,
+            target=Environment.ConfigChanges.STAGED,
+            detail={"because": "protected"},
+        )
     return protection
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .. import audit, rules
+from .. import audit, rules, selectors
 from ..actors import Actor
 from ..errors import Conflict, Invalid, NotFound, ServiceError, TooLarge, validated
 from ..models import ChangeRequest, Deployment, Environment, Release, Version
@@ -402,6 +402,13 @@ def set_config_changes(*, environment: Environment, mode: str, actor: Actor) -> 
     environment = lock_environment(environment)
     if mode == environment.config_changes:
         return environment
+    if mode == Environment.ConfigChanges.IMMEDIATE and selectors.is_protected(environment):
+        raise Conflict(
+            f"{environment.name} is protected: its config changes wait for an apply, which "
+            "opens a change request. Turn its protection off first.",
+            code="protected",
+            field="config_changes",
+        )
     live = environment.live_release
     pending = live is not None and live.config_revision != environment.config_revision
     if mode == Environment.ConfigChanges.IMMEDIATE and pending:

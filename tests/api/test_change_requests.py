@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from environments import services
 from environments.actors import Actor
+from environments.errors import Conflict
 from environments.models import AuditEvent, ChangeRequest, Release
 from tests.conftest import CANARY
 
@@ -411,3 +412,61 @@ def test_deleting_an_environment_or_the_deployment_takes_its_requests(
     assert list(ChangeRequest.objects.values_list("environment__name", flat=True)) == ["production"]
     services.delete_deployment(deployment=deployment, actor=actor)
     assert not ChangeRequest.objects.exists()
+
+
+# A protected environment's config changes are staged ------------------------------------------
+
+
+def test_protecting_an_immediate_environment_stages_its_changes(
+    api, deployment, staging, people, actor, client, owner
+):
+    """In an immediate environment each committed change would be a release no one approved:
+    protecting it makes it staged, a change then waits, and its apply opens a request."""
+    qa = services.create_environment(deployment=deployment, name="qa", actor=actor)
+    version = services.create_version(deployment=deployment, actor=actor)
+    services.deploy_version(environment=qa, version=version, actor=actor)
+    assert not qa.is_staged
+    response = api.put(
+        f"{base(deployment)}/environments/qa/protection",
+        {"required_approvals": 1},
+        token=people["owner"],
+    )
+    assert response.status_code == 200, response.content
+    qa.refresh_from_db()
+    assert qa.is_staged
+    switch = AuditEvent.objects.get(action="environment.config_changes")
+    assert (switch.target, switch.detail) == ("staged", {"because": "protected"})
+    releases = Release.objects.filter(environment=qa).count()
+    services.set_variable(environment=qa, key="FEATURE", value="on", is_secret=False, actor=actor)
+    assert Release.objects.filter(environment=qa).count() == releases  # pending, not live
+    applied = api.post(
+        f"{base(deployment)}/apply",
+        {"environment": "qa", "reason": "turn it on"},
+        token=people["dev"],
+    )
+    assert applied.status_code == 202, applied.content
+    assert applied.json()["change_request"]["kind"] == "apply"
+    assert Release.objects.filter(environment=qa).count() == releases
+
+    # Back to immediate while protected: refused, on the page as in the service.
+    with pytest.raises(Conflict) as refused:
+        services.set_config_changes(environment=qa, mode="immediate", actor=actor)
+    assert refused.value.code == "protected"
+    client.force_login(owner)
+    page = client.post(
+        f"/deployments/{deployment.pk}/env/qa/-/config-changes/", {"config_changes": "immediate"}
+    )
+    assert page.status_code == 409 and b"is protected" in page.content
+    qa.refresh_from_db()
+    assert qa.is_staged
+
+    # Protection off: it stays staged, and may be switched back.
+    protect_off = api.put(
+        f"{base(deployment)}/environments/qa/protection",
+        {"required_approvals": 0},
+        token=people["owner"],
+    )
+    assert protect_off.status_code == 200
+    qa.refresh_from_db()
+    assert qa.is_staged
+    assert AuditEvent.objects.filter(action="environment.config_changes").count() == 1
