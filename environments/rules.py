@@ -44,6 +44,8 @@ PREVIEW_CHARS = 8
 
 _deployment_name = re.compile(DEPLOYMENT_NAME_RE)
 _environment_name = re.compile(ENVIRONMENT_NAME_RE)
+# What the API addresses under an environment's path (environments/api/urls.py).
+ENVIRONMENT_SUBRESOURCES = frozenset({"groups", "protection"})
 _variable_key = re.compile(VARIABLE_KEY_RE)
 _group_name = re.compile(GROUP_NAME_RE)
 _label = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -76,6 +78,15 @@ def validate_environment_name(name: str) -> str:
         # The name is a URL path segment in the API (…/environments/preview/pr-42).
         raise ValidationError(
             "An environment name may not contain '..'.", code="invalid_environment_name"
+        )
+    prefix, _, part = name.partition("/")
+    if part in ENVIRONMENT_SUBRESOURCES:
+        # …/environments/qa/groups is qa's groups: an environment so named could not be
+        # addressed (deleted) through the API.
+        raise ValidationError(
+            f"An environment name may not end in '/{part}': the API reads "
+            f"…/environments/{name} as {prefix}'s {part}.",
+            code="invalid_environment_name",
         )
     return name
 

@@ -205,3 +205,23 @@ def test_a_password_parsers_read_differently_is_refused_saying_to_percent_encode
     assert excinfo.value.code == "invalid_binding_url"
     assert "percent-encode" in message and "%40" in message
     assert "ss@127" not in message and "p@ss" not in message
+
+
+@pytest.mark.parametrize("name", ["qa/groups", "preview/protection"])
+def test_an_environment_name_may_not_end_in_an_api_subresource(name):
+    """…/environments/qa/groups is qa's groups in the API: an environment so named could not
+    be deleted there."""
+    with pytest.raises(ValidationError, match="may not end in"):
+        rules.validate_environment_name(name)
+
+
+def test_every_subresource_under_an_environments_path_is_reserved():
+    from environments.api import urls
+
+    found = {
+        str(p.pattern).rsplit("/", 1)[-1]
+        for p in urls.urlpatterns
+        if "environments/<path:name>/" in str(p.pattern)
+    }
+    assert found and found <= rules.ENVIRONMENT_SUBRESOURCES
+    assert rules.validate_environment_name("groups/qa") == "groups/qa"  # first part: a name
