@@ -50,7 +50,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
 
 from . import actors
@@ -305,13 +305,14 @@ def _append_in_one_statement(event: AuditEvent, also: Cte | None) -> AuditEvent:
     chain = event.chain
     values = [prepare(event) for prepare in _content_preparers()]
     params = [chain, event.content_hash, chain, *(also.params if also else ()), *values]
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` looks it up again
+    with db.cursor() as cursor:
         cursor.execute(_append_sql(also.sql if also else ""), params)
         row = cursor.fetchone()
     if row is None:
         raise MissingHead(f"audit chain {chain} has no head")
     event.id, event.seq, event.prev_hash, event.hash = row
-    event._state.adding, event._state.db = False, connection.alias
+    event._state.adding, event._state.db = False, db.alias
     return event
 
 

@@ -124,24 +124,25 @@ def runtime_config(
     `environment` comes with its deployment and live release (and its version). One query
     for the entries, whatever the history holds, unless this process has read that revision
     already (none then); only the live release's values are decrypted. With `decrypt=False`
-    the values are left out (a 304 decrypts nothing). Before any release, the current
+    (a 304) nothing of it is read or decrypted, and `env` is empty. Before any release, the current
     configuration: kept only when the caller `just_read` the environment (so that its
     config_revision is the current one).
     """
     release = environment.live_release
     revision = served_revision(environment)
+    if not decrypt:  # a 304: nothing of the configuration is served, so none is read
+        return RuntimeConfig(release=release, revision=revision, env={}, undecryptable=[])
     keyring = crypto.get_keyring()
     entries = runtime_entries(
         environment, revision if release is not None or just_read else None, keyring
     )
     env: dict[str, str] = {}
     undecryptable: list[str] = []
-    if decrypt:
-        for key, sealed in entries.values:
-            try:
-                env[key] = sealed.decrypt()
-            except crypto.DecryptionError:
-                undecryptable.append(key)
+    for key, sealed in entries.values:
+        try:
+            env[key] = sealed.decrypt()
+        except crypto.DecryptionError:
+            undecryptable.append(key)
     env = dict(sorted(env.items()))
     env["MIOSA_DEPLOYMENT"] = environment.deployment.name
     env["MIOSA_ENVIRONMENT"] = environment.name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.base import ModelState
 from django.shortcuts import get_object_or_404
 
@@ -52,7 +52,8 @@ def live_runtime_token(token_hash: str) -> RuntimeToken | None:
     live release (and its version), in one query. On PostgreSQL in plain SQL: the runtime
     fetch runs it for every instance of a fleet, and compiling the ORM's query cost more
     than running it."""
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` looks it up again
+    if db.vendor != "postgresql":
         return (
             RuntimeToken.objects.select_related(
                 "environment__deployment", "environment__live_release__version"
@@ -60,7 +61,7 @@ def live_runtime_token(token_hash: str) -> RuntimeToken | None:
             .filter(token_hash=token_hash, revoked_at__isnull=True)
             .first()
         )
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(_live_runtime_token_sql(), [token_hash])
         row = cursor.fetchone()
     if row is None:
@@ -82,7 +83,7 @@ def live_runtime_token(token_hash: str) -> RuntimeToken | None:
         version_id,
         version_number,
     ) = row
-    db = connection.alias
+    db = db.alias
     deployment = _loaded(Deployment, db, id=deployment_id, name=deployment_name)
     release = None
     if release_id is not None:

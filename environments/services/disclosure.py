@@ -14,7 +14,14 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 
 from .. import audit, crypto, selectors
@@ -248,19 +255,20 @@ def _first_read[T](read: Callable[[str], T], token_hash: str) -> T:
     finds the connection gone (the database restarted, a pooler dropped it), the connection is
     closed and the read run once more on a new one, which is what the check would have done.
     Inside a transaction (tests), or when the check is off or done, the read runs as it is."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` looks it up again
     pending_check = (
-        connection.health_check_enabled
-        and not connection.health_check_done
-        and connection.connection is not None
-        and not connection.in_atomic_block
+        db.health_check_enabled
+        and not db.health_check_done
+        and db.connection is not None
+        and not db.in_atomic_block
     )
     if not pending_check:
         return read(token_hash)
-    connection.health_check_done = True
+    db.health_check_done = True
     try:
         return read(token_hash)
     except (OperationalError, InterfaceError):
-        connection.close()
+        db.close()
         return read(token_hash)
 
 
