@@ -42,8 +42,9 @@ format: install
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
-# Issue 12's figures need wrk, HAProxy and PostgreSQL (bench/harness.py says how to install
-# what is missing). BENCH_ARGS=--quick: 10^5 stored values, shorter runs; --tune: gunicorn settings.
+# The figures of docs/performance.md and docs/capacity.md need wrk, HAProxy, PgBouncer and
+# PostgreSQL (bench/harness.py says how to install what is missing). BENCH_ARGS=--quick: 10^5
+# stored values, shorter runs; --tune: gunicorn settings; --only PART: one part.
 bench: install
 	@$(UV) run --frozen python -c "from bench import harness; harness.require_tools()"
 	$(UV) run --frozen python bench/run.py

@@ -31,6 +31,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 INSTALL = {
     "wrk": "apt-get install -y wrk  (or build https://github.com/wg/wrk)",
     "haproxy": "apt-get install -y haproxy",
+    "pgbouncer": "apt-get install -y pgbouncer",
     "postgresql": "apt-get install -y postgresql && service postgresql start "
     "(or point BENCH_POSTGRES_URL at a server where you may create databases)",
 }
@@ -43,7 +44,9 @@ def db_url(name: str = DB_NAME) -> str:
 
 def missing_tools() -> list[str]:
     """What `make bench` needs and does not find, each with how to install it."""
-    missing = [f"{tool}: {INSTALL[tool]}" for tool in ("wrk", "haproxy") if not which(tool)]
+    missing = [
+        f"{tool}: {INSTALL[tool]}" for tool in ("wrk", "haproxy", "pgbouncer") if not which(tool)
+    ]
     try:
         import psycopg
 
@@ -67,7 +70,7 @@ def which(tool: str) -> str | None:
 def require_tools() -> None:
     missing = missing_tools()
     if missing:
-        print("make bench needs wrk, HAProxy and PostgreSQL on this machine. Missing:")
+        print("make bench needs wrk, HAProxy, PgBouncer and PostgreSQL on this machine. Missing:")
         for line in missing:
             print(f"  - {line}")
         sys.exit(2)
