@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
+    Exists,
+    OuterRef,
     QuerySet,
 )
 from django.http import Http404
@@ -16,6 +18,7 @@ from ..models import (
     Deployment,
     Environment,
     Membership,
+    Protection,
     Role,
 )
 from ..permissions import has_role
@@ -92,9 +95,16 @@ def get_deployment_for_user(
 
 
 def get_environment(deployment: Deployment, name: str) -> Environment:
+    """The environment, with `under_review`: whether it was protected (SPEC §15) when read,
+    in the same query (the pending section words its Apply as a request by it)."""
     environment = (
         Environment.objects.select_related(
             "deployment", "active_version", "promotes_to", "live_release__version"
+        )
+        .annotate(
+            under_review=Exists(
+                Protection.objects.filter(environment_id=OuterRef("pk"), required_approvals__gt=0)
+            )
         )
         .filter(deployment=deployment, name=name)
         .first()

@@ -25,6 +25,7 @@ from ..models import DataService, Environment, RuntimeToken
 from ..permissions import has_role
 from ..selectors.data_services import managed_binding_ids, server_names_by_kind
 from . import forms
+from .forms.change_requests import ReasonForm
 from .pages import Context, HtmxHttpRequest, env_url, environment_tabs, template_for
 from .protection import protection_section
 from .rotations import rotations_section
@@ -100,6 +101,11 @@ def _binding_clash(page: EnvironmentPage, bindings: list[selectors.VariableRow])
     if form.has_error("variable_name", "variable_clash"):
         return {"variable_clash": name}
     return {}
+
+
+def _under_review(environment: Environment) -> bool:
+    known = getattr(environment, "under_review", None)
+    return selectors.is_protected(environment) if known is None else known
 
 
 def _may_deploy(page: EnvironmentPage) -> bool:
@@ -387,11 +393,20 @@ def _pending(request: HtmxHttpRequest, page: EnvironmentPage) -> Context:
     """What changed since the live release (names only), and the Apply confirmation."""
     pending = selectors.pending_changes(page.environment)
     own = page.section == "pending"
+    # The configuration moved on from the live release's (even if no key differs).
+    has_pending = pending.live_revision is not None and pending.revision != pending.live_revision
+    # In a protected environment the Apply opens a change request (SPEC §15), which a
+    # developer may ask for where they may not release. (Read with the environment: the
+    # page's environment comes from selectors.get_environment; another, one query more.)
+    protected = has_pending and _under_review(page.environment)
     return {
         "pending": pending,
-        # The configuration moved on from the live release's (even if no key differs).
-        "has_pending": pending.live_revision is not None
-        and pending.revision != pending.live_revision,
+        "has_pending": has_pending,
+        "apply_is_request": protected,
+        "apply_verb": "Request to apply" if protected else "Apply",
+        "reason_form": ReasonForm() if protected and page.confirming_apply else None,
+        "may_apply": _may_deploy(page)
+        or (protected and has_role(page.role, permissions.TO_REQUEST_CHANGES)),
         "live_release": page.environment.live_release,
         "confirming_apply": page.confirming_apply,
         "pending_notice": page.notice if own else "",

@@ -202,3 +202,36 @@ def test_access(deployment, protected, member, make_user, actor, role):
         404,
         405,
     )
+
+
+def test_a_developer_requests_to_apply_pending_changes_in_a_protected_environment(
+    deployment, production, protected, member, actor
+):
+    """Pending changes in a protected production: its Apply is a request, which a developer
+    (who may not release there) may make, with a reason, and which releases nothing."""
+    services.set_variable(
+        environment=production, key="FEATURE", value="on", is_secret=False, actor=actor
+    )
+    developer = login(member("developer", "dev"))
+    env_url = reverse("environment", kwargs={"deployment_id": deployment.pk, "name": "production"})
+    apply_url = reverse(
+        "apply_changes", kwargs={"deployment_id": deployment.pk, "name": "production"}
+    )
+    assert "Request to apply 1 change" in " ".join(developer.get(env_url).content.decode().split())
+    confirm = " ".join(developer.get(apply_url, headers=HX).content.decode().split())
+    assert "Request to apply 1 pending change to production?" in confirm
+    assert 'name="reason"' in confirm and "opens a change request" in confirm
+    releases = production.releases.count()
+    response = developer.post(apply_url, {"expected_revision": 2, "reason": "feature on"})
+    request = ChangeRequest.objects.get()
+    assert (request.kind, request.reason) == ("apply", "feature on")
+    assert response.status_code == 302 and response["Location"] == request_url(
+        deployment, request.pk
+    )
+    assert production.releases.count() == releases
+
+    # Without protection the developer is not offered the Apply of production at all.
+    services.set_protection(environment=production, required_approvals=0, actor=actor)
+    page = " ".join(developer.get(env_url).content.decode().split())
+    assert "1 pending change" in page and "Request to apply" not in page
+    assert "Apply 1 change" not in page
