@@ -17,6 +17,7 @@ from ..errors import ServiceError
 from ..models import ChangeRequest, Environment
 from . import forms
 from .change_requests import may_release, opened, reason_from
+from .forms.change_requests import ReasonForm
 from .forms.deploy import DeployVersionForm
 from .pages import Context, HtmxHttpRequest, env_url, environment_tabs, no_store
 
@@ -82,10 +83,15 @@ def deploy_version(request: HtmxHttpRequest, deployment_id: int, name: str) -> H
                     f"config {release.config_revision}). Instances get it at their next boot.",
                 )
                 return redirect(env_url(environment))
+        protected = selectors.is_protected(environment)
         context["confirm"] = {
             "version": version,
             "pending": selectors.pending_changes(environment),
             "missing": selectors.missing_required_keys(environment),
+            # In a protected environment the deploy opens a change request (SPEC §15).
+            "protected": protected,
+            "verb": "Request to deploy" if protected else "Deploy",
+            "reason_form": ReasonForm(request.POST or None) if protected else None,
         }
     elif data is not None:
         status = 400

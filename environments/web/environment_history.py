@@ -20,6 +20,7 @@ from ..models import (
 from ..permissions import has_role
 from . import forms
 from .change_requests import may_release, opened, reason_from
+from .forms.change_requests import ReasonForm
 from .pages import HtmxHttpRequest, env_url, environment_tabs, no_store, template_for, unconfirmed
 
 
@@ -33,6 +34,7 @@ class RollbackQuestion:
     question: str
     detail: str
     label: str
+    protected: bool = False  # the rollback opens a change request (SPEC §15), with a reason
 
 
 def _rollback_question(environment: Environment, number: int, config: str) -> RollbackQuestion:
@@ -49,13 +51,17 @@ def _rollback_question(environment: Environment, number: int, config: str) -> Ro
             f"It will run v{release.version.number} with the current configuration "
             f"(config {environment.config_revision})."
         )
+    protected = selectors.is_protected(environment)
+    if protected:
+        detail += f" {environment.name} is protected: this opens a change request."
     return RollbackQuestion(
         release=number,
         version=release.version.number,
         config=config,
-        question=f"Roll {environment.name} back to {what}?",
+        question=f"{'Request to roll' if protected else 'Roll'} {environment.name} back to {what}?",
         detail=detail,
-        label=f"Roll back to release {number}",
+        label=f"{'Request to roll' if protected else 'Roll'} back to release {number}",
+        protected=protected,
     )
 
 
@@ -68,7 +74,11 @@ def _history_page(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    may_roll_back = has_role(role, permissions.to_deploy_into(environment))
+    state = selectors.protection_states([environment])[environment.pk]
+    # In a protected environment a rollback is a request (SPEC §15), which a developer may ask.
+    may_roll_back = has_role(role, permissions.to_deploy_into(environment)) or (
+        state.required_approvals > 0 and has_role(role, permissions.TO_REQUEST_CHANGES)
+    )
     rows = selectors.release_rows(environment, may_roll_back=may_roll_back)
     confirming = None
     if may_roll_back and "release" in request.GET:
@@ -85,8 +95,9 @@ def _history_page(
         "notice": notice,
         "error": error,
         "confirming": confirming,
+        "reason_form": ReasonForm() if confirming and confirming.protected else None,
         # A release applied by break-glass, until the next approved one (SPEC §15).
-        "break_glass": selectors.protection_states([environment])[environment.pk].break_glass,
+        "break_glass": state.break_glass,
     }
     template = template_for(request, "environments/environment_history.html", "history")
     return render(request, template, context, status=status)

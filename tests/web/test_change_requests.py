@@ -235,3 +235,51 @@ def test_a_developer_requests_to_apply_pending_changes_in_a_protected_environmen
     page = " ".join(developer.get(env_url).content.decode().split())
     assert "1 pending change" in page and "Request to apply" not in page
     assert "Apply 1 change" not in page
+
+
+def test_the_deploy_page_asks_for_a_request_with_a_reason(
+    deployment, production, protected, member
+):
+    """Deploying into a protected environment from its page opens a request: the confirmation
+    says so and takes the reviewers' reason, which the request keeps."""
+    admin = login(member("admin", "ann"))
+    url = reverse("deploy_version", kwargs={"deployment_id": deployment.pk, "name": "production"})
+    confirm = " ".join(admin.get(url, {"version": 2}).content.decode().split())
+    assert "Request to deploy v2 to production?" in confirm
+    assert "opens a change request" in confirm and 'name="reason"' in confirm
+    response = admin.post(url, {"version": 2, "confirmed": "on", "reason": "hotfix for checkout"})
+    request = ChangeRequest.objects.get()
+    assert (request.kind, request.reason) == ("deploy", "hotfix for checkout")
+    assert response.status_code == 302 and response["Location"] == request_url(
+        deployment, request.pk
+    )
+
+
+def test_a_developer_requests_a_rollback_with_a_reason(
+    deployment, production, protected, member, actor
+):
+    """In a protected environment a developer may ask for a rollback from the history page:
+    the row's confirmation says it is a request and takes a reason."""
+    services.set_protection(environment=production, required_approvals=0, actor=actor)
+    services.set_variable(
+        environment=production, key="FEATURE", value="on", is_secret=False, actor=actor
+    )
+    services.apply_changes(environment=production, expected_revision=2, actor=actor)
+    services.set_protection(environment=production, required_approvals=1, actor=actor)
+    developer = login(member("developer", "dev"))
+    url = reverse(
+        "environment_history", kwargs={"deployment_id": deployment.pk, "name": "production"}
+    )
+    asked = " ".join(
+        developer.get(url, {"release": 1, "config": "restore"}, headers=HX).content.decode().split()
+    )
+    assert "Request to roll production back to release 1" in asked
+    assert 'name="reason"' in asked
+    rollback = reverse("rollback", kwargs={"deployment_id": deployment.pk, "name": "production"})
+    response = developer.post(
+        rollback,
+        {"release": 1, "config": "restore", "confirmed": "yes", "reason": "bad config"},
+    )
+    request = ChangeRequest.objects.get()
+    assert (request.kind, request.reason) == ("rollback", "bad config")
+    assert response.status_code == 302
