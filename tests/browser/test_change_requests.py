@@ -1,6 +1,8 @@
 """A change request in a real browser (SPEC §15): a developer asks to promote v18 to a protected
 production, an admin approves and applies it on the review page, and production runs v18."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -68,3 +70,35 @@ def test_a_developer_requests_and_an_admin_approves_and_applies(
         reviewer.close()
     assert Environment.objects.get(pk=production.pk).active_version.number == 18
     assert problems == []
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_a_developer_requests_to_apply_pending_changes(
+    page, live_server, shop, shop_member, login, width, tmp_path
+):
+    """Pending changes in a protected production: the developer's button reads "Request to
+    apply", its confirmation says a request opens and takes a reason, and the request opens."""
+    production = shop.environments.get(name="production")
+    system = Actor.system("tests")
+    services.set_protection(environment=production, required_approvals=1, actor=system)
+    services.set_variable(
+        environment=production, key="FEATURE_FLAG", value="on", is_secret=False, actor=system
+    )
+    page.set_viewport_size({"width": width, "height": 900})
+    login(shop_member(Role.DEVELOPER))
+    page.goto(f"{live_server.url}/deployments/{shop.pk}/env/production/")
+    pending = page.locator("#pending")
+    pending.get_by_role("link", name=re.compile(r"^Request to apply \d+ changes?$")).click()
+    expect(pending).to_contain_text("production is protected: this opens a change request")
+    pending.get_by_label("Reason for the reviewers").fill("Turn the flag on for the launch")
+    problems = axe_problems(page, f"request to apply, {width}") + overflow_problem(page, "apply")
+    pending.screenshot(path=str(tmp_path / f"request-to-apply-{width}.png"))
+    pending.get_by_role(
+        "button", name=re.compile(r"^Request to apply \d+ changes? to production$")
+    ).click()
+    expect(page.get_by_test_id("reason")).to_contain_text("Turn the flag on for the launch")
+    releases = production.releases.count()
+    request = ChangeRequest.objects.get()
+    assert (request.kind, request.reason) == ("apply", "Turn the flag on for the launch")
+    assert Environment.objects.get(pk=production.pk).releases.count() == releases
+    assert not problems, problems
