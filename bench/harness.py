@@ -329,7 +329,7 @@ def wrk(
     etag: str = "",
 ) -> WrkResult:
     """wrk with --latency against GET /api/v1/runtime/env, the token in the Authorization header
-    (bench/wrk/runtime.lua); with `etag`, in If-None-Match too (bench/wrk/runtime304.lua)."""
+    (bench/wrk/runtime.lua); with `etag`, in If-None-Match too."""
     out = subprocess.run(
         [
             which("wrk") or "wrk",
@@ -339,7 +339,7 @@ def wrk(
             f"--timeout={timeout}s",
             "--latency",
             "-s",
-            str(BENCH / "wrk" / ("runtime304.lua" if etag else "runtime.lua")),
+            str(BENCH / "wrk" / "runtime.lua"),
             url + "/api/v1/runtime/env",
         ],
         env=os.environ | {"MIOSA_TOKEN": token, "MIOSA_ETAG": etag},

@@ -19,32 +19,12 @@ import base64
 import hashlib
 import json
 import os
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from django.conf import settings
 
-_db = urlsplit(os.environ["BENCH_FLOOR_DATABASE_URL"])
-settings.configure(
-    DEBUG=False,
-    SECRET_KEY="bench-floor-not-secret",
-    ALLOWED_HOSTS=["*"],
-    ROOT_URLCONF=__name__,
-    MIDDLEWARE=[],
-    INSTALLED_APPS=[],
-    DATABASES={
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": _db.path.lstrip("/"),
-            "USER": _db.username or "",
-            "PASSWORD": _db.password or "",
-            "HOST": _db.hostname or "",
-            "PORT": _db.port or "",
-            "CONN_MAX_AGE": 60,  # as the app; no health check (that is the app's choice)
-        }
-    },
-    USE_TZ=True,
-)
+from bench.floors import configure
+
+configure(__name__)
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.db import connection, transaction  # noqa: E402

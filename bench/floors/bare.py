@@ -10,17 +10,9 @@ import json
 import os
 from pathlib import Path
 
-from django.conf import settings
+from bench.floors import configure
 
-settings.configure(
-    DEBUG=False,
-    SECRET_KEY="bench-floor-not-secret",
-    ALLOWED_HOSTS=["*"],
-    ROOT_URLCONF=__name__,
-    MIDDLEWARE=[],
-    INSTALLED_APPS=[],
-    DATABASES={},
-)
+configure(__name__, database=False)
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.http import HttpResponse  # noqa: E402

@@ -29,41 +29,12 @@ import hashlib
 import hmac
 import json
 import os
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from django.conf import settings
 
-from bench.floors import FLOOR_CHAIN
+from bench.floors import FLOOR_CHAIN, configure
 
-_db = urlsplit(os.environ["BENCH_FLOOR_DATABASE_URL"])
-settings.configure(
-    DEBUG=False,
-    SECRET_KEY="bench-floor-not-secret",
-    ALLOWED_HOSTS=["*"],
-    ROOT_URLCONF=__name__,
-    MIDDLEWARE=[],
-    INSTALLED_APPS=[],
-    DATABASES={
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": _db.path.lstrip("/"),
-            "USER": _db.username or "",
-            "PASSWORD": _db.password or "",
-            "HOST": _db.hostname or "",
-            "PORT": _db.port or "",
-            "CONN_MAX_AGE": 60,  # as the app; no health check (that is the app's choice)
-            # Behind PgBouncer in transaction mode, as the app (project/settings.py): nothing
-            # prepared on a server connection the next statement may not get.
-            "OPTIONS": (
-                {"prepare_threshold": None}
-                if os.environ.get("DATABASE_BEHIND_PGBOUNCER") == "true"
-                else {}
-            ),
-        }
-    },
-    USE_TZ=True,
-)
+configure(__name__)
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.db import connection  # noqa: E402

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -105,62 +107,33 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> RotationRe
     return result
 
 
-WEBHOOK_BLOBS = ("secret_ciphertext", "previous_secret_ciphertext")
+@dataclass(frozen=True)
+class Sealed:
+    """A column holding an encrypted value, and how to open and seal it for its row."""
+
+    column: str
+    open: Callable[[Any, crypto.Keyring], str]
+    seal: Callable[[Any, str, crypto.Keyring], bytes]
 
 
-def _rotate_webhooks(
-    keyring: crypto.Keyring, actor: Actor, result: RotationResult, batch_size: int
-) -> None:
-    """Webhook endpoints sign every delivery with their secret (and, for a day after it was
-    rotated, the previous one): both must still open once the old key is dropped."""
-    primary = keyring.primary_id
-    last_pk = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                WebhookEndpoint.objects.select_for_update(no_key=True)
-                .filter(pk__gt=last_pk)
-                .order_by("pk")[:batch_size]
-            )
-            if not batch:
-                break
-            done = 0
-            for row in batch:
-                last_pk = row.pk
-                changes = {}
-                for field in WEBHOOK_BLOBS:
-                    blob = bytes(getattr(row, field))
-                    if not blob or crypto.key_id_of(blob) == primary:
-                        continue
-                    context = row.secret_context()
-                    try:
-                        value = crypto.decrypt(blob, context=context, keyring=keyring)
-                    except crypto.DecryptionError:
-                        raise Undecryptable(
-                            f"Webhook {row.pk}'s signing secret cannot be decrypted with the "
-                            "configured keys; rotation stopped (rows before it are done)."
-                        ) from None
-                    changes[field] = crypto.encrypt(value, context=context, keyring=keyring)
-                if not changes:
-                    result.unchanged += 1
-                    continue
-                WebhookEndpoint.objects.filter(pk=row.pk).update(**changes)
-                done += 1
-            if done:
-                result.webhooks += done
-                audit.record(
-                    "keys.rotate",
-                    actor=actor,
-                    target=primary,
-                    detail={"webhooks": done, "through_pk": last_pk},
-                )
+def _webhook_secret(column: str) -> Sealed:
+    return Sealed(
+        column,
+        lambda row, keyring: crypto.decrypt(
+            getattr(row, column), context=row.secret_context(), keyring=keyring
+        ),
+        lambda row, value, keyring: crypto.encrypt(
+            value, context=row.secret_context(), keyring=keyring
+        ),
+    )
 
 
-ROTATION_BLOBS = (
-    ("old_url", "old_url_ciphertext"),
-    ("new_password", "new_password_ciphertext"),
-    ("new_url", "new_url_ciphertext"),
-)
+def _rotation_credential(what: str) -> Sealed:
+    return Sealed(
+        f"{what}_ciphertext",
+        lambda row, keyring: row.unseal(what, keyring=keyring),
+        lambda row, value, keyring: row.seal(what, value, keyring=keyring),
+    )
 
 
 def _rotate_rotations(
@@ -168,12 +141,37 @@ def _rotate_rotations(
 ) -> None:
     """Rotations keep their old and new credentials sealed so a step can run again after a
     crash: an in-flight rotation must still open them once the old key is dropped."""
+    sealed = [_rotation_credential(what) for what in ("old_url", "new_password", "new_url")]
+    _reseal(Rotation, sealed, "rotations", keyring, actor, result, batch_size)
+
+
+def _rotate_webhooks(
+    keyring: crypto.Keyring, actor: Actor, result: RotationResult, batch_size: int
+) -> None:
+    """Webhook endpoints sign every delivery with their secret (and, for a day after it was
+    rotated, the previous one): both must still open once the old key is dropped."""
+    sealed = [_webhook_secret(c) for c in ("secret_ciphertext", "previous_secret_ciphertext")]
+    _reseal(WebhookEndpoint, sealed, "webhooks", keyring, actor, result, batch_size)
+
+
+def _reseal(
+    model: type[Any],
+    sealed: list[Sealed],
+    counted_as: str,
+    keyring: crypto.Keyring,
+    actor: Actor,
+    result: RotationResult,
+    batch_size: int,
+) -> None:
+    """Each row's sealed columns not under the first key, opened and sealed again under it, in
+    batches (each its own transaction, its rows locked, one `keys.rotate` event for what it
+    re-encrypted); an interrupted run resumes where it stopped."""
     primary = keyring.primary_id
     last_pk = 0
     while True:
         with transaction.atomic():
             batch = list(
-                Rotation.objects.select_for_update(no_key=True)
+                model.objects.select_for_update(no_key=True)
                 .filter(pk__gt=last_pk)
                 .order_by("pk")[:batch_size]
             )
@@ -183,30 +181,30 @@ def _rotate_rotations(
             for row in batch:
                 last_pk = row.pk
                 changes = {}
-                for what, field in ROTATION_BLOBS:
-                    blob = bytes(getattr(row, field))
+                for column in sealed:
+                    blob = bytes(getattr(row, column.column))
                     if not blob or crypto.key_id_of(blob) == primary:
                         continue
                     try:
-                        value = row.unseal(what, keyring=keyring)
+                        value = column.open(row, keyring)
                     except crypto.DecryptionError:
                         raise Undecryptable(
-                            f"Rotation {row.pk} cannot be decrypted with the configured keys; "
-                            "rotation stopped (rows before it are done)."
+                            f"{model.__name__} {row.pk} cannot be decrypted with the configured "
+                            "keys; rotation stopped (rows before it are done)."
                         ) from None
-                    changes[field] = row.seal(what, value, keyring=keyring)
+                    changes[column.column] = column.seal(row, value, keyring)
                 if not changes:
                     result.unchanged += 1
                     continue
-                Rotation.objects.filter(pk=row.pk).update(**changes)
+                model.objects.filter(pk=row.pk).update(**changes)
                 done += 1
             if done:
-                result.rotations += done
+                setattr(result, counted_as, getattr(result, counted_as) + done)
                 audit.record(
                     "keys.rotate",
                     actor=actor,
                     target=primary,
-                    detail={"rotations": done, "through_pk": last_pk},
+                    detail={counted_as: done, "through_pk": last_pk},
                 )
 
 
