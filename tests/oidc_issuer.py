@@ -123,7 +123,9 @@ def issuer(settings) -> Iterator[Issuer]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     found.url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks"
     try:

@@ -98,7 +98,9 @@ class Balancer:
         httpd.daemon_threads = True
         httpd.balancer = self  # type: ignore[attr-defined]
         self.port = httpd.server_port
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         self.httpd = httpd
 
     def down(self) -> None:

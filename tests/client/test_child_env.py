@@ -228,7 +228,9 @@ class Hostile(http.server.BaseHTTPRequestHandler):
 
 def test_control_characters_are_stripped_from_the_servers_message(miosa, token):
     httpd = http.server.HTTPServer(("127.0.0.1", 0), Hostile)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     try:
         result = miosa(
             "run", "--", "true", token=token, url=f"http://127.0.0.1:{httpd.server_port}"

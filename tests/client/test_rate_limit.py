@@ -58,7 +58,9 @@ class Limited(http.server.BaseHTTPRequestHandler):
 def limited():
     Limited.seen = []
     httpd = http.server.HTTPServer(("127.0.0.1", 0), Limited)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()

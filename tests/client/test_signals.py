@@ -68,7 +68,9 @@ def scripted(monkeypatch):
     monkeypatch.setattr(Scripted, "seen", [])
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
     httpd.server_close()

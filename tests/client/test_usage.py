@@ -210,7 +210,9 @@ class Redirecting(http.server.BaseHTTPRequestHandler):
 def test_a_redirect_is_not_followed_with_the_token(tmp_path):
     Redirecting.seen = []
     httpd = http.server.HTTPServer(("127.0.0.1", 0), Redirecting)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         url = f"http://127.0.0.1:{httpd.server_port}"
