@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 
 from environments import services
 from environments.actors import Actor
@@ -25,15 +26,40 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(scope="module")
+def module_rows(django_db_setup, django_db_blocker):
+    """Rows a module's tests share, made once, as django.test.TestCase.setUpTestData makes
+    them: inside a transaction opened for the module and rolled back after its last test.
+    Each test's own transaction (the `db` fixture) is then a savepoint in it, rolled back after
+    the test, so every test starts from these rows exactly as made, whatever the one before
+    changed. Not for transactional tests (they commit and flush).
+
+    Yields `unblock`: make the rows in `with unblock():`; fixtures built on this one return
+    primary keys (or fetch fresh instances per test), never model instances to share."""
+    with django_db_blocker.unblock():
+        assert not connection.in_atomic_block, "module_rows inside another transaction"
+        outer = transaction.atomic()
+        outer._from_testcase = True  # as TestCase's class-wide atomic: durable blocks may nest
+        outer.__enter__()
+    try:
+        yield django_db_blocker.unblock
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            assert not connection.in_atomic_block
+
+
+def create_user(username: str, *, superuser: bool = False, password: str = "pw-for-tests-only"):
+    User = get_user_model()
+    if superuser:
+        return User.objects.create_superuser(username=username, password=password)
+    return User.objects.create_user(username=username, password=password)
+
+
 @pytest.fixture
 def make_user(db):
-    def make(username: str, *, superuser: bool = False, password: str = "pw-for-tests-only"):
-        User = get_user_model()
-        if superuser:
-            return User.objects.create_superuser(username=username, password=password)
-        return User.objects.create_user(username=username, password=password)
-
-    return make
+    return create_user
 
 
 @pytest.fixture

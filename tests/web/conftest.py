@@ -34,6 +34,11 @@ def as_role(client, deployment, owner, member, make_user):
 @pytest.fixture
 def versions(deployment, actor):
     """v1 ran in staging then production; v2 runs in staging. Returns {number: version}."""
+    return make_versions(deployment, actor)
+
+
+def make_versions(deployment, actor):
+    """What the `versions` fixture makes (for fixtures that make it once per module)."""
     made = {
         n: services.create_version(deployment=deployment, label=f"b{n}", actor=actor)
         for n in (1, 2)

@@ -2,37 +2,68 @@
 roles through, anonymous users to the login page, wrong methods 405."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from environments import services
-from environments.models import Binding, Domain, Environment, Role, RuntimeToken
+from environments.actors import Actor
+from environments.models import Binding, Deployment, Domain, Environment, Role, RuntimeToken
+from tests.conftest import create_user
+from tests.web.conftest import make_versions
 
 ROLES = ["outsider", Role.VIEWER, Role.DEVELOPER, Role.ADMIN, Role.OWNER]
 RANK = {"viewer": 1, "developer": 2, "admin": 3, "owner": 4}
 
 
-@pytest.fixture
-def world(deployment, production, staging, actor, versions):
-    """Something of everything in `shop`, so every URL has an object to act on."""
-    qa = services.create_environment(
-        deployment=deployment, name="qa", promotes_to=staging, actor=actor
-    )
-    for env in (production, staging, qa):
-        services.set_variable(
-            environment=env, key="API_URL", value="https://x", is_secret=False, actor=actor
+@pytest.fixture(scope="module")
+def _world_rows(module_rows):
+    """Something of everything in `shop`, so every URL has an object to act on: made once for
+    the module (tests.conftest.module_rows); each test sees it as made. (owner_pk, world)."""
+    with module_rows():
+        owner = create_user("olivia")
+        actor = Actor(user=owner, label=owner.get_username())
+        deployment = services.create_deployment(name="shop", actor=actor)
+        production = deployment.environments.get(name="production")
+        staging = deployment.environments.get(name="staging")
+        make_versions(deployment, actor)
+        qa = services.create_environment(
+            deployment=deployment, name="qa", promotes_to=staging, actor=actor
         )
-    binding = services.create_binding(
-        environment=production, kind="postgres", name="db", url="postgres://a:b@h/d", actor=actor
-    )
-    domain = services.add_domain(environment=production, hostname="shop.test", actor=actor)
-    token, _ = services.create_runtime_token(environment=production, name="rt", actor=actor)
-    return {
+        for env in (production, staging, qa):
+            services.set_variable(
+                environment=env, key="API_URL", value="https://x", is_secret=False, actor=actor
+            )
+        binding = services.create_binding(
+            environment=production,
+            kind="postgres",
+            name="db",
+            url="postgres://a:b@h/d",
+            actor=actor,
+        )
+        domain = services.add_domain(environment=production, hostname="shop.test", actor=actor)
+        token, _ = services.create_runtime_token(environment=production, name="rt", actor=actor)
+    return owner.pk, {
         "d": deployment.pk,
         "binding": binding.pk,
         "domain": domain.pk,
         "token": token.pk,
-        "owner_id": actor.user.pk,
+        "owner_id": owner.pk,
     }
+
+
+@pytest.fixture
+def owner(db, _world_rows):
+    return get_user_model().objects.get(pk=_world_rows[0])
+
+
+@pytest.fixture
+def deployment(db, _world_rows):
+    return Deployment.objects.get(pk=_world_rows[1]["d"])
+
+
+@pytest.fixture
+def world(db, _world_rows):
+    return dict(_world_rows[1])
 
 
 def _url(view: str, w: dict, **extra) -> str:
