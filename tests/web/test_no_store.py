@@ -5,14 +5,18 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import TestCase, override_settings
 from django.urls import URLPattern, URLResolver, reverse
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from environments import services
-from environments.models import Role
+from environments.actors import Actor
+from environments.models import Deployment, Role
 from environments.services import webhooks as webhook_services
 from environments.web import urls
+from tests.conftest import create_user
 
 
 def _names(patterns) -> list[str]:
@@ -32,8 +36,60 @@ ROUTES = _names(urls.urlpatterns)
 pytest_plugins = ["tests.data_services_support"]
 
 
+@pytest.fixture(scope="module")
+def _rows(module_rows, pg_run, pg_admin):
+    """One of every object a page shows, made once for the module (tests.conftest.module_rows;
+    each test sees them as made), with the settings the tests ran under while it lasts:
+    (owner pk, deployment pk, {object: pk})."""
+    from tests.data_services_support import QueueRunner  # a plugin: imported once registered
+
+    prefixed = override_settings(DATA_SERVICE_NAME_PREFIX=pg_run)
+    prefixed.enable()
+    private_webhooks = override_settings(WEBHOOK_ALLOW_PRIVATE=True)
+    try:
+        with module_rows():
+            owner = create_user("olivia")
+            actor = Actor(user=owner, label=owner.get_username())
+            deployment = services.create_deployment(name="shop", actor=actor)
+            production = deployment.environments.get(name="production")
+            root = create_user("root", superuser=True, password="pw-for-tests")
+            pg_server = services.add_data_server(
+                kind="postgres",
+                name="pg",
+                admin_url=pg_admin,
+                actor=Actor(user=root, label="root"),
+            )
+            made = _objects(
+                deployment,
+                production,
+                owner,
+                actor,
+                pg_server,
+                QueueRunner(TestCase.captureOnCommitCallbacks),
+                private_webhooks,
+            )
+        yield owner.pk, deployment.pk, made
+    finally:
+        private_webhooks.disable()
+        prefixed.disable()
+
+
 @pytest.fixture
-def objects(deployment, production, owner, actor, member, pg_server, prefixed, worker, settings):
+def owner(db, _rows):
+    return get_user_model().objects.get(pk=_rows[0])
+
+
+@pytest.fixture
+def deployment(db, _rows):
+    return Deployment.objects.get(pk=_rows[1])
+
+
+@pytest.fixture
+def objects(db, _rows):
+    return dict(_rows[2])
+
+
+def _objects(deployment, production, owner, actor, pg_server, worker, private_webhooks):
     services.set_variable(environment=production, key="K", value="v", is_secret=None, actor=actor)
     common = services.create_group(deployment=deployment, name="common", actor=actor)
     services.set_group_variables(
@@ -49,7 +105,8 @@ def objects(deployment, production, owner, actor, member, pg_server, prefixed, w
     domain = services.add_domain(environment=production, hostname="x.example.com", actor=actor)
     runtime, _ = services.create_runtime_token(environment=production, name="rt", actor=actor)
     api, _ = services.create_api_token(user=owner, name="ci", actor=actor)
-    viewer = member(Role.VIEWER)
+    viewer = create_user(f"{Role.VIEWER}-user")
+    services.set_member(deployment=deployment, user=viewer, role=Role.VIEWER, actor=actor)
     data_service = worker(
         services.create_data_service,
         environment=production,
@@ -87,7 +144,7 @@ def objects(deployment, production, owner, actor, member, pg_server, prefixed, w
     )
     services.set_protection(environment=production, required_approvals=1, actor=actor)
     change_request = services.deploy_version(environment=production, version=version, actor=actor)
-    settings.WEBHOOK_ALLOW_PRIVATE = True
+    private_webhooks.enable()
     webhook = webhook_services.create_webhook(
         deployment=deployment, url="http://127.0.0.1:9/h", events=["release.created"], actor=actor
     ).endpoint
