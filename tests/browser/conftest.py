@@ -17,8 +17,15 @@ PASSWORD = "pw-for-tests-only"
 def pytest_collection_modifyitems(config, items):
     """Browser tests run last: Playwright's event loop lives until the session ends, and the
     variable below must not reach earlier tests (nor subprocesses they start, such as
-    `manage.py check --deploy`, which refuses it)."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    `manage.py check --deploy`, which refuses it). Among them the longest (test_every_page, half
+    a minute per width) run first, so that under xdist they do not end the run on one worker
+    while the other waits."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("browser") is not None,
+            item.path.name != "test_every_page.py",
+        )
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
