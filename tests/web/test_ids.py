@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, reverse
 
-from environments.models import Role
+from environments import services
+from environments.actors import Actor
+from environments.models import Deployment, Role
 from environments.web import urls
+from tests.conftest import create_user
 
 HUGE = 99999999999999999999999  # beyond a 64-bit integer: an OverflowError if it reaches SQL
 SENTINEL = 987654321
@@ -54,6 +58,28 @@ def _reverse(name: str, kwargs: dict) -> str:
         except Exception:
             continue
     raise AssertionError(f"cannot reverse {name}")
+
+
+@pytest.fixture(scope="module")
+def _shop_rows(module_rows):
+    """The conftest's owner and `shop`, made once for the module's 660 tests
+    (tests.conftest.module_rows: each test sees them as made). (owner pk, deployment pk)."""
+    with module_rows():
+        owner = create_user("olivia")
+        deployment = services.create_deployment(
+            name="shop", actor=Actor(user=owner, label=owner.get_username())
+        )
+    return owner.pk, deployment.pk
+
+
+@pytest.fixture
+def owner(db, _shop_rows):
+    return get_user_model().objects.get(pk=_shop_rows[0])
+
+
+@pytest.fixture
+def deployment(db, _shop_rows):
+    return Deployment.objects.get(pk=_shop_rows[1])
 
 
 @pytest.mark.parametrize("superuser", [False, True], ids=["owner", "superuser"])
