@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from . import actors
@@ -199,7 +200,7 @@ def append(*, also: Cte | None = None, **fields: Any) -> AuditEvent:
     (SQLite), three statements in a transaction: lock the head, insert, move the head (`also`
     is PostgreSQL-only: the caller writes its row beside, in its transaction).
     """
-    event = AuditEvent(**fields)
+    event = new_event(fields)
     fields["content_hash"] = event.content_hash = content_hash(event)  # before the lock
     chain = fields["chain"]
     if connection.vendor == "postgresql":
@@ -218,6 +219,43 @@ def append(*, also: Cte | None = None, **fields: Any) -> AuditEvent:
     return event
 
 
+@functools.cache
+def _event_fields() -> tuple[tuple[str, str, Callable[[], Any], bool], ...]:
+    """(name, attname, default, is a foreign key) of each of AuditEvent's concrete fields; the
+    default is what `Field.get_default` calls (a field without one: None, or "" for text)."""
+    return tuple(
+        (f.name, f.attname, f._get_default, f.is_relation) for f in AuditEvent._meta.concrete_fields
+    )
+
+
+@functools.cache
+def _event_names() -> frozenset[str]:
+    return frozenset(n for name, attname, *_ in _event_fields() for n in (name, attname))
+
+
+def new_event(fields: dict[str, Any]) -> AuditEvent:
+    """`AuditEvent(**fields)`, as `Model.__init__` leaves it (a foreign key given as an object
+    goes through its descriptor; a field not given takes its default, a callable one called),
+    without its per-field loop over keyword arguments and its pre_init and post_init signals,
+    which nothing listens to for this model (tests/test_audit_prepare.py compares the two)."""
+    event = AuditEvent.__new__(AuditEvent)
+    event._state = ModelState()
+    values = event.__dict__
+    unknown = fields.keys() - _event_names()
+    if unknown:
+        raise TypeError(f"AuditEvent has no field {sorted(unknown)[0]!r}")
+    for name, attname, default, relation in _event_fields():
+        if relation and name in fields:
+            setattr(event, name, fields[name])  # its descriptor, as Model.__init__ does
+        elif name in fields:
+            values[attname] = fields[name]
+        elif attname in fields:
+            values[attname] = fields[attname]
+        else:
+            values[attname] = default()
+    return event
+
+
 _LINK_FIELDS = ("id", "seq", "prev_hash", "hash")  # what the statement computes
 
 
@@ -230,6 +268,13 @@ def _content_fields() -> tuple[Any, ...]:
 # would hand it back unchanged, at some cost per field and event. (Not the integer fields:
 # PostgreSQL's backend sends their values typed, as int2, int4 or int8.)
 _AS_HELD = (models.CharField,)
+_INTEGERS = (
+    models.BigIntegerField,
+    models.PositiveSmallIntegerField,
+    models.PositiveIntegerField,
+    models.AutoField,
+    models.BigAutoField,
+)
 
 
 @functools.cache
@@ -255,6 +300,21 @@ def _content_preparers() -> tuple[Callable[[AuditEvent], Any], ...]:
 
         return prepare
 
+    def integer(field: Any) -> Callable[[AuditEvent], Any]:
+        # A foreign key's value is its target's: an id (an auto field's, which goes as an int),
+        # else PostgreSQL's backend types it (int2, int4 or int8).
+        target = getattr(field, "target_field", field)
+        internal = target.get_internal_type()
+        auto = isinstance(target, models.AutoField | models.BigAutoField)
+
+        def prepare(event: AuditEvent) -> Any:
+            value = getattr(event, field.attname)
+            if value is None or auto:
+                return value if value is None else int(value)
+            return connection.ops.adapt_integerfield_value(int(value), internal)
+
+        return prepare
+
     def address(field: Any) -> Callable[[AuditEvent], Any]:
         adapted = functools.lru_cache(maxsize=4096)(
             lambda value: field.get_db_prep_save(value, connection)
@@ -268,6 +328,10 @@ def _content_preparers() -> tuple[Callable[[AuditEvent], Any], ...]:
             return moment(field)
         if type(field) is models.GenericIPAddressField:
             return address(field)
+        if type(field) in _INTEGERS or (
+            type(field) is models.ForeignKey and type(field.target_field) in _INTEGERS
+        ):
+            return integer(field)
         return prepared(field)
 
     return tuple(preparer(f) for f in _content_fields())

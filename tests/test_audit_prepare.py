@@ -47,3 +47,42 @@ def test_each_value_is_what_get_db_prep_save_gives(deployment, owner, ip, until)
         expected = field.get_db_prep_save(field.pre_save(event, True), connection)
         assert _comparable(prepare(event)) == _comparable(expected), field.name
         assert type(_comparable(prepare(event))) is type(_comparable(expected)), field.name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("given", ["all", "few", "ids"])
+def test_new_event_is_what_the_models_init_makes(deployment, owner, given):
+    fields = {
+        "all": dict(
+            created_at=audit.now(),
+            actor=owner,
+            actor_label="alice",
+            action="runtime.fetch",
+            deployment=deployment,
+            deployment_name=deployment.name,
+            environment_name="production",
+            target="web-1",
+            ip="10.0.0.1",
+            user_agent="curl/8",
+            outcome=AuditEvent.Outcome.DENIED,
+            detail={"release": 3},
+            chain=deployment.pk,
+            coalesce_key="k",
+            coalesce_until=audit.now(),
+        ),
+        "few": dict(action="x", actor=None, deployment=None, chain=0),
+        "ids": dict(action="x", actor_id=owner.pk, deployment_id=deployment.pk, chain=1),
+    }[given]
+    made, expected = audit.new_event(dict(fields)), AuditEvent(**fields)
+    state = ("adding", "db", "fields_cache")
+    mine = {k: v for k, v in vars(made).items() if k != "_state"}
+    theirs = {k: v for k, v in vars(expected).items() if k != "_state"}
+    mine["created_at"] = theirs["created_at"] = None  # a default of now(): its own moment
+    assert mine == theirs
+    assert {k: getattr(made._state, k) for k in state} == {
+        k: getattr(expected._state, k) for k in state
+    }
+    for name in ("actor", "deployment"):
+        assert getattr(made, name) == getattr(expected, name)
+    with pytest.raises(TypeError):
+        audit.new_event({"not_a_field": 1})
