@@ -705,8 +705,8 @@ def fill(count: int, per_environment: int = 500) -> None:
     )
     entry_columns = (
         "environment_id, kind, key, is_secret, ciphertext, fingerprint, size, binding_kind,"
-        " binding_name, set_revision, set_at, set_by_label, end_revision, ended, ended_at,"
-        " ended_by_label"
+        " binding_name, origin, cause, set_revision, set_at, set_by_label, end_revision, ended,"
+        " ended_at, ended_by_label"
     )
     fingerprint = crypto.fingerprint(value, scope="bench-fill", keyring=keyring)
     with connection.cursor() as cursor:
@@ -749,6 +749,8 @@ def fill(count: int, per_environment: int = 500) -> None:
                                 crypto.encrypt(value, context=context, keyring=keyring),
                                 fingerprint,
                                 len(value),
+                                "",
+                                "",
                                 "",
                                 "",
                                 set_revision,
