@@ -41,6 +41,20 @@ def _allow_orm_beside_playwright():
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_connections_before_playwright_stops(playwright):
+    """While Playwright's event loop runs in this thread, Django keeps its connections in a
+    context variable (asgiref's Local with an event loop running), not in the thread's storage;
+    once the loop stops, at the end of the session, they can no longer be seen, so the test
+    database's teardown cannot close them, and dropping it failed with "being accessed by other
+    users" (a connection opened by tests run after the first browser test on the same xdist
+    worker). Torn down before `playwright`, this closes them while they are still visible."""
+    yield
+    from django.db import connections
+
+    connections.close_all()
+
+
 @pytest.fixture
 def shop(transactional_db) -> Deployment:
     """The demo: production v17, staging v18, preview/pr-42 v19, variables, bindings, domains."""
