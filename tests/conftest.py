@@ -13,6 +13,11 @@ from environments.models import Role
 
 CHROMIUM = "/usr/bin/chromium"
 
+# The OIDC issuer's fixtures (issuer, trust) for every test that asks for them: named here, in
+# the first conftest, so the module is registered (and its asserts rewritten) before the test
+# modules that import its constants do.
+pytest_plugins = ["tests.oidc_issuer"]
+
 # A value that must never leave the server except through the runtime endpoint.
 CANARY = "canary-7f3b9c1e-do-not-leak-5a2d"
 

@@ -8,8 +8,6 @@ from django.urls import reverse
 
 from environments.models import OidcPolicy, OidcToken
 
-pytest_plugins = ["tests.oidc_issuer"]
-
 
 @pytest.fixture
 def minted(client, deployment, trust, issuer) -> str:

@@ -13,8 +13,6 @@ from django.core.exceptions import ValidationError
 
 from environments import oidc_jwks
 
-pytest_plugins = ["tests.oidc_issuer"]
-
 
 def test_the_first_fetch_is_cached(issuer):
     assert oidc_jwks.key_for(pinned=None, url=issuer.url, kid="rsa-1").kid == "rsa-1"

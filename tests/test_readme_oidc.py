@@ -18,7 +18,6 @@ from environments.actors import Actor
 from environments.models import AuditEvent, Environment
 from tests.client.test_oidc import REQUEST_TOKEN, github  # noqa: F401 (a fixture)
 
-pytest_plugins = ["tests.oidc_issuer"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parent.parent
