@@ -14,6 +14,7 @@ from environments.models import Deployment, Role
 PASSWORD = "pw-for-tests-only"
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's, which orders by database use
 def pytest_collection_modifyitems(config, items):
     """Browser tests run last: Playwright's event loop lives until the session ends, and the
     variable below must not reach earlier tests (nor subprocesses they start, such as
