@@ -17,6 +17,28 @@ def _comparable(value):
     return getattr(value, "obj", value)  # a JSON value's adapter: what it adapts
 
 
+def _every_field(deployment, owner, **changes) -> dict:
+    """An event's fields, every one given (the content hash, the coalescing key and moment too)."""
+    return {
+        "created_at": audit.now(),
+        "actor": owner,
+        "actor_label": "alice",
+        "action": "runtime.fetch",
+        "deployment": deployment,
+        "deployment_name": deployment.name,
+        "environment_name": "production",
+        "target": "web-1",
+        "ip": "10.0.0.1",
+        "user_agent": "curl/8",
+        "outcome": AuditEvent.Outcome.DENIED,
+        "detail": {"release": 3},
+        "chain": deployment.pk,
+        "content_hash": "0" * 64,
+        "coalesce_key": "k",
+        "coalesce_until": audit.now(),
+    } | changes
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db
 @pytest.mark.parametrize("ip", ["127.0.0.1", "2001:db8::1", "::ffff:10.0.0.1", None])
@@ -26,21 +48,13 @@ def _comparable(value):
 def test_each_value_is_what_get_db_prep_save_gives(deployment, owner, ip, until):
     skip_unless_postgres()
     event = AuditEvent(
-        created_at=audit.now(),
-        actor=owner,
-        actor_label="alice",
-        action="runtime.fetch",
-        deployment=deployment,
-        deployment_name=deployment.name,
-        environment_name="production",
-        target="web-1",
-        ip=ip,
-        user_agent="curl/8",
-        outcome=AuditEvent.Outcome.DENIED,
-        detail={"format": "json", "release": 3, "nested": {"a": [1, None]}},
-        chain=deployment.pk,
-        content_hash="0" * 64,
-        coalesce_until=until,
+        **_every_field(
+            deployment,
+            owner,
+            ip=ip,
+            detail={"format": "json", "release": 3, "nested": {"a": [1, None]}},
+            coalesce_until=until,
+        )
     )
     fields = audit._content_fields()
     for field, prepare in zip(fields, audit._content_preparers(), strict=True):
@@ -53,23 +67,7 @@ def test_each_value_is_what_get_db_prep_save_gives(deployment, owner, ip, until)
 @pytest.mark.parametrize("given", ["all", "few", "ids"])
 def test_new_event_is_what_the_models_init_makes(deployment, owner, given):
     fields = {
-        "all": dict(
-            created_at=audit.now(),
-            actor=owner,
-            actor_label="alice",
-            action="runtime.fetch",
-            deployment=deployment,
-            deployment_name=deployment.name,
-            environment_name="production",
-            target="web-1",
-            ip="10.0.0.1",
-            user_agent="curl/8",
-            outcome=AuditEvent.Outcome.DENIED,
-            detail={"release": 3},
-            chain=deployment.pk,
-            coalesce_key="k",
-            coalesce_until=audit.now(),
-        ),
+        "all": _every_field(deployment, owner),
         "few": dict(action="x", actor=None, deployment=None, chain=0),
         "ids": dict(action="x", actor_id=owner.pk, deployment_id=deployment.pk, chain=1),
     }[given]
