@@ -36,6 +36,7 @@ from bench import harness
 
 VARIABLES, SECRETS = 50, 20
 PAGE_VARIABLES = 500
+FILL_VALUE = "filler-value-" + "f" * 40  # every value fill() stores
 
 
 def main() -> None:
@@ -698,7 +699,7 @@ def fill(count: int, per_environment: int = 500) -> None:
             Environment(deployment=deployment, name=f"env-{i}", config_revision=3)
             for i in range(min(200, environments_needed - d))
         )
-    value = "filler-value-" + "f" * 40
+    value = FILL_VALUE
     variable_columns = (
         "environment_id, key, is_secret, size, ciphertext, fingerprint, created_at, updated_at,"
         " updated_by_label"

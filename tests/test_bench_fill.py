@@ -12,8 +12,6 @@ from environments.models import Environment
 
 from .concurrently import skip_unless_postgres
 
-VALUE = "filler-value-" + "f" * 40
-
 
 def test_the_bench_fill_writes_values_the_product_reads(db):
     skip_unless_postgres()  # COPY is PostgreSQL's
@@ -32,8 +30,8 @@ def test_the_bench_fill_writes_values_the_product_reads(db):
     for environment in environments:
         # Encrypted under the associated data the product decrypts with, row and history.
         assert services.reveal_variable(environment=environment, key="FILL_001", actor=actor) == (
-            VALUE
+            load.FILL_VALUE
         )
         assert services.reveal_key_history(
             environment=environment, key="FILL_001", actor=actor
-        ) == {2: VALUE}
+        ) == {2: load.FILL_VALUE}
